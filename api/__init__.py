@@ -1,0 +1,1 @@
+"""The HTTP surface: MLflow's REST API and trackledger's own endpoints."""

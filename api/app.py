@@ -1,0 +1,65 @@
+"""The starlette application: routes, and a lifespan that owns the backend."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from trackledger.api import experiments, runs
+from trackledger.api.calls import backend
+from trackledger.api.errors import error_response
+
+from trackledger import __version__
+from trackledger.backends import Backend
+
+__all__ = ["create_app"]
+
+#: Opens the backend when the app starts; the app closes it when it stops.
+BackendFactory = Callable[[], Awaitable[Backend]]
+
+
+async def health(request: Request) -> Response:
+    try:
+        await backend(request).reads.get_experiment("0")
+    except Exception as exc:  # the store is not usable: say so, do not crash
+        return PlainTextResponse(f"unavailable: {exc}", status_code=503)
+    return PlainTextResponse("OK")
+
+
+async def version(request: Request) -> Response:
+    return PlainTextResponse(__version__)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    # MLflow's client maps a 404 to ENDPOINT_NOT_FOUND; never RESOURCE_DOES_NOT_EXIST here.
+    return error_response(
+        "ENDPOINT_NOT_FOUND", f"No endpoint {request.method} {request.url.path} on this server."
+    )
+
+
+def _mlflow_routes() -> list[BaseRoute]:
+    return [*experiments.routes, *runs.routes]
+
+
+def create_app(open_backend: BackendFactory) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.backend = await open_backend()
+        try:
+            yield
+        finally:
+            await app.state.backend.close()
+
+    mlflow = _mlflow_routes()
+    routes: list[BaseRoute] = [
+        Route("/health", health),
+        Route("/version", version),
+        # The same handlers serve the UI's /ajax-api prefix, as in MLflow.
+        Mount("/api/2.0/mlflow", routes=mlflow),
+        Mount("/ajax-api/2.0/mlflow", routes=mlflow),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})

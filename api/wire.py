@@ -1,0 +1,140 @@
+"""Decode requests the way MLflow's server does (reference section 1.2).
+
+- POST bodies are JSON objects with ``Content-Type: application/json``; a double-encoded
+  body (a JSON string holding JSON) is decoded twice;
+- field names may be snake_case or lowerCamel, not both for one field;
+- int64 fields take numbers or numeric strings, doubles take "NaN"/"Infinity"/"-Infinity";
+- GET parameters come from the query string (repeated keys for lists), or from a JSON body
+  when there is no query string;
+- unknown fields are ignored; a wrongly typed field is a 400 that names it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+import orjson
+from starlette.requests import Request
+from trackledger.api.errors import ApiError
+
+__all__ = ["Int32", "Int64", "decode", "read"]
+
+T = TypeVar("T")
+
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+Int32 = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31 - 1)]
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+_PATH = re.compile(r"`\$((?:\.[A-Za-z_]\w*|\[\d+\])*)`")
+
+
+def _snake(name: str) -> str:
+    return _CAMEL.sub("_", name).lower() if any(c.isupper() for c in name) else name
+
+
+def _normalize(value: Any) -> Any:
+    """Snake-case every object key, refusing two spellings of one field."""
+    if isinstance(value, list):
+        return [_normalize(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        snake = _snake(key) if isinstance(key, str) else key
+        if snake in out:
+            raise ApiError(
+                "INVALID_PARAMETER_VALUE",
+                f"Field '{snake}' was given twice (as '{key}' and as '{snake}').",
+            )
+        out[snake] = _normalize(item)
+    return out
+
+
+def _lookup(data: Any, path: str) -> Any:
+    for part in re.findall(r"\.([A-Za-z_]\w*)|\[(\d+)\]", path):
+        name, index = part
+        try:
+            data = data[name] if name else data[int(index)]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def decode(data: Any, kind: type[T]) -> T:
+    """Convert normalized request data into ``kind``, with MLflow's error wording."""
+    if not isinstance(data, dict):
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"The request body must be a JSON object, got {type(data).__name__}.",
+        )
+    try:
+        return msgspec.convert(data, kind, strict=False)
+    except msgspec.ValidationError as exc:
+        match = _PATH.search(str(exc))
+        path = match.group(1) if match else ""
+        name = path.lstrip(".") or "request"
+        value = _lookup(data, path)
+        shown = orjson.dumps(value).decode() if _jsonable(value) else repr(value)
+        if len(shown) > 200:
+            shown = shown[:200] + "..."
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"Invalid value {shown} for parameter '{name}' supplied: Hint: Value was of type "
+            f"'{type(value).__name__}'. See the API docs for more information about request "
+            "parameters.",
+        ) from None
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        orjson.dumps(value)
+    except TypeError:
+        return False
+    return True
+
+
+async def _body_json(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = orjson.loads(raw)
+        if isinstance(data, str):  # double-encoded by old clients
+            data = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE", f"Malformed JSON in the request body: {exc}"
+        ) from None
+    return data
+
+
+def _query(request: Request, lists: frozenset[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in request.query_params.multi_items():
+        name = _snake(key)
+        if name in lists:
+            out.setdefault(name, []).append(value)
+        else:
+            out[name] = value
+    return out
+
+
+async def read(request: Request, kind: type[T], lists: frozenset[str] = frozenset()) -> T:
+    """The request's parameters as ``kind``: the JSON body, or the query string of a GET."""
+    if request.method == "GET":
+        data: Any = _query(request, lists) if request.url.query else await _body_json(request)
+    else:
+        content_type = request.headers.get("content-type")
+        if content_type is None:
+            raise ApiError(
+                "INVALID_PARAMETER_VALUE", "Bad Request. Content-Type header is missing."
+            )
+        if content_type.split(";")[0].strip().lower() != "application/json":
+            raise ApiError(
+                "INVALID_PARAMETER_VALUE",
+                "Bad Request. Content-Type must be one of ['application/json'].",
+            )
+        data = await _body_json(request)
+    return decode(_normalize(data), kind)

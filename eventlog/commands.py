@@ -1,0 +1,152 @@
+"""Commands: what a caller asks the log to do.
+
+A command is plain data as the API decoded it (types already checked, limits not yet).
+``decide.py`` turns a command plus the current state into events, or rejects it.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from trackledger.eventlog.events import DatasetInput
+
+__all__ = [
+    "AnyCommand",
+    "CreateExperiment",
+    "CreateRun",
+    "DeleteExperiment",
+    "DeleteExperimentTag",
+    "DeleteRun",
+    "DeleteRunTag",
+    "EnsureDefaultExperiment",
+    "LogBatch",
+    "LogInputs",
+    "MetricIn",
+    "ParamIn",
+    "RenameExperiment",
+    "RestoreExperiment",
+    "RestoreRun",
+    "SetExperimentTag",
+    "TagIn",
+    "UpdateRun",
+]
+
+
+class TagIn(msgspec.Struct, frozen=True):
+    key: str | None = None
+    value: str | None = None
+
+
+class ParamIn(msgspec.Struct, frozen=True):
+    key: str | None = None
+    value: str | None = None
+
+
+class MetricIn(msgspec.Struct, frozen=True):
+    key: str | None = None
+    value: float | None = None
+    timestamp: int | None = None
+    step: int | None = None
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+class Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="command"):
+    pass
+
+
+class EnsureDefaultExperiment(Command, frozen=True, kw_only=True, tag="ensure_default"):
+    pass
+
+
+class CreateExperiment(Command, frozen=True, kw_only=True, tag="create_experiment"):
+    name: str | None
+    artifact_location: str | None = None
+    tags: list[TagIn] = []
+
+
+class RenameExperiment(Command, frozen=True, kw_only=True, tag="rename_experiment"):
+    experiment_id: str
+    new_name: str | None
+
+
+class SetExperimentTag(Command, frozen=True, kw_only=True, tag="set_experiment_tag"):
+    experiment_id: str
+    key: str | None
+    value: str | None
+
+
+class DeleteExperimentTag(Command, frozen=True, kw_only=True, tag="delete_experiment_tag"):
+    experiment_id: str
+    key: str | None
+
+
+class DeleteExperiment(Command, frozen=True, kw_only=True, tag="delete_experiment"):
+    experiment_id: str
+
+
+class RestoreExperiment(Command, frozen=True, kw_only=True, tag="restore_experiment"):
+    experiment_id: str
+
+
+class CreateRun(Command, frozen=True, kw_only=True, tag="create_run"):
+    experiment_id: str | None = None
+    user_id: str | None = None
+    run_name: str | None = None
+    start_time: int | None = None
+    tags: list[TagIn] = []
+
+
+class UpdateRun(Command, frozen=True, kw_only=True, tag="update_run"):
+    run_id: str
+    status: str | None = None
+    end_time: int | None = None
+    run_name: str | None = None
+
+
+class LogBatch(Command, frozen=True, kw_only=True, tag="log_batch"):
+    """log-metric, log-parameter, set-tag and log-batch all become this command."""
+
+    run_id: str
+    metrics: list[MetricIn] = []
+    params: list[ParamIn] = []
+    tags: list[TagIn] = []
+    #: ``"batch"`` names fields like ``metrics[0].key``; single calls name them plainly.
+    shape: str = "batch"
+
+
+class DeleteRunTag(Command, frozen=True, kw_only=True, tag="delete_run_tag"):
+    run_id: str
+    key: str | None
+
+
+class LogInputs(Command, frozen=True, kw_only=True, tag="log_inputs"):
+    run_id: str
+    datasets: list[DatasetInput] = []
+    model_ids: list[str] = []
+
+
+class DeleteRun(Command, frozen=True, kw_only=True, tag="delete_run"):
+    run_id: str
+
+
+class RestoreRun(Command, frozen=True, kw_only=True, tag="restore_run"):
+    run_id: str
+
+
+AnyCommand = (
+    EnsureDefaultExperiment
+    | CreateExperiment
+    | RenameExperiment
+    | SetExperimentTag
+    | DeleteExperimentTag
+    | DeleteExperiment
+    | RestoreExperiment
+    | CreateRun
+    | UpdateRun
+    | LogBatch
+    | DeleteRunTag
+    | LogInputs
+    | DeleteRun
+    | RestoreRun
+)

@@ -1,0 +1,220 @@
+"""The events of the log: frozen, tagged msgspec structs.
+
+Every accepted write appends exactly one event per affected stream (one run or one
+experiment). Events carry already-validated, normalized data, so replaying them needs no
+validation. Evolution rules (msgspec schema evolution): a new field gets a default; a field's
+type and an event's tag never change; a breaking change is a new tag plus an upcaster in
+``upcast.py``.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+__all__ = [
+    "AnyEvent",
+    "BatchLogged",
+    "DatasetInput",
+    "Event",
+    "ExperimentCreated",
+    "ExperimentDeleted",
+    "ExperimentRenamed",
+    "ExperimentRestored",
+    "ExperimentTagDeleted",
+    "ExperimentTagSet",
+    "InputsLogged",
+    "MetricPoint",
+    "MetricsLogged",
+    "Param",
+    "ParamsLogged",
+    "RunCreated",
+    "RunDeleted",
+    "RunRestored",
+    "RunTagDeleted",
+    "RunTagged",
+    "RunUpdated",
+    "Tag",
+    "decode_event",
+    "encode_event",
+    "experiment_stream",
+    "run_stream",
+]
+
+
+class Tag(msgspec.Struct, frozen=True, array_like=True):
+    key: str
+    value: str
+
+
+class Param(msgspec.Struct, frozen=True, array_like=True):
+    key: str
+    value: str
+
+
+class MetricPoint(msgspec.Struct, frozen=True, array_like=True):
+    """One metric point. NaN and infinities are stored as the float itself."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+class DatasetInput(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+    tags: list[Tag] = []
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    """Base of every event. ``stream`` names the log stream the event belongs to."""
+
+    @property
+    def stream(self) -> str:
+        raise NotImplementedError
+
+
+def experiment_stream(experiment_id: str) -> str:
+    return f"experiment/{experiment_id}"
+
+
+def run_stream(run_id: str) -> str:
+    return f"run/{run_id}"
+
+
+class _ExperimentEvent(Event, frozen=True, kw_only=True):
+    experiment_id: str
+
+    @property
+    def stream(self) -> str:
+        return experiment_stream(self.experiment_id)
+
+
+class _RunEvent(Event, frozen=True, kw_only=True):
+    run_id: str
+
+    @property
+    def stream(self) -> str:
+        return run_stream(self.run_id)
+
+
+class ExperimentCreated(_ExperimentEvent, frozen=True, kw_only=True, tag="experiment.created"):
+    name: str
+    artifact_location: str
+    creation_time: int
+    tags: list[Tag] = []
+
+
+class ExperimentRenamed(_ExperimentEvent, frozen=True, kw_only=True, tag="experiment.renamed"):
+    name: str
+    time: int
+
+
+class ExperimentTagSet(_ExperimentEvent, frozen=True, kw_only=True, tag="experiment.tagged"):
+    key: str
+    value: str
+
+
+class ExperimentTagDeleted(_ExperimentEvent, frozen=True, kw_only=True, tag="experiment.untagged"):
+    key: str
+
+
+class ExperimentDeleted(_ExperimentEvent, frozen=True, kw_only=True, tag="experiment.deleted"):
+    time: int
+
+
+class ExperimentRestored(_ExperimentEvent, frozen=True, kw_only=True, tag="experiment.restored"):
+    time: int
+
+
+class RunCreated(_RunEvent, frozen=True, kw_only=True, tag="run.created"):
+    experiment_id: str
+    run_name: str
+    user_id: str | None = None
+    start_time: int
+    artifact_uri: str
+    status: str = "RUNNING"
+    tags: list[Tag] = []
+
+
+class RunUpdated(_RunEvent, frozen=True, kw_only=True, tag="run.updated"):
+    """Status, end time and/or name changed; ``None`` means "not part of this update"."""
+
+    status: str | None = None
+    end_time: int | None = None
+    run_name: str | None = None
+
+
+class RunTagged(_RunEvent, frozen=True, kw_only=True, tag="run.tagged"):
+    tags: list[Tag]
+
+
+class RunTagDeleted(_RunEvent, frozen=True, kw_only=True, tag="run.untagged"):
+    key: str
+
+
+class ParamsLogged(_RunEvent, frozen=True, kw_only=True, tag="run.params_logged"):
+    params: list[Param]
+
+
+class MetricsLogged(_RunEvent, frozen=True, kw_only=True, tag="run.metrics_logged"):
+    metrics: list[MetricPoint]
+
+
+class BatchLogged(_RunEvent, frozen=True, kw_only=True, tag="run.batch_logged"):
+    """One log-batch call that carried more than one kind of data."""
+
+    metrics: list[MetricPoint] = []
+    params: list[Param] = []
+    tags: list[Tag] = []
+
+
+class InputsLogged(_RunEvent, frozen=True, kw_only=True, tag="run.inputs_logged"):
+    datasets: list[DatasetInput] = []
+    model_ids: list[str] = []
+
+
+class RunDeleted(_RunEvent, frozen=True, kw_only=True, tag="run.deleted"):
+    time: int
+
+
+class RunRestored(_RunEvent, frozen=True, kw_only=True, tag="run.restored"):
+    time: int
+
+
+AnyEvent = (
+    ExperimentCreated
+    | ExperimentRenamed
+    | ExperimentTagSet
+    | ExperimentTagDeleted
+    | ExperimentDeleted
+    | ExperimentRestored
+    | RunCreated
+    | RunUpdated
+    | RunTagged
+    | RunTagDeleted
+    | ParamsLogged
+    | MetricsLogged
+    | BatchLogged
+    | InputsLogged
+    | RunDeleted
+    | RunRestored
+)
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder: msgspec.msgpack.Decoder[AnyEvent] = msgspec.msgpack.Decoder(AnyEvent)
+
+
+def encode_event(event: Event) -> bytes:
+    return _encoder.encode(event)
+
+
+def decode_event(payload: bytes) -> AnyEvent:
+    return _decoder.decode(payload)

@@ -1,0 +1,131 @@
+"""What a decision may ask of the current state, and the shapes of the answers.
+
+``decide`` functions are generators: they ``yield`` a lookup and receive its answer. Each
+store answers lookups inside its append transaction (synchronously on SQLite's writer
+thread, with ``await`` on PostgreSQL), so the business rules exist once for every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any, TypeVar
+
+import msgspec
+from trackledger.eventlog.events import Event
+
+__all__ = [
+    "Ask",
+    "Decision",
+    "ExperimentState",
+    "GetExperiment",
+    "GetExperimentByName",
+    "GetExperimentRuns",
+    "GetExperimentTags",
+    "GetParams",
+    "GetRun",
+    "GetRunTags",
+    "Lookup",
+    "NextExperimentId",
+    "Outcome",
+    "RunState",
+]
+
+
+class ExperimentState(msgspec.Struct, frozen=True, kw_only=True):
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str
+    creation_time: int | None = None
+    last_update_time: int | None = None
+
+
+class RunState(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    experiment_id: str
+    run_name: str | None
+    user_id: str | None
+    status: str
+    start_time: int | None
+    end_time: int | None
+    artifact_uri: str
+    lifecycle_stage: str
+    deleted_time: int | None = None
+
+
+class GetExperiment(msgspec.Struct, frozen=True):
+    """Answer: ``ExperimentState | None`` (deleted experiments included)."""
+
+    experiment_id: str
+
+
+class GetExperimentByName(msgspec.Struct, frozen=True):
+    """Answer: ``ExperimentState | None``."""
+
+    name: str
+
+
+class NextExperimentId(msgspec.Struct, frozen=True):
+    """Answer: ``str``, an id never handed out before."""
+
+
+class GetExperimentTags(msgspec.Struct, frozen=True):
+    """Answer: ``dict[str, str]`` of the present tags among ``keys``."""
+
+    experiment_id: str
+    keys: list[str]
+
+
+class GetExperimentRuns(msgspec.Struct, frozen=True):
+    """Answer: ``list[str]`` of run ids of the experiment in ``lifecycle_stage``."""
+
+    experiment_id: str
+    lifecycle_stage: str
+
+
+class GetRun(msgspec.Struct, frozen=True):
+    """Answer: ``RunState | None``."""
+
+    run_id: str
+
+
+class GetParams(msgspec.Struct, frozen=True):
+    """Answer: ``dict[str, str]`` of the already logged params among ``keys``."""
+
+    run_id: str
+    keys: list[str]
+
+
+class GetRunTags(msgspec.Struct, frozen=True):
+    """Answer: ``dict[str, str]`` of the present tags among ``keys``."""
+
+    run_id: str
+    keys: list[str]
+
+
+Lookup = (
+    GetExperiment
+    | GetExperimentByName
+    | NextExperimentId
+    | GetExperimentTags
+    | GetExperimentRuns
+    | GetRun
+    | GetParams
+    | GetRunTags
+)
+
+
+class Outcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What an accepted command produced: its events and the answer for the caller."""
+
+    events: list[Event]
+    result: Any = None
+
+
+T = TypeVar("T")
+
+#: A generator that yields lookups, receives their answers and returns a T.
+Ask = Generator[Lookup, Any, T]
+
+#: A decision asks what it needs and returns the Outcome of the command.
+Decision = Ask[Outcome]

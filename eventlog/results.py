@@ -1,0 +1,62 @@
+"""Answers of accepted commands.
+
+They are stored beside idempotency keys, so a retried request gets the first answer back:
+tagged structs, encoded with msgpack.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from trackledger.eventlog.events import RunCreated
+from trackledger.eventlog.lookups import RunState
+
+__all__ = [
+    "AnyResult",
+    "BulkResult",
+    "CreatedRun",
+    "ExperimentId",
+    "Nothing",
+    "RunInfo",
+    "decode_result",
+    "encode_result",
+]
+
+
+class _Result(msgspec.Struct, frozen=True, kw_only=True, tag_field="result"):
+    pass
+
+
+class Nothing(_Result, frozen=True, kw_only=True, tag="nothing"):
+    pass
+
+
+class ExperimentId(_Result, frozen=True, kw_only=True, tag="experiment_id"):
+    experiment_id: str
+
+
+class CreatedRun(_Result, frozen=True, kw_only=True, tag="created_run"):
+    """The run as it was created (its creation event describes all of it)."""
+
+    event: RunCreated
+
+
+class RunInfo(_Result, frozen=True, kw_only=True, tag="run_info"):
+    run: RunState
+
+
+class BulkResult(_Result, frozen=True, kw_only=True, tag="bulk"):
+    count: int
+
+
+AnyResult = Nothing | ExperimentId | CreatedRun | RunInfo | BulkResult
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder: msgspec.msgpack.Decoder[AnyResult] = msgspec.msgpack.Decoder(AnyResult)
+
+
+def encode_result(result: AnyResult) -> bytes:
+    return _encoder.encode(result)
+
+
+def decode_result(data: bytes) -> AnyResult:
+    return _decoder.decode(data)

@@ -1,0 +1,128 @@
+"""The event store on SQLite: commands decided, appended and projected on the writer thread."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from trackledger.eventlog.commands import AnyCommand
+from trackledger.eventlog.context import DecideContext
+from trackledger.eventlog.decide import decide, run_sync
+from trackledger.eventlog.errors import IdempotencyKeyReused
+from trackledger.eventlog.events import AnyEvent, decode_event, encode_event
+from trackledger.eventlog.results import AnyResult, decode_result, encode_result
+from trackledger.eventlog.sqlite_readers import ReaderPool
+from trackledger.eventlog.sqlite_writer import GroupCommitWriter
+from trackledger.eventlog.store import Idempotency, StoredEvent
+
+__all__ = ["SQLiteEventStore"]
+
+#: Applies one positioned event to the read model on the write connection.
+Projector = Callable[[sqlite3.Connection, AnyEvent, int], None]
+#: Answers one lookup from the read model on the write connection.
+Answerer = Callable[[sqlite3.Connection, Any], Any]
+
+_INSERT_EVENT = (
+    "INSERT INTO events (stream_id, type, recorded_at, actor, idempotency_key, payload) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_EVENT_COLUMNS = "position, stream_id, type, recorded_at, actor, idempotency_key, payload"
+
+
+def _stored(row: tuple[Any, ...]) -> StoredEvent:
+    return StoredEvent(
+        position=row[0],
+        stream_id=row[1],
+        type=row[2],
+        recorded_at=row[3],
+        actor=row[4],
+        idempotency_key=row[5],
+        event=decode_event(row[6]),
+    )
+
+
+class SQLiteEventStore:
+    def __init__(
+        self,
+        writer: GroupCommitWriter,
+        readers: ReaderPool,
+        *,
+        project: Projector,
+        answer: Answerer,
+        clock: Callable[[], int],
+        artifact_root: str,
+    ) -> None:
+        self.writer = writer
+        self.readers = readers
+        self._project = project
+        self._answer = answer
+        self._clock = clock
+        self._artifact_root = artifact_root
+
+    async def execute(
+        self,
+        command: AnyCommand,
+        *,
+        actor: str | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> AnyResult:
+        return await self.writer.submit(
+            lambda conn: self._execute_sync(conn, command, actor, idempotency)
+        )
+
+    def _execute_sync(
+        self,
+        conn: sqlite3.Connection,
+        command: AnyCommand,
+        actor: str | None,
+        idempotency: Idempotency | None,
+    ) -> AnyResult:
+        if idempotency is not None:
+            row = conn.execute(
+                "SELECT request_hash, result FROM idempotency WHERE key = ?", (idempotency.key,)
+            ).fetchone()
+            if row is not None:
+                if row[0] != idempotency.request_hash:
+                    raise IdempotencyKeyReused(idempotency.key)
+                return decode_result(row[1])
+        now = self._clock()
+        ctx = DecideContext(now=now, artifact_root=self._artifact_root)
+        outcome = run_sync(decide(command, ctx), lambda lookup: self._answer(conn, lookup))
+        key = idempotency.key if idempotency else None
+        for event in outcome.events:
+            cursor = conn.execute(
+                _INSERT_EVENT,
+                (event.stream, event.__struct_config__.tag, now, actor, key, encode_event(event)),
+            )
+            assert cursor.lastrowid is not None
+            self._project(conn, event, cursor.lastrowid)  # type: ignore[arg-type]
+        result: AnyResult = outcome.result
+        if idempotency is not None:
+            conn.execute(
+                "INSERT INTO idempotency (key, request_hash, result, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (idempotency.key, idempotency.request_hash, encode_result(result), now),
+            )
+        return result
+
+    async def read_stream(
+        self, stream_id: str, after: int = 0, limit: int = 1000
+    ) -> list[StoredEvent]:
+        rows = await self.readers.fetchall(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE stream_id = ? AND position > ? "
+            "ORDER BY position LIMIT ?",
+            (stream_id, after, limit),
+        )
+        return [_stored(row) for row in rows]
+
+    async def read_all(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        rows = await self.readers.fetchall(
+            f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            (after, limit),
+        )
+        return [_stored(row) for row in rows]
+
+    async def close(self) -> None:
+        await self.writer.close()
+        await self.readers.close()

@@ -1,0 +1,61 @@
+"""The event store's interface, shared by the SQLite and PostgreSQL backends."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import msgspec
+from trackledger.eventlog.commands import AnyCommand
+from trackledger.eventlog.events import AnyEvent
+from trackledger.eventlog.results import AnyResult
+
+__all__ = ["EventStore", "Idempotency", "StoredEvent", "system_clock"]
+
+
+class StoredEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event as the log holds it: its place, its time, who caused it, and why."""
+
+    position: int
+    stream_id: str
+    type: str
+    recorded_at: int
+    actor: str | None
+    idempotency_key: str | None
+    event: AnyEvent
+
+
+class Idempotency(msgspec.Struct, frozen=True):
+    """A client's ``Idempotency-Key`` and a digest of the request it came with."""
+
+    key: str
+    request_hash: bytes
+
+
+def system_clock() -> int:
+    """Milliseconds since the epoch."""
+    import time
+
+    return time.time_ns() // 1_000_000
+
+
+class EventStore(Protocol):
+    async def execute(
+        self,
+        command: AnyCommand,
+        *,
+        actor: str | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> AnyResult:
+        """Decide ``command`` against current state; append its events and project them
+        in one transaction. A rejected command raises a ``TrackingError`` and appends
+        nothing. A repeated idempotency key returns the first result and appends nothing.
+        """
+        ...
+
+    async def read_stream(
+        self, stream_id: str, after: int = 0, limit: int = 1000
+    ) -> list[StoredEvent]: ...
+
+    async def read_all(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,219 @@
+"""Turn a positioned event into the row changes it makes to the read model.
+
+This is the backend-neutral half of every projection. Each backend executes the changes with
+merges that do not depend on the order they arrive in (``sqlite_apply.py``):
+
+- run and experiment fields: last writer wins, guarded by the log position that wrote each
+  field, so a replay in any order picks the same winner;
+- tags: the same guard, and a delete writes a tombstone (``value is None``) at its position;
+- params: insert if absent (the decision already refused a changed value);
+- metrics: history deduplicated on the whole point; latest = max by (step, timestamp,
+  value, is_nan); min/max by LEAST/GREATEST; count of distinct points.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from trackledger.eventlog import events as e
+
+__all__ = [
+    "AddInputs",
+    "AddMetrics",
+    "AddParams",
+    "AnyChange",
+    "SetExperiment",
+    "SetExperimentTags",
+    "SetRun",
+    "SetRunTags",
+    "changes_for",
+]
+
+RUN_NAME_TAG = "mlflow.runName"
+
+
+class SetExperiment(msgspec.Struct, frozen=True, kw_only=True):
+    experiment_id: int
+    pos: int
+    name: str | None = None
+    artifact_location: str | None = None
+    creation_time: int | None = None
+    lifecycle_stage: str | None = None
+    deleted_time: int | None = None
+    last_update_time: int | None = None
+
+
+class SetExperimentTags(msgspec.Struct, frozen=True, kw_only=True):
+    experiment_id: int
+    pos: int
+    tags: list[tuple[str, str | None]]
+
+
+class SetRun(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    pos: int
+    experiment_id: int | None = None
+    user_id: str | None = None
+    start_time: int | None = None
+    artifact_uri: str | None = None
+    name: str | None = None
+    status: str | None = None
+    end_time: int | None = None
+    lifecycle_stage: str | None = None
+    deleted_time: int | None = None
+
+
+class SetRunTags(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    pos: int
+    tags: list[tuple[str, str | None]]
+
+
+class AddParams(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    params: list[e.Param]
+
+
+class AddMetrics(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    metrics: list[e.MetricPoint]
+
+
+class AddInputs(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    datasets: list[e.DatasetInput]
+    model_ids: list[str]
+
+
+AnyChange = (
+    SetExperiment | SetExperimentTags | SetRun | SetRunTags | AddParams | AddMetrics | AddInputs
+)
+
+
+def _run_tags(event: e.RunTagged | e.BatchLogged, pos: int) -> list[AnyChange]:
+    out: list[AnyChange] = [
+        SetRunTags(run_id=event.run_id, pos=pos, tags=[(t.key, t.value) for t in event.tags])
+    ]
+    for tag in event.tags:
+        if tag.key == RUN_NAME_TAG:
+            # MLflow keeps run_name and the mlflow.runName tag in step.
+            out.append(SetRun(run_id=event.run_id, pos=pos, name=tag.value))
+    return out
+
+
+def changes_for(event: e.AnyEvent, pos: int) -> list[AnyChange]:  # noqa: C901 - one case per event
+    """The row changes ``event`` at log position ``pos`` makes."""
+    match event:
+        case e.ExperimentCreated():
+            exp_id = int(event.experiment_id)
+            return [
+                SetExperiment(
+                    experiment_id=exp_id,
+                    pos=pos,
+                    name=event.name,
+                    artifact_location=event.artifact_location,
+                    creation_time=event.creation_time,
+                    lifecycle_stage="active",
+                    last_update_time=event.creation_time,
+                ),
+                SetExperimentTags(
+                    experiment_id=exp_id, pos=pos, tags=[(t.key, t.value) for t in event.tags]
+                ),
+            ]
+        case e.ExperimentRenamed():
+            return [
+                SetExperiment(
+                    experiment_id=int(event.experiment_id),
+                    pos=pos,
+                    name=event.name,
+                    last_update_time=event.time,
+                )
+            ]
+        case e.ExperimentTagSet():
+            return [
+                SetExperimentTags(
+                    experiment_id=int(event.experiment_id),
+                    pos=pos,
+                    tags=[(event.key, event.value)],
+                )
+            ]
+        case e.ExperimentTagDeleted():
+            return [
+                SetExperimentTags(
+                    experiment_id=int(event.experiment_id), pos=pos, tags=[(event.key, None)]
+                )
+            ]
+        case e.ExperimentDeleted() | e.ExperimentRestored():
+            deleted = isinstance(event, e.ExperimentDeleted)
+            return [
+                SetExperiment(
+                    experiment_id=int(event.experiment_id),
+                    pos=pos,
+                    lifecycle_stage="deleted" if deleted else "active",
+                    deleted_time=event.time if deleted else None,
+                    last_update_time=event.time,
+                )
+            ]
+        case e.RunCreated():
+            return [
+                SetRun(
+                    run_id=event.run_id,
+                    pos=pos,
+                    experiment_id=int(event.experiment_id),
+                    user_id=event.user_id,
+                    start_time=event.start_time,
+                    artifact_uri=event.artifact_uri,
+                    name=event.run_name,
+                    status=event.status,
+                    lifecycle_stage="active",
+                ),
+                SetRunTags(
+                    run_id=event.run_id, pos=pos, tags=[(t.key, t.value) for t in event.tags]
+                ),
+            ]
+        case e.RunUpdated():
+            out: list[AnyChange] = [
+                SetRun(
+                    run_id=event.run_id,
+                    pos=pos,
+                    name=event.run_name,
+                    status=event.status,
+                    end_time=event.end_time,
+                )
+            ]
+            if event.run_name is not None:
+                out.append(
+                    SetRunTags(run_id=event.run_id, pos=pos, tags=[(RUN_NAME_TAG, event.run_name)])
+                )
+            return out
+        case e.RunTagged():
+            return _run_tags(event, pos)
+        case e.RunTagDeleted():
+            return [SetRunTags(run_id=event.run_id, pos=pos, tags=[(event.key, None)])]
+        case e.ParamsLogged():
+            return [AddParams(run_id=event.run_id, params=event.params)]
+        case e.MetricsLogged():
+            return [AddMetrics(run_id=event.run_id, metrics=event.metrics)]
+        case e.BatchLogged():
+            out = []
+            if event.metrics:
+                out.append(AddMetrics(run_id=event.run_id, metrics=event.metrics))
+            if event.params:
+                out.append(AddParams(run_id=event.run_id, params=event.params))
+            if event.tags:
+                out.extend(_run_tags(event, pos))
+            return out
+        case e.InputsLogged():
+            return [
+                AddInputs(run_id=event.run_id, datasets=event.datasets, model_ids=event.model_ids)
+            ]
+        case e.RunDeleted() | e.RunRestored():
+            deleted = isinstance(event, e.RunDeleted)
+            return [
+                SetRun(
+                    run_id=event.run_id,
+                    pos=pos,
+                    lifecycle_stage="deleted" if deleted else "active",
+                    deleted_time=event.time if deleted else None,
+                )
+            ]
+    raise TypeError(f"no projection for event {type(event).__name__}")

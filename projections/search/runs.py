@@ -1,0 +1,247 @@
+"""Run search: check a parsed filter against the run fields, and compile it to SQL.
+
+Semantics (MLflow's where MLflow answers, SQL's three-valued logic beyond it):
+
+- a field a run lacks is NULL, so a comparison on it is unknown: it matches neither the
+  comparison nor its NOT nor NOT IN; only IS NULL finds such runs;
+- ``metrics.x`` is the latest value (max by step, timestamp, value); a NaN latest value fails
+  every comparison but ``!=``; ``MIN()``/``MAX()`` read the finite extremes of the history;
+- params and tags compare as strings against quoted values and as numbers against unquoted
+  ones (a value that is not a number is then unknown);
+- ``run_name`` reads the ``mlflow.runName`` tag, as MLflow does.
+"""
+
+from __future__ import annotations
+
+from trackledger.projections.search.ast import Comparison, Expr, Field, OrderKey
+from trackledger.projections.search.compile import (
+    check_expr,
+    compile_expr,
+    compile_tree,
+    fields_of,
+    missing_last,
+)
+from trackledger.projections.search.errors import FilterError
+from trackledger.projections.search.parser import parse_filter, parse_order_by
+from trackledger.projections.search.sql import SqlBuilder
+
+__all__ = ["compile_run_search"]
+
+_STRING_ATTRIBUTES = {
+    "run_id": "r.run_id",
+    "user_id": "r.user_id",
+    "status": "r.status",
+    "artifact_uri": "r.artifact_uri",
+    "lifecycle_stage": "r.lifecycle_stage",
+}
+_RUN_NAME_KEYS = {"run_name", "run name", "Run name", "Run Name"}
+_NUMERIC_ATTRIBUTES = {
+    "start_time": "r.start_time",
+    "created": "r.start_time",
+    "Created": "r.start_time",
+    "end_time": "r.end_time",
+}
+_ORDER_ATTRIBUTES = {
+    "run_id": "r.run_id",
+    "run_name": "r.name",
+    "user_id": "r.user_id",
+    "status": "r.status",
+    "artifact_uri": "r.artifact_uri",
+    "start_time": "r.start_time",
+    "created": "r.start_time",
+    "Created": "r.start_time",
+    "end_time": "r.end_time",
+}
+_DATASET_COLUMNS = {"name": "d.name", "digest": "d.digest", "context": "d.context"}
+_STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL"}
+_NUMERIC_OPS = {"=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN", "IS NULL", "IS NOT NULL"}
+
+
+class _Joins:
+    """One LEFT JOIN per (entity, key) the query reads; missing rows read as NULL."""
+
+    def __init__(self) -> None:
+        self.aliases: dict[tuple[str, str], str] = {}
+
+    def alias(self, entity: str, key: str) -> str:
+        found = self.aliases.get((entity, key))
+        if found is None:
+            found = f"{entity[0]}{len(self.aliases)}"
+            self.aliases[(entity, key)] = found
+        return found
+
+    def sql(self, b: SqlBuilder) -> str:
+        parts = []
+        for (entity, key), alias in self.aliases.items():
+            if entity == "metric":
+                table, extra = "latest_metrics", ""
+            elif entity == "parameter":
+                table, extra = "params", ""
+            else:
+                table, extra = "run_tags", f" AND {alias}.value IS NOT NULL"
+            parts.append(
+                f" LEFT JOIN {table} {alias} ON {alias}.run_id = r.run_id "
+                f"AND {alias}.key = {b.param(key)}{extra}"
+            )
+        return "".join(parts)
+
+
+def _field_column(field: Field, joins: _Joins) -> tuple[str, str]:
+    """(kind, column) for a comparison: kind is metric, text, number or dataset."""
+    if field.entity == "metric":
+        return "metric", joins.alias("metric", field.key)
+    if field.entity in ("parameter", "tag"):
+        return "text", joins.alias(field.entity, field.key)
+    if field.entity == "dataset":
+        column = _DATASET_COLUMNS.get(field.key)
+        if column is None:
+            raise FilterError(
+                "invalid dataset key; valid keys are name, digest and context",
+                field.position,
+                field.key,
+            )
+        return "dataset", column
+    if field.key in _RUN_NAME_KEYS:
+        return "text", joins.alias("tag", "mlflow.runName")
+    if field.key in _STRING_ATTRIBUTES:
+        return "attribute", _STRING_ATTRIBUTES[field.key]
+    if field.key in _NUMERIC_ATTRIBUTES:
+        return "number", _NUMERIC_ATTRIBUTES[field.key]
+    valid = sorted({*_STRING_ATTRIBUTES, *_NUMERIC_ATTRIBUTES, "run_name"})
+    raise FilterError(
+        f"invalid attribute key '{field.key}'; valid keys are {', '.join(valid)}",
+        field.position,
+        field.key,
+    )
+
+
+def _check(c: Comparison, kind: str) -> None:
+    if kind in ("metric", "number"):
+        check_expr(c, _NUMERIC_OPS, numeric=True)
+    elif kind in ("attribute", "dataset"):
+        check_expr(c, _STRING_OPS, numeric=False)
+    else:  # params and tags take strings, or numbers for a numeric comparison
+        check_expr(c, _STRING_OPS | _NUMERIC_OPS, numeric=None)
+
+
+def _comparison(c: Comparison, joins: _Joins, b: SqlBuilder) -> str:
+    kind, target = _field_column(c.field, joins)
+    _check(c, kind)
+    if kind == "metric":
+        column = (
+            f"{target}.value"
+            if c.field.aggregate == "latest"
+            else (f"{target}.{c.field.aggregate}_value")
+        )
+        if c.op in ("IS NULL", "IS NOT NULL"):
+            return f"{target}.run_id {c.op}"
+        if c.field.aggregate != "latest":
+            return compile_expr(b, column, c.op, c.value)
+        # A NaN latest value is stored as 0 with is_nan set: it fails every comparison but !=.
+        if c.op in ("!=", "NOT IN"):
+            return f"({target}.is_nan = 1 OR {compile_expr(b, column, c.op, c.value)})"
+        return f"({target}.is_nan = 0 AND {compile_expr(b, column, c.op, c.value)})"
+    if kind == "text":
+        column = f"{target}.num_value" if _is_numeric(c) else f"{target}.value"
+        if c.op in ("IS NULL", "IS NOT NULL"):
+            return f"{target}.value {c.op}"
+        return compile_expr(b, column, c.op, c.value)
+    if kind == "dataset":
+        # Any of the run's datasets may match; a run without datasets is unknown.
+        inner = compile_expr(b, target, c.op, c.value)
+        return (
+            f"(SELECT MAX(CASE WHEN {inner} THEN 1 ELSE 0 END) FROM run_datasets d "
+            "WHERE d.run_id = r.run_id) = 1"
+        )
+    return compile_expr(b, target, c.op, c.value)
+
+
+def _is_numeric(c: Comparison) -> bool:
+    return not c.quoted and c.op not in ("LIKE", "ILIKE", "IS NULL", "IS NOT NULL")
+
+
+def _order(key: OrderKey, joins: _Joins, b: SqlBuilder) -> list[str]:
+    field = key.field
+    direction = "ASC" if key.ascending else "DESC"
+    if field.entity == "metric":
+        alias = joins.alias("metric", field.key)
+        if field.aggregate == "latest":
+            # MLflow: values first, then NaN, then runs without the metric, either direction.
+            flag = (
+                f"CASE WHEN {alias}.run_id IS NULL THEN 2 WHEN {alias}.is_nan = 1 THEN 1 ELSE 0 END"
+            )
+            return [flag, f"{alias}.value {direction}"]
+        column = f"{alias}.{field.aggregate}_value"
+        return [missing_last(column), f"{column} {direction}"]
+    if field.entity in ("parameter", "tag"):
+        column = f"{joins.alias(field.entity, field.key)}.value"
+        return [missing_last(column), f"{b.text_order(column)} {direction}"]
+    if field.entity == "attribute" and field.key in _ORDER_ATTRIBUTES:
+        column = _ORDER_ATTRIBUTES[field.key]
+        text = column not in ("r.start_time", "r.end_time")
+        ordered = b.text_order(column) if text else column
+        return [missing_last(column), f"{ordered} {direction}"]
+    raise FilterError(
+        f"invalid order_by key; order by metrics, params, tags or one of "
+        f"{', '.join(sorted(_ORDER_ATTRIBUTES))}",
+        field.position,
+        field.key,
+        what="order_by clause",
+    )
+
+
+def compile_run_search(
+    b: SqlBuilder,
+    *,
+    filter_text: str | None,
+    order_by: list[str],
+    experiment_ids: list[int],
+    stages: tuple[str, ...],
+    limit: int,
+    offset: int,
+) -> str:
+    """SQL selecting the run ids of one page, in MLflow's order; parameters land in ``b``."""
+    expr: Expr | None = parse_filter(filter_text)
+    keys = [parse_order_by(clause) for clause in order_by]
+    _reject_duplicate_keys(keys, order_by)
+    joins = _Joins()
+    # Register every join first: their parameters come first in the SQL text.
+    for field in fields_of(expr):
+        _field_column(field, joins)
+    for key in keys:
+        if key.field.entity in ("metric", "parameter", "tag"):
+            joins.alias(key.field.entity, key.field.key)
+    join_sql = joins.sql(b)
+    conditions = [
+        f"r.experiment_id IN {b.params_list(tuple(experiment_ids))}",
+        f"r.lifecycle_stage IN {b.params_list(stages)}",
+    ]
+    if expr is not None:
+        conditions.append(f"({compile_tree(expr, lambda c: _comparison(c, joins, b))})")
+    order_parts: list[str] = []
+    for key in keys:
+        order_parts.extend(_order(key, joins, b))
+    if not any(
+        _ORDER_ATTRIBUTES.get(k.field.key) == "r.start_time"
+        for k in keys
+        if k.field.entity == "attribute"
+    ):
+        order_parts.append("r.start_time DESC")
+    order_parts.append("r.run_id ASC")
+    return (
+        f"SELECT r.run_id FROM runs r{join_sql} WHERE {' AND '.join(conditions)} "
+        f"ORDER BY {', '.join(order_parts)} LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
+    )
+
+
+def _reject_duplicate_keys(keys: list[OrderKey], clauses: list[str]) -> None:
+    seen: set[tuple[str, str, str]] = set()
+    for key, clause in zip(keys, clauses, strict=True):
+        ident = (key.field.entity, key.field.key, key.field.aggregate)
+        if key.field.entity == "attribute":
+            ident = ("attribute", _ORDER_ATTRIBUTES.get(key.field.key, key.field.key), "")
+        if ident in seen:
+            raise FilterError(
+                "the same key appears twice in order_by", 0, clause, what="order_by clause"
+            )
+        seen.add(ident)

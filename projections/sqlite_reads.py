@@ -1,0 +1,249 @@
+"""The read model on SQLite: experiments, runs, searches and metric histories.
+
+Every call costs a constant number of round trips to the reader threads, whatever the page
+size: the rows of a page's runs are fetched table by table with ``IN`` lists.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import msgspec
+from trackledger.eventlog.events import DatasetInput, Param, Tag
+from trackledger.eventlog.sqlite_readers import ReaderPool
+from trackledger.projections.search import (
+    VIEW_STAGES,
+    SqlBuilder,
+    compile_experiment_search,
+    compile_run_search,
+)
+from trackledger.projections.sqlite_lookups import run_state
+from trackledger.projections.views import ExperimentView, MetricValue, Page, RunView
+
+__all__ = ["SQLiteReadModel"]
+
+_CHUNK = 5000  # ids per IN list, well under SQLite's limit on bound variables
+_tags_decoder = msgspec.msgpack.Decoder(list[tuple[str, str]])
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _float(value: float, is_nan: int) -> float:
+    return float("nan") if is_nan else value
+
+
+class SQLiteReadModel:
+    def __init__(self, readers: ReaderPool) -> None:
+        self._readers = readers
+
+    # -- experiments -------------------------------------------------------------------
+
+    async def _experiments(self, where: str, params: tuple[Any, ...]) -> list[ExperimentView]:
+        rows = await self._readers.fetchall(
+            "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, "
+            f"last_update_time FROM experiments WHERE name IS NOT NULL AND {where}",
+            params,
+        )
+        if not rows:
+            return []
+        ids = [row[0] for row in rows]
+        tags: dict[int, list[Tag]] = defaultdict(list)
+        for exp_id, key, value in await self._readers.fetchall(
+            "SELECT experiment_id, key, value FROM experiment_tags WHERE value IS NOT NULL "
+            f"AND experiment_id IN ({_marks(len(ids))}) ORDER BY experiment_id, key",
+            ids,
+        ):
+            tags[exp_id].append(Tag(key, value))
+        return [
+            ExperimentView(
+                experiment_id=str(row[0]),
+                name=row[1],
+                artifact_location=row[2],
+                lifecycle_stage=row[3],
+                creation_time=row[4],
+                last_update_time=row[5],
+                tags=tags.get(row[0], []),
+            )
+            for row in rows
+        ]
+
+    async def get_experiment(self, experiment_id: str) -> ExperimentView | None:
+        found = await self._experiments("experiment_id = ?", (int(experiment_id),))
+        return found[0] if found else None
+
+    async def get_experiment_by_name(self, name: str) -> ExperimentView | None:
+        found = await self._experiments("name = ?", (name,))
+        return found[0] if found else None
+
+    async def search_experiments(
+        self,
+        *,
+        filter_text: str | None,
+        order_by: list[str],
+        view_type: str,
+        max_results: int,
+        offset: int,
+    ) -> Page:
+        b = SqlBuilder("sqlite")
+        sql = compile_experiment_search(
+            b,
+            filter_text=filter_text,
+            order_by=order_by,
+            stages=VIEW_STAGES[view_type],
+            limit=max_results + 1,
+            offset=offset,
+        )
+        ids = [row[0] for row in await self._readers.fetchall(sql, b.params)]
+        more = len(ids) > max_results
+        ids = ids[:max_results]
+        by_id = (
+            {
+                e.experiment_id: e
+                for e in await self._experiments(
+                    f"experiment_id IN ({_marks(len(ids))})", tuple(ids)
+                )
+            }
+            if ids
+            else {}
+        )
+        items: list[msgspec.Struct] = [by_id[str(i)] for i in ids if str(i) in by_id]
+        return Page(items, offset + max_results if more else None)
+
+    # -- runs --------------------------------------------------------------------------
+
+    async def get_run(self, run_id: str) -> RunView | None:
+        found = await self.runs_by_id([run_id])
+        return found[0] if found else None
+
+    async def runs_by_id(self, run_ids: list[str]) -> list[RunView]:
+        """The runs with these ids, in the order given; unknown ids are skipped."""
+        views: list[RunView] = []
+        for start in range(0, len(run_ids), _CHUNK):
+            views.extend(await self._run_chunk(run_ids[start : start + _CHUNK]))
+        return views
+
+    async def _run_chunk(self, run_ids: list[str]) -> list[RunView]:
+        if not run_ids:
+            return []
+        marks = _marks(len(run_ids))
+        rows = await self._readers.fetchall(
+            "SELECT run_id, experiment_id, name, user_id, status, start_time, end_time, "
+            f"artifact_uri, lifecycle_stage, deleted_time FROM runs WHERE run_id IN ({marks}) "
+            "AND experiment_id IS NOT NULL",
+            run_ids,
+        )
+        if not rows:
+            return []
+        tags: dict[str, list[Tag]] = defaultdict(list)
+        for run_id, key, value in await self._readers.fetchall(
+            f"SELECT run_id, key, value FROM run_tags WHERE run_id IN ({marks}) "
+            "AND value IS NOT NULL ORDER BY run_id, key",
+            run_ids,
+        ):
+            tags[run_id].append(Tag(key, value))
+        params: dict[str, list[Param]] = defaultdict(list)
+        for run_id, key, value in await self._readers.fetchall(
+            f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks}) ORDER BY run_id, key",
+            run_ids,
+        ):
+            params[run_id].append(Param(key, value))
+        metrics: dict[str, list[MetricValue]] = defaultdict(list)
+        for run_id, key, value, ts, step, nan in await self._readers.fetchall(
+            "SELECT run_id, key, value, timestamp, step, is_nan FROM latest_metrics "
+            f"WHERE run_id IN ({marks}) ORDER BY run_id, key",
+            run_ids,
+        ):
+            metrics[run_id].append(MetricValue(key, _float(value, nan), ts, step))
+        datasets, models = await self._inputs(run_ids)
+        by_id = {
+            row[0]: RunView(
+                info=run_state(row),
+                metrics=metrics.get(row[0], []),
+                params=params.get(row[0], []),
+                tags=tags.get(row[0], []),
+                datasets=datasets.get(row[0], []),
+                model_ids=models.get(row[0], []),
+            )
+            for row in rows
+        }
+        return [by_id[run_id] for run_id in run_ids if run_id in by_id]
+
+    async def _inputs(
+        self, run_ids: list[str]
+    ) -> tuple[dict[str, list[DatasetInput]], dict[str, list[str]]]:
+        marks = _marks(len(run_ids))
+        datasets: dict[str, list[DatasetInput]] = defaultdict(list)
+        for row in await self._readers.fetchall(
+            "SELECT run_id, name, digest, source_type, source, schema, profile, tags "
+            f"FROM run_datasets WHERE run_id IN ({marks}) ORDER BY run_id, name, digest",
+            run_ids,
+        ):
+            datasets[row[0]].append(
+                DatasetInput(
+                    name=row[1],
+                    digest=row[2],
+                    source_type=row[3],
+                    source=row[4],
+                    schema=row[5],
+                    profile=row[6],
+                    tags=[Tag(k, v) for k, v in _tags_decoder.decode(row[7])],
+                )
+            )
+        models: dict[str, list[str]] = defaultdict(list)
+        for run_id, model_id in await self._readers.fetchall(
+            f"SELECT run_id, model_id FROM run_model_inputs WHERE run_id IN ({marks}) "
+            "ORDER BY run_id, model_id",
+            run_ids,
+        ):
+            models[run_id].append(model_id)
+        return datasets, models
+
+    async def search_runs(
+        self,
+        *,
+        experiment_ids: list[int],
+        filter_text: str | None,
+        order_by: list[str],
+        view_type: str,
+        max_results: int,
+        offset: int,
+    ) -> Page:
+        b = SqlBuilder("sqlite")
+        sql = compile_run_search(
+            b,
+            filter_text=filter_text,
+            order_by=order_by,
+            experiment_ids=experiment_ids,
+            stages=VIEW_STAGES[view_type],
+            limit=max_results + 1,
+            offset=offset,
+        )
+        ids = [row[0] for row in await self._readers.fetchall(sql, b.params)]
+        more = len(ids) > max_results
+        runs = await self.runs_by_id(ids[:max_results])
+        return Page(list(runs), offset + max_results if more else None)
+
+    # -- metric history ----------------------------------------------------------------
+
+    async def metric_history(
+        self, run_id: str, key: str, *, offset: int, limit: int | None
+    ) -> Page:
+        sql = (
+            "SELECT value, timestamp, step, is_nan FROM metric_history "
+            "WHERE run_id = ? AND key = ? ORDER BY timestamp, step, value, is_nan"
+        )
+        params: tuple[Any, ...] = (run_id, key)
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params = (run_id, key, limit + 1, offset)
+        rows = await self._readers.fetchall(sql, params)
+        more = limit is not None and len(rows) > limit
+        if limit is not None:
+            rows = rows[:limit]
+        items: list[msgspec.Struct] = [
+            MetricValue(key, _float(value, nan), ts, step) for value, ts, step, nan in rows
+        ]
+        return Page(items, offset + len(items) if more else None)

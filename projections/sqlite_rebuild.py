@@ -1,0 +1,153 @@
+"""Rebuild the read model from the log, or verify it against a replay, on SQLite.
+
+A rebuild replays the log into shadow tables in chunks; each chunk is its own job on the
+writer queue, so appends interleave and readers keep reading the live tables. The last job
+applies the tail that arrived meanwhile and swaps the shadow tables in, all in one
+transaction: readers see the old tables or the new ones, never a mix. A rebuild that dies
+halfway leaves the live tables untouched; the next one starts from a fresh shadow.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from trackledger.eventlog.events import decode_event
+from trackledger.eventlog.sqlite_writer import GroupCommitWriter
+from trackledger.projections.sqlite_apply import SQLiteProjector
+from trackledger.projections.sqlite_schema import PROJECTION_TABLES, projection_ddl
+
+__all__ = [
+    "SHADOW",
+    "create_schema",
+    "diff_tables",
+    "rebuild",
+    "replay_into_shadow",
+    "verify",
+]
+
+SHADOW = "__rebuild"
+CHUNK = 20_000
+
+#: Called after each chunk with (events replayed so far, last position replayed).
+Progress = Callable[[int, int], None]
+
+
+def generation(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'projection_generation'").fetchone()
+    return int(row[0]) if row else 0
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    """Create missing projection tables with the live generation's index names."""
+    for ddl in projection_ddl("", generation(conn)):
+        conn.execute(ddl)
+
+
+def drop_shadow(conn: sqlite3.Connection) -> None:
+    for table in PROJECTION_TABLES:
+        conn.execute(f"DROP TABLE IF EXISTS {table}{SHADOW}")
+
+
+def start_shadow(conn: sqlite3.Connection) -> None:
+    drop_shadow(conn)
+    for ddl in projection_ddl(SHADOW, generation(conn) + 1):
+        conn.execute(ddl)
+
+
+def replay_chunk(conn: sqlite3.Connection, after: int, limit: int = CHUNK) -> tuple[int, int]:
+    """Apply up to ``limit`` events after position ``after`` to the shadow tables.
+
+    Returns (events applied, last position applied).
+    """
+    projector = SQLiteProjector(SHADOW)
+    rows = conn.execute(
+        "SELECT position, payload FROM events WHERE position > ? ORDER BY position LIMIT ?",
+        (after, limit),
+    ).fetchall()
+    for position, payload in rows:
+        projector.apply(conn, decode_event(payload), position)
+    return len(rows), (rows[-1][0] if rows else after)
+
+
+def replay_into_shadow(conn: sqlite3.Connection) -> int:
+    """Synchronously replay the whole log into fresh shadow tables; return the last position."""
+    start_shadow(conn)
+    last = 0
+    while True:
+        count, last = replay_chunk(conn, last)
+        if count < CHUNK:
+            return last
+
+
+def _catch_up(conn: sqlite3.Connection, after: int) -> int:
+    while True:
+        count, after = replay_chunk(conn, after)
+        if count < CHUNK:
+            return after
+
+
+def swap(conn: sqlite3.Connection) -> None:
+    """Replace the live tables with the shadow ones (inside the caller's transaction)."""
+    new_generation = generation(conn) + 1
+    for table in PROJECTION_TABLES:
+        conn.execute(f"DROP TABLE {table}")
+        conn.execute(f"ALTER TABLE {table}{SHADOW} RENAME TO {table}")
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('projection_generation', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(new_generation),),
+    )
+
+
+def diff_tables(conn: sqlite3.Connection, suffix: str = SHADOW) -> dict[str, int]:
+    """For each projection table, how many rows differ between live and ``suffix`` copies."""
+    out: dict[str, int] = {}
+    for table in PROJECTION_TABLES:
+        (count,) = conn.execute(
+            f"SELECT (SELECT COUNT(*) FROM (SELECT * FROM {table} EXCEPT "
+            f"SELECT * FROM {table}{suffix})) + (SELECT COUNT(*) FROM (SELECT * FROM "
+            f"{table}{suffix} EXCEPT SELECT * FROM {table}))"
+        ).fetchone()
+        if count:
+            out[table] = count
+    return out
+
+
+async def _replay(writer: GroupCommitWriter, progress: Progress | None) -> int:
+    await writer.submit(start_shadow)
+    done, last = 0, 0
+    while True:
+        count, last = await writer.submit(functools.partial(replay_chunk, after=last))
+        done += count
+        if progress is not None:
+            progress(done, last)
+        if count < CHUNK:
+            return last
+
+
+async def rebuild(writer: GroupCommitWriter, progress: Progress | None = None) -> int:
+    """Rebuild every projection from the log and swap it in; return the last position."""
+    last = await _replay(writer, progress)
+
+    def finish(conn: sqlite3.Connection) -> int:
+        position = _catch_up(conn, last)
+        swap(conn)
+        return position
+
+    return await writer.submit(finish)
+
+
+async def verify(writer: GroupCommitWriter, progress: Progress | None = None) -> dict[str, int]:
+    """Replay the log beside the live tables and report the tables that differ."""
+    last = await _replay(writer, progress)
+
+    def finish(conn: sqlite3.Connection) -> dict[str, Any]:
+        _catch_up(conn, last)
+        differences = diff_tables(conn)
+        drop_shadow(conn)
+        return differences
+
+    return await writer.submit(finish)

@@ -1,0 +1,83 @@
+"""What the read model answers with, and the interface every backend's read model offers."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import msgspec
+from trackledger.eventlog.events import DatasetInput, Param, Tag
+from trackledger.eventlog.lookups import RunState
+
+__all__ = [
+    "ExperimentView",
+    "MetricValue",
+    "Page",
+    "ReadModel",
+    "RunView",
+]
+
+
+class MetricValue(msgspec.Struct, frozen=True):
+    key: str
+    value: float
+    timestamp: int
+    step: int
+
+
+class ExperimentView(msgspec.Struct, frozen=True, kw_only=True):
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str
+    creation_time: int | None
+    last_update_time: int | None
+    tags: list[Tag]
+
+
+class RunView(msgspec.Struct, frozen=True, kw_only=True):
+    info: RunState
+    metrics: list[MetricValue]
+    params: list[Param]
+    tags: list[Tag]
+    datasets: list[DatasetInput]
+    model_ids: list[str]
+
+
+class Page(msgspec.Struct, frozen=True):
+    """One page of results; ``next_offset`` is None on the last page."""
+
+    items: list[msgspec.Struct]
+    next_offset: int | None
+
+
+class ReadModel(Protocol):
+    async def get_experiment(self, experiment_id: str) -> ExperimentView | None: ...
+
+    async def get_experiment_by_name(self, name: str) -> ExperimentView | None: ...
+
+    async def search_experiments(
+        self,
+        *,
+        filter_text: str | None,
+        order_by: list[str],
+        view_type: str,
+        max_results: int,
+        offset: int,
+    ) -> Page: ...
+
+    async def get_run(self, run_id: str) -> RunView | None: ...
+
+    async def search_runs(
+        self,
+        *,
+        experiment_ids: list[int],
+        filter_text: str | None,
+        order_by: list[str],
+        view_type: str,
+        max_results: int,
+        offset: int,
+    ) -> Page: ...
+
+    async def metric_history(
+        self, run_id: str, key: str, *, offset: int, limit: int | None
+    ) -> Page: ...

@@ -1,0 +1,5 @@
+import sys
+
+from trackledger.cli import main
+
+sys.exit(main())
