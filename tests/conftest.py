@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from trackledger.api.app import create_app
+
 from trackledger.backends import Backend, open_backend
 
 BACKENDS = ["sqlite"]
@@ -36,7 +36,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture(params=BACKENDS)
-async def backend(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> AsyncIterator[Backend]:
+async def backend(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: Clock
+) -> AsyncIterator[Backend]:
     uri = f"sqlite:///{tmp_path / 'trackledger.db'}"
     opened = await open_backend(uri, clock=clock)
     try:

@@ -9,7 +9,9 @@ import httpx
 API = "/api/2.0/mlflow"
 
 
-async def post(client: httpx.AsyncClient, path: str, body: dict[str, Any], **kw: Any) -> httpx.Response:
+async def post(
+    client: httpx.AsyncClient, path: str, body: dict[str, Any], **kw: Any
+) -> httpx.Response:
     return await client.post(f"{API}/{path}", json=body, **kw)
 
 
@@ -40,7 +42,9 @@ async def new_experiment(client: httpx.AsyncClient, name: str = "exp") -> str:
 
 async def new_run(client: httpx.AsyncClient, experiment_id: str, **fields: Any) -> str:
     body = await ok(
-        await post(client, "runs/create", {"experiment_id": experiment_id, "start_time": 1000, **fields})
+        await post(
+            client, "runs/create", {"experiment_id": experiment_id, "start_time": 1000, **fields}
+        )
     )
     run_id: str = body["run"]["info"]["run_id"]
     return run_id
