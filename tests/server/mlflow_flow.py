@@ -1,0 +1,54 @@
+"""The basic tracking flow with the real mlflow client; prints what it read back as JSON.
+
+Run by test_mlflow_client.py in its own process, with MLFLOW_TRACKING_URI set.
+"""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+from mlflow import MlflowClient
+
+
+def main() -> None:
+    experiment = mlflow.set_experiment("client-flow")
+    with mlflow.start_run(run_name="outer") as outer:
+        mlflow.log_param("lr", 0.01)
+        mlflow.log_params({"layers": 3, "optimizer": "adam"})
+        for step in range(5):
+            mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+        mlflow.log_metrics({"acc": 0.9, "f1": 0.8}, step=4)
+        mlflow.set_tag("team", "vision")
+        mlflow.set_tags({"stage": "dev", "owner": "alice"})
+        with mlflow.start_run(run_name="inner", nested=True) as inner:
+            mlflow.log_metric("loss", 0.3)
+    run = mlflow.get_run(outer.info.run_id)
+    history = MlflowClient().get_metric_history(outer.info.run_id, "loss")
+    frame = mlflow.search_runs(experiment_ids=[experiment.experiment_id])
+    # set_experiment again finds the existing experiment instead of creating one.
+    again = mlflow.set_experiment("client-flow")
+    print(
+        json.dumps(
+            {
+                "experiment_id": experiment.experiment_id,
+                "again_id": again.experiment_id,
+                "outer": outer.info.run_id,
+                "inner": inner.info.run_id,
+                "status": run.info.status,
+                "end_time": run.info.end_time,
+                "params": run.data.params,
+                "metrics": run.data.metrics,
+                "tags": run.data.tags,
+                "history": [[m.step, m.value] for m in history],
+                "columns": sorted(frame.columns),
+                "rows": frame[["run_id", "tags.mlflow.runName", "tags.mlflow.parentRunId"]]
+                .fillna("")
+                .values.tolist(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

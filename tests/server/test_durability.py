@@ -1,0 +1,63 @@
+"""An acknowledged write survives SIGKILL: kill the server mid-stream, restart, find it all."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import httpx
+import pytest
+
+from tests.server.process import ServerProcess
+
+pytestmark = pytest.mark.slow
+
+API = "/api/2.0/mlflow"
+
+
+async def _writer(
+    http: httpx.AsyncClient, run_id: str, worker: int, acked: list[tuple[int, int]]
+) -> None:
+    """Log one point per request until the server dies; remember every acknowledged one."""
+    for step in range(100_000):
+        body = {
+            "run_id": run_id,
+            "key": f"w{worker}",
+            "value": step,
+            "timestamp": step,
+            "step": step,
+        }
+        try:
+            response = await http.post(f"{API}/runs/log-metric", json=body)
+        except httpx.HTTPError:
+            return
+        if response.status_code != 200:
+            return
+        acked.append((worker, step))
+
+
+@pytest.mark.parametrize("round_", range(3))
+async def test_acknowledged_writes_survive_sigkill(tmp_path, round_):
+    server = ServerProcess(tmp_path).start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+            created = await http.post(f"{API}/runs/create", json={"experiment_id": "0"})
+            run_id = created.json()["run"]["info"]["run_id"]
+            acked: list[tuple[int, int]] = []
+            writers = [asyncio.create_task(_writer(http, run_id, w, acked)) for w in range(8)]
+            await asyncio.sleep(0.5 + random.Random(round_).random())
+            server.kill()
+            await asyncio.gather(*writers)
+        assert len(acked) > 50, "the writers barely wrote before the kill"
+        server.start()
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+            for worker in range(8):
+                params = {"run_id": run_id, "metric_key": f"w{worker}"}
+                history = (await http.get(f"{API}/metrics/get-history", params=params)).json()
+                stored = {int(m["step"]) for m in history.get("metrics", [])}
+                expected = {step for w, step in acked if w == worker}
+                assert expected <= stored, (
+                    f"lost acknowledged points: {sorted(expected - stored)[:10]}"
+                )
+    finally:
+        server.stop()
