@@ -58,9 +58,9 @@ def not_found(experiment_id: str) -> NotFound:
     return NotFound(f"No Experiment with id={experiment_id} exists")
 
 
-def existing(experiment_id: str) -> Ask[ExperimentState]:
+def existing(experiment_id: str, lock: str = "share") -> Ask[ExperimentState]:
     v.check_experiment_id(experiment_id)
-    experiment: ExperimentState | None = yield GetExperiment(experiment_id)
+    experiment: ExperimentState | None = yield GetExperiment(experiment_id, lock)
     if experiment is None:
         raise not_found(experiment_id)
     return experiment
@@ -100,7 +100,7 @@ def create(cmd: CreateExperiment, ctx: DecideContext) -> Decision:
     tags = {t.key: t for t in (_experiment_tag(t, i) for i, t in enumerate(cmd.tags))}
     if cmd.artifact_location:
         v.check_artifact_location(cmd.artifact_location)
-    if (yield GetExperimentByName(name)) is not None:
+    if (yield GetExperimentByName(name, claim=True)) is not None:
         raise AlreadyExists(f"Experiment(name={name}) already exists.")
     experiment_id: str = yield NextExperimentId()
     event = ExperimentCreated(
@@ -115,7 +115,7 @@ def create(cmd: CreateExperiment, ctx: DecideContext) -> Decision:
 
 
 def rename(cmd: RenameExperiment, ctx: DecideContext) -> Decision:
-    experiment = yield from existing(cmd.experiment_id)
+    experiment = yield from existing(cmd.experiment_id, "update")
     if experiment.lifecycle_stage != "active":
         raise InvalidState("Cannot rename a non-active experiment.")
     if cmd.new_name is None or not cmd.new_name.strip():
@@ -123,7 +123,7 @@ def rename(cmd: RenameExperiment, ctx: DecideContext) -> Decision:
     v.check_length(cmd.new_name, v.MAX_EXPERIMENT_NAME_LENGTH, "new_name")
     if cmd.new_name == experiment.name:
         return Outcome(events=[], result=Nothing())
-    if (yield GetExperimentByName(cmd.new_name)) is not None:
+    if (yield GetExperimentByName(cmd.new_name, claim=True)) is not None:
         raise NameConflict(f"Experiment(name={cmd.new_name}) already exists.")
     event = ExperimentRenamed(experiment_id=cmd.experiment_id, name=cmd.new_name, time=ctx.now)
     return Outcome(events=[event], result=Nothing())
@@ -147,7 +147,8 @@ def delete_tag(cmd: DeleteExperimentTag, ctx: DecideContext) -> Decision:
 
 
 def delete(cmd: DeleteExperiment, ctx: DecideContext) -> Decision:
-    experiment = yield from existing(cmd.experiment_id)
+    # The update lock waits for runs being created in it, so none escapes the cascade.
+    experiment = yield from existing(cmd.experiment_id, "update")
     if experiment.lifecycle_stage != "active":
         raise not_found(cmd.experiment_id)
     run_ids: list[str] = yield GetExperimentRuns(cmd.experiment_id, "active")
@@ -157,7 +158,7 @@ def delete(cmd: DeleteExperiment, ctx: DecideContext) -> Decision:
 
 
 def restore(cmd: RestoreExperiment, ctx: DecideContext) -> Decision:
-    experiment = yield from existing(cmd.experiment_id)
+    experiment = yield from existing(cmd.experiment_id, "update")
     if experiment.lifecycle_stage != "deleted":
         raise NotFound(f"No deleted Experiment with id={cmd.experiment_id} exists")
     # MLflow restores every run of the experiment, also those deleted one by one before.

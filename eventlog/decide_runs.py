@@ -54,15 +54,15 @@ PARENT_RUN_TAG = "mlflow.parentRunId"
 ROOT_RUN_TAG = "mlflow.rootRunId"
 
 
-def existing(run_id: str) -> Ask[RunState]:
-    run: RunState | None = yield GetRun(run_id)
+def existing(run_id: str, lock: str = "share") -> Ask[RunState]:
+    run: RunState | None = yield GetRun(run_id, lock)
     if run is None:
         raise NotFound(f"Run with id={run_id} not found")
     return run
 
 
-def active(run_id: str) -> Ask[RunState]:
-    run = yield from existing(run_id)
+def active(run_id: str, lock: str = "share") -> Ask[RunState]:
+    run = yield from existing(run_id, lock)
     if run.lifecycle_stage != "active":
         raise InactiveRun(run_id, run.lifecycle_stage)
     return run
@@ -124,7 +124,7 @@ def update(cmd: UpdateRun, ctx: DecideContext) -> Decision:
     run_name = cmd.run_name or None
     if run_name is not None:
         v.check_length(run_name, v.MAX_RUN_NAME_LENGTH, "run_name")
-    run = yield from active(cmd.run_id)
+    run = yield from active(cmd.run_id, "update")
     updated = RunState(
         run_id=run.run_id,
         experiment_id=run.experiment_id,
@@ -233,7 +233,8 @@ def log_batch(cmd: LogBatch, ctx: DecideContext) -> Decision:
     for i, tag in enumerate(cmd.tags):
         t = _run_tag(tag, f"tags[{i}]." if batch else "")
         tags[t.key] = t  # the last of duplicated keys wins, as in MLflow
-    yield from active(cmd.run_id)
+    # Checking params against the logged ones must not race another writer's params.
+    yield from active(cmd.run_id, "update" if params else "share")
     if params:
         logged: dict[str, str] = yield GetParams(cmd.run_id, keys)
         params = _check_params_unchanged(cmd, params, logged)
@@ -300,12 +301,12 @@ def log_inputs(cmd: LogInputs, ctx: DecideContext) -> Decision:
 
 
 def delete(cmd: DeleteRun, ctx: DecideContext) -> Decision:
-    yield from existing(cmd.run_id)
+    yield from existing(cmd.run_id, "update")
     return Outcome(events=[RunDeleted(run_id=cmd.run_id, time=ctx.now)], result=Nothing())
 
 
 def restore(cmd: RestoreRun, ctx: DecideContext) -> Decision:
-    run = yield from existing(cmd.run_id)
+    run = yield from existing(cmd.run_id, "update")
     if run.lifecycle_stage == "active":
         return Outcome(events=[], result=Nothing())
     return Outcome(events=[RunRestored(run_id=cmd.run_id, time=ctx.now)], result=Nothing())

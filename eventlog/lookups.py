@@ -54,15 +54,23 @@ class RunState(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class GetExperiment(msgspec.Struct, frozen=True):
-    """Answer: ``ExperimentState | None`` (deleted experiments included)."""
+    """Answer: ``ExperimentState | None`` (deleted experiments included).
+
+    ``lock`` says how the decision depends on the row until its transaction ends:
+    ``share`` (it must not change) or ``update`` (the decision changes it). Stores with
+    concurrent writers take that row lock; a single-writer store needs none.
+    """
 
     experiment_id: str
+    lock: str = "share"
 
 
 class GetExperimentByName(msgspec.Struct, frozen=True):
-    """Answer: ``ExperimentState | None``."""
+    """Answer: ``ExperimentState | None``. With ``claim``, concurrent decisions about the
+    same name are serialized (the name is about to be taken)."""
 
     name: str
+    claim: bool = False
 
 
 class NextExperimentId(msgspec.Struct, frozen=True):
@@ -84,9 +92,10 @@ class GetExperimentRuns(msgspec.Struct, frozen=True):
 
 
 class GetRun(msgspec.Struct, frozen=True):
-    """Answer: ``RunState | None``."""
+    """Answer: ``RunState | None``; ``lock`` as for ``GetExperiment``."""
 
     run_id: str
+    lock: str = "share"
 
 
 class GetParams(msgspec.Struct, frozen=True):

@@ -14,9 +14,9 @@ from trackledger.eventlog.sqlite_store import SQLiteEventStore
 from trackledger.eventlog.sqlite_writer import GroupCommitWriter
 from trackledger.eventlog.store import EventStore, system_clock
 from trackledger.projections import sqlite_rebuild
+from trackledger.projections.sql_lookups import answer_sqlite
+from trackledger.projections.sql_reads import SqlReadModel
 from trackledger.projections.sqlite_apply import SQLiteProjector
-from trackledger.projections.sqlite_lookups import answer
-from trackledger.projections.sqlite_reads import SQLiteReadModel
 from trackledger.projections.sqlite_rebuild import Progress
 from trackledger.projections.views import ReadModel
 from trackledger.settings import sqlite_path
@@ -76,7 +76,7 @@ class SQLiteBackend:
     ) -> None:
         self.writer = writer
         self.store = store
-        self.reads = SQLiteReadModel(readers)
+        self.reads = SqlReadModel(readers.fetchall, "sqlite")
 
     async def rebuild(self, progress: Progress | None = None) -> int:
         return await sqlite_rebuild.rebuild(self.writer, progress)
@@ -106,7 +106,7 @@ async def open_sqlite(
         writer,
         pool,
         project=SQLiteProjector().apply,
-        answer=answer,
+        answer=answer_sqlite,
         clock=clock,
         artifact_root=artifact_root,
     )

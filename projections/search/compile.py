@@ -111,7 +111,7 @@ def compile_expr(b: SqlBuilder, column: str, op: str, value: object) -> str:
     if op in ("IN", "NOT IN"):
         assert isinstance(value, tuple)
         return f"{column} {op} {b.params_list(value)}"
-    return f"{column} {op} {b.param(value)}"
+    return f"{column} {op} {b.value(value)}"
 
 
 def missing_last(column: str) -> str:

@@ -290,10 +290,12 @@ class _Parser:
 
 
 def _number(text: str) -> float | int:
+    """An int when the literal is one that fits 64 bits, else a float."""
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         return float(text)
+    return value if -(2**63) <= value < 2**63 else float(value)
 
 
 def parse_filter(text: str | None) -> Expr | None:

@@ -1,4 +1,6 @@
-"""Parameterized SQL for one backend: placeholders and pattern matching differ, little else.
+"""Parameterized SQL for one backend: pattern matching, casts and collation differ.
+
+SQL is always written with ``?`` placeholders; the PostgreSQL adapter numbers them.
 
 MLflow's LIKE is case-sensitive on every backend and has no escape character; ILIKE is
 case-insensitive. SQLite's LIKE ignores ASCII case, so on SQLite LIKE becomes GLOB with the
@@ -38,10 +40,19 @@ class SqlBuilder:
 
     def param(self, value: Any) -> str:
         self.params.append(value)
-        return "?" if self.dialect == "sqlite" else f"${len(self.params)}"
+        return "?"
+
+    def number(self, value: float | int) -> str:
+        """A numeric literal; PostgreSQL compares it as a double whatever the column."""
+        self.params.append(value)
+        return "?" if self.dialect == "sqlite" else "?::float8"
+
+    def value(self, value: Any) -> str:
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return self.number(value) if is_number else self.param(value)
 
     def params_list(self, values: tuple[Any, ...]) -> str:
-        return "(" + ", ".join(self.param(v) for v in values) + ")"
+        return "(" + ", ".join(self.value(v) for v in values) + ")"
 
     def like(self, column: str, pattern: str) -> str:
         if self.dialect == "sqlite":

@@ -1,29 +1,34 @@
-"""The read model on SQLite: experiments, runs, searches and metric histories.
+"""The read model over SQL: experiments, runs, searches and metric histories.
 
-Every call costs a constant number of round trips to the reader threads, whatever the page
-size: the rows of a page's runs are fetched table by table with ``IN`` lists.
+One implementation for every backend: the SQL is written with ``?`` placeholders and runs
+through a ``FetchAll`` port (SQLite's reader pool, or an asyncpg adapter that numbers the
+placeholders). Every call costs a constant number of round trips, whatever the page size:
+the rows of a page's runs are fetched table by table with ``IN`` lists.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
 from trackledger.eventlog.events import DatasetInput, Param, Tag
-from trackledger.eventlog.sqlite_readers import ReaderPool
 from trackledger.projections.search import (
     VIEW_STAGES,
     SqlBuilder,
     compile_experiment_search,
     compile_run_search,
 )
-from trackledger.projections.sqlite_lookups import run_state
+from trackledger.projections.sql_lookups import run_state
 from trackledger.projections.views import ExperimentView, MetricValue, Page, RunView
 
-__all__ = ["SQLiteReadModel"]
+__all__ = ["FetchAll", "SqlReadModel"]
 
-_CHUNK = 5000  # ids per IN list, well under SQLite's limit on bound variables
+#: Run one query (``?`` placeholders) and return all its rows as tuples.
+FetchAll = Callable[[str, Sequence[Any]], Awaitable[list[tuple[Any, ...]]]]
+
+_CHUNK = 5000  # ids per IN list, under every backend's limit on bound parameters
 _tags_decoder = msgspec.msgpack.Decoder(list[tuple[str, str]])
 
 
@@ -35,14 +40,15 @@ def _float(value: float, is_nan: int) -> float:
     return float("nan") if is_nan else value
 
 
-class SQLiteReadModel:
-    def __init__(self, readers: ReaderPool) -> None:
-        self._readers = readers
+class SqlReadModel:
+    def __init__(self, fetchall: FetchAll, dialect: str) -> None:
+        self._fetchall = fetchall
+        self._dialect = dialect
 
     # -- experiments -------------------------------------------------------------------
 
     async def _experiments(self, where: str, params: tuple[Any, ...]) -> list[ExperimentView]:
-        rows = await self._readers.fetchall(
+        rows = await self._fetchall(
             "SELECT experiment_id, name, artifact_location, lifecycle_stage, creation_time, "
             f"last_update_time FROM experiments WHERE name IS NOT NULL AND {where}",
             params,
@@ -51,7 +57,7 @@ class SQLiteReadModel:
             return []
         ids = [row[0] for row in rows]
         tags: dict[int, list[Tag]] = defaultdict(list)
-        for exp_id, key, value in await self._readers.fetchall(
+        for exp_id, key, value in await self._fetchall(
             "SELECT experiment_id, key, value FROM experiment_tags WHERE value IS NOT NULL "
             f"AND experiment_id IN ({_marks(len(ids))}) ORDER BY experiment_id, key",
             ids,
@@ -87,7 +93,7 @@ class SQLiteReadModel:
         max_results: int,
         offset: int,
     ) -> Page:
-        b = SqlBuilder("sqlite")
+        b = SqlBuilder(self._dialect)
         sql = compile_experiment_search(
             b,
             filter_text=filter_text,
@@ -96,7 +102,7 @@ class SQLiteReadModel:
             limit=max_results + 1,
             offset=offset,
         )
-        ids = [row[0] for row in await self._readers.fetchall(sql, b.params)]
+        ids = [row[0] for row in await self._fetchall(sql, b.params)]
         more = len(ids) > max_results
         ids = ids[:max_results]
         by_id = (
@@ -129,7 +135,7 @@ class SQLiteReadModel:
         if not run_ids:
             return []
         marks = _marks(len(run_ids))
-        rows = await self._readers.fetchall(
+        rows = await self._fetchall(
             "SELECT run_id, experiment_id, name, user_id, status, start_time, end_time, "
             f"artifact_uri, lifecycle_stage, deleted_time FROM runs WHERE run_id IN ({marks}) "
             "AND experiment_id IS NOT NULL",
@@ -138,20 +144,20 @@ class SQLiteReadModel:
         if not rows:
             return []
         tags: dict[str, list[Tag]] = defaultdict(list)
-        for run_id, key, value in await self._readers.fetchall(
+        for run_id, key, value in await self._fetchall(
             f"SELECT run_id, key, value FROM run_tags WHERE run_id IN ({marks}) "
             "AND value IS NOT NULL ORDER BY run_id, key",
             run_ids,
         ):
             tags[run_id].append(Tag(key, value))
         params: dict[str, list[Param]] = defaultdict(list)
-        for run_id, key, value in await self._readers.fetchall(
+        for run_id, key, value in await self._fetchall(
             f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks}) ORDER BY run_id, key",
             run_ids,
         ):
             params[run_id].append(Param(key, value))
         metrics: dict[str, list[MetricValue]] = defaultdict(list)
-        for run_id, key, value, ts, step, nan in await self._readers.fetchall(
+        for run_id, key, value, ts, step, nan in await self._fetchall(
             "SELECT run_id, key, value, timestamp, step, is_nan FROM latest_metrics "
             f"WHERE run_id IN ({marks}) ORDER BY run_id, key",
             run_ids,
@@ -176,7 +182,7 @@ class SQLiteReadModel:
     ) -> tuple[dict[str, list[DatasetInput]], dict[str, list[str]]]:
         marks = _marks(len(run_ids))
         datasets: dict[str, list[DatasetInput]] = defaultdict(list)
-        for row in await self._readers.fetchall(
+        for row in await self._fetchall(
             "SELECT run_id, name, digest, source_type, source, schema, profile, tags "
             f"FROM run_datasets WHERE run_id IN ({marks}) ORDER BY run_id, name, digest",
             run_ids,
@@ -193,7 +199,7 @@ class SQLiteReadModel:
                 )
             )
         models: dict[str, list[str]] = defaultdict(list)
-        for run_id, model_id in await self._readers.fetchall(
+        for run_id, model_id in await self._fetchall(
             f"SELECT run_id, model_id FROM run_model_inputs WHERE run_id IN ({marks}) "
             "ORDER BY run_id, model_id",
             run_ids,
@@ -211,7 +217,7 @@ class SQLiteReadModel:
         max_results: int,
         offset: int,
     ) -> Page:
-        b = SqlBuilder("sqlite")
+        b = SqlBuilder(self._dialect)
         sql = compile_run_search(
             b,
             filter_text=filter_text,
@@ -221,7 +227,7 @@ class SQLiteReadModel:
             limit=max_results + 1,
             offset=offset,
         )
-        ids = [row[0] for row in await self._readers.fetchall(sql, b.params)]
+        ids = [row[0] for row in await self._fetchall(sql, b.params)]
         more = len(ids) > max_results
         runs = await self.runs_by_id(ids[:max_results])
         return Page(list(runs), offset + max_results if more else None)
@@ -239,7 +245,7 @@ class SQLiteReadModel:
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params = (run_id, key, limit + 1, offset)
-        rows = await self._readers.fetchall(sql, params)
+        rows = await self._fetchall(sql, params)
         more = limit is not None and len(rows) > limit
         if limit is not None:
             rows = rows[:limit]

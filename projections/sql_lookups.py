@@ -1,0 +1,151 @@
+"""Answer a decision's lookups from the read model, inside the append transaction.
+
+Each lookup becomes one query (``?`` placeholders) plus a conversion of its rows, for every
+backend. Row locks matter only where writers run concurrently (PostgreSQL): ``share``
+becomes FOR KEY SHARE, which only a delete or restore (FOR UPDATE) waits for, and a name
+being claimed takes a transaction-scoped advisory lock on the name.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from trackledger.eventlog import lookups as q
+
+__all__ = ["LookupQuery", "answer_sqlite", "lookup_query", "run_state"]
+
+_RUN_COLUMNS = (
+    "run_id, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, "
+    "lifecycle_stage, deleted_time"
+)
+_EXPERIMENT_COLUMNS = (
+    "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time"
+)
+_LOCKS = {"share": " FOR KEY SHARE", "update": " FOR UPDATE"}
+Rows = list[tuple[Any, ...]]
+
+
+class LookupQuery(NamedTuple):
+    sql: str
+    params: tuple[Any, ...]
+    convert: Callable[[Rows], Any]
+
+
+def run_state(row: tuple[Any, ...]) -> q.RunState:
+    return q.RunState(
+        run_id=row[0],
+        experiment_id=str(row[1]),
+        run_name=row[2],
+        user_id=row[3],
+        status=row[4],
+        start_time=row[5],
+        end_time=row[6],
+        artifact_uri=row[7],
+        lifecycle_stage=row[8],
+        deleted_time=row[9],
+    )
+
+
+def _experiment(rows: Rows) -> q.ExperimentState | None:
+    if not rows:
+        return None
+    row = rows[0]
+    return q.ExperimentState(
+        experiment_id=str(row[0]),
+        name=row[1],
+        artifact_location=row[2],
+        lifecycle_stage=row[3],
+        creation_time=row[4],
+        last_update_time=row[5],
+    )
+
+
+def _one_run(rows: Rows) -> q.RunState | None:
+    return run_state(rows[0]) if rows else None
+
+
+def _pairs(rows: Rows) -> dict[str, str]:
+    return {row[0]: row[1] for row in rows}
+
+
+def _keys(sql: str, owner: Any, keys: list[str]) -> LookupQuery:
+    marks = ",".join("?" * len(keys)) or "NULL"
+    return LookupQuery(sql.format(marks=marks), (owner, *keys), _pairs)
+
+
+def lookup_query(lookup: q.Lookup, dialect: str) -> LookupQuery:
+    lock = (lambda mode: _LOCKS[mode]) if dialect == "postgres" else (lambda mode: "")
+    match lookup:
+        case q.GetRun():
+            return LookupQuery(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ? "
+                f"AND experiment_id IS NOT NULL{lock(lookup.lock)}",
+                (lookup.run_id,),
+                _one_run,
+            )
+        case q.GetParams():
+            return _keys(
+                "SELECT key, value FROM params WHERE run_id = ? AND key IN ({marks})",
+                lookup.run_id,
+                lookup.keys,
+            )
+        case q.GetRunTags():
+            return _keys(
+                "SELECT key, value FROM run_tags WHERE run_id = ? AND key IN ({marks}) "
+                "AND value IS NOT NULL",
+                lookup.run_id,
+                lookup.keys,
+            )
+        case q.GetExperiment():
+            return LookupQuery(
+                f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments "
+                f"WHERE experiment_id = ? AND name IS NOT NULL{lock(lookup.lock)}",
+                (int(lookup.experiment_id),),
+                _experiment,
+            )
+        case q.GetExperimentByName():
+            if dialect == "postgres" and lookup.claim:
+                return LookupQuery(
+                    "WITH claim AS (SELECT pg_advisory_xact_lock(hashtextextended(?, 0))) "
+                    f"SELECT {_EXPERIMENT_COLUMNS} FROM claim, experiments WHERE name = ?",
+                    (f"experiment-name:{lookup.name}", lookup.name),
+                    _experiment,
+                )
+            return LookupQuery(
+                f"SELECT {_EXPERIMENT_COLUMNS} FROM experiments WHERE name = ?",
+                (lookup.name,),
+                _experiment,
+            )
+        case q.NextExperimentId():
+            if dialect == "postgres":
+                return LookupQuery("SELECT nextval('experiment_ids')", (), lambda r: str(r[0][0]))
+            # A counter, not MAX(id)+1: a purged experiment's id is never handed out again.
+            return LookupQuery(
+                "INSERT INTO counters (name, value) VALUES ('experiment_id', "
+                "COALESCE((SELECT MAX(experiment_id) FROM experiments), 0) + 1) "
+                "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+                (),
+                lambda r: str(r[0][0]),
+            )
+        case q.GetExperimentTags():
+            return _keys(
+                "SELECT key, value FROM experiment_tags WHERE experiment_id = ? "
+                "AND key IN ({marks}) AND value IS NOT NULL",
+                int(lookup.experiment_id),
+                lookup.keys,
+            )
+        case q.GetExperimentRuns():
+            return LookupQuery(
+                "SELECT run_id FROM runs WHERE experiment_id = ? AND lifecycle_stage = ? "
+                "ORDER BY run_id",
+                (int(lookup.experiment_id), lookup.lifecycle_stage),
+                lambda rows: [row[0] for row in rows],
+            )
+    raise TypeError(f"unknown lookup {lookup!r}")
+
+
+def answer_sqlite(conn: sqlite3.Connection, lookup: q.Lookup) -> Any:
+    query = lookup_query(lookup, "sqlite")
+    return query.convert(conn.execute(query.sql, query.params).fetchall())
