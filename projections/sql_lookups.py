@@ -76,7 +76,9 @@ def _keys(sql: str, owner: Any, keys: list[str]) -> LookupQuery:
 
 
 def lookup_query(lookup: q.Lookup, dialect: str) -> LookupQuery:
-    lock = (lambda mode: _LOCKS[mode]) if dialect == "postgres" else (lambda mode: "")
+    def lock(mode: str) -> str:
+        return _LOCKS[mode] if dialect == "postgres" else ""
+
     match lookup:
         case q.GetRun():
             return LookupQuery(
