@@ -9,11 +9,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+
+from trackledger import __version__
 from trackledger.api import experiments, runs
 from trackledger.api.calls import backend
 from trackledger.api.errors import error_response
-
-from trackledger import __version__
 from trackledger.backends import Backend
 
 __all__ = ["create_app"]

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+
 from trackledger.eventlog import errors as domain
 
 __all__ = ["ApiError", "endpoint", "error_response"]

@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from starlette.responses import Response
+
 from trackledger.eventlog.events import DatasetInput, RunCreated, Tag
 from trackledger.eventlog.lookups import RunState
 from trackledger.projections.views import ExperimentView, MetricValue, RunView

@@ -7,6 +7,7 @@ not empty), is checked by the handlers and decisions with MLflow's wording.
 from __future__ import annotations
 
 import msgspec
+
 from trackledger.api.wire import Int32, Int64
 
 __all__ = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
 from trackledger.api import render
 from trackledger.api.calls import backend, execute, experiment_id, required, run_status, view_type
 from trackledger.api.errors import endpoint

@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 import orjson
 from starlette.requests import Request
+
 from trackledger.api.errors import ApiError
 
 __all__ = ["Int32", "Int64", "decode", "read"]

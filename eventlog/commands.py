@@ -7,6 +7,7 @@ A command is plain data as the API decoded it (types already checked, limits not
 from __future__ import annotations
 
 import msgspec
+
 from trackledger.eventlog.events import DatasetInput
 
 __all__ = [

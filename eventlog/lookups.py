@@ -11,6 +11,7 @@ from collections.abc import Generator
 from typing import Any, TypeVar
 
 import msgspec
+
 from trackledger.eventlog.events import Event
 
 __all__ = [

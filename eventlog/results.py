@@ -7,6 +7,7 @@ tagged structs, encoded with msgpack.
 from __future__ import annotations
 
 import msgspec
+
 from trackledger.eventlog.events import RunCreated
 from trackledger.eventlog.lookups import RunState
 

@@ -39,6 +39,7 @@ def _stored(row: tuple[Any, ...]) -> StoredEvent:
         actor=row[4],
         idempotency_key=row[5],
         event=decode_event(row[6]),
+        cursor=str(row[0]),
     )
 
 
@@ -116,10 +117,11 @@ class SQLiteEventStore:
         )
         return [_stored(row) for row in rows]
 
-    async def read_all(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]:
+    async def read_all(self, after: str | None = None, limit: int = 1000) -> list[StoredEvent]:
+        # One writer commits in position order, so the position is a safe cursor.
         rows = await self.readers.fetchall(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
-            (after, limit),
+            (int(after or 0), limit),
         )
         return [_stored(row) for row in rows]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import msgspec
+
 from trackledger.eventlog.commands import AnyCommand
 from trackledger.eventlog.events import AnyEvent
 from trackledger.eventlog.results import AnyResult
@@ -13,7 +14,12 @@ __all__ = ["EventStore", "Idempotency", "StoredEvent", "system_clock"]
 
 
 class StoredEvent(msgspec.Struct, frozen=True, kw_only=True):
-    """An event as the log holds it: its place, its time, who caused it, and why."""
+    """An event as the log holds it: its place, its time, who caused it, and why.
+
+    ``cursor`` resumes a tail after this event (``read_all(after=cursor)``). On SQLite it is
+    the position; on PostgreSQL it also names the writing transaction, because positions
+    there can commit out of order.
+    """
 
     position: int
     stream_id: str
@@ -22,6 +28,7 @@ class StoredEvent(msgspec.Struct, frozen=True, kw_only=True):
     actor: str | None
     idempotency_key: str | None
     event: AnyEvent
+    cursor: str = ""
 
 
 class Idempotency(msgspec.Struct, frozen=True):
@@ -56,6 +63,9 @@ class EventStore(Protocol):
         self, stream_id: str, after: int = 0, limit: int = 1000
     ) -> list[StoredEvent]: ...
 
-    async def read_all(self, after: int = 0, limit: int = 1000) -> list[StoredEvent]: ...
+    async def read_all(self, after: str | None = None, limit: int = 1000) -> list[StoredEvent]:
+        """Events after the cursor ``after``, in an order a tailing reader can resume
+        from: no event is ever delivered behind a cursor already handed out."""
+        ...
 
     async def close(self) -> None: ...

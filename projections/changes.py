@@ -14,6 +14,7 @@ merges that do not depend on the order they arrive in (``sqlite_apply.py``):
 from __future__ import annotations
 
 import msgspec
+
 from trackledger.eventlog import events as e
 
 __all__ = [

@@ -12,9 +12,12 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from trackledger.eventlog import lookups as q
+import asyncpg
 
-__all__ = ["LookupQuery", "answer_sqlite", "lookup_query", "run_state"]
+from trackledger.eventlog import lookups as q
+from trackledger.eventlog.postgres_sql import numbered
+
+__all__ = ["LookupQuery", "answer_postgres", "answer_sqlite", "lookup_query", "run_state"]
 
 _RUN_COLUMNS = (
     "run_id, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, "
@@ -151,3 +154,9 @@ def lookup_query(lookup: q.Lookup, dialect: str) -> LookupQuery:
 def answer_sqlite(conn: sqlite3.Connection, lookup: q.Lookup) -> Any:
     query = lookup_query(lookup, "sqlite")
     return query.convert(conn.execute(query.sql, query.params).fetchall())
+
+
+async def answer_postgres(conn: asyncpg.Connection, lookup: q.Lookup) -> Any:
+    query = lookup_query(lookup, "postgres")
+    rows = await conn.fetch(numbered(query.sql), *query.params)
+    return query.convert([tuple(row) for row in rows])

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
+
 from trackledger.eventlog.events import DatasetInput, Param, Tag
 from trackledger.projections.search import (
     VIEW_STAGES,

@@ -10,14 +10,15 @@ halfway leaves the live tables untouched; the next one starts from a fresh shado
 from __future__ import annotations
 
 import functools
+import random
 import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 from trackledger.eventlog.events import decode_event
 from trackledger.eventlog.sqlite_writer import GroupCommitWriter
+from trackledger.projections.schema import PROJECTION_TABLES, projection_ddl
 from trackledger.projections.sqlite_apply import SQLiteProjector
-from trackledger.projections.sqlite_schema import PROJECTION_TABLES, projection_ddl
 
 __all__ = [
     "SHADOW",
@@ -42,7 +43,7 @@ def generation(conn: sqlite3.Connection) -> int:
 
 def create_schema(conn: sqlite3.Connection) -> None:
     """Create missing projection tables with the live generation's index names."""
-    for ddl in projection_ddl("", generation(conn)):
+    for ddl in projection_ddl("sqlite", "", generation(conn)):
         conn.execute(ddl)
 
 
@@ -53,7 +54,7 @@ def drop_shadow(conn: sqlite3.Connection) -> None:
 
 def start_shadow(conn: sqlite3.Connection) -> None:
     drop_shadow(conn)
-    for ddl in projection_ddl(SHADOW, generation(conn) + 1):
+    for ddl in projection_ddl("sqlite", SHADOW, generation(conn) + 1):
         conn.execute(ddl)
 
 
@@ -140,8 +141,31 @@ async def rebuild(writer: GroupCommitWriter, progress: Progress | None = None) -
     return await writer.submit(finish)
 
 
-async def verify(writer: GroupCommitWriter, progress: Progress | None = None) -> dict[str, int]:
-    """Replay the log beside the live tables and report the tables that differ."""
+async def verify(
+    writer: GroupCommitWriter,
+    progress: Progress | None = None,
+    shuffle: random.Random | None = None,
+) -> dict[str, int]:
+    """Replay the log beside the live tables and report the tables that differ.
+
+    With ``shuffle``, the events are applied in that random order instead, in one job (a
+    check of order independence, for test-sized logs).
+    """
+    if shuffle is not None:
+        rng = shuffle
+
+        def shuffled(conn: sqlite3.Connection) -> dict[str, int]:
+            start_shadow(conn)
+            rows = conn.execute("SELECT position, payload FROM events").fetchall()
+            rng.shuffle(rows)
+            projector = SQLiteProjector(SHADOW)
+            for position, payload in rows:
+                projector.apply(conn, decode_event(payload), position)
+            differences = diff_tables(conn)
+            drop_shadow(conn)
+            return differences
+
+        return await writer.submit(shuffled)
     last = await _replay(writer, progress)
 
     def finish(conn: sqlite3.Connection) -> dict[str, Any]:

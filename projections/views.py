@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import msgspec
+
 from trackledger.eventlog.events import DatasetInput, Param, Tag
 from trackledger.eventlog.lookups import RunState
 

@@ -1,19 +1,29 @@
-"""Fixtures: a real backend per test (one parametrized fixture), an in-process API client,
-and real server processes for end-to-end tests."""
+"""Fixtures: a real backend per test through one parametrized fixture (SQLite and
+PostgreSQL), an in-process API client, an injectable clock."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+
 from trackledger.api.app import create_app
-
 from trackledger.backends import Backend, open_backend
+from trackledger.eventlog.postgres_sql import numbered
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
+
+#: A PostgreSQL server the tests may create a database on (trust auth on CI machines).
+POSTGRES = os.environ.get("TRACKLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+TEST_DATABASE = "trackledger_test"
 
 
 class Clock:
@@ -35,12 +45,65 @@ def clock() -> Clock:
     return Clock()
 
 
+async def _ensure_test_database() -> str | None:
+    """Create the test database if needed; return why PostgreSQL is unusable, or None."""
+    try:
+        conn = await asyncpg.connect(f"{POSTGRES}/postgres", timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        return f"PostgreSQL at {POSTGRES} is unreachable: {exc}"
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", TEST_DATABASE)
+        if not exists:
+            try:
+                await conn.execute(f"CREATE DATABASE {TEST_DATABASE}")
+            except asyncpg.DuplicateDatabaseError:
+                pass
+    finally:
+        await conn.close()
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> str:
+    problem = asyncio.run(_ensure_test_database())
+    if problem is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{problem}; CI must run the PostgreSQL tests")
+        pytest.skip(problem)
+    return f"{POSTGRES}/{TEST_DATABASE}"
+
+
+async def _admin(database: str, sql: str) -> None:
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def postgres_uri(postgres_database: str) -> Iterator[str]:
+    """A fresh schema for one test; the URI selects it with search_path."""
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    asyncio.run(_admin(postgres_database, f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{postgres_database}?search_path={schema}"
+    finally:
+        asyncio.run(_admin(postgres_database, f"DROP SCHEMA {schema} CASCADE"))
+
+
 @pytest.fixture(params=BACKENDS)
-async def backend(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: Clock
-) -> AsyncIterator[Backend]:
-    uri = f"sqlite:///{tmp_path / 'trackledger.db'}"
-    opened = await open_backend(uri, clock=clock)
+def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The backend store URI of one test, on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'trackledger.db'}"
+    uri: str = request.getfixturevalue("postgres_uri")
+    return uri
+
+
+@pytest.fixture
+async def backend(store_uri: str, clock: Clock) -> AsyncIterator[Backend]:
+    opened = await open_backend(store_uri, clock=clock)
     try:
         yield opened
     finally:
@@ -60,12 +123,21 @@ async def client(backend: Backend) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def count_events(backend: Backend) -> int:
-    return len(await backend.store.read_all(after=0, limit=10**9))
+    return len(await backend.store.read_all(limit=10**9))
 
 
 @pytest.fixture
-def events(backend: Backend) -> Callable[[], object]:
+def events(backend: Backend) -> Callable[[], Any]:
     async def counter() -> int:
         return await count_events(backend)
 
     return counter
+
+
+async def run_sql(backend: Backend, sql: str, *params: Any) -> None:
+    """Change tables behind the log's back (to test that verify notices)."""
+    if backend.kind == "sqlite":
+        await backend.writer.submit(lambda conn: conn.execute(sql, params))  # type: ignore[attr-defined]
+    else:
+        async with backend.pool.acquire() as conn:  # type: ignore[attr-defined]
+            await conn.execute(numbered(sql), *params)

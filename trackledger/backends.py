@@ -2,26 +2,46 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
+import asyncpg
+
 from trackledger.eventlog.commands import EnsureDefaultExperiment
+from trackledger.eventlog.postgres_schema import LOG_V1, MIGRATION_LOCK
+from trackledger.eventlog.postgres_sql import PgFetchAll
+from trackledger.eventlog.postgres_store import PostgresEventStore
 from trackledger.eventlog.sqlite_readers import ReaderPool
 from trackledger.eventlog.sqlite_schema import LOG_DDL, SCHEMA_VERSION
 from trackledger.eventlog.sqlite_store import SQLiteEventStore
 from trackledger.eventlog.sqlite_writer import GroupCommitWriter
 from trackledger.eventlog.store import EventStore, system_clock
-from trackledger.projections import sqlite_rebuild
-from trackledger.projections.sql_lookups import answer_sqlite
+from trackledger.projections import postgres_rebuild, sqlite_rebuild
+from trackledger.projections.postgres_apply import PostgresProjector
+from trackledger.projections.schema import projection_ddl
+from trackledger.projections.sql_lookups import answer_postgres, answer_sqlite
 from trackledger.projections.sql_reads import SqlReadModel
 from trackledger.projections.sqlite_apply import SQLiteProjector
 from trackledger.projections.sqlite_rebuild import Progress
 from trackledger.projections.views import ReadModel
 from trackledger.settings import sqlite_path
 
-__all__ = ["Backend", "SQLiteBackend", "UnsupportedBackend", "open_backend"]
+__all__ = [
+    "POSTGRES_MIGRATIONS",
+    "Backend",
+    "PostgresBackend",
+    "SQLiteBackend",
+    "UnsupportedBackend",
+    "open_backend",
+]
+
+#: PostgreSQL schema versions: migration n is POSTGRES_MIGRATIONS[n - 1]. Append only.
+POSTGRES_MIGRATIONS: list[list[str]] = [
+    [*LOG_V1, *projection_ddl("postgres")],
+]
 
 
 class UnsupportedBackend(ValueError):
@@ -40,9 +60,14 @@ class Backend(Protocol):
 
     async def rebuild(self, progress: Progress | None = None) -> int: ...
 
-    async def verify(self, progress: Progress | None = None) -> dict[str, int]: ...
+    async def verify(
+        self, progress: Progress | None = None, shuffle: random.Random | None = None
+    ) -> dict[str, int]: ...
 
     async def close(self) -> None: ...
+
+
+# -- SQLite --------------------------------------------------------------------------------
 
 
 def _setup_sqlite(conn: sqlite3.Connection) -> None:
@@ -81,8 +106,10 @@ class SQLiteBackend:
     async def rebuild(self, progress: Progress | None = None) -> int:
         return await sqlite_rebuild.rebuild(self.writer, progress)
 
-    async def verify(self, progress: Progress | None = None) -> dict[str, int]:
-        return await sqlite_rebuild.verify(self.writer, progress)
+    async def verify(
+        self, progress: Progress | None = None, shuffle: random.Random | None = None
+    ) -> dict[str, int]:
+        return await sqlite_rebuild.verify(self.writer, progress, shuffle)
 
     async def close(self) -> None:
         await self.store.close()
@@ -91,13 +118,12 @@ class SQLiteBackend:
 async def open_sqlite(
     path: str,
     *,
-    artifact_root: str = "mlflow-artifacts:/",
-    clock: Callable[[], int] = system_clock,
+    artifact_root: str,
+    clock: Callable[[], int],
     synchronous: str = "FULL",
     readers: int = 4,
 ) -> SQLiteBackend:
-    if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     writer = GroupCommitWriter(path, synchronous=synchronous)
     await writer.start(_setup_sqlite)
     pool = ReaderPool(path, readers)
@@ -110,13 +136,80 @@ async def open_sqlite(
         clock=clock,
         artifact_root=artifact_root,
     )
-    backend = SQLiteBackend(writer, pool, store)
+    return SQLiteBackend(writer, pool, store)
+
+
+# -- PostgreSQL ----------------------------------------------------------------------------
+
+
+async def migrate_postgres(conn: asyncpg.Connection) -> None:
+    """Apply every migration the database lacks, in order, in one transaction."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        applied = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+        if applied and max(applied) > len(POSTGRES_MIGRATIONS):
+            raise UnsupportedBackend(
+                f"the database was migrated by a newer trackledger (schema {max(applied)}, "
+                f"this one knows {len(POSTGRES_MIGRATIONS)})"
+            )
+        for version, statements in enumerate(POSTGRES_MIGRATIONS, start=1):
+            if version in applied:
+                continue
+            for statement in statements:
+                await conn.execute(statement)
+            await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+
+
+class PostgresBackend:
+    kind = "postgres"
+
+    def __init__(self, pool: asyncpg.Pool, store: PostgresEventStore) -> None:
+        self.pool = pool
+        self.store = store
+        self.reads = SqlReadModel(PgFetchAll(pool), "postgres")
+
+    async def rebuild(self, progress: Progress | None = None) -> int:
+        return await postgres_rebuild.rebuild(self.pool, progress)
+
+    async def verify(
+        self, progress: Progress | None = None, shuffle: random.Random | None = None
+    ) -> dict[str, int]:
+        return await postgres_rebuild.verify(self.pool, progress, shuffle)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+async def open_postgres(
+    uri: str, *, artifact_root: str, clock: Callable[[], int], pool_size: int = 10
+) -> PostgresBackend:
+    # Query parameters of the URI other than libpq's own (e.g. ?search_path=s) become
+    # server settings of every connection (asyncpg).
     try:
-        await store.execute(EnsureDefaultExperiment())
+        pool = await asyncpg.create_pool(uri, min_size=1, max_size=pool_size)
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise UnsupportedBackend(f"cannot connect to PostgreSQL: {exc}") from None
+    try:
+        async with pool.acquire() as conn:
+            await migrate_postgres(conn)
     except BaseException:
-        await backend.close()
+        await pool.close()
         raise
-    return backend
+    store = PostgresEventStore(
+        pool,
+        project=PostgresProjector().apply,
+        answer=answer_postgres,
+        clock=clock,
+        artifact_root=artifact_root,
+    )
+    return PostgresBackend(pool, store)
+
+
+# -- either --------------------------------------------------------------------------------
 
 
 async def open_backend(
@@ -125,13 +218,28 @@ async def open_backend(
     artifact_root: str = "mlflow-artifacts:/",
     clock: Callable[[], int] = system_clock,
     sqlite_synchronous: str = "FULL",
+    pool_size: int = 10,
 ) -> Backend:
+    """Open the store at ``uri``, creating or upgrading its schema, with experiment 0."""
     path = sqlite_path(uri)
+    backend: SQLiteBackend | PostgresBackend
     if path is not None:
-        return await open_sqlite(
+        backend = await open_sqlite(
             path, artifact_root=artifact_root, clock=clock, synchronous=sqlite_synchronous
         )
-    scheme = uri.split(":", 1)[0]
-    raise UnsupportedBackend(
-        f"unsupported backend store URI scheme {scheme!r}; use sqlite:///path.db"
-    )
+    elif uri.startswith(("postgresql://", "postgres://")):
+        backend = await open_postgres(
+            uri, artifact_root=artifact_root, clock=clock, pool_size=pool_size
+        )
+    else:
+        scheme = uri.split(":", 1)[0]
+        raise UnsupportedBackend(
+            f"unsupported backend store URI scheme {scheme!r}; use sqlite:///path.db or "
+            "postgresql://user:pass@host:port/db"
+        )
+    try:
+        await backend.store.execute(EnsureDefaultExperiment())
+    except BaseException:
+        await backend.close()
+        raise
+    return backend

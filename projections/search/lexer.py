@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import msgspec
+
 from trackledger.projections.search.errors import FilterError
 
 __all__ = ["Token", "tokenize"]

@@ -1,4 +1,4 @@
-"""The read model's tables on SQLite.
+"""The read model's tables, for SQLite and PostgreSQL.
 
 Every table here can be dropped and rebuilt from the log. ``*_pos`` columns hold the log
 position that wrote the field, so merges are order-independent (see ``changes.py``).
@@ -23,7 +23,13 @@ PROJECTION_TABLES = (
 )
 
 
-def projection_ddl(suffix: str = "", generation: int = 0) -> list[str]:
+_TYPES = {
+    "sqlite": {"int": "INTEGER", "real": "REAL", "blob": "BLOB", "rowid": " WITHOUT ROWID"},
+    "postgres": {"int": "BIGINT", "real": "DOUBLE PRECISION", "blob": "BYTEA", "rowid": ""},
+}
+
+
+def projection_ddl(dialect: str, suffix: str = "", generation: int = 0) -> list[str]:
     """DDL for every projection table.
 
     ``suffix`` names shadow tables during a rebuild. Index names carry the ``generation`` of
@@ -32,42 +38,47 @@ def projection_ddl(suffix: str = "", generation: int = 0) -> list[str]:
     """
     s = suffix
     g = f"_g{generation}"
+    t = _TYPES[dialect]
+    i, r, b, w = t["int"], t["real"], t["blob"], t["rowid"]
+    # PostgreSQL's btree entries are limited to about 2.7 kB and param and tag values reach
+    # 8000 characters, so there the text indexes lead with (key, run) instead of the value.
+    kv = "key, value" if dialect == "sqlite" else "key, run_id"
     return [
         f"""CREATE TABLE IF NOT EXISTS experiments{s} (
-            experiment_id INTEGER PRIMARY KEY,
+            experiment_id {i} PRIMARY KEY,
             name TEXT,
-            name_pos INTEGER NOT NULL DEFAULT 0,
+            name_pos {i} NOT NULL DEFAULT 0,
             artifact_location TEXT,
-            creation_time INTEGER,
-            last_update_time INTEGER,
+            creation_time {i},
+            last_update_time {i},
             lifecycle_stage TEXT,
-            deleted_time INTEGER,
-            lifecycle_pos INTEGER NOT NULL DEFAULT 0
+            deleted_time {i},
+            lifecycle_pos {i} NOT NULL DEFAULT 0
         )""",
         # get-by-name and the uniqueness check read by name.
         f"CREATE INDEX IF NOT EXISTS experiments_name{g} ON experiments{s} (name)",
         f"""CREATE TABLE IF NOT EXISTS experiment_tags{s} (
-            experiment_id INTEGER NOT NULL,
+            experiment_id {i} NOT NULL,
             key TEXT NOT NULL,
             value TEXT,
-            pos INTEGER NOT NULL,
+            pos {i} NOT NULL,
             PRIMARY KEY (experiment_id, key)
-        ) WITHOUT ROWID""",
+        ){w}""",
         f"""CREATE TABLE IF NOT EXISTS runs{s} (
             run_id TEXT PRIMARY KEY,
-            experiment_id INTEGER,
+            experiment_id {i},
             user_id TEXT,
-            start_time INTEGER,
+            start_time {i},
             artifact_uri TEXT,
             name TEXT,
-            name_pos INTEGER NOT NULL DEFAULT 0,
+            name_pos {i} NOT NULL DEFAULT 0,
             status TEXT,
-            status_pos INTEGER NOT NULL DEFAULT 0,
-            end_time INTEGER,
-            end_time_pos INTEGER NOT NULL DEFAULT 0,
+            status_pos {i} NOT NULL DEFAULT 0,
+            end_time {i},
+            end_time_pos {i} NOT NULL DEFAULT 0,
             lifecycle_stage TEXT,
-            deleted_time INTEGER,
-            lifecycle_pos INTEGER NOT NULL DEFAULT 0
+            deleted_time {i},
+            lifecycle_pos {i} NOT NULL DEFAULT 0
         )""",
         # Search scopes by experiment and lifecycle, then pages in MLflow's default order
         # (start_time DESC, run_id ASC): this index serves that page without a sort.
@@ -77,34 +88,34 @@ def projection_ddl(suffix: str = "", generation: int = 0) -> list[str]:
             run_id TEXT NOT NULL,
             key TEXT NOT NULL,
             value TEXT,
-            num_value REAL,
-            pos INTEGER NOT NULL,
+            num_value {r},
+            pos {i} NOT NULL,
             PRIMARY KEY (run_id, key)
-        ) WITHOUT ROWID""",
+        ){w}""",
         # Tag filters (tags.k = 'v', parent/root lookups) start from key and value.
-        f"CREATE INDEX IF NOT EXISTS run_tags_key_value{g} ON run_tags{s} (key, value)",
+        f"CREATE INDEX IF NOT EXISTS run_tags_key_value{g} ON run_tags{s} ({kv})",
         f"""CREATE TABLE IF NOT EXISTS params{s} (
             run_id TEXT NOT NULL,
             key TEXT NOT NULL,
             value TEXT NOT NULL,
-            num_value REAL,
+            num_value {r},
             PRIMARY KEY (run_id, key)
-        ) WITHOUT ROWID""",
-        f"CREATE INDEX IF NOT EXISTS params_key_value{g} ON params{s} (key, value)",
+        ){w}""",
+        f"CREATE INDEX IF NOT EXISTS params_key_value{g} ON params{s} ({kv})",
         # `params.lr < 0.01` compares the value parsed as a number when it is one.
         f"CREATE INDEX IF NOT EXISTS params_key_num{g} ON params{s} (key, num_value)",
         f"""CREATE TABLE IF NOT EXISTS latest_metrics{s} (
             run_id TEXT NOT NULL,
             key TEXT NOT NULL,
-            value REAL NOT NULL,
-            timestamp INTEGER NOT NULL,
-            step INTEGER NOT NULL,
-            is_nan INTEGER NOT NULL,
-            min_value REAL,
-            max_value REAL,
-            count INTEGER NOT NULL,
+            value {r} NOT NULL,
+            timestamp {i} NOT NULL,
+            step {i} NOT NULL,
+            is_nan {i} NOT NULL,
+            min_value {r},
+            max_value {r},
+            count {i} NOT NULL,
             PRIMARY KEY (run_id, key)
-        ) WITHOUT ROWID""",
+        ){w}""",
         # Metric filters and orderings read one key's values across many runs.
         f"CREATE INDEX IF NOT EXISTS latest_metrics_key_value{g} ON latest_metrics{s} (key, value)",
         # The history is its own index: one series is a contiguous range, step-ordered.
@@ -112,12 +123,12 @@ def projection_ddl(suffix: str = "", generation: int = 0) -> list[str]:
         f"""CREATE TABLE IF NOT EXISTS metric_history{s} (
             run_id TEXT NOT NULL,
             key TEXT NOT NULL,
-            step INTEGER NOT NULL,
-            timestamp INTEGER NOT NULL,
-            value REAL NOT NULL,
-            is_nan INTEGER NOT NULL,
+            step {i} NOT NULL,
+            timestamp {i} NOT NULL,
+            value {r} NOT NULL,
+            is_nan {i} NOT NULL,
             PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)
-        ) WITHOUT ROWID""",
+        ){w}""",
         f"""CREATE TABLE IF NOT EXISTS run_datasets{s} (
             run_id TEXT NOT NULL,
             name TEXT NOT NULL,
@@ -127,12 +138,12 @@ def projection_ddl(suffix: str = "", generation: int = 0) -> list[str]:
             schema TEXT,
             profile TEXT,
             context TEXT,
-            tags BLOB NOT NULL,
+            tags {b} NOT NULL,
             PRIMARY KEY (run_id, name, digest)
-        ) WITHOUT ROWID""",
+        ){w}""",
         f"""CREATE TABLE IF NOT EXISTS run_model_inputs{s} (
             run_id TEXT NOT NULL,
             model_id TEXT NOT NULL,
             PRIMARY KEY (run_id, model_id)
-        ) WITHOUT ROWID""",
+        ){w}""",
     ]

@@ -1,0 +1,54 @@
+"""The log's tables on PostgreSQL, created and upgraded by numbered migrations.
+
+A database records the migrations it has applied in ``schema_migrations``; on start every
+missing one is applied in order, in one transaction, under an advisory lock so that server
+processes starting together do not race. A new version appends a migration; applied ones
+never change.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LOG_V1", "MIGRATION_LOCK"]
+
+MIGRATION_LOCK = 7_245_110_001  # pg_advisory_xact_lock key for schema changes
+
+LOG_V1 = [
+    # position: the global id, handed out at INSERT. Rows become visible at COMMIT, so
+    # positions can commit out of order; txid (the writing transaction) lets a tailing
+    # reader wait for every transaction that might still add rows below its horizon
+    # (reference/event-sourcing-design.md section 1.6).
+    """CREATE TABLE events (
+        position BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        txid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        stream_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        recorded_at BIGINT NOT NULL,
+        actor TEXT,
+        idempotency_key TEXT,
+        payload BYTEA NOT NULL
+    )""",
+    "CREATE INDEX events_stream ON events (stream_id, position)",
+    "CREATE INDEX events_tail ON events (txid, position)",
+    # Append-only: no UPDATE ever; DELETE only inside a purge, which sets
+    # trackledger.purge for its own transaction.
+    """CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' AND current_setting('trackledger.purge', true) = 'on' THEN
+            RETURN OLD;
+        END IF;
+        RAISE EXCEPTION 'events are append-only';
+    END $$""",
+    """CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
+        FOR EACH ROW EXECUTE FUNCTION events_append_only()""",
+    """CREATE TABLE idempotency (
+        key TEXT PRIMARY KEY,
+        request_hash BYTEA NOT NULL,
+        result BYTEA NOT NULL,
+        created_at BIGINT NOT NULL
+    )""",
+    "CREATE SEQUENCE experiment_ids START 1",
+    """CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )""",
+]

@@ -1,0 +1,212 @@
+"""The event store on PostgreSQL: one transaction per command, many processes at once.
+
+Concurrent writers are safe because
+- a decision's lookups take the row locks it depends on (see ``sql_lookups.py``), so two
+  commands that could contradict each other (a param logged twice, a log racing a delete)
+  run one after the other;
+- projections merge in any order (``merge.py``), so whichever commits first, the tables
+  equal a replay;
+- requests with the same Idempotency-Key are serialized by an advisory lock on the key.
+
+PostgreSQL's own group commit batches the fsyncs of concurrent transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+from trackledger.eventlog.commands import AnyCommand
+from trackledger.eventlog.context import DecideContext
+from trackledger.eventlog.decide import decide
+from trackledger.eventlog.errors import IdempotencyKeyReused, StoreUnavailable
+from trackledger.eventlog.events import AnyEvent, Event, decode_event, encode_event
+from trackledger.eventlog.lookups import Lookup, Outcome
+from trackledger.eventlog.results import AnyResult, decode_result, encode_result
+from trackledger.eventlog.store import Idempotency, StoredEvent
+
+__all__ = ["PostgresEventStore", "decode_cursor", "encode_cursor"]
+
+#: Applies one positioned event to the read model on the transaction's connection.
+Projector = Callable[[asyncpg.Connection, AnyEvent, int], Awaitable[None]]
+#: Answers one lookup from the read model on the transaction's connection.
+Answerer = Callable[[asyncpg.Connection, Lookup], Awaitable[Any]]
+
+_ATTEMPTS = 5
+_EVENT_COLUMNS = "position, stream_id, type, recorded_at, actor, idempotency_key, payload"
+
+
+def encode_cursor(txid: int, position: int) -> str:
+    return f"{txid}.{position}"
+
+
+def decode_cursor(cursor: str | None) -> tuple[int, int]:
+    if not cursor:
+        return (0, 0)
+    txid, _, position = cursor.partition(".")
+    return int(txid), int(position or 0)
+
+
+def _stored(row: asyncpg.Record) -> StoredEvent:
+    return StoredEvent(
+        position=row["position"],
+        stream_id=row["stream_id"],
+        type=row["type"],
+        recorded_at=row["recorded_at"],
+        actor=row["actor"],
+        idempotency_key=row["idempotency_key"],
+        event=decode_event(row["payload"]),
+        cursor=encode_cursor(int(row["txid"]), row["position"]),
+    )
+
+
+class PostgresEventStore:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        project: Projector,
+        answer: Answerer,
+        clock: Callable[[], int],
+        artifact_root: str,
+    ) -> None:
+        self.pool = pool
+        self._project = project
+        self._answer = answer
+        self._clock = clock
+        self._artifact_root = artifact_root
+
+    async def execute(
+        self,
+        command: AnyCommand,
+        *,
+        actor: str | None = None,
+        idempotency: Idempotency | None = None,
+    ) -> AnyResult:
+        for attempt in range(_ATTEMPTS):
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    return await self._execute_in(conn, command, actor, idempotency)
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+                # Row locks taken in different orders by unrelated commands: retry.
+                if attempt == _ATTEMPTS - 1:
+                    raise StoreUnavailable("the write kept conflicting with others") from None
+            except (OSError, asyncpg.PostgresConnectionError) as exc:
+                raise StoreUnavailable(f"the database is unreachable: {exc}") from None
+        raise AssertionError("unreachable")
+
+    async def _execute_in(
+        self,
+        conn: asyncpg.Connection,
+        command: AnyCommand,
+        actor: str | None,
+        idempotency: Idempotency | None,
+    ) -> AnyResult:
+        if idempotency is not None:
+            # Concurrent requests with one key wait here; the second finds the first's row.
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                f"idempotency:{idempotency.key}",
+            )
+            row = await conn.fetchrow(
+                "SELECT request_hash, result FROM idempotency WHERE key = $1", idempotency.key
+            )
+            if row is not None:
+                if bytes(row["request_hash"]) != idempotency.request_hash:
+                    raise IdempotencyKeyReused(idempotency.key)
+                return decode_result(bytes(row["result"]))
+        now = self._clock()
+        ctx = DecideContext(now=now, artifact_root=self._artifact_root)
+        outcome = await self._decide(conn, command, ctx)
+        key = idempotency.key if idempotency else None
+        positions = await self._append(conn, outcome.events, now, actor, key)
+        for event, position in zip(outcome.events, positions, strict=True):
+            await self._project(conn, event, position)  # type: ignore[arg-type]
+        result: AnyResult = outcome.result
+        if idempotency is not None:
+            await conn.execute(
+                "INSERT INTO idempotency (key, request_hash, result, created_at) "
+                "VALUES ($1, $2, $3, $4)",
+                idempotency.key,
+                idempotency.request_hash,
+                encode_result(result),
+                now,
+            )
+        return result
+
+    async def _decide(
+        self, conn: asyncpg.Connection, command: AnyCommand, ctx: DecideContext
+    ) -> Outcome:
+        decision = decide(command, ctx)
+        reply: Any = None
+        try:
+            while True:
+                reply = await self._answer(conn, decision.send(reply))
+        except StopIteration as stop:
+            outcome: Outcome = stop.value
+            return outcome
+
+    async def _append(
+        self,
+        conn: asyncpg.Connection,
+        events: list[Event],
+        now: int,
+        actor: str | None,
+        key: str | None,
+    ) -> list[int]:
+        if not events:
+            return []
+        streams = [e.stream for e in events]
+        types = [e.__struct_config__.tag for e in events]
+        payloads = [encode_event(e) for e in events]
+        # Identity values are drawn in the order the SELECT yields rows, so sorting the
+        # returned positions pairs them with the events in order.
+        rows = await conn.fetch(
+            "INSERT INTO events (stream_id, type, recorded_at, actor, idempotency_key, payload) "
+            "SELECT s, t, $4, $5, $6, p FROM unnest($1::text[], $2::text[], $3::bytea[]) "
+            "WITH ORDINALITY AS e(s, t, p, n) ORDER BY n RETURNING position",
+            streams,
+            types,
+            payloads,
+            now,
+            actor,
+            key,
+        )
+        return sorted(row["position"] for row in rows)
+
+    async def read_stream(
+        self, stream_id: str, after: int = 0, limit: int = 1000
+    ) -> list[StoredEvent]:
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT {_EVENT_COLUMNS}, txid::text::bigint AS txid FROM events "
+                "WHERE stream_id = $1 AND position > $2 ORDER BY position LIMIT $3",
+                stream_id,
+                after,
+                limit,
+            )
+        return [_stored(row) for row in rows]
+
+    async def read_all(self, after: str | None = None, limit: int = 1000) -> list[StoredEvent]:
+        """Events after ``after`` (a cursor) in (txid, position) order.
+
+        Only transactions older than every one still running are read: one that commits
+        late cannot then add an event behind a cursor already handed out.
+        """
+        txid, position = decode_cursor(after)
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(
+                f"SELECT {_EVENT_COLUMNS}, txid::text::bigint AS txid FROM events "
+                "WHERE (txid, position) > ($1::text::xid8, $2) "
+                "AND txid < pg_snapshot_xmin(pg_current_snapshot()) "
+                "ORDER BY txid, position LIMIT $3",
+                str(txid),
+                position,
+                limit,
+            )
+        return [_stored(row) for row in rows]
+
+    async def close(self) -> None:
+        await self.pool.close()

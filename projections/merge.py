@@ -1,0 +1,294 @@
+"""The order-independent merges, as SQL and rows, for every backend.
+
+``plan(change)`` turns a read-model change into statements with their rows. A backend's
+projector only executes them (SQLite with ``executemany`` on the writer thread, PostgreSQL
+through asyncpg). A field is replaced only by a write from a later log position (``pos`` 0
+means "this change does not touch the field"); SET expressions read the old row on both
+backends. Metrics are a separate step because the count of distinct points needs to know
+how many history rows an insert really added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import msgspec
+
+from trackledger.projections import changes as ch
+from trackledger.projections.numbers import as_number
+
+__all__ = ["MetricSeries", "Statements", "Step", "metric_series", "plan", "statements"]
+
+_tags_encoder = msgspec.msgpack.Encoder()
+
+_RUN = """
+INSERT INTO runs{s} AS t (run_id, experiment_id, user_id, start_time, artifact_uri,
+    name, name_pos, status, status_pos, end_time, end_time_pos,
+    lifecycle_stage, deleted_time, lifecycle_pos)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id) DO UPDATE SET
+    experiment_id = COALESCE(t.experiment_id, excluded.experiment_id),
+    user_id = COALESCE(t.user_id, excluded.user_id),
+    start_time = COALESCE(t.start_time, excluded.start_time),
+    artifact_uri = COALESCE(t.artifact_uri, excluded.artifact_uri),
+    name = CASE WHEN excluded.name_pos > t.name_pos THEN excluded.name ELSE t.name END,
+    name_pos = {greatest}(excluded.name_pos, t.name_pos),
+    status = CASE WHEN excluded.status_pos > t.status_pos THEN excluded.status ELSE t.status END,
+    status_pos = {greatest}(excluded.status_pos, t.status_pos),
+    end_time = CASE WHEN excluded.end_time_pos > t.end_time_pos
+        THEN excluded.end_time ELSE t.end_time END,
+    end_time_pos = {greatest}(excluded.end_time_pos, t.end_time_pos),
+    lifecycle_stage = CASE WHEN excluded.lifecycle_pos > t.lifecycle_pos
+        THEN excluded.lifecycle_stage ELSE t.lifecycle_stage END,
+    deleted_time = CASE WHEN excluded.lifecycle_pos > t.lifecycle_pos
+        THEN excluded.deleted_time ELSE t.deleted_time END,
+    lifecycle_pos = {greatest}(excluded.lifecycle_pos, t.lifecycle_pos)
+"""
+
+_EXPERIMENT = """
+INSERT INTO experiments{s} AS t (experiment_id, name, name_pos, artifact_location,
+    creation_time, last_update_time, lifecycle_stage, deleted_time, lifecycle_pos)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (experiment_id) DO UPDATE SET
+    name = CASE WHEN excluded.name_pos > t.name_pos THEN excluded.name ELSE t.name END,
+    name_pos = {greatest}(excluded.name_pos, t.name_pos),
+    artifact_location = COALESCE(t.artifact_location, excluded.artifact_location),
+    creation_time = COALESCE(t.creation_time, excluded.creation_time),
+    last_update_time = {greatest}(COALESCE(excluded.last_update_time, 0),
+        COALESCE(t.last_update_time, 0)),
+    lifecycle_stage = CASE WHEN excluded.lifecycle_pos > t.lifecycle_pos
+        THEN excluded.lifecycle_stage ELSE t.lifecycle_stage END,
+    deleted_time = CASE WHEN excluded.lifecycle_pos > t.lifecycle_pos
+        THEN excluded.deleted_time ELSE t.deleted_time END,
+    lifecycle_pos = {greatest}(excluded.lifecycle_pos, t.lifecycle_pos)
+"""
+
+_RUN_TAG = """
+INSERT INTO run_tags{s} AS t (run_id, key, value, num_value, pos) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value,
+    num_value = excluded.num_value, pos = excluded.pos
+WHERE excluded.pos > t.pos
+"""
+
+_EXPERIMENT_TAG = """
+INSERT INTO experiment_tags{s} AS t (experiment_id, key, value, pos) VALUES (?, ?, ?, ?)
+ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value, pos = excluded.pos
+WHERE excluded.pos > t.pos
+"""
+
+_PARAM = """
+INSERT INTO params{s} (run_id, key, value, num_value) VALUES (?, ?, ?, ?)
+ON CONFLICT DO NOTHING
+"""
+
+_HISTORY = """
+INSERT INTO metric_history{s} (run_id, key, step, timestamp, value, is_nan)
+VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+"""
+
+# latest = max by (step, timestamp, value, is_nan): MLflow's rule, with is_nan as the last
+# tie-break so that a NaN and a 0 at the same step and time resolve the same in any order.
+_NEWER = (
+    "(excluded.step, excluded.timestamp, excluded.value, excluded.is_nan)"
+    " > (t.step, t.timestamp, t.value, t.is_nan)"
+)
+_LATEST = """
+INSERT INTO latest_metrics{s} AS t (run_id, key, value, timestamp, step, is_nan,
+    min_value, max_value, count)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id, key) DO UPDATE SET
+    value = CASE WHEN {newer} THEN excluded.value ELSE t.value END,
+    timestamp = CASE WHEN {newer} THEN excluded.timestamp ELSE t.timestamp END,
+    step = CASE WHEN {newer} THEN excluded.step ELSE t.step END,
+    is_nan = CASE WHEN {newer} THEN excluded.is_nan ELSE t.is_nan END,
+    min_value = {least}(COALESCE(excluded.min_value, t.min_value),
+        COALESCE(t.min_value, excluded.min_value)),
+    max_value = {greatest}(COALESCE(excluded.max_value, t.max_value),
+        COALESCE(t.max_value, excluded.max_value)),
+    count = t.count + excluded.count
+"""
+
+_DATASET = """
+INSERT INTO run_datasets{s} (run_id, name, digest, source_type, source, schema, profile,
+    context, tags)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+"""
+
+_MODEL_INPUT = (
+    "INSERT INTO run_model_inputs{s} (run_id, model_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
+)
+
+_FUNCTIONS = {
+    "sqlite": {"greatest": "MAX", "least": "MIN"},
+    "postgres": {"greatest": "GREATEST", "least": "LEAST"},
+}
+
+
+class Statements(NamedTuple):
+    run: str
+    experiment: str
+    run_tag: str
+    experiment_tag: str
+    param: str
+    history: str
+    latest: str
+    dataset: str
+    model_input: str
+
+
+def statements(dialect: str, suffix: str = "") -> Statements:
+    """The merge statements for ``dialect``, on the tables (or ``suffix`` shadow copies)."""
+    f = {**_FUNCTIONS[dialect], "s": suffix}
+    return Statements(
+        run=_RUN.format(**f),
+        experiment=_EXPERIMENT.format(**f),
+        run_tag=_RUN_TAG.format(**f),
+        experiment_tag=_EXPERIMENT_TAG.format(**f),
+        param=_PARAM.format(**f),
+        history=_HISTORY.format(**f),
+        latest=_LATEST.format(newer=_NEWER, **f),
+        dataset=_DATASET.format(**f),
+        model_input=_MODEL_INPUT.format(**f),
+    )
+
+
+class Step(NamedTuple):
+    """One statement and the rows to run it with."""
+
+    sql: str
+    rows: list[tuple[Any, ...]]
+
+
+class MetricSeries(NamedTuple):
+    """One (run, key) series of a metrics change: its history rows and its aggregates.
+
+    ``latest_row(inserted)`` is the row for the latest-metrics merge once the backend knows
+    how many history rows were really new.
+    """
+
+    key: str
+    history: list[tuple[str, str, int, int, float, int]]
+    latest: tuple[str, str, float, int, int, int, float | None, float | None]
+
+    def latest_row(self, inserted: int) -> tuple[Any, ...]:
+        return (*self.latest, inserted)
+
+
+def metric_series(change: ch.AddMetrics) -> list[MetricSeries]:
+    """Group a metrics change by key (sorted, so concurrent writers lock rows in one order).
+
+    NaN is stored as 0 with is_nan set, as MLflow does (SQLite has no NaN).
+    """
+    by_key: dict[str, list[tuple[str, str, int, int, float, int]]] = {}
+    for m in change.metrics:
+        nan = m.value != m.value
+        row = (change.run_id, m.key, m.step, m.timestamp, 0.0 if nan else m.value, int(nan))
+        by_key.setdefault(m.key, []).append(row)
+    out = []
+    for key in sorted(by_key):
+        rows = by_key[key]
+        last = max(rows, key=lambda r: (r[2], r[3], r[4], r[5]))
+        finite = [r[4] for r in rows if not r[5]]
+        latest = (
+            change.run_id,
+            key,
+            last[4],
+            last[3],
+            last[2],
+            last[5],
+            min(finite) if finite else None,
+            max(finite) if finite else None,
+        )
+        out.append(MetricSeries(key, rows, latest))
+    return out
+
+
+def _guarded(pos: int, value: object) -> int:
+    return pos if value is not None else 0
+
+
+def plan(sql: Statements, change: ch.AnyChange) -> Iterator[Step]:
+    """The statements ``change`` runs, except metrics (see ``metric_series``)."""
+    match change:
+        case ch.SetRun():
+            c = change
+            yield Step(
+                sql.run,
+                [
+                    (
+                        c.run_id,
+                        c.experiment_id,
+                        c.user_id,
+                        c.start_time,
+                        c.artifact_uri,
+                        c.name,
+                        _guarded(c.pos, c.name),
+                        c.status,
+                        _guarded(c.pos, c.status),
+                        c.end_time,
+                        _guarded(c.pos, c.end_time),
+                        c.lifecycle_stage,
+                        c.deleted_time,
+                        _guarded(c.pos, c.lifecycle_stage),
+                    )
+                ],
+            )
+        case ch.SetRunTags():
+            tag_rows: list[tuple[Any, ...]] = [
+                (change.run_id, key, value, as_number(value), change.pos)
+                for key, value in sorted(change.tags, key=lambda kv: kv[0])
+            ]
+            yield Step(sql.run_tag, tag_rows)
+        case ch.AddParams():
+            param_rows: list[tuple[Any, ...]] = [
+                (change.run_id, p.key, p.value, as_number(p.value))
+                for p in sorted(change.params, key=lambda p: p.key)
+            ]
+            yield Step(sql.param, param_rows)
+        case ch.SetExperiment():
+            c2 = change
+            yield Step(
+                sql.experiment,
+                [
+                    (
+                        c2.experiment_id,
+                        c2.name,
+                        _guarded(c2.pos, c2.name),
+                        c2.artifact_location,
+                        c2.creation_time,
+                        c2.last_update_time,
+                        c2.lifecycle_stage,
+                        c2.deleted_time,
+                        _guarded(c2.pos, c2.lifecycle_stage),
+                    )
+                ],
+            )
+        case ch.SetExperimentTags():
+            exp_rows: list[tuple[Any, ...]] = [
+                (change.experiment_id, k, v, change.pos)
+                for k, v in sorted(change.tags, key=lambda kv: kv[0])
+            ]
+            yield Step(sql.experiment_tag, exp_rows)
+        case ch.AddInputs():
+            datasets: list[tuple[Any, ...]] = []
+            for d in change.datasets:
+                context = next((t.value for t in d.tags if t.key == "mlflow.data.context"), None)
+                tags = _tags_encoder.encode([(t.key, t.value) for t in d.tags])
+                datasets.append(
+                    (
+                        change.run_id,
+                        d.name,
+                        d.digest,
+                        d.source_type,
+                        d.source,
+                        d.schema,
+                        d.profile,
+                        context,
+                        tags,
+                    )
+                )
+            yield Step(sql.dataset, datasets)
+            yield Step(sql.model_input, [(change.run_id, m) for m in sorted(set(change.model_ids))])
+        case ch.AddMetrics():
+            raise TypeError("metrics changes go through metric_series()")
