@@ -83,17 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     server = sub.add_parser("server", help="serve the MLflow REST API and the UI")
-    _add_settings(
-        server,
-        (
-            "backend_store_uri",
-            "artifacts_destination",
-            "host",
-            "port",
-            "workers",
-            "sqlite_synchronous",
-        ),
-    )
+    _add_settings(server, [setting.name for setting in SETTINGS])
     rebuild = sub.add_parser(
         "rebuild", help="rebuild every projection from the event log and swap it in"
     )

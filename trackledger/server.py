@@ -17,7 +17,9 @@ __all__ = ["app_from_env", "build_app", "serve"]
 def build_app(settings: Settings) -> Starlette:
     async def open_configured() -> Backend:
         return await open_backend(
-            settings.backend_store_uri, sqlite_synchronous=settings.sqlite_synchronous
+            settings.backend_store_uri,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            pool_size=settings.postgres_pool_size,
         )
 
     return create_app(open_configured)

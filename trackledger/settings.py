@@ -52,6 +52,11 @@ SETTINGS = (
         help="server processes (PostgreSQL only: SQLite has a single writer)",
     ),
     Setting(
+        name="postgres_pool_size",
+        default=10,
+        help="PostgreSQL connections per server process",
+    ),
+    Setting(
         name="sqlite_synchronous",
         default="FULL",
         help="SQLite synchronous mode: FULL makes every acknowledged write survive a crash "
@@ -66,6 +71,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 1
+    postgres_pool_size: int = 10
     sqlite_synchronous: str = "FULL"
 
     @classmethod

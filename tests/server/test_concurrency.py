@@ -38,8 +38,8 @@ async def _client(url: str, worker: int, shared: list[str], own: str, errors: li
                 errors.append(response.text)
 
 
-async def test_64_concurrent_clients_lose_nothing(tmp_path):
-    server = ServerProcess(tmp_path).start()
+async def test_64_concurrent_clients_lose_nothing(tmp_path, store_uri):
+    server = ServerProcess(tmp_path, store_uri).start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
 

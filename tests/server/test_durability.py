@@ -37,8 +37,8 @@ async def _writer(
 
 
 @pytest.mark.parametrize("round_", range(3))
-async def test_acknowledged_writes_survive_sigkill(tmp_path, round_):
-    server = ServerProcess(tmp_path).start()
+async def test_acknowledged_writes_survive_sigkill(tmp_path, store_uri, round_):
+    server = ServerProcess(tmp_path, store_uri).start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
             created = await http.post(f"{API}/runs/create", json={"experiment_id": "0"})

@@ -15,8 +15,8 @@ from tests.server.process import ServerProcess
 pytestmark = pytest.mark.slow
 
 
-def test_basic_tracking_flow(tmp_path):
-    server = ServerProcess(tmp_path).start()
+def test_basic_tracking_flow(tmp_path, store_uri):
+    server = ServerProcess(tmp_path, store_uri).start()
     try:
         env = {
             **os.environ,
