@@ -31,8 +31,17 @@ _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 _PATH = re.compile(r"`\$((?:\.[A-Za-z_]\w*|\[\d+\])*)`")
 
 
+_SNAKE: dict[str, str] = {}
+
+
 def _snake(name: str) -> str:
-    return _CAMEL.sub("_", name).lower() if any(c.isupper() for c in name) else name
+    """``runId`` -> ``run_id``; cached, since requests repeat a handful of field names."""
+    snake = _SNAKE.get(name)
+    if snake is None:
+        snake = _CAMEL.sub("_", name).lower() if not name.islower() else name
+        if len(_SNAKE) < 10_000:
+            _SNAKE[name] = snake
+    return snake
 
 
 def _normalize(value: Any) -> Any:
@@ -43,13 +52,13 @@ def _normalize(value: Any) -> Any:
         return value
     out: dict[str, Any] = {}
     for key, item in value.items():
-        snake = _snake(key) if isinstance(key, str) else key
+        snake = _snake(key)
         if snake in out:
             raise ApiError(
                 "INVALID_PARAMETER_VALUE",
                 f"Field '{snake}' was given twice (as '{key}' and as '{snake}').",
             )
-        out[snake] = _normalize(item)
+        out[snake] = _normalize(item) if isinstance(item, (dict, list)) else item
     return out
 
 

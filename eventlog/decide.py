@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from trackledger.eventlog import commands as c
@@ -11,7 +11,7 @@ from trackledger.eventlog import decide_runs as runs
 from trackledger.eventlog.context import DecideContext
 from trackledger.eventlog.lookups import Decision, Lookup, Outcome
 
-__all__ = ["decide", "run_sync"]
+__all__ = ["Primed", "decide"]
 
 _DECISIONS: dict[type, Callable[[Any, DecideContext], Decision]] = {
     c.EnsureDefaultExperiment: experiments.ensure_default,
@@ -35,12 +35,41 @@ def decide(command: c.AnyCommand, ctx: DecideContext) -> Decision:
     return _DECISIONS[type(command)](command, ctx)
 
 
-def run_sync(decision: Decision, answer: Callable[[Lookup], Any]) -> Outcome:
-    """Drive ``decision`` to its outcome, answering each lookup with ``answer``."""
-    reply: Any = None
-    try:
-        while True:
-            reply = answer(decision.send(reply))
-    except StopIteration as stop:
-        outcome: Outcome = stop.value
+class Primed:
+    """A decision run up to its first lookup: it has checked all it can without state.
+
+    Priming happens before a command reaches its store's transaction, so an invalid
+    request is refused without ever queueing for the writer, and the transaction itself
+    only answers lookups and writes.
+    """
+
+    def __init__(self, decision: Decision) -> None:
+        self._decision = decision
+        self._lookup: Lookup | None = None
+        self._outcome: Outcome | None = None
+        try:
+            self._lookup = decision.send(None)
+        except StopIteration as stop:
+            self._outcome = stop.value
+
+    def finish_sync(self, answer: Callable[[Lookup], Any]) -> Outcome:
+        lookup, outcome = self._lookup, self._outcome
+        try:
+            while outcome is None:
+                assert lookup is not None
+                lookup = self._decision.send(answer(lookup))
+        except StopIteration as stop:
+            outcome = stop.value
+        assert outcome is not None
+        return outcome
+
+    async def finish(self, answer: Callable[[Lookup], Awaitable[Any]]) -> Outcome:
+        lookup, outcome = self._lookup, self._outcome
+        try:
+            while outcome is None:
+                assert lookup is not None
+                lookup = self._decision.send(await answer(lookup))
+        except StopIteration as stop:
+            outcome = stop.value
+        assert outcome is not None
         return outcome

@@ -20,10 +20,10 @@ import asyncpg
 
 from trackledger.eventlog.commands import AnyCommand
 from trackledger.eventlog.context import DecideContext
-from trackledger.eventlog.decide import decide
+from trackledger.eventlog.decide import Primed, decide
 from trackledger.eventlog.errors import IdempotencyKeyReused, StoreUnavailable
 from trackledger.eventlog.events import AnyEvent, Event, decode_event, encode_event
-from trackledger.eventlog.lookups import Lookup, Outcome
+from trackledger.eventlog.lookups import Lookup
 from trackledger.eventlog.results import AnyResult, decode_result, encode_result
 from trackledger.eventlog.store import Idempotency, StoredEvent
 
@@ -85,10 +85,14 @@ class PostgresEventStore:
         actor: str | None = None,
         idempotency: Idempotency | None = None,
     ) -> AnyResult:
+        now = self._clock()
+        ctx = DecideContext(now=now, artifact_root=self._artifact_root)
         for attempt in range(_ATTEMPTS):
+            # Validation runs before a connection is taken (and anew on a retry).
+            primed = Primed(decide(command, ctx))
             try:
                 async with self.pool.acquire() as conn, conn.transaction():
-                    return await self._execute_in(conn, command, actor, idempotency)
+                    return await self._execute_in(conn, primed, now, actor, idempotency)
             except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
                 # Row locks taken in different orders by unrelated commands: retry.
                 if attempt == _ATTEMPTS - 1:
@@ -100,7 +104,8 @@ class PostgresEventStore:
     async def _execute_in(
         self,
         conn: asyncpg.Connection,
-        command: AnyCommand,
+        primed: Primed,
+        now: int,
         actor: str | None,
         idempotency: Idempotency | None,
     ) -> AnyResult:
@@ -117,9 +122,7 @@ class PostgresEventStore:
                 if bytes(row["request_hash"]) != idempotency.request_hash:
                     raise IdempotencyKeyReused(idempotency.key)
                 return decode_result(bytes(row["result"]))
-        now = self._clock()
-        ctx = DecideContext(now=now, artifact_root=self._artifact_root)
-        outcome = await self._decide(conn, command, ctx)
+        outcome = await primed.finish(lambda lookup: self._answer(conn, lookup))
         key = idempotency.key if idempotency else None
         positions = await self._append(conn, outcome.events, now, actor, key)
         for event, position in zip(outcome.events, positions, strict=True):
@@ -135,18 +138,6 @@ class PostgresEventStore:
                 now,
             )
         return result
-
-    async def _decide(
-        self, conn: asyncpg.Connection, command: AnyCommand, ctx: DecideContext
-    ) -> Outcome:
-        decision = decide(command, ctx)
-        reply: Any = None
-        try:
-            while True:
-                reply = await self._answer(conn, decision.send(reply))
-        except StopIteration as stop:
-            outcome: Outcome = stop.value
-            return outcome
 
     async def _append(
         self,

@@ -8,7 +8,7 @@ from typing import Any
 
 from trackledger.eventlog.commands import AnyCommand
 from trackledger.eventlog.context import DecideContext
-from trackledger.eventlog.decide import decide, run_sync
+from trackledger.eventlog.decide import Primed, decide
 from trackledger.eventlog.errors import IdempotencyKeyReused
 from trackledger.eventlog.events import AnyEvent, decode_event, encode_event
 from trackledger.eventlog.results import AnyResult, decode_result, encode_result
@@ -68,14 +68,18 @@ class SQLiteEventStore:
         actor: str | None = None,
         idempotency: Idempotency | None = None,
     ) -> AnyResult:
+        now = self._clock()
+        ctx = DecideContext(now=now, artifact_root=self._artifact_root)
+        primed = Primed(decide(command, ctx))  # validation runs here, off the writer thread
         return await self.writer.submit(
-            lambda conn: self._execute_sync(conn, command, actor, idempotency)
+            lambda conn: self._execute_sync(conn, primed, now, actor, idempotency)
         )
 
     def _execute_sync(
         self,
         conn: sqlite3.Connection,
-        command: AnyCommand,
+        primed: Primed,
+        now: int,
         actor: str | None,
         idempotency: Idempotency | None,
     ) -> AnyResult:
@@ -87,9 +91,7 @@ class SQLiteEventStore:
                 if row[0] != idempotency.request_hash:
                     raise IdempotencyKeyReused(idempotency.key)
                 return decode_result(row[1])
-        now = self._clock()
-        ctx = DecideContext(now=now, artifact_root=self._artifact_root)
-        outcome = run_sync(decide(command, ctx), lambda lookup: self._answer(conn, lookup))
+        outcome = primed.finish_sync(lambda lookup: self._answer(conn, lookup))
         key = idempotency.key if idempotency else None
         for event in outcome.events:
             cursor = conn.execute(
