@@ -12,10 +12,11 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import orjson
 
-__all__ = ["Connection", "Result", "run_workers"]
+__all__ = ["Connection", "Planned", "Result", "run_workers"]
 
 HOST = "127.0.0.1"
 
@@ -31,7 +32,9 @@ class Connection:
     async def open(self) -> None:
         self._reader, self._writer = await asyncio.open_connection(HOST, self.port)
 
-    async def request(self, method: str, path: str, body: object | None = None) -> tuple[int, bytes]:
+    async def request(
+        self, method: str, path: str, body: object | None = None
+    ) -> tuple[int, bytes]:
         if self._writer is None or self._reader is None:
             await self.open()
         assert self._writer is not None and self._reader is not None
@@ -95,9 +98,18 @@ class Result:
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
 
 
-#: A worker's step: given (worker, iteration), return (method, path, body, points) or None
-#: when the worker is done.
-Step = Callable[[int, int], tuple[str, str, object | None, int] | None]
+class Planned(NamedTuple):
+    """One request a worker sends; ``on_ok`` receives the body of a 200 answer."""
+
+    method: str
+    path: str
+    body: object | None
+    points: int
+    on_ok: Callable[[bytes], None] | None = None
+
+
+#: A worker's step: given (worker, iteration), the next request, or None when it is done.
+Step = Callable[[int, int], Planned | None]
 
 
 async def run_workers(
@@ -123,10 +135,9 @@ async def run_workers(
                 if planned is None:
                     return
                 budget[0] -= 1
-                method, path, body, points = planned
                 started = time.perf_counter()
                 try:
-                    status, data = await conn.request(method, path, body)
+                    status, data = await conn.request(planned.method, planned.path, planned.body)
                 except (ConnectionError, OSError, asyncio.IncompleteReadError) as exc:
                     result.errors += 1
                     if len(result.first_errors) < 3:
@@ -137,7 +148,9 @@ async def run_workers(
                 result.latencies.append(time.perf_counter() - started)
                 result.requests += 1
                 if status == 200:
-                    result.points += points
+                    result.points += planned.points
+                    if planned.on_ok is not None:
+                        planned.on_ok(data)
                 else:
                     result.errors += 1
                     if len(result.first_errors) < 3:

@@ -1,0 +1,189 @@
+"""Drive trackledger and MLflow's own server with the same load, side by side, and print a table.
+
+    python load-tests/run.py                      # every ingest scenario on every target
+    python load-tests/run.py --targets trackledger-sqlite,mlflow-sqlite --scenarios batch
+
+Each (target, scenario) gets a freshly started server on an empty store, a warm-up, then
+``--repeats`` timed rounds; the table shows the medians of the rounds. Afterwards the runner
+counts the points the server holds through the API and reports any acknowledged point that
+is missing. Requests go to 127.0.0.1 only, and every round is bounded in seconds and
+requests. ``--scenarios search`` runs the search scenario (search.py) instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from loadgen import Result, run_workers
+from scenarios import SCENARIOS
+from servers import TARGETS, start
+
+INGEST = ("batch", "single", "mix")
+
+
+@dataclass
+class Row:
+    scenario: str
+    target: str
+    requests_per_s: float
+    points_per_s: float
+    p50: float
+    p95: float
+    p99: float
+    errors: int
+    lost: int
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+async def measure(target: str, scenario: str, args: argparse.Namespace) -> Row:
+    server = await start(target, Path(args.workdir) / target / scenario, args.server_workers)
+    try:
+        load = SCENARIOS()[scenario]
+        await load.setup(server.port, args.concurrency)
+        warm = await run_workers(
+            server.port,
+            args.concurrency,
+            load.step,
+            seconds=args.warmup,
+            max_requests=args.max_requests,
+        )
+        rounds: list[Result] = []
+        for i in range(args.repeats):
+            result = await run_workers(
+                server.port,
+                args.concurrency,
+                load.step,
+                seconds=args.seconds,
+                max_requests=args.max_requests,
+            )
+            rounds.append(result)
+            _progress(
+                f"  {target:22} {scenario:7} round {i + 1}/{args.repeats}: "
+                f"{result.requests / result.seconds:9,.0f} req/s "
+                f"{result.points / result.seconds:10,.0f} points/s "
+                f"p99 {result.percentile(99):7.1f} ms, {result.errors} errors"
+                + (f" (first: {result.first_errors[0][:120]})" if result.first_errors else "")
+            )
+        _progress(f"  {target:22} {scenario:7} counting stored points ...")
+        acknowledged = warm.points + sum(r.points for r in rounds)
+        stored = await load.stored_points(server.port)
+    finally:
+        server.stop()
+    return Row(
+        scenario=scenario,
+        target=target,
+        requests_per_s=statistics.median(r.requests / r.seconds for r in rounds),
+        points_per_s=statistics.median(r.points / r.seconds for r in rounds),
+        p50=statistics.median(r.percentile(50) for r in rounds),
+        p95=statistics.median(r.percentile(95) for r in rounds),
+        p99=statistics.median(r.percentile(99) for r in rounds),
+        errors=warm.errors + sum(r.errors for r in rounds),
+        lost=max(acknowledged - stored, 0),
+    )
+
+
+def table(rows: list[Row], args: argparse.Namespace) -> str:
+    by_key = {(r.scenario, r.target): r for r in rows}
+    lines = [
+        f"{args.concurrency} concurrent connections, {args.repeats} rounds of {args.seconds:g} s "
+        f"(medians), after {args.warmup:g} s of warm-up",
+        "",
+        "| scenario | target | requests/s | points/s | p50 ms | p95 ms | p99 ms | errors | lost "
+        "| x MLflow |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        ratio = ""
+        if r.target.startswith("trackledger-"):
+            baseline = by_key.get((r.scenario, r.target.replace("trackledger", "mlflow")))
+            if baseline and baseline.requests_per_s > 0:
+                ratio = f"{r.requests_per_s / baseline.requests_per_s:,.0f}x"
+        lines.append(
+            f"| {r.scenario} | {r.target} | {r.requests_per_s:,.0f} | {r.points_per_s:,.0f} "
+            f"| {r.p50:.1f} | {r.p95:.1f} | {r.p99:.1f} | {r.errors} | {r.lost} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--targets",
+        help="comma-separated, from: " + ", ".join(TARGETS) + " (default: all of them; "
+        "for search, the trackledger ones: loading MLflow with 100,000 runs takes hours)",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(INGEST),
+        help="comma-separated, from: " + ", ".join(INGEST) + ", search",
+    )
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent connections")
+    parser.add_argument("--seconds", type=float, default=10, help="length of a timed round")
+    parser.add_argument("--warmup", type=float, default=3, help="seconds of warm-up")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds per pair")
+    parser.add_argument(
+        "--max-requests", type=int, default=1_000_000, help="upper bound on requests per round"
+    )
+    parser.add_argument(
+        "--server-workers", type=int, default=1, help="trackledger processes (PostgreSQL only)"
+    )
+    parser.add_argument(
+        "--workdir",
+        default="/tmp/trackledger-load",
+        help="where the servers keep their stores and logs",
+    )
+    parser.add_argument("--output", help="also write the table (markdown) to this file")
+    parser.add_argument(
+        "--search-runs", type=int, default=100_000, help="runs to load for the search scenario"
+    )
+    args = parser.parse_args(argv)
+    if args.targets is None:
+        search = args.scenarios == "search"
+        args.targets = ",".join(t for t in TARGETS if not search or t.startswith("trackledger"))
+    for target in args.targets.split(","):
+        if target not in TARGETS:
+            parser.error(f"unknown target {target!r}")
+    return args
+
+
+async def main_async(args: argparse.Namespace) -> str:
+    scenarios = args.scenarios.split(",")
+    if scenarios == ["search"]:
+        from search import run_search
+
+        return await run_search(args)
+    rows = []
+    started = time.monotonic()
+    for scenario in scenarios:
+        if scenario not in INGEST:
+            raise SystemExit(f"run.py: error: unknown scenario {scenario!r}")
+        for target in args.targets.split(","):
+            _progress(f"{scenario} on {target} ({time.monotonic() - started:.0f} s so far)")
+            rows.append(await measure(target, scenario, args))
+    return table(rows, args)
+
+
+def main() -> None:
+    args = parse()
+    try:
+        report = asyncio.run(main_async(args))
+    except (RuntimeError, OSError) as exc:
+        raise SystemExit(f"run.py: error: {exc}") from None
+    print(report)
+    if args.output:
+        Path(args.output).write_text(report + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Start and stop the servers a load test compares, each on a fresh store, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+__all__ = ["TARGETS", "Server", "start"]
+
+TARGETS = ("trackledger-sqlite", "trackledger-postgres", "mlflow-sqlite", "mlflow-postgres")
+POSTGRES = os.environ.get("TRACKLEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def _fresh_database(name: str) -> str:
+    conn = await asyncpg.connect(f"{POSTGRES}/postgres")
+    try:
+        await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {name}")
+    finally:
+        await conn.close()
+    return f"{POSTGRES}/{name}"
+
+
+@dataclass
+class Server:
+    target: str
+    port: int
+    process: subprocess.Popen[bytes]
+    workdir: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            # Signal the whole group: mlflow runs its workers as child processes.
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+async def start(target: str, workdir: Path, workers: int = 1) -> Server:
+    """Start ``target`` on a new empty store in ``workdir`` and wait until it answers."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    port = _free_port()
+    product, backend = target.split("-", 1)
+    if backend == "sqlite":
+        store = f"sqlite:///{workdir / 'store.db'}"
+    else:
+        store = await _fresh_database(f"bench_{product}")
+    if product == "trackledger":
+        command = [
+            str(BIN / "trackledger"),
+            "server",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            store,
+            "--workers",
+            str(workers),
+        ]
+    else:
+        # MLflow's own server with its defaults (it chooses its worker count).
+        command = [
+            str(BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            store,
+            "--artifacts-destination",
+            str(workdir / "artifacts"),
+        ]
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"}
+    log = (workdir / "server.log").open("wb")
+    process = subprocess.Popen(
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=workdir,
+        env=env,
+        start_new_session=True,
+    )
+    server = Server(target, port, process, workdir)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{target} exited; see {workdir / 'server.log'}")
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            ok = (await reader.readline()).startswith(b"HTTP/1.1 200")
+            writer.close()
+            if ok:
+                return server
+        except OSError:
+            pass
+        await asyncio.sleep(0.2)
+    server.stop()
+    raise RuntimeError(f"{target} did not answer within 120 s; see {workdir / 'server.log'}")
