@@ -105,7 +105,7 @@ def create(cmd: CreateRun, ctx: DecideContext) -> Decision:
         run_id=run_id,
         experiment_id=experiment.experiment_id,
         run_name=name,
-        user_id=cmd.user_id,
+        user_id=cmd.user_id or "",  # MLflow stores (and returns) "" when none is sent
         start_time=start_time,
         artifact_uri=f"{experiment.artifact_location.rstrip('/')}/{run_id}/artifacts",
         tags=[Tag(k, val) for k, val in tags.items()],

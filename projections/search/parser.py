@@ -86,7 +86,7 @@ class _Parser:
     # -- filters ----------------------------------------------------------------------
 
     def filter(self) -> Expr | None:
-        if self.keyword("AND"):
+        while self.keyword("AND"):
             self.advance()
         if self.tok.kind == "END":
             return None
@@ -109,6 +109,8 @@ class _Parser:
         parts = [self.unary()]
         while self.keyword("AND") and self.tokens[self.i + 1].kind != "END":
             self.advance()
+            while self.keyword("AND"):  # MLflow tolerates stray ANDs ("a AND AND b")
+                self.advance()
             parts.append(self.unary())
         return parts[0] if len(parts) == 1 else And(tuple(parts))
 
