@@ -13,6 +13,8 @@ Semantics (MLflow's where MLflow answers, SQL's three-valued logic beyond it):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from trackledger.projections.search.ast import Comparison, Expr, Field, OrderKey
 from trackledger.projections.search.compile import (
     check_expr,
@@ -180,7 +182,10 @@ def _order(key: OrderKey, joins: _Joins, b: SqlBuilder) -> list[str]:
         column = _ORDER_ATTRIBUTES[field.key]
         text = column not in ("r.start_time", "r.end_time")
         ordered = b.text_order(column) if text else column
-        return [missing_last(column), f"{ordered} {direction}"]
+        # Only these can be NULL on a run; a flag on the others would only stop an index
+        # from serving the order.
+        nullable = [missing_last(column)] if column in ("r.end_time", "r.user_id") else []
+        return [*nullable, f"{ordered} {direction}"]
     raise FilterError(
         f"invalid order_by key; order by metrics, params, tags or one of "
         f"{', '.join(sorted(_ORDER_ATTRIBUTES))}",
@@ -188,6 +193,106 @@ def _order(key: OrderKey, joins: _Joins, b: SqlBuilder) -> list[str]:
         field.key,
         what="order_by clause",
     )
+
+
+def _scope(b: SqlBuilder, experiment_ids: list[int], stages: tuple[str, ...]) -> str:
+    return (
+        f"r.experiment_id IN {b.params_list(tuple(experiment_ids))} "
+        f"AND r.lifecycle_stage IN {b.params_list(stages)}"
+    )
+
+
+class _Query:
+    """The parts every segment of a run search shares."""
+
+    def __init__(
+        self,
+        b: SqlBuilder,
+        expr: Expr | None,
+        keys: list[OrderKey],
+        experiment_ids: list[int],
+        stages: tuple[str, ...],
+    ) -> None:
+        self.b, self.expr, self.keys = b, expr, keys
+        self.experiment_ids, self.stages = experiment_ids, stages
+        self.joins = _Joins()
+        for field in fields_of(expr):
+            _field_column(field, self.joins)
+
+    def where(self, extra: Callable[[], str] | None = None, *, pinned: bool = False) -> str:
+        """Joins, then the WHERE clause: ``extra()``, scope, the filter (parameters are
+        pushed in the order their placeholders appear).
+
+        ``pinned`` keeps SQLite from moving the filter's joins ahead of the driving table:
+        ``(f) IS TRUE`` keeps the same rows as ``f``, but SQLite does not read it as
+        proof that the joined row exists, so it leaves those LEFT JOINs in place.
+        """
+        b = self.b
+        join_sql = self.joins.sql(b)
+        conditions = [extra()] if extra is not None else []
+        conditions.append(_scope(b, self.experiment_ids, self.stages))
+        if self.expr is not None:
+            tree = compile_tree(self.expr, lambda c: _comparison(c, self.joins, b))
+            conditions.append(
+                f"({tree}) IS TRUE" if pinned and b.dialect == "sqlite" else f"({tree})"
+            )
+        return f"{join_sql} WHERE {' AND '.join(conditions)}"
+
+    def order(self, keys: list[OrderKey]) -> str:
+        parts: list[str] = []
+        for key in keys:
+            parts.extend(_order(key, self.joins, self.b))
+        if not any(
+            _ORDER_ATTRIBUTES.get(k.field.key) == "r.start_time"
+            for k in self.keys
+            if k.field.entity == "attribute"
+        ):
+            parts.append("r.start_time DESC")
+        parts.append("r.run_id ASC")
+        return ", ".join(parts)
+
+
+_DRIVERS = {"metric": "latest_metrics", "parameter": "params", "tag": "run_tags"}
+
+
+def _segments(q: _Query, first: OrderKey) -> list[str]:
+    """MLflow's order for a first key on a metric, param or tag, as ordered segments:
+    runs with a value (ordered by it, so an index on (key, value) can serve the page),
+    then runs whose latest value is NaN, then runs without the key."""
+    b, field, rest = q.b, first.field, q.keys[1:]
+    table = _DRIVERS[field.entity]
+    direction = "ASC" if first.ascending else "DESC"
+    live = " AND o.value IS NOT NULL" if field.entity == "tag" else ""
+    column = "o.value" if field.aggregate == "latest" else f"o.{field.aggregate}_value"
+    if field.entity == "metric":
+        has_value = "o.is_nan = 0" if field.aggregate == "latest" else f"{column} IS NOT NULL"
+        no_value = "o.is_nan = 1" if field.aggregate == "latest" else f"{column} IS NULL"
+        ordered = [(has_value, f"{column} {direction}"), (no_value, None)]
+    else:
+        ordered = [("1 = 1", f"{b.text_order(column)} {direction}")]
+    # SQLite reads CROSS JOIN as "this table first": scanning the key's values in order lets
+    # the page stop early, which its planner does not weigh. PostgreSQL plans with LIMIT.
+    join = "CROSS JOIN" if b.dialect == "sqlite" else "JOIN"
+    arms = []
+    for condition, by in ordered:
+
+        def driver(condition: str = condition) -> str:
+            return f"o.key = {b.param(field.key)}{live} AND {condition}"
+
+        where = q.where(driver, pinned=by is not None)
+        order = ", ".join(p for p in (by, q.order(rest)) if p)
+        arms.append(
+            f"SELECT r.run_id AS run_id FROM {table} o {join} runs r ON r.run_id = o.run_id"
+            f"{where} ORDER BY {order}"
+        )
+    where = q.where(
+        lambda: (
+            f"NOT EXISTS (SELECT 1 FROM {table} o WHERE o.run_id = r.run_id "
+            f"AND o.key = {b.param(field.key)}{live})"
+        )
+    )
+    arms.append(f"SELECT r.run_id AS run_id FROM runs r{where} ORDER BY {q.order(rest)}")
+    return arms
 
 
 def compile_run_search(
@@ -201,36 +306,19 @@ def compile_run_search(
     offset: int,
 ) -> str:
     """SQL selecting the run ids of one page, in MLflow's order; parameters land in ``b``."""
-    expr: Expr | None = parse_filter(filter_text)
     keys = [parse_order_by(clause) for clause in order_by]
     _reject_duplicate_keys(keys, order_by)
-    joins = _Joins()
-    # Register every join first: their parameters come first in the SQL text.
-    for field in fields_of(expr):
-        _field_column(field, joins)
-    for key in keys:
-        if key.field.entity in ("metric", "parameter", "tag"):
-            joins.alias(key.field.entity, key.field.key)
-    join_sql = joins.sql(b)
-    conditions = [
-        f"r.experiment_id IN {b.params_list(tuple(experiment_ids))}",
-        f"r.lifecycle_stage IN {b.params_list(stages)}",
-    ]
-    if expr is not None:
-        conditions.append(f"({compile_tree(expr, lambda c: _comparison(c, joins, b))})")
-    order_parts: list[str] = []
-    for key in keys:
-        order_parts.extend(_order(key, joins, b))
-    if not any(
-        _ORDER_ATTRIBUTES.get(k.field.key) == "r.start_time"
-        for k in keys
-        if k.field.entity == "attribute"
-    ):
-        order_parts.append("r.start_time DESC")
-    order_parts.append("r.run_id ASC")
+    q = _Query(b, parse_filter(filter_text), keys, experiment_ids, stages)
+    for key in keys[1:] if keys and keys[0].field.entity in _DRIVERS else keys:
+        if key.field.entity in _DRIVERS:
+            q.joins.alias(key.field.entity, key.field.key)
+    if keys and keys[0].field.entity in _DRIVERS:
+        arms = _segments(q, keys[0])
+        union = " UNION ALL ".join(f"SELECT run_id FROM ({arm}) s{i}" for i, arm in enumerate(arms))
+        return f"SELECT run_id FROM ({union}) page LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     return (
-        f"SELECT r.run_id FROM runs r{join_sql} WHERE {' AND '.join(conditions)} "
-        f"ORDER BY {', '.join(order_parts)} LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
+        f"SELECT r.run_id FROM runs r{q.where()} ORDER BY {q.order(keys)} "
+        f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
 
 
