@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -11,10 +13,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from trackledger import __version__
-from trackledger.api import experiments, runs
+from trackledger.api import databricks, experiments, extensions, runs
 from trackledger.api.calls import backend
 from trackledger.api.errors import error_response
 from trackledger.backends import Backend
+from trackledger.gc import schedule
 
 __all__ = ["create_app"]
 
@@ -42,16 +45,33 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 
 def _mlflow_routes() -> list[BaseRoute]:
-    return [*experiments.routes, *runs.routes]
+    return [*experiments.routes, *runs.routes, *databricks.routes]
 
 
-def create_app(open_backend: BackendFactory) -> Starlette:
+def create_app(
+    open_backend: BackendFactory,
+    *,
+    retention_ms: int = 30 * 86_400_000,
+    gc_interval_s: float = 0,
+) -> Starlette:
+    """The app; the lifespan opens the backend, and purges every ``gc_interval_s`` seconds
+    what was deleted longer ago than ``retention_ms`` (0: no scheduled purge)."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.backend = await open_backend()
+        collector = (
+            asyncio.create_task(schedule(app.state.backend, retention_ms, gc_interval_s))
+            if gc_interval_s > 0
+            else None
+        )
         try:
             yield
         finally:
+            if collector is not None:
+                collector.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await collector
             await app.state.backend.close()
 
     mlflow = _mlflow_routes()
@@ -61,5 +81,8 @@ def create_app(open_backend: BackendFactory) -> Starlette:
         # The same handlers serve the UI's /ajax-api prefix, as in MLflow.
         Mount("/api/2.0/mlflow", routes=mlflow),
         Mount("/ajax-api/2.0/mlflow", routes=mlflow),
+        Mount("/api/2.0/trackledger", routes=extensions.routes),
     ]
-    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
+    app.state.retention_ms = retention_ms
+    return app

@@ -11,9 +11,12 @@ import msgspec
 from trackledger.api.wire import Int32, Int64
 
 __all__ = [
+    "CollectRequest",
     "CreateExperimentRequest",
     "CreateRunRequest",
     "DatasetInputWire",
+    "DeleteRunRequest",
+    "DeleteRunsRequest",
     "DeleteTagRequest",
     "ExperimentIdRequest",
     "ExperimentTagRequest",
@@ -26,6 +29,7 @@ __all__ = [
     "LogMetricRequest",
     "LogParamRequest",
     "MetricWire",
+    "RestoreRunsRequest",
     "RunIdRequest",
     "SearchExperimentsRequest",
     "SearchRunsRequest",
@@ -103,6 +107,27 @@ class RunIdRequest(msgspec.Struct):
 
 class GetRunRequest(RunIdRequest):
     pass
+
+
+class DeleteRunRequest(RunIdRequest):
+    #: trackledger's extension: delete the run's descendants too.
+    include_descendants: bool = False
+
+
+class DeleteRunsRequest(msgspec.Struct):
+    experiment_id: str | None = None
+    max_timestamp_millis: Int64 | None = None
+    max_runs: Int32 | None = None
+
+
+class RestoreRunsRequest(msgspec.Struct):
+    experiment_id: str | None = None
+    min_timestamp_millis: Int64 | None = None
+    max_runs: Int32 | None = None
+
+
+class CollectRequest(msgspec.Struct):
+    older_than: str | None = None
 
 
 class UpdateRunRequest(RunIdRequest):

@@ -12,6 +12,7 @@ from trackledger.api.errors import endpoint
 from trackledger.api.limits import page_size
 from trackledger.api.requests import (
     CreateRunRequest,
+    DeleteRunRequest,
     DeleteTagRequest,
     GetMetricHistoryRequest,
     GetRunRequest,
@@ -95,8 +96,9 @@ async def update(request: Request) -> Response:
 
 @endpoint
 async def delete(request: Request) -> Response:
-    req = await read(request, RunIdRequest)
-    await execute(request, c.DeleteRun(run_id=_run_id(req)))
+    req = await read(request, DeleteRunRequest)
+    command = c.DeleteRun(run_id=_run_id(req), include_descendants=req.include_descendants)
+    await execute(request, command)
     return _EMPTY
 
 

@@ -18,14 +18,17 @@ __all__ = [
     "DeleteExperimentTag",
     "DeleteRun",
     "DeleteRunTag",
+    "DeleteRunsByTime",
     "EnsureDefaultExperiment",
     "LogBatch",
     "LogInputs",
     "MetricIn",
     "ParamIn",
+    "Purge",
     "RenameExperiment",
     "RestoreExperiment",
     "RestoreRun",
+    "RestoreRunsByTime",
     "SetExperimentTag",
     "TagIn",
     "UpdateRun",
@@ -129,6 +132,27 @@ class LogInputs(Command, frozen=True, kw_only=True, tag="log_inputs"):
 
 class DeleteRun(Command, frozen=True, kw_only=True, tag="delete_run"):
     run_id: str
+    #: trackledger's extension: also delete every descendant (restored together).
+    include_descendants: bool = False
+
+
+class DeleteRunsByTime(Command, frozen=True, kw_only=True, tag="delete_runs_by_time"):
+    experiment_id: str
+    max_timestamp_millis: int | None
+    max_runs: int | None = None
+
+
+class RestoreRunsByTime(Command, frozen=True, kw_only=True, tag="restore_runs_by_time"):
+    experiment_id: str
+    min_timestamp_millis: int | None
+    max_runs: int | None = None
+
+
+class Purge(Command, frozen=True, kw_only=True, tag="purge"):
+    """Remove for good what was deleted at or before ``cutoff`` (ms since the epoch)."""
+
+    cutoff: int
+    max_runs: int = 1000
 
 
 class RestoreRun(Command, frozen=True, kw_only=True, tag="restore_run"):
@@ -150,4 +174,7 @@ AnyCommand = (
     | LogInputs
     | DeleteRun
     | RestoreRun
+    | DeleteRunsByTime
+    | RestoreRunsByTime
+    | Purge
 )

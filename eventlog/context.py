@@ -12,3 +12,5 @@ class DecideContext(msgspec.Struct, frozen=True, kw_only=True):
     now: int
     #: Root under which new experiments get their artifact location.
     artifact_root: str = "mlflow-artifacts:/"
+    #: How long a deleted run or experiment can be restored before it is purged.
+    retention_ms: int = 30 * 24 * 3600 * 1000

@@ -7,6 +7,7 @@ from typing import Any
 
 from trackledger.eventlog import commands as c
 from trackledger.eventlog import decide_experiments as experiments
+from trackledger.eventlog import decide_lifecycle as lifecycle
 from trackledger.eventlog import decide_runs as runs
 from trackledger.eventlog.context import DecideContext
 from trackledger.eventlog.lookups import Decision, Lookup, Outcome
@@ -26,8 +27,11 @@ _DECISIONS: dict[type, Callable[[Any, DecideContext], Decision]] = {
     c.LogBatch: runs.log_batch,
     c.DeleteRunTag: runs.delete_tag,
     c.LogInputs: runs.log_inputs,
-    c.DeleteRun: runs.delete,
-    c.RestoreRun: runs.restore,
+    c.DeleteRun: lifecycle.delete,
+    c.RestoreRun: lifecycle.restore,
+    c.DeleteRunsByTime: lifecycle.delete_by_time,
+    c.RestoreRunsByTime: lifecycle.restore_by_time,
+    c.Purge: lifecycle.purge,
 }
 
 

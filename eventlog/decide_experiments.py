@@ -17,6 +17,7 @@ from trackledger.eventlog.context import DecideContext
 from trackledger.eventlog.errors import (
     AlreadyExists,
     InactiveExperiment,
+    InvalidInput,
     InvalidState,
     NameConflict,
     NotFound,
@@ -41,6 +42,7 @@ from trackledger.eventlog.lookups import (
     GetExperimentByName,
     GetExperimentRuns,
     GetExperimentTags,
+    GetRunsDeletedSince,
     NextExperimentId,
     Outcome,
 )
@@ -153,7 +155,8 @@ def delete(cmd: DeleteExperiment, ctx: DecideContext) -> Decision:
         raise not_found(cmd.experiment_id)
     run_ids: list[str] = yield GetExperimentRuns(cmd.experiment_id, "active")
     events: list[Event] = [ExperimentDeleted(experiment_id=cmd.experiment_id, time=ctx.now)]
-    events.extend(RunDeleted(run_id=run_id, time=ctx.now) for run_id in run_ids)
+    cascade = f"experiment/{cmd.experiment_id}"
+    events.extend(RunDeleted(run_id=r, time=ctx.now, cascade=cascade) for r in run_ids)
     return Outcome(events=events, result=Nothing())
 
 
@@ -161,8 +164,15 @@ def restore(cmd: RestoreExperiment, ctx: DecideContext) -> Decision:
     experiment = yield from existing(cmd.experiment_id, "update")
     if experiment.lifecycle_stage != "deleted":
         raise NotFound(f"No deleted Experiment with id={cmd.experiment_id} exists")
-    # MLflow restores every run of the experiment, also those deleted one by one before.
-    run_ids: list[str] = yield GetExperimentRuns(cmd.experiment_id, "deleted")
+    window_start = ctx.now - ctx.retention_ms
+    if experiment.deleted_time is not None and experiment.deleted_time < window_start:
+        raise InvalidInput(
+            f"Experiment {cmd.experiment_id} was deleted more than "
+            f"{ctx.retention_ms // 86_400_000} days ago: it is past the restore window."
+        )
+    # MLflow restores every run of the experiment, also those deleted one by one before
+    # (those still within the restore window).
+    run_ids: list[str] = yield GetRunsDeletedSince(cmd.experiment_id, window_start, 10**9)
     events: list[Event] = [ExperimentRestored(experiment_id=cmd.experiment_id, time=ctx.now)]
     events.extend(RunRestored(run_id=run_id, time=ctx.now) for run_id in run_ids)
     return Outcome(events=events, result=Nothing())

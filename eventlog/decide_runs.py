@@ -7,12 +7,10 @@ import uuid
 from trackledger.eventlog import validation as v
 from trackledger.eventlog.commands import (
     CreateRun,
-    DeleteRun,
     DeleteRunTag,
     LogBatch,
     LogInputs,
     MetricIn,
-    RestoreRun,
     TagIn,
     UpdateRun,
 )
@@ -29,8 +27,6 @@ from trackledger.eventlog.events import (
     Param,
     ParamsLogged,
     RunCreated,
-    RunDeleted,
-    RunRestored,
     RunTagDeleted,
     RunTagged,
     RunUpdated,
@@ -298,15 +294,3 @@ def log_inputs(cmd: LogInputs, ctx: DecideContext) -> Decision:
         return Outcome(events=[], result=Nothing())
     event = InputsLogged(run_id=cmd.run_id, datasets=cmd.datasets, model_ids=cmd.model_ids)
     return Outcome(events=[event], result=Nothing())
-
-
-def delete(cmd: DeleteRun, ctx: DecideContext) -> Decision:
-    yield from existing(cmd.run_id, "update")
-    return Outcome(events=[RunDeleted(run_id=cmd.run_id, time=ctx.now)], result=Nothing())
-
-
-def restore(cmd: RestoreRun, ctx: DecideContext) -> Decision:
-    run = yield from existing(cmd.run_id, "update")
-    if run.lifecycle_stage == "active":
-        return Outcome(events=[], result=Nothing())
-    return Outcome(events=[RunRestored(run_id=cmd.run_id, time=ctx.now)], result=Nothing())

@@ -18,6 +18,7 @@ __all__ = [
     "Event",
     "ExperimentCreated",
     "ExperimentDeleted",
+    "ExperimentPurged",
     "ExperimentRenamed",
     "ExperimentRestored",
     "ExperimentTagDeleted",
@@ -29,6 +30,7 @@ __all__ = [
     "ParamsLogged",
     "RunCreated",
     "RunDeleted",
+    "RunPurged",
     "RunRestored",
     "RunTagDeleted",
     "RunTagged",
@@ -183,10 +185,29 @@ class InputsLogged(_RunEvent, frozen=True, kw_only=True, tag="run.inputs_logged"
 
 class RunDeleted(_RunEvent, frozen=True, kw_only=True, tag="run.deleted"):
     time: int
+    #: The request that covered this run: the run id whose delete took its descendants
+    #: along, "experiment/<id>" for an experiment delete, "bulk" for delete-runs by time.
+    #: Restoring that run restores the runs deleted with it.
+    cascade: str | None = None
+
+
+class RunPurged(_RunEvent, frozen=True, kw_only=True, tag="run.purged"):
+    """Tombstone: the run's events and rows were removed for good."""
+
+    time: int
+    events_removed: int
 
 
 class RunRestored(_RunEvent, frozen=True, kw_only=True, tag="run.restored"):
     time: int
+
+
+class ExperimentPurged(_ExperimentEvent, frozen=True, kw_only=True, tag="experiment.purged"):
+    """Tombstone: the experiment's events and rows were removed for good (its runs were
+    purged first, each with its own tombstone)."""
+
+    time: int
+    events_removed: int
 
 
 AnyEvent = (
@@ -206,6 +227,8 @@ AnyEvent = (
     | InputsLogged
     | RunDeleted
     | RunRestored
+    | RunPurged
+    | ExperimentPurged
 )
 
 _encoder = msgspec.msgpack.Encoder()

@@ -39,6 +39,7 @@ class ExperimentState(msgspec.Struct, frozen=True, kw_only=True):
     lifecycle_stage: str
     creation_time: int | None = None
     last_update_time: int | None = None
+    deleted_time: int | None = None
 
 
 class RunState(msgspec.Struct, frozen=True, kw_only=True):
@@ -113,6 +114,63 @@ class GetRunTags(msgspec.Struct, frozen=True):
     keys: list[str]
 
 
+class GetDescendants(msgspec.Struct, frozen=True):
+    """Answer: ``list[str]``, every run below ``run_id`` (children, their children, ...)."""
+
+    run_id: str
+
+
+class GetChildren(msgspec.Struct, frozen=True):
+    """Answer: ``dict[str, list[str]]``, the child runs of each of ``run_ids`` that has any."""
+
+    run_ids: list[str]
+
+
+class GetRunsDeletedWith(msgspec.Struct, frozen=True):
+    """Answer: ``list[str]``, deleted runs whose delete came from ``cascade``."""
+
+    cascade: str
+
+
+class GetRunsStartedBefore(msgspec.Struct, frozen=True):
+    """Answer: ``list[str]``, active runs of the experiment started at or before
+    ``max_time``, oldest first, at most ``limit``."""
+
+    experiment_id: str
+    max_time: int
+    limit: int
+
+
+class GetRunsDeletedSince(msgspec.Struct, frozen=True):
+    """Answer: ``list[str]``, deleted runs of the experiment deleted at or after
+    ``min_time``, earliest deleted first, at most ``limit``."""
+
+    experiment_id: str
+    min_time: int
+    limit: int
+
+
+class GetPurgedRun(msgspec.Struct, frozen=True):
+    """Answer: ``int | None``, when the run was purged."""
+
+    run_id: str
+
+
+class GetExpired(msgspec.Struct, frozen=True):
+    """Answer: ``list[str]``, runs (or experiments, with ``experiments``) deleted at or
+    before ``cutoff``, at most ``limit``."""
+
+    cutoff: int
+    limit: int
+    experiments: bool = False
+
+
+class CountStreamEvents(msgspec.Struct, frozen=True):
+    """Answer: ``int``."""
+
+    stream_id: str
+
+
 Lookup = (
     GetExperiment
     | GetExperimentByName
@@ -122,6 +180,14 @@ Lookup = (
     | GetRun
     | GetParams
     | GetRunTags
+    | GetDescendants
+    | GetChildren
+    | GetRunsDeletedWith
+    | GetRunsStartedBefore
+    | GetRunsDeletedSince
+    | GetPurgedRun
+    | GetExpired
+    | CountStreamEvents
 )
 
 

@@ -22,7 +22,14 @@ from trackledger.eventlog.commands import AnyCommand
 from trackledger.eventlog.context import DecideContext
 from trackledger.eventlog.decide import Primed, decide
 from trackledger.eventlog.errors import IdempotencyKeyReused, StoreUnavailable
-from trackledger.eventlog.events import AnyEvent, Event, decode_event, encode_event
+from trackledger.eventlog.events import (
+    AnyEvent,
+    Event,
+    ExperimentPurged,
+    RunPurged,
+    decode_event,
+    encode_event,
+)
 from trackledger.eventlog.lookups import Lookup
 from trackledger.eventlog.results import AnyResult, decode_result, encode_result
 from trackledger.eventlog.store import Idempotency, StoredEvent
@@ -71,12 +78,14 @@ class PostgresEventStore:
         answer: Answerer,
         clock: Callable[[], int],
         artifact_root: str,
+        retention_ms: int,
     ) -> None:
         self.pool = pool
         self._project = project
         self._answer = answer
         self._clock = clock
         self._artifact_root = artifact_root
+        self.retention_ms = retention_ms
 
     async def execute(
         self,
@@ -86,7 +95,9 @@ class PostgresEventStore:
         idempotency: Idempotency | None = None,
     ) -> AnyResult:
         now = self._clock()
-        ctx = DecideContext(now=now, artifact_root=self._artifact_root)
+        ctx = DecideContext(
+            now=now, artifact_root=self._artifact_root, retention_ms=self.retention_ms
+        )
         for attempt in range(_ATTEMPTS):
             # Validation runs before a connection is taken (and anew on a retry).
             primed = Primed(decide(command, ctx))
@@ -124,6 +135,13 @@ class PostgresEventStore:
                 return decode_result(bytes(row["result"]))
         outcome = await primed.finish(lambda lookup: self._answer(conn, lookup))
         key = idempotency.key if idempotency else None
+        for event in outcome.events:
+            if isinstance(event, (RunPurged, ExperimentPurged)):
+                # Purge: the stream's events go in this transaction, before its tombstone;
+                # the setting lets the append-only trigger pass for this transaction only.
+                await conn.execute("SET LOCAL trackledger.purge = 'on'")
+                await conn.execute("DELETE FROM events WHERE stream_id = $1", event.stream)
+                await conn.execute("SET LOCAL trackledger.purge = 'off'")
         positions = await self._append(conn, outcome.events, now, actor, key)
         for event, position in zip(outcome.events, positions, strict=True):
             await self._project(conn, event, position)  # type: ignore[arg-type]

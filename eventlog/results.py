@@ -47,6 +47,7 @@ class RunInfo(_Result, frozen=True, kw_only=True, tag="run_info"):
 
 class BulkResult(_Result, frozen=True, kw_only=True, tag="bulk"):
     count: int
+    experiments: int = 0
 
 
 AnyResult = Nothing | ExperimentId | CreatedRun | RunInfo | BulkResult

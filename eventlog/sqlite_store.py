@@ -10,7 +10,13 @@ from trackledger.eventlog.commands import AnyCommand
 from trackledger.eventlog.context import DecideContext
 from trackledger.eventlog.decide import Primed, decide
 from trackledger.eventlog.errors import IdempotencyKeyReused
-from trackledger.eventlog.events import AnyEvent, decode_event, encode_event
+from trackledger.eventlog.events import (
+    AnyEvent,
+    ExperimentPurged,
+    RunPurged,
+    decode_event,
+    encode_event,
+)
 from trackledger.eventlog.results import AnyResult, decode_result, encode_result
 from trackledger.eventlog.sqlite_readers import ReaderPool
 from trackledger.eventlog.sqlite_writer import GroupCommitWriter
@@ -22,6 +28,9 @@ __all__ = ["SQLiteEventStore"]
 Projector = Callable[[sqlite3.Connection, AnyEvent, int], None]
 #: Answers one lookup from the read model on the write connection.
 Answerer = Callable[[sqlite3.Connection, Any], Any]
+
+#: Events that replace their stream's history: appending one removes the stream's events.
+TOMBSTONES = (RunPurged, ExperimentPurged)
 
 _INSERT_EVENT = (
     "INSERT INTO events (stream_id, type, recorded_at, actor, idempotency_key, payload) "
@@ -53,6 +62,7 @@ class SQLiteEventStore:
         answer: Answerer,
         clock: Callable[[], int],
         artifact_root: str,
+        retention_ms: int,
     ) -> None:
         self.writer = writer
         self.readers = readers
@@ -60,6 +70,7 @@ class SQLiteEventStore:
         self._answer = answer
         self._clock = clock
         self._artifact_root = artifact_root
+        self.retention_ms = retention_ms
 
     async def execute(
         self,
@@ -69,7 +80,9 @@ class SQLiteEventStore:
         idempotency: Idempotency | None = None,
     ) -> AnyResult:
         now = self._clock()
-        ctx = DecideContext(now=now, artifact_root=self._artifact_root)
+        ctx = DecideContext(
+            now=now, artifact_root=self._artifact_root, retention_ms=self.retention_ms
+        )
         primed = Primed(decide(command, ctx))  # validation runs here, off the writer thread
         return await self.writer.submit(
             lambda conn: self._execute_sync(conn, primed, now, actor, idempotency)
@@ -94,6 +107,12 @@ class SQLiteEventStore:
         outcome = primed.finish_sync(lambda lookup: self._answer(conn, lookup))
         key = idempotency.key if idempotency else None
         for event in outcome.events:
+            if isinstance(event, TOMBSTONES):
+                # Purge: the stream's events go, in this same transaction, before its
+                # tombstone is appended. The permit row lets the append-only trigger pass.
+                conn.execute("INSERT INTO purge_permit (id) VALUES (1)")
+                conn.execute("DELETE FROM events WHERE stream_id = ?", (event.stream,))
+                conn.execute("DELETE FROM purge_permit")
             cursor = conn.execute(
                 _INSERT_EVENT,
                 (event.stream, event.__struct_config__.tag, now, actor, key, encode_event(event)),

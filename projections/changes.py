@@ -22,6 +22,8 @@ __all__ = [
     "AddMetrics",
     "AddParams",
     "AnyChange",
+    "PurgeExperiment",
+    "PurgeRun",
     "SetExperiment",
     "SetExperimentTags",
     "SetRun",
@@ -61,6 +63,21 @@ class SetRun(msgspec.Struct, frozen=True, kw_only=True):
     end_time: int | None = None
     lifecycle_stage: str | None = None
     deleted_time: int | None = None
+    deleted_cause: str | None = None
+
+
+class PurgeRun(msgspec.Struct, frozen=True, kw_only=True):
+    """Remove every row of the run and remember it was purged (tombstones win)."""
+
+    run_id: str
+    pos: int
+    time: int
+
+
+class PurgeExperiment(msgspec.Struct, frozen=True, kw_only=True):
+    experiment_id: int
+    pos: int
+    time: int
 
 
 class SetRunTags(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,7 +103,15 @@ class AddInputs(msgspec.Struct, frozen=True, kw_only=True):
 
 
 AnyChange = (
-    SetExperiment | SetExperimentTags | SetRun | SetRunTags | AddParams | AddMetrics | AddInputs
+    PurgeRun
+    | PurgeExperiment
+    | SetExperiment
+    | SetExperimentTags
+    | SetRun
+    | SetRunTags
+    | AddParams
+    | AddMetrics
+    | AddInputs
 )
 
 
@@ -207,14 +232,22 @@ def changes_for(event: e.AnyEvent, pos: int) -> list[AnyChange]:  # noqa: C901 -
             return [
                 AddInputs(run_id=event.run_id, datasets=event.datasets, model_ids=event.model_ids)
             ]
-        case e.RunDeleted() | e.RunRestored():
-            deleted = isinstance(event, e.RunDeleted)
+        case e.RunDeleted():
             return [
                 SetRun(
                     run_id=event.run_id,
                     pos=pos,
-                    lifecycle_stage="deleted" if deleted else "active",
-                    deleted_time=event.time if deleted else None,
+                    lifecycle_stage="deleted",
+                    deleted_time=event.time,
+                    deleted_cause=event.cascade,
                 )
+            ]
+        case e.RunRestored():
+            return [SetRun(run_id=event.run_id, pos=pos, lifecycle_stage="active")]
+        case e.RunPurged():
+            return [PurgeRun(run_id=event.run_id, pos=pos, time=event.time)]
+        case e.ExperimentPurged():
+            return [
+                PurgeExperiment(experiment_id=int(event.experiment_id), pos=pos, time=event.time)
             ]
     raise TypeError(f"no projection for event {type(event).__name__}")

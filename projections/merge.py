@@ -25,8 +25,8 @@ _tags_encoder = msgspec.msgpack.Encoder()
 _RUN = """
 INSERT INTO runs{s} AS t (run_id, experiment_id, user_id, start_time, artifact_uri,
     name, name_pos, status, status_pos, end_time, end_time_pos,
-    lifecycle_stage, deleted_time, lifecycle_pos)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    lifecycle_stage, deleted_time, deleted_cause, lifecycle_pos)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (run_id) DO UPDATE SET
     experiment_id = COALESCE(t.experiment_id, excluded.experiment_id),
     user_id = COALESCE(t.user_id, excluded.user_id),
@@ -43,6 +43,8 @@ ON CONFLICT (run_id) DO UPDATE SET
         THEN excluded.lifecycle_stage ELSE t.lifecycle_stage END,
     deleted_time = CASE WHEN excluded.lifecycle_pos > t.lifecycle_pos
         THEN excluded.deleted_time ELSE t.deleted_time END,
+    deleted_cause = CASE WHEN excluded.lifecycle_pos > t.lifecycle_pos
+        THEN excluded.deleted_cause ELSE t.deleted_cause END,
     lifecycle_pos = {greatest}(excluded.lifecycle_pos, t.lifecycle_pos)
 """
 
@@ -125,6 +127,17 @@ _FUNCTIONS = {
 }
 
 
+_RUN_TABLES = (
+    "runs",
+    "run_tags",
+    "params",
+    "latest_metrics",
+    "metric_history",
+    "run_datasets",
+    "run_model_inputs",
+)
+
+
 class Statements(NamedTuple):
     run: str
     experiment: str
@@ -135,6 +148,10 @@ class Statements(NamedTuple):
     latest: str
     dataset: str
     model_input: str
+    purge_run: tuple[str, ...]
+    purged_run: str
+    purge_experiment: tuple[str, ...]
+    purged_experiment: str
 
 
 def statements(dialect: str, suffix: str = "") -> Statements:
@@ -150,6 +167,19 @@ def statements(dialect: str, suffix: str = "") -> Statements:
         latest=_LATEST.format(newer=_NEWER, **f),
         dataset=_DATASET.format(**f),
         model_input=_MODEL_INPUT.format(**f),
+        purge_run=tuple(f"DELETE FROM {t}{suffix} WHERE run_id = ?" for t in _RUN_TABLES),
+        purged_run=(
+            f"INSERT INTO purged_runs{suffix} (run_id, purged_time, pos) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING"
+        ),
+        purge_experiment=tuple(
+            f"DELETE FROM {t}{suffix} WHERE experiment_id = ?"
+            for t in ("experiments", "experiment_tags")
+        ),
+        purged_experiment=(
+            f"INSERT INTO purged_experiments{suffix} (experiment_id, purged_time, pos) "
+            "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+        ),
     )
 
 
@@ -208,7 +238,7 @@ def _guarded(pos: int, value: object) -> int:
     return pos if value is not None else 0
 
 
-def plan(sql: Statements, change: ch.AnyChange) -> Iterator[Step]:
+def plan(sql: Statements, change: ch.AnyChange) -> Iterator[Step]:  # noqa: C901 - one case per change
     """The statements ``change`` runs, except metrics (see ``metric_series``)."""
     match change:
         case ch.SetRun():
@@ -230,6 +260,7 @@ def plan(sql: Statements, change: ch.AnyChange) -> Iterator[Step]:
                         _guarded(c.pos, c.end_time),
                         c.lifecycle_stage,
                         c.deleted_time,
+                        c.deleted_cause,
                         _guarded(c.pos, c.lifecycle_stage),
                     )
                 ],
@@ -290,5 +321,14 @@ def plan(sql: Statements, change: ch.AnyChange) -> Iterator[Step]:
                 )
             yield Step(sql.dataset, datasets)
             yield Step(sql.model_input, [(change.run_id, m) for m in sorted(set(change.model_ids))])
+        case ch.PurgeRun():
+            # Tombstones win: whatever order events arrive in, a purged run has no rows.
+            for statement in sql.purge_run:
+                yield Step(statement, [(change.run_id,)])
+            yield Step(sql.purged_run, [(change.run_id, change.time, change.pos)])
+        case ch.PurgeExperiment():
+            for statement in sql.purge_experiment:
+                yield Step(statement, [(change.experiment_id,)])
+            yield Step(sql.purged_experiment, [(change.experiment_id, change.time, change.pos)])
         case ch.AddMetrics():
             raise TypeError("metrics changes go through metric_series()")

@@ -11,6 +11,8 @@ from __future__ import annotations
 __all__ = ["PROJECTION_TABLES", "projection_ddl"]
 
 PROJECTION_TABLES = (
+    "purged_runs",
+    "purged_experiments",
     "experiments",
     "experiment_tags",
     "runs",
@@ -78,8 +80,22 @@ def projection_ddl(dialect: str, suffix: str = "", generation: int = 0) -> list[
             end_time_pos {i} NOT NULL DEFAULT 0,
             lifecycle_stage TEXT,
             deleted_time {i},
+            deleted_cause TEXT,
             lifecycle_pos {i} NOT NULL DEFAULT 0
         )""",
+        # Purge finds deleted runs by age; bulk restore by deletion time.
+        f"""CREATE INDEX IF NOT EXISTS runs_deleted{g}
+            ON runs{s} (lifecycle_stage, deleted_time)""",
+        f"""CREATE TABLE IF NOT EXISTS purged_runs{s} (
+            run_id TEXT PRIMARY KEY,
+            purged_time {i} NOT NULL,
+            pos {i} NOT NULL
+        ){w}""",
+        f"""CREATE TABLE IF NOT EXISTS purged_experiments{s} (
+            experiment_id {i} PRIMARY KEY,
+            purged_time {i} NOT NULL,
+            pos {i} NOT NULL
+        ){w}""",
         # Search scopes by experiment and lifecycle, then pages in MLflow's default order
         # (start_time DESC, run_id ASC): this index serves that page without a sort.
         f"""CREATE INDEX IF NOT EXISTS runs_experiment{g}

@@ -24,7 +24,8 @@ _RUN_COLUMNS = (
     "lifecycle_stage, deleted_time"
 )
 _EXPERIMENT_COLUMNS = (
-    "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time"
+    "experiment_id, name, artifact_location, lifecycle_stage, creation_time, last_update_time, "
+    "deleted_time"
 )
 _LOCKS = {"share": " FOR KEY SHARE", "update": " FOR UPDATE"}
 Rows = list[tuple[Any, ...]]
@@ -62,7 +63,19 @@ def _experiment(rows: Rows) -> q.ExperimentState | None:
         lifecycle_stage=row[3],
         creation_time=row[4],
         last_update_time=row[5],
+        deleted_time=row[6],
     )
+
+
+def _ids(rows: Rows) -> list[Any]:
+    return [row[0] for row in rows]
+
+
+def _children(rows: Rows) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for parent, child in rows:
+        out.setdefault(parent, []).append(child)
+    return out
 
 
 def _one_run(rows: Rows) -> q.RunState | None:
@@ -78,7 +91,7 @@ def _keys(sql: str, owner: Any, keys: list[str]) -> LookupQuery:
     return LookupQuery(sql.format(marks=marks), (owner, *keys), _pairs)
 
 
-def lookup_query(lookup: q.Lookup, dialect: str) -> LookupQuery:
+def lookup_query(lookup: q.Lookup, dialect: str) -> LookupQuery:  # noqa: C901 - one case each
     def lock(mode: str) -> str:
         return _LOCKS[mode] if dialect == "postgres" else ""
 
@@ -147,6 +160,66 @@ def lookup_query(lookup: q.Lookup, dialect: str) -> LookupQuery:
                 "ORDER BY run_id",
                 (int(lookup.experiment_id), lookup.lifecycle_stage),
                 lambda rows: [row[0] for row in rows],
+            )
+        case q.GetDescendants():
+            return LookupQuery(
+                "WITH RECURSIVE tree(run_id) AS (SELECT run_id FROM run_tags "
+                "WHERE key = 'mlflow.parentRunId' AND value = ? "
+                "UNION SELECT t.run_id FROM run_tags t JOIN tree ON t.value = tree.run_id "
+                "AND t.key = 'mlflow.parentRunId') SELECT run_id FROM tree ORDER BY run_id",
+                (lookup.run_id,),
+                _ids,
+            )
+        case q.GetChildren():
+            marks = ",".join("?" * len(lookup.run_ids)) or "NULL"
+            return LookupQuery(
+                "SELECT value, run_id FROM run_tags WHERE key = 'mlflow.parentRunId' "
+                f"AND value IN ({marks}) ORDER BY value, run_id",
+                tuple(lookup.run_ids),
+                _children,
+            )
+        case q.GetRunsDeletedWith():
+            return LookupQuery(
+                "SELECT run_id FROM runs WHERE lifecycle_stage = 'deleted' "
+                "AND deleted_cause = ? ORDER BY run_id",
+                (lookup.cascade,),
+                _ids,
+            )
+        case q.GetRunsStartedBefore():
+            return LookupQuery(
+                "SELECT run_id FROM runs WHERE experiment_id = ? AND lifecycle_stage = 'active' "
+                f"AND start_time <= ? ORDER BY start_time, run_id LIMIT ?{lock('update')}",
+                (int(lookup.experiment_id), lookup.max_time, lookup.limit),
+                _ids,
+            )
+        case q.GetRunsDeletedSince():
+            return LookupQuery(
+                "SELECT run_id FROM runs WHERE experiment_id = ? AND lifecycle_stage = 'deleted' "
+                f"AND deleted_time >= ? ORDER BY deleted_time, run_id LIMIT ?{lock('update')}",
+                (int(lookup.experiment_id), lookup.min_time, lookup.limit),
+                _ids,
+            )
+        case q.GetPurgedRun():
+            return LookupQuery(
+                "SELECT purged_time FROM purged_runs WHERE run_id = ?",
+                (lookup.run_id,),
+                lambda rows: rows[0][0] if rows else None,
+            )
+        case q.GetExpired():
+            table, key = (
+                ("experiments", "experiment_id") if lookup.experiments else ("runs", "run_id")
+            )
+            return LookupQuery(
+                f"SELECT {key} FROM {table} WHERE lifecycle_stage = 'deleted' "
+                f"AND deleted_time <= ? ORDER BY deleted_time, {key} LIMIT ?",
+                (lookup.cutoff, lookup.limit),
+                lambda rows: [str(row[0]) for row in rows],
+            )
+        case q.CountStreamEvents():
+            return LookupQuery(
+                "SELECT COUNT(*) FROM events WHERE stream_id = ?",
+                (lookup.stream_id,),
+                lambda rows: int(rows[0][0]),
             )
     raise TypeError(f"unknown lookup {lookup!r}")
 

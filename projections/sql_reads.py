@@ -22,7 +22,14 @@ from trackledger.projections.search import (
     compile_run_search,
 )
 from trackledger.projections.sql_lookups import run_state
-from trackledger.projections.views import ExperimentView, MetricValue, Page, RunView
+from trackledger.projections.views import (
+    ExperimentView,
+    MetricValue,
+    Page,
+    RunTree,
+    RunView,
+    TreeNode,
+)
 
 __all__ = ["FetchAll", "SqlReadModel"]
 
@@ -254,3 +261,40 @@ class SqlReadModel:
             MetricValue(key, _float(value, nan), ts, step) for value, ts, step, nan in rows
         ]
         return Page(items, offset + len(items) if more else None)
+
+    # -- run trees ---------------------------------------------------------------------
+
+    async def run_tree(self, run_id: str) -> RunTree | None:
+        """The path from ``run_id``'s root down to it, and every run under that root."""
+        up = await self._fetchall(
+            "WITH RECURSIVE up(run_id, depth) AS (SELECT ?, 0 UNION ALL "
+            "SELECT t.value, up.depth + 1 FROM run_tags t JOIN up ON t.run_id = up.run_id "
+            "AND t.key = 'mlflow.parentRunId' WHERE t.value IS NOT NULL AND up.depth < 1000) "
+            "SELECT up.run_id FROM up JOIN runs r ON r.run_id = up.run_id "
+            "AND r.experiment_id IS NOT NULL ORDER BY up.depth DESC",
+            (run_id,),
+        )
+        if not up or up[-1][0] != run_id:
+            return None
+        path = [row[0] for row in up]
+        rows = await self._fetchall(
+            "WITH RECURSIVE down(run_id, parent_id) AS (SELECT ?, NULL UNION "
+            "SELECT t.run_id, t.value FROM run_tags t JOIN down ON t.value = down.run_id "
+            "AND t.key = 'mlflow.parentRunId') "
+            "SELECT d.run_id, d.parent_id, r.name, r.status, r.lifecycle_stage, r.start_time "
+            "FROM down d JOIN runs r ON r.run_id = d.run_id AND r.experiment_id IS NOT NULL "
+            "ORDER BY r.start_time, d.run_id",
+            (path[0],),
+        )
+        nodes = [
+            TreeNode(
+                run_id=r[0],
+                parent_id=r[1],
+                run_name=r[2],
+                status=r[3],
+                lifecycle_stage=r[4],
+                start_time=r[5],
+            )
+            for r in rows
+        ]
+        return RunTree(path=path, nodes=nodes)

@@ -39,6 +39,8 @@ class SQLiteProjector:
 
     def _insert(self, conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> int:
         """Run ``sql`` for ``rows`` in one statement; return how many rows it changed."""
+        if len(rows) == 1:
+            return conn.execute(sql, rows[0]).rowcount
         return conn.execute(many_rows(sql, len(rows)), _flat(rows)).rowcount if rows else 0
 
     def apply(self, conn: sqlite3.Connection, event: AnyEvent, pos: int) -> None:

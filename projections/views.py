@@ -14,7 +14,9 @@ __all__ = [
     "MetricValue",
     "Page",
     "ReadModel",
+    "RunTree",
     "RunView",
+    "TreeNode",
 ]
 
 
@@ -42,6 +44,22 @@ class RunView(msgspec.Struct, frozen=True, kw_only=True):
     tags: list[Tag]
     datasets: list[DatasetInput]
     model_ids: list[str]
+
+
+class TreeNode(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    parent_id: str | None
+    run_name: str | None
+    status: str
+    lifecycle_stage: str
+    start_time: int | None
+
+
+class RunTree(msgspec.Struct, frozen=True, kw_only=True):
+    """A run's whole tree: the path from the root down to it, and every node under the root."""
+
+    path: list[str]
+    nodes: list[TreeNode]
 
 
 class Page(msgspec.Struct, frozen=True):
@@ -82,3 +100,5 @@ class ReadModel(Protocol):
     async def metric_history(
         self, run_id: str, key: str, *, offset: int, limit: int | None
     ) -> Page: ...
+
+    async def run_tree(self, run_id: str) -> RunTree | None: ...

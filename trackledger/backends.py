@@ -120,6 +120,7 @@ async def open_sqlite(
     *,
     artifact_root: str,
     clock: Callable[[], int],
+    retention_ms: int,
     synchronous: str = "FULL",
     readers: int = 4,
 ) -> SQLiteBackend:
@@ -135,6 +136,7 @@ async def open_sqlite(
         answer=answer_sqlite,
         clock=clock,
         artifact_root=artifact_root,
+        retention_ms=retention_ms,
     )
     return SQLiteBackend(writer, pool, store)
 
@@ -185,7 +187,12 @@ class PostgresBackend:
 
 
 async def open_postgres(
-    uri: str, *, artifact_root: str, clock: Callable[[], int], pool_size: int = 10
+    uri: str,
+    *,
+    artifact_root: str,
+    clock: Callable[[], int],
+    retention_ms: int,
+    pool_size: int = 10,
 ) -> PostgresBackend:
     # Query parameters of the URI other than libpq's own (e.g. ?search_path=s) become
     # server settings of every connection (asyncpg).
@@ -205,6 +212,7 @@ async def open_postgres(
         answer=answer_postgres,
         clock=clock,
         artifact_root=artifact_root,
+        retention_ms=retention_ms,
     )
     return PostgresBackend(pool, store)
 
@@ -219,17 +227,27 @@ async def open_backend(
     clock: Callable[[], int] = system_clock,
     sqlite_synchronous: str = "FULL",
     pool_size: int = 10,
+    retention_days: float = 30,
 ) -> Backend:
     """Open the store at ``uri``, creating or upgrading its schema, with experiment 0."""
     path = sqlite_path(uri)
+    retention_ms = int(retention_days * 86_400_000)
     backend: SQLiteBackend | PostgresBackend
     if path is not None:
         backend = await open_sqlite(
-            path, artifact_root=artifact_root, clock=clock, synchronous=sqlite_synchronous
+            path,
+            artifact_root=artifact_root,
+            clock=clock,
+            retention_ms=retention_ms,
+            synchronous=sqlite_synchronous,
         )
     elif uri.startswith(("postgresql://", "postgres://")):
         backend = await open_postgres(
-            uri, artifact_root=artifact_root, clock=clock, pool_size=pool_size
+            uri,
+            artifact_root=artifact_root,
+            clock=clock,
+            retention_ms=retention_ms,
+            pool_size=pool_size,
         )
     else:
         scheme = uri.split(":", 1)[0]

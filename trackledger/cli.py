@@ -75,6 +75,26 @@ async def _verify(settings: Settings) -> int:
     return 1
 
 
+async def _gc(settings: Settings, older_than: str | None) -> int:
+    from trackledger.gc import collect, parse_duration
+
+    older_than_ms = (
+        parse_duration(older_than) if older_than else int(settings.retention_days * 86_400_000)
+    )
+    backend = await open_backend(settings.backend_store_uri)
+    try:
+        done = await collect(
+            backend,
+            older_than_ms,
+            actor="trackledger gc",
+            progress=lambda runs: print(f"gc: {runs:,} runs purged so far", file=sys.stderr),
+        )
+    finally:
+        await backend.close()
+    print(f"purged {done.runs:,} runs and {done.experiments:,} experiments")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trackledger",
@@ -92,6 +112,18 @@ def _parser() -> argparse.ArgumentParser:
         "verify", help="replay the log and report projection rows that differ (exit 1 if any)"
     )
     _add_settings(verify, ("backend_store_uri",))
+    gc = sub.add_parser(
+        "gc",
+        help="purge runs and experiments deleted longer ago than --older-than, for good",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    gc.add_argument(
+        "--older-than",
+        default=None,
+        help="age of deletions to purge, e.g. 30d, 12h, 1d2h3m4s (default: the retention, "
+        "TRACKLEDGER_RETENTION_DAYS days)",
+    )
+    _add_settings(gc, ("backend_store_uri", "retention_days"))
     return parser
 
 
@@ -105,6 +137,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             serve(settings)
             return 0
+        if args.command == "gc":
+            return asyncio.run(_gc(settings, args.older_than))
         runner: Callable[[Settings], object] = {"rebuild": _rebuild, "verify": _verify}[
             args.command
         ]

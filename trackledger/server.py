@@ -20,9 +20,14 @@ def build_app(settings: Settings) -> Starlette:
             settings.backend_store_uri,
             sqlite_synchronous=settings.sqlite_synchronous,
             pool_size=settings.postgres_pool_size,
+            retention_days=settings.retention_days,
         )
 
-    return create_app(open_configured)
+    return create_app(
+        open_configured,
+        retention_ms=int(settings.retention_days * 86_400_000),
+        gc_interval_s=settings.gc_interval_seconds,
+    )
 
 
 def app_from_env() -> Starlette:

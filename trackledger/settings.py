@@ -57,6 +57,16 @@ SETTINGS = (
         help="PostgreSQL connections per server process",
     ),
     Setting(
+        name="retention_days",
+        default=30.0,
+        help="days a deleted run or experiment stays restorable before it is purged",
+    ),
+    Setting(
+        name="gc_interval_seconds",
+        default=3600.0,
+        help="how often the server purges what is past retention (0: never; see 'trackledger gc')",
+    ),
+    Setting(
         name="sqlite_synchronous",
         default="FULL",
         help="SQLite synchronous mode: FULL makes every acknowledged write survive a crash "
@@ -72,6 +82,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int = 5000
     workers: int = 1
     postgres_pool_size: int = 10
+    retention_days: float = 30.0
+    gc_interval_seconds: float = 3600.0
     sqlite_synchronous: str = "FULL"
 
     @classmethod

@@ -1,0 +1,78 @@
+"""Purging what was deleted longer ago than the retention: the CLI, the admin endpoint and
+the server's schedule all go through ``collect``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+
+import msgspec
+
+from trackledger.backends import Backend
+from trackledger.eventlog.commands import Purge
+from trackledger.eventlog.results import BulkResult
+from trackledger.eventlog.store import system_clock
+
+__all__ = ["Collected", "collect", "parse_duration", "schedule"]
+
+log = logging.getLogger("trackledger.gc")
+
+# MLflow's `mlflow gc --older-than` syntax: 1d2h3m4s, each part optional, floats allowed.
+_DURATION = re.compile(
+    r"^((?P<d>[.\d]+?)d)?((?P<h>[.\d]+?)h)?((?P<m>[.\d]+?)m)?((?P<s>[.\d]+?)s)?$"
+)
+_UNIT_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
+
+
+def parse_duration(text: str) -> int:
+    """``30d``, ``1d12h``, ``90m``, ``3600s`` -> milliseconds."""
+    match = _DURATION.match(text.strip())
+    if not text.strip() or match is None:
+        raise ValueError(f"invalid duration {text!r}; use e.g. 30d, 12h, 1d2h3m4s")
+    try:
+        return int(sum(float(v) * _UNIT_MS[k] for k, v in match.groupdict().items() if v))
+    except ValueError:
+        raise ValueError(f"invalid duration {text!r}; use e.g. 30d, 12h, 1d2h3m4s") from None
+
+
+class Collected(msgspec.Struct, frozen=True):
+    runs: int
+    experiments: int
+
+
+async def collect(
+    backend: Backend,
+    older_than_ms: int,
+    *,
+    actor: str | None = None,
+    clock: Callable[[], int] = system_clock,
+    progress: Callable[[int], None] | None = None,
+) -> Collected:
+    """Purge runs and experiments deleted at least ``older_than_ms`` ago, in transactions
+    of at most 1000 runs, until none is left."""
+    cutoff = clock() - older_than_ms
+    runs = experiments = 0
+    while True:
+        result = await backend.store.execute(Purge(cutoff=cutoff), actor=actor)
+        assert isinstance(result, BulkResult)
+        runs += result.count
+        experiments += result.experiments
+        if progress is not None and result.count:
+            progress(runs)
+        if result.count == 0:
+            return Collected(runs, experiments)
+
+
+async def schedule(backend: Backend, retention_ms: int, interval_s: float) -> None:
+    """Purge every ``interval_s`` seconds, for as long as the server runs."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            done = await collect(backend, retention_ms, actor="trackledger-gc")
+        except Exception:  # keep serving; the next round tries again
+            log.exception("scheduled purge failed")
+            continue
+        if done.runs or done.experiments:
+            log.warning("purged %d runs and %d experiments", done.runs, done.experiments)
