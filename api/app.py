@@ -13,9 +13,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from trackledger import __version__
-from trackledger.api import databricks, experiments, extensions, runs
+from trackledger.api import artifacts, databricks, experiments, extensions, models, runs
 from trackledger.api.calls import backend
 from trackledger.api.errors import error_response
+from trackledger.artifact_store import ArtifactStore
 from trackledger.backends import Backend
 from trackledger.gc import schedule
 
@@ -45,12 +46,19 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 
 def _mlflow_routes() -> list[BaseRoute]:
-    return [*experiments.routes, *runs.routes, *databricks.routes]
+    return [
+        *experiments.routes,
+        *runs.routes,
+        *databricks.routes,
+        *models.routes,
+        *artifacts.tracking_routes,
+    ]
 
 
 def create_app(
     open_backend: BackendFactory,
     *,
+    artifact_store: ArtifactStore | None = None,
     retention_ms: int = 30 * 86_400_000,
     gc_interval_s: float = 0,
 ) -> Starlette:
@@ -61,7 +69,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.backend = await open_backend()
         collector = (
-            asyncio.create_task(schedule(app.state.backend, retention_ms, gc_interval_s))
+            asyncio.create_task(
+                schedule(app.state.backend, retention_ms, gc_interval_s, artifact_store)
+            )
             if gc_interval_s > 0
             else None
         )
@@ -82,7 +92,12 @@ def create_app(
         Mount("/api/2.0/mlflow", routes=mlflow),
         Mount("/ajax-api/2.0/mlflow", routes=mlflow),
         Mount("/api/2.0/trackledger", routes=extensions.routes),
+        Mount("/api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
+        Mount("/ajax-api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
+        Route("/api/3.0/mlflow/server-info", artifacts.server_info),
+        Route("/ajax-api/3.0/mlflow/server-info", artifacts.server_info),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
     app.state.retention_ms = retention_ms
+    app.state.artifacts = artifact_store
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -9,12 +10,24 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from trackledger.api import render
-from trackledger.api.calls import actor, backend, required
+from trackledger.api.calls import actor, backend, experiment_id, required
 from trackledger.api.errors import ApiError, endpoint
-from trackledger.api.requests import CollectRequest, GetRunRequest
+from trackledger.api.limits import page_size
+from trackledger.api.requests import (
+    AsOfRequest,
+    CollectRequest,
+    EventsRequest,
+    GetRunRequest,
+    HistoryRequest,
+)
 from trackledger.api.wire import read
 from trackledger.eventlog.errors import NotFound
+from trackledger.eventlog.events import experiment_stream, run_stream
+from trackledger.eventlog.store import StoredEvent
 from trackledger.gc import collect, parse_duration
+from trackledger.projections.history import describe
+from trackledger.projections.memory import fold_run
+from trackledger.projections.search import decode_page_token, encode_page_token
 from trackledger.projections.views import RunTree
 
 __all__ = ["routes"]
@@ -59,11 +72,94 @@ async def gc(request: Request) -> Response:
         older_than = parse_duration(req.older_than) if req.older_than else default_ms
     except ValueError as exc:
         raise ApiError("INVALID_PARAMETER_VALUE", str(exc)) from None
-    done = await collect(backend(request), older_than, actor=actor(request))
+    done = await collect(
+        backend(request), older_than, artifacts=request.app.state.artifacts, actor=actor(request)
+    )
     return render.json_response({"runs_purged": done.runs, "experiments_purged": done.experiments})
+
+
+async def _history(request: Request, stream: str, req: HistoryRequest) -> Response:
+    limit = page_size(req.max_results, default=100)
+    after = decode_page_token(req.page_token)
+    events = await backend(request).store.read_stream(stream, after=after, limit=limit + 1)
+    body: dict[str, Any] = {}
+    if events:
+        body["events"] = [describe(s, req.expand) for s in events[:limit]]
+    if len(events) > limit:
+        body["next_page_token"] = encode_page_token(events[limit - 1].position)
+    return render.json_response(body)
+
+
+@endpoint
+async def run_history(request: Request) -> Response:
+    """A run's events in log order: position, time, actor, type and what changed."""
+    req = await read(request, HistoryRequest)
+    return await _history(request, run_stream(required(req.run_id, "run_id")), req)
+
+
+@endpoint
+async def experiment_history(request: Request) -> Response:
+    req = await read(request, HistoryRequest)
+    experiment_id(req.experiment_id)
+    return await _history(request, experiment_stream(str(req.experiment_id)), req)
+
+
+#: ``as_of`` values from here up are times (ms since the epoch, from 1973 on); below it,
+#: log positions.
+AS_OF_TIME_FROM = 10**11
+
+
+@endpoint
+async def run_as_of(request: Request) -> Response:
+    """The run exactly as runs/get would have answered at ``as_of`` (a time in ms, or a
+    log position)."""
+    req = await read(request, AsOfRequest)
+    run_id = required(req.run_id or req.run_uuid, "run_id")
+    if req.as_of is None:
+        raise ApiError("INVALID_PARAMETER_VALUE", "Missing value for required parameter 'as_of'.")
+    as_of = req.as_of
+    stream = run_stream(run_id)
+    events: list[StoredEvent] = []
+    after = 0
+    while True:
+        page = await backend(request).store.read_stream(stream, after=after, limit=10_000)
+        events.extend(
+            s for s in page if (s.recorded_at if as_of >= AS_OF_TIME_FROM else s.position) <= as_of
+        )
+        if len(page) < 10_000:
+            break
+        after = page[-1].position
+    view = fold_run(run_id, events)
+    if view is None:
+        raise NotFound(f"Run with id={run_id} did not exist at {as_of}")
+    return render.json_response({"run": render.run(view)})
+
+
+@endpoint
+async def events_feed(request: Request) -> Response:
+    """Events after the cursor ``after``, in an order a consumer can resume from
+    (``next_cursor``). With ``wait_ms``, an empty answer waits up to that long for news."""
+    req = await read(request, EventsRequest)
+    limit = min(page_size(req.limit, default=100, field="limit"), 10_000)
+    wait = max(0, min(req.wait_ms or 0, 30_000)) / 1000
+    deadline = asyncio.get_running_loop().time() + wait
+    store = backend(request).store
+    while True:
+        events = await store.read_all(after=req.after, limit=limit)
+        if events or asyncio.get_running_loop().time() >= deadline:
+            break
+        await asyncio.sleep(0.02)
+    body: dict[str, Any] = {"next_cursor": events[-1].cursor if events else (req.after or "")}
+    if events:
+        body["events"] = [{**describe(s, req.expand), "stream_id": s.stream_id} for s in events]
+    return render.json_response(body)
 
 
 routes = [
     Route("/runs/tree", run_tree, methods=["GET"]),
+    Route("/runs/history", run_history, methods=["GET"]),
+    Route("/runs/get", run_as_of, methods=["GET"]),
+    Route("/experiments/history", experiment_history, methods=["GET"]),
+    Route("/events", events_feed, methods=["GET"]),
     Route("/admin/gc", gc, methods=["POST"]),
 ]

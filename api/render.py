@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from trackledger.eventlog.events import DatasetInput, RunCreated, Tag
+from trackledger.eventlog.events import DatasetInput, ModelOutput, RunCreated, Tag
 from trackledger.eventlog.lookups import RunState
-from trackledger.projections.views import ExperimentView, MetricValue, RunView
+from trackledger.projections.views import ExperimentView, LoggedModelView, MetricValue, RunView
 
 __all__ = ["experiment", "json_response", "metric", "run", "run_from_created", "run_info"]
 
@@ -79,6 +79,7 @@ def _run(
     tags: list[Tag],
     datasets: list[DatasetInput],
     model_ids: list[str],
+    outputs: list[ModelOutput] | None = None,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {}
     _put(data, "metrics", [metric(m) for m in metrics])
@@ -87,11 +88,41 @@ def _run(
     inputs: dict[str, Any] = {}
     _put(inputs, "dataset_inputs", [_dataset(d) for d in datasets])
     _put(inputs, "model_inputs", [{"model_id": m} for m in model_ids])
-    return {"info": run_info(info), "data": data, "inputs": inputs, "outputs": {}}
+    produced: dict[str, Any] = {}
+    _put(
+        produced, "model_outputs", [{"model_id": o.model_id, "step": o.step} for o in outputs or []]
+    )
+    return {"info": run_info(info), "data": data, "inputs": inputs, "outputs": produced}
 
 
 def run(view: RunView) -> dict[str, Any]:
-    return _run(view.info, view.metrics, view.params, view.tags, view.datasets, view.model_ids)
+    return _run(
+        view.info,
+        view.metrics,
+        view.params,
+        view.tags,
+        view.datasets,
+        view.model_ids,
+        view.outputs,
+    )
+
+
+def logged_model(view: LoggedModelView) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "model_id": view.model_id,
+        "experiment_id": view.experiment_id,
+        "name": view.name,
+        "artifact_uri": view.artifact_uri,
+        "status": view.status,
+    }
+    _put(info, "creation_timestamp_ms", view.creation_time)
+    _put(info, "last_updated_timestamp_ms", view.last_updated_time)
+    _put(info, "source_run_id", view.source_run_id)
+    _put(info, "model_type", view.model_type)
+    _put(info, "tags", _pairs(view.tags))
+    data: dict[str, Any] = {}
+    _put(data, "params", _pairs(view.params))
+    return {"info": info, "data": data}
 
 
 def run_from_created(event: RunCreated) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import msgspec
 from trackledger.api.wire import Int32, Int64
 
 __all__ = [
+    "AsOfRequest",
     "CollectRequest",
     "CreateExperimentRequest",
     "CreateRunRequest",
@@ -18,12 +19,14 @@ __all__ = [
     "DeleteRunRequest",
     "DeleteRunsRequest",
     "DeleteTagRequest",
+    "EventsRequest",
     "ExperimentIdRequest",
     "ExperimentTagRequest",
     "GetExperimentByNameRequest",
     "GetExperimentRequest",
     "GetMetricHistoryRequest",
     "GetRunRequest",
+    "HistoryRequest",
     "LogBatchRequest",
     "LogInputsRequest",
     "LogMetricRequest",
@@ -124,6 +127,25 @@ class RestoreRunsRequest(msgspec.Struct):
     experiment_id: str | None = None
     min_timestamp_millis: Int64 | None = None
     max_runs: Int32 | None = None
+
+
+class HistoryRequest(msgspec.Struct):
+    run_id: str | None = None
+    experiment_id: str | None = None
+    max_results: Int32 | None = None
+    page_token: str | None = None
+    expand: bool = False
+
+
+class AsOfRequest(RunIdRequest):
+    as_of: Int64 | None = None
+
+
+class EventsRequest(msgspec.Struct):
+    after: str | None = None
+    limit: Int32 | None = None
+    wait_ms: Int32 | None = None
+    expand: bool = False
 
 
 class CollectRequest(msgspec.Struct):

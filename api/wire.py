@@ -135,7 +135,7 @@ async def read(request: Request, kind: type[T], lists: frozenset[str] = frozense
     """The request's parameters as ``kind``: the JSON body, or the query string of a GET."""
     if request.method == "GET":
         data: Any = _query(request, lists) if request.url.query else await _body_json(request)
-    else:
+    elif request.method in ("POST", "PUT"):
         content_type = request.headers.get("content-type")
         if content_type is None:
             raise ApiError(
@@ -146,5 +146,7 @@ async def read(request: Request, kind: type[T], lists: frozenset[str] = frozense
                 "INVALID_PARAMETER_VALUE",
                 "Bad Request. Content-Type must be one of ['application/json'].",
             )
+        data = await _body_json(request)
+    else:  # MLflow parses PATCH and DELETE bodies without looking at the content type
         data = await _body_json(request)
     return decode(_normalize(data), kind)

@@ -8,28 +8,36 @@ from __future__ import annotations
 
 import msgspec
 
-from trackledger.eventlog.events import DatasetInput
+from trackledger.eventlog.events import DatasetInput, ModelOutput
 
 __all__ = [
     "AnyCommand",
     "CreateExperiment",
+    "CreateLoggedModel",
     "CreateRun",
     "DeleteExperiment",
     "DeleteExperimentTag",
+    "DeleteLoggedModel",
+    "DeleteLoggedModelTag",
     "DeleteRun",
     "DeleteRunTag",
     "DeleteRunsByTime",
     "EnsureDefaultExperiment",
+    "FinalizeLoggedModel",
     "LogBatch",
     "LogInputs",
+    "LogLoggedModelParams",
+    "LogOutputs",
     "MetricIn",
     "ParamIn",
     "Purge",
+    "RecordArtifact",
     "RenameExperiment",
     "RestoreExperiment",
     "RestoreRun",
     "RestoreRunsByTime",
     "SetExperimentTag",
+    "SetLoggedModelTags",
     "TagIn",
     "UpdateRun",
 ]
@@ -148,6 +156,53 @@ class RestoreRunsByTime(Command, frozen=True, kw_only=True, tag="restore_runs_by
     max_runs: int | None = None
 
 
+class CreateLoggedModel(Command, frozen=True, kw_only=True, tag="create_logged_model"):
+    experiment_id: str
+    name: str | None = None
+    model_type: str | None = None
+    source_run_id: str | None = None
+    params: list[ParamIn] = []
+    tags: list[TagIn] = []
+
+
+class FinalizeLoggedModel(Command, frozen=True, kw_only=True, tag="finalize_logged_model"):
+    model_id: str
+    status: str | None
+
+
+class SetLoggedModelTags(Command, frozen=True, kw_only=True, tag="set_logged_model_tags"):
+    model_id: str
+    tags: list[TagIn]
+
+
+class DeleteLoggedModelTag(Command, frozen=True, kw_only=True, tag="delete_logged_model_tag"):
+    model_id: str
+    key: str
+
+
+class LogLoggedModelParams(Command, frozen=True, kw_only=True, tag="log_logged_model_params"):
+    model_id: str
+    params: list[ParamIn]
+
+
+class DeleteLoggedModel(Command, frozen=True, kw_only=True, tag="delete_logged_model"):
+    model_id: str
+
+
+class LogOutputs(Command, frozen=True, kw_only=True, tag="log_outputs"):
+    run_id: str
+    models: list[ModelOutput]
+
+
+class RecordArtifact(Command, frozen=True, kw_only=True, tag="record_artifact"):
+    """Note in the run's history that a file was stored (the bytes are already stored)."""
+
+    run_id: str
+    path: str
+    size: int
+    sha256: str
+
+
 class Purge(Command, frozen=True, kw_only=True, tag="purge"):
     """Remove for good what was deleted at or before ``cutoff`` (ms since the epoch)."""
 
@@ -177,4 +232,12 @@ AnyCommand = (
     | DeleteRunsByTime
     | RestoreRunsByTime
     | Purge
+    | CreateLoggedModel
+    | FinalizeLoggedModel
+    | SetLoggedModelTags
+    | DeleteLoggedModelTag
+    | LogLoggedModelParams
+    | DeleteLoggedModel
+    | LogOutputs
+    | RecordArtifact
 )

@@ -8,6 +8,7 @@ from typing import Any
 from trackledger.eventlog import commands as c
 from trackledger.eventlog import decide_experiments as experiments
 from trackledger.eventlog import decide_lifecycle as lifecycle
+from trackledger.eventlog import decide_models as models
 from trackledger.eventlog import decide_runs as runs
 from trackledger.eventlog.context import DecideContext
 from trackledger.eventlog.lookups import Decision, Lookup, Outcome
@@ -32,6 +33,14 @@ _DECISIONS: dict[type, Callable[[Any, DecideContext], Decision]] = {
     c.DeleteRunsByTime: lifecycle.delete_by_time,
     c.RestoreRunsByTime: lifecycle.restore_by_time,
     c.Purge: lifecycle.purge,
+    c.CreateLoggedModel: models.create,
+    c.FinalizeLoggedModel: models.finalize,
+    c.SetLoggedModelTags: models.set_tags,
+    c.DeleteLoggedModelTag: models.delete_tag,
+    c.LogLoggedModelParams: models.log_params,
+    c.DeleteLoggedModel: models.delete,
+    c.LogOutputs: models.log_outputs,
+    c.RecordArtifact: models.record_artifact,
 }
 
 

@@ -149,9 +149,13 @@ def purge(cmd: Purge, ctx: DecideContext) -> Decision:
         changed = bool(keep)
         expired -= keep
     events: list[Event] = []
+    artifact_uris = []
     for run_id in sorted(expired):
         count: int = yield CountStreamEvents(run_stream(run_id))
         events.append(RunPurged(run_id=run_id, time=ctx.now, events_removed=count))
+        run: RunState | None = yield GetRun(run_id)
+        if run is not None:
+            artifact_uris.append(run.artifact_uri)
     for experiment_id in (yield GetExpired(cmd.cutoff, cmd.max_runs, experiments=True)):
         remaining = [
             *(yield GetExperimentRuns(experiment_id, "active")),
@@ -163,4 +167,5 @@ def purge(cmd: Purge, ctx: DecideContext) -> Decision:
                 ExperimentPurged(experiment_id=experiment_id, time=ctx.now, events_removed=count)
             )
     runs = sum(isinstance(e, RunPurged) for e in events)
-    return Outcome(events=events, result=BulkResult(count=runs, experiments=len(events) - runs))
+    result = BulkResult(count=runs, experiments=len(events) - runs, artifact_uris=artifact_uris)
+    return Outcome(events=events, result=result)

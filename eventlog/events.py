@@ -24,12 +24,21 @@ __all__ = [
     "ExperimentTagDeleted",
     "ExperimentTagSet",
     "InputsLogged",
+    "LoggedModelCreated",
+    "LoggedModelDeleted",
+    "LoggedModelFinalized",
+    "LoggedModelParamsLogged",
+    "LoggedModelTagDeleted",
+    "LoggedModelTagged",
     "MetricPoint",
     "MetricsLogged",
+    "ModelOutput",
     "Param",
     "ParamsLogged",
+    "RunArtifactLogged",
     "RunCreated",
     "RunDeleted",
+    "RunOutputsLogged",
     "RunPurged",
     "RunRestored",
     "RunTagDeleted",
@@ -39,6 +48,7 @@ __all__ = [
     "decode_event",
     "encode_event",
     "experiment_stream",
+    "model_stream",
     "run_stream",
 ]
 
@@ -81,6 +91,10 @@ class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     @property
     def stream(self) -> str:
         raise NotImplementedError
+
+
+def model_stream(model_id: str) -> str:
+    return f"model/{model_id}"
 
 
 def experiment_stream(experiment_id: str) -> str:
@@ -202,6 +216,66 @@ class RunRestored(_RunEvent, frozen=True, kw_only=True, tag="run.restored"):
     time: int
 
 
+class ModelOutput(msgspec.Struct, frozen=True, array_like=True):
+    model_id: str
+    step: int = 0
+
+
+class RunArtifactLogged(_RunEvent, frozen=True, kw_only=True, tag="run.artifact_logged"):
+    """A file was stored under the run's artifact root (the bytes live in the store)."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+class RunOutputsLogged(_RunEvent, frozen=True, kw_only=True, tag="run.outputs_logged"):
+    models: list[ModelOutput]
+
+
+class _ModelEvent(Event, frozen=True, kw_only=True):
+    model_id: str
+
+    @property
+    def stream(self) -> str:
+        return model_stream(self.model_id)
+
+
+class LoggedModelCreated(_ModelEvent, frozen=True, kw_only=True, tag="model.created"):
+    experiment_id: str
+    name: str
+    artifact_location: str
+    creation_time: int
+    source_run_id: str | None = None
+    model_type: str | None = None
+    params: list[Param] = []
+    tags: list[Tag] = []
+
+
+class LoggedModelFinalized(_ModelEvent, frozen=True, kw_only=True, tag="model.finalized"):
+    status: str
+    time: int
+
+
+class LoggedModelTagged(_ModelEvent, frozen=True, kw_only=True, tag="model.tagged"):
+    tags: list[Tag]
+    time: int
+
+
+class LoggedModelTagDeleted(_ModelEvent, frozen=True, kw_only=True, tag="model.untagged"):
+    key: str
+    time: int
+
+
+class LoggedModelParamsLogged(_ModelEvent, frozen=True, kw_only=True, tag="model.params_logged"):
+    params: list[Param]
+    time: int
+
+
+class LoggedModelDeleted(_ModelEvent, frozen=True, kw_only=True, tag="model.deleted"):
+    time: int
+
+
 class ExperimentPurged(_ExperimentEvent, frozen=True, kw_only=True, tag="experiment.purged"):
     """Tombstone: the experiment's events and rows were removed for good (its runs were
     purged first, each with its own tombstone)."""
@@ -229,6 +303,14 @@ AnyEvent = (
     | RunRestored
     | RunPurged
     | ExperimentPurged
+    | RunArtifactLogged
+    | RunOutputsLogged
+    | LoggedModelCreated
+    | LoggedModelFinalized
+    | LoggedModelTagged
+    | LoggedModelTagDeleted
+    | LoggedModelParamsLogged
+    | LoggedModelDeleted
 )
 
 _encoder = msgspec.msgpack.Encoder()

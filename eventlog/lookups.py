@@ -114,6 +114,20 @@ class GetRunTags(msgspec.Struct, frozen=True):
     keys: list[str]
 
 
+class LoggedModelState(msgspec.Struct, frozen=True, kw_only=True):
+    model_id: str
+    experiment_id: str
+    name: str
+    status: str
+    lifecycle_stage: str
+
+
+class GetLoggedModel(msgspec.Struct, frozen=True):
+    """Answer: ``LoggedModelState | None``."""
+
+    model_id: str
+
+
 class GetDescendants(msgspec.Struct, frozen=True):
     """Answer: ``list[str]``, every run below ``run_id`` (children, their children, ...)."""
 
@@ -188,6 +202,7 @@ Lookup = (
     | GetPurgedRun
     | GetExpired
     | CountStreamEvents
+    | GetLoggedModel
 )
 
 

@@ -185,6 +185,30 @@ class PostgresEventStore:
         )
         return sorted(row["position"] for row in rows)
 
+    async def append_imported(self, events: list[StoredEvent]) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                "INSERT INTO events (stream_id, type, recorded_at, actor, idempotency_key, "
+                "payload) SELECT s, t, r, a, k, p FROM unnest($1::text[], $2::text[], "
+                "$3::int8[], $4::text[], $5::text[], $6::bytea[]) "
+                "WITH ORDINALITY AS e(s, t, r, a, k, p, n) ORDER BY n RETURNING position",
+                [s.stream_id for s in events],
+                [s.type for s in events],
+                [s.recorded_at for s in events],
+                [s.actor for s in events],
+                [s.idempotency_key for s in events],
+                [encode_event(s.event) for s in events],
+            )
+            positions = sorted(row["position"] for row in rows)
+            for stored, position in zip(events, positions, strict=True):
+                await self._project(conn, stored.event, position)
+            # New experiments must not reuse an imported id.
+            await conn.execute(
+                "SELECT setval('experiment_ids', GREATEST((SELECT last_value FROM "
+                "experiment_ids), (SELECT COALESCE(MAX(experiment_id), 1) FROM experiments)))"
+            )
+        return len(events)
+
     async def read_stream(
         self, stream_id: str, after: int = 0, limit: int = 1000
     ) -> list[StoredEvent]:

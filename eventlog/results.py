@@ -16,6 +16,7 @@ __all__ = [
     "BulkResult",
     "CreatedRun",
     "ExperimentId",
+    "ModelId",
     "Nothing",
     "RunInfo",
     "decode_result",
@@ -35,6 +36,10 @@ class ExperimentId(_Result, frozen=True, kw_only=True, tag="experiment_id"):
     experiment_id: str
 
 
+class ModelId(_Result, frozen=True, kw_only=True, tag="model_id"):
+    model_id: str
+
+
 class CreatedRun(_Result, frozen=True, kw_only=True, tag="created_run"):
     """The run as it was created (its creation event describes all of it)."""
 
@@ -48,9 +53,11 @@ class RunInfo(_Result, frozen=True, kw_only=True, tag="run_info"):
 class BulkResult(_Result, frozen=True, kw_only=True, tag="bulk"):
     count: int
     experiments: int = 0
+    #: The artifact roots of purged runs, for the caller to remove from the artifact store.
+    artifact_uris: list[str] = []
 
 
-AnyResult = Nothing | ExperimentId | CreatedRun | RunInfo | BulkResult
+AnyResult = Nothing | ExperimentId | CreatedRun | RunInfo | BulkResult | ModelId
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[AnyResult] = msgspec.msgpack.Decoder(AnyResult)

@@ -128,6 +128,32 @@ class SQLiteEventStore:
             )
         return result
 
+    async def append_imported(self, events: list[StoredEvent]) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            for stored in events:
+                cursor = conn.execute(
+                    _INSERT_EVENT,
+                    (
+                        stored.stream_id,
+                        stored.type,
+                        stored.recorded_at,
+                        stored.actor,
+                        stored.idempotency_key,
+                        encode_event(stored.event),
+                    ),
+                )
+                assert cursor.lastrowid is not None
+                self._project(conn, stored.event, cursor.lastrowid)
+            # New experiments must not reuse an imported id.
+            conn.execute(
+                "INSERT INTO counters (name, value) VALUES ('experiment_id', "
+                "(SELECT COALESCE(MAX(experiment_id), 0) FROM experiments)) "
+                "ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value)"
+            )
+            return len(events)
+
+        return await self.writer.submit(job)
+
     async def read_stream(
         self, stream_id: str, after: int = 0, limit: int = 1000
     ) -> list[StoredEvent]:

@@ -59,6 +59,11 @@ class EventStore(Protocol):
         """
         ...
 
+    async def append_imported(self, events: list[StoredEvent]) -> int:
+        """Append events exported from another log (new positions, their own times and
+        actors), projecting each; return how many were appended."""
+        ...
+
     async def read_stream(
         self, stream_id: str, after: int = 0, limit: int = 1000
     ) -> list[StoredEvent]: ...

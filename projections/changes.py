@@ -20,12 +20,16 @@ from trackledger.eventlog import events as e
 __all__ = [
     "AddInputs",
     "AddMetrics",
+    "AddModelParams",
     "AddParams",
+    "AddRunOutputs",
     "AnyChange",
     "PurgeExperiment",
     "PurgeRun",
     "SetExperiment",
     "SetExperimentTags",
+    "SetModel",
+    "SetModelTags",
     "SetRun",
     "SetRunTags",
     "changes_for",
@@ -80,6 +84,36 @@ class PurgeExperiment(msgspec.Struct, frozen=True, kw_only=True):
     time: int
 
 
+class SetModel(msgspec.Struct, frozen=True, kw_only=True):
+    model_id: str
+    pos: int
+    experiment_id: int | None = None
+    name: str | None = None
+    artifact_location: str | None = None
+    creation_time: int | None = None
+    source_run_id: str | None = None
+    model_type: str | None = None
+    status: str | None = None
+    lifecycle_stage: str | None = None
+    last_updated_time: int | None = None
+
+
+class SetModelTags(msgspec.Struct, frozen=True, kw_only=True):
+    model_id: str
+    pos: int
+    tags: list[tuple[str, str | None]]
+
+
+class AddModelParams(msgspec.Struct, frozen=True, kw_only=True):
+    model_id: str
+    params: list[e.Param]
+
+
+class AddRunOutputs(msgspec.Struct, frozen=True, kw_only=True):
+    run_id: str
+    outputs: list[e.ModelOutput]
+
+
 class SetRunTags(msgspec.Struct, frozen=True, kw_only=True):
     run_id: str
     pos: int
@@ -103,7 +137,11 @@ class AddInputs(msgspec.Struct, frozen=True, kw_only=True):
 
 
 AnyChange = (
-    PurgeRun
+    SetModel
+    | SetModelTags
+    | AddModelParams
+    | AddRunOutputs
+    | PurgeRun
     | PurgeExperiment
     | SetExperiment
     | SetExperimentTags
@@ -244,6 +282,60 @@ def changes_for(event: e.AnyEvent, pos: int) -> list[AnyChange]:  # noqa: C901 -
             ]
         case e.RunRestored():
             return [SetRun(run_id=event.run_id, pos=pos, lifecycle_stage="active")]
+        case e.RunArtifactLogged():
+            return []  # the log records it; the bytes and their listing live in the store
+        case e.RunOutputsLogged():
+            return [AddRunOutputs(run_id=event.run_id, outputs=event.models)]
+        case e.LoggedModelCreated():
+            return [
+                SetModel(
+                    model_id=event.model_id,
+                    pos=pos,
+                    experiment_id=int(event.experiment_id),
+                    name=event.name,
+                    artifact_location=event.artifact_location,
+                    creation_time=event.creation_time,
+                    source_run_id=event.source_run_id,
+                    model_type=event.model_type,
+                    status="LOGGED_MODEL_PENDING",
+                    lifecycle_stage="active",
+                    last_updated_time=event.creation_time,
+                ),
+                SetModelTags(
+                    model_id=event.model_id, pos=pos, tags=[(t.key, t.value) for t in event.tags]
+                ),
+                AddModelParams(model_id=event.model_id, params=event.params),
+            ]
+        case e.LoggedModelFinalized():
+            return [
+                SetModel(
+                    model_id=event.model_id,
+                    pos=pos,
+                    status=event.status,
+                    last_updated_time=event.time,
+                )
+            ]
+        case e.LoggedModelTagged() | e.LoggedModelTagDeleted():
+            tags: list[tuple[str, str | None]] = (
+                [(t.key, t.value) for t in event.tags]
+                if isinstance(event, e.LoggedModelTagged)
+                else [(event.key, None)]
+            )
+            return [
+                SetModelTags(model_id=event.model_id, pos=pos, tags=tags),
+                SetModel(model_id=event.model_id, pos=pos, last_updated_time=event.time),
+            ]
+        case e.LoggedModelParamsLogged():
+            return [AddModelParams(model_id=event.model_id, params=event.params)]
+        case e.LoggedModelDeleted():
+            return [
+                SetModel(
+                    model_id=event.model_id,
+                    pos=pos,
+                    lifecycle_stage="deleted",
+                    last_updated_time=event.time,
+                )
+            ]
         case e.RunPurged():
             return [PurgeRun(run_id=event.run_id, pos=pos, time=event.time)]
         case e.ExperimentPurged():

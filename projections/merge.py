@@ -111,6 +111,41 @@ ON CONFLICT (run_id, key) DO UPDATE SET
     count = t.count + excluded.count
 """
 
+_MODEL = """
+INSERT INTO logged_models{s} AS t (model_id, experiment_id, name, artifact_location,
+    creation_time, last_updated_time, source_run_id, model_type, status, status_pos,
+    lifecycle_stage, lifecycle_pos)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (model_id) DO UPDATE SET
+    experiment_id = COALESCE(t.experiment_id, excluded.experiment_id),
+    name = COALESCE(t.name, excluded.name),
+    artifact_location = COALESCE(t.artifact_location, excluded.artifact_location),
+    creation_time = COALESCE(t.creation_time, excluded.creation_time),
+    source_run_id = COALESCE(t.source_run_id, excluded.source_run_id),
+    model_type = COALESCE(t.model_type, excluded.model_type),
+    last_updated_time = {greatest}(COALESCE(excluded.last_updated_time, 0),
+        COALESCE(t.last_updated_time, 0)),
+    status = CASE WHEN excluded.status_pos > t.status_pos THEN excluded.status ELSE t.status END,
+    status_pos = {greatest}(excluded.status_pos, t.status_pos),
+    lifecycle_stage = CASE WHEN excluded.lifecycle_pos > t.lifecycle_pos
+        THEN excluded.lifecycle_stage ELSE t.lifecycle_stage END,
+    lifecycle_pos = {greatest}(excluded.lifecycle_pos, t.lifecycle_pos)
+"""
+
+_MODEL_TAG = """
+INSERT INTO logged_model_tags{s} AS t (model_id, key, value, pos) VALUES (?, ?, ?, ?)
+ON CONFLICT (model_id, key) DO UPDATE SET value = excluded.value, pos = excluded.pos
+WHERE excluded.pos > t.pos
+"""
+
+_MODEL_PARAM = """
+INSERT INTO logged_model_params{s} (model_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING
+"""
+
+_RUN_OUTPUT = """
+INSERT INTO run_outputs{s} (run_id, model_id, step) VALUES (?, ?, ?) ON CONFLICT DO NOTHING
+"""
+
 _DATASET = """
 INSERT INTO run_datasets{s} (run_id, name, digest, source_type, source, schema, profile,
     context, tags)
@@ -135,6 +170,7 @@ _RUN_TABLES = (
     "metric_history",
     "run_datasets",
     "run_model_inputs",
+    "run_outputs",
 )
 
 
@@ -148,6 +184,10 @@ class Statements(NamedTuple):
     latest: str
     dataset: str
     model_input: str
+    model: str
+    model_tag: str
+    model_param: str
+    run_output: str
     purge_run: tuple[str, ...]
     purged_run: str
     purge_experiment: tuple[str, ...]
@@ -167,6 +207,10 @@ def statements(dialect: str, suffix: str = "") -> Statements:
         latest=_LATEST.format(newer=_NEWER, **f),
         dataset=_DATASET.format(**f),
         model_input=_MODEL_INPUT.format(**f),
+        model=_MODEL.format(**f),
+        model_tag=_MODEL_TAG.format(**f),
+        model_param=_MODEL_PARAM.format(**f),
+        run_output=_RUN_OUTPUT.format(**f),
         purge_run=tuple(f"DELETE FROM {t}{suffix} WHERE run_id = ?" for t in _RUN_TABLES),
         purged_run=(
             f"INSERT INTO purged_runs{suffix} (run_id, purged_time, pos) VALUES (?, ?, ?) "
@@ -321,6 +365,44 @@ def plan(sql: Statements, change: ch.AnyChange) -> Iterator[Step]:  # noqa: C901
                 )
             yield Step(sql.dataset, datasets)
             yield Step(sql.model_input, [(change.run_id, m) for m in sorted(set(change.model_ids))])
+        case ch.SetModel():
+            m = change
+            yield Step(
+                sql.model,
+                [
+                    (
+                        m.model_id,
+                        m.experiment_id,
+                        m.name,
+                        m.artifact_location,
+                        m.creation_time,
+                        m.last_updated_time,
+                        m.source_run_id,
+                        m.model_type,
+                        m.status,
+                        _guarded(m.pos, m.status),
+                        m.lifecycle_stage,
+                        _guarded(m.pos, m.lifecycle_stage),
+                    )
+                ],
+            )
+        case ch.SetModelTags():
+            model_tags: list[tuple[Any, ...]] = [
+                (change.model_id, k, v, change.pos)
+                for k, v in sorted(change.tags, key=lambda kv: kv[0])
+            ]
+            yield Step(sql.model_tag, model_tags)
+        case ch.AddModelParams():
+            model_params: list[tuple[Any, ...]] = [
+                (change.model_id, p.key, p.value)
+                for p in sorted(change.params, key=lambda p: p.key)
+            ]
+            yield Step(sql.model_param, model_params)
+        case ch.AddRunOutputs():
+            outputs: list[tuple[Any, ...]] = sorted(
+                {(change.run_id, o.model_id, o.step) for o in change.outputs}
+            )
+            yield Step(sql.run_output, outputs)
         case ch.PurgeRun():
             # Tombstones win: whatever order events arrive in, a purged run has no rows.
             for statement in sql.purge_run:

@@ -52,10 +52,12 @@ async def start_shadow(conn: asyncpg.Connection) -> None:
             await conn.execute(ddl)
 
 
-async def _chunk(conn: asyncpg.Connection, after: Cursor, *, horizon: bool) -> tuple[int, Cursor]:
+async def _chunk(
+    conn: asyncpg.Connection, after: Cursor, *, horizon: bool, limit: int = CHUNK
+) -> tuple[int, Cursor]:
     projector = PostgresProjector(SHADOW)
     sql = _TAIL.format(horizon=_BELOW_HORIZON if horizon else "")
-    rows = await conn.fetch(sql, str(after[0]), after[1], CHUNK)
+    rows = await conn.fetch(sql, str(after[0]), after[1], limit)
     for row in rows:
         await projector.apply(conn, decode_event(bytes(row["payload"])), row["position"])
     if not rows:
@@ -63,16 +65,16 @@ async def _chunk(conn: asyncpg.Connection, after: Cursor, *, horizon: bool) -> t
     return len(rows), (row["txid"], row["position"])
 
 
-async def _replay(conn: asyncpg.Connection, progress: Progress | None) -> Cursor:
+async def _replay(conn: asyncpg.Connection, progress: Progress | None, chunk: int) -> Cursor:
     await start_shadow(conn)
     done, cursor = 0, (0, 0)
     while True:
         async with conn.transaction():
-            count, cursor = await _chunk(conn, cursor, horizon=True)
+            count, cursor = await _chunk(conn, cursor, horizon=True, limit=chunk)
         done += count
         if progress is not None:
             progress(done, cursor[1])
-        if count < CHUNK:
+        if count < chunk:
             return cursor
 
 
@@ -89,18 +91,19 @@ async def diff_tables(conn: asyncpg.Connection) -> dict[str, int]:
     out: dict[str, int] = {}
     for table in PROJECTION_TABLES:
         count = await conn.fetchval(
-            f"SELECT (SELECT COUNT(*) FROM (SELECT * FROM {table} EXCEPT "
-            f"SELECT * FROM {table}{SHADOW}) a) + (SELECT COUNT(*) FROM (SELECT * FROM "
-            f"{table}{SHADOW} EXCEPT SELECT * FROM {table}) b)"
+            # A changed row is missing on both sides: count the larger side, not the sum.
+            f"SELECT GREATEST((SELECT COUNT(*) FROM (SELECT * FROM {table} EXCEPT "
+            f"SELECT * FROM {table}{SHADOW}) a), (SELECT COUNT(*) FROM (SELECT * FROM "
+            f"{table}{SHADOW} EXCEPT SELECT * FROM {table}) b))"
         )
         if count:
             out[table] = int(count)
     return out
 
 
-async def rebuild(pool: asyncpg.Pool, progress: Progress | None = None) -> int:
+async def rebuild(pool: asyncpg.Pool, progress: Progress | None = None, chunk: int = CHUNK) -> int:
     async with pool.acquire() as conn:
-        cursor = await _replay(conn, progress)
+        cursor = await _replay(conn, progress, chunk)
         async with conn.transaction():
             cursor = await _catch_up_locked(conn, cursor)
             new_generation = await generation(conn) + 1
@@ -116,7 +119,10 @@ async def rebuild(pool: asyncpg.Pool, progress: Progress | None = None) -> int:
 
 
 async def verify(
-    pool: asyncpg.Pool, progress: Progress | None = None, shuffle: random.Random | None = None
+    pool: asyncpg.Pool,
+    progress: Progress | None = None,
+    shuffle: random.Random | None = None,
+    chunk: int = CHUNK,
 ) -> dict[str, int]:
     """Replay the log beside the live tables and report the tables that differ.
 
@@ -125,7 +131,7 @@ async def verify(
     """
     async with pool.acquire() as conn:
         if shuffle is None:
-            cursor = await _replay(conn, progress)
+            cursor = await _replay(conn, progress, chunk)
         else:
             await start_shadow(conn)
         async with conn.transaction():

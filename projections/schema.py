@@ -22,6 +22,10 @@ PROJECTION_TABLES = (
     "metric_history",
     "run_datasets",
     "run_model_inputs",
+    "run_outputs",
+    "logged_models",
+    "logged_model_tags",
+    "logged_model_params",
 )
 
 
@@ -161,5 +165,41 @@ def projection_ddl(dialect: str, suffix: str = "", generation: int = 0) -> list[
             run_id TEXT NOT NULL,
             model_id TEXT NOT NULL,
             PRIMARY KEY (run_id, model_id)
+        ){w}""",
+        f"""CREATE TABLE IF NOT EXISTS run_outputs{s} (
+            run_id TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            step {i} NOT NULL,
+            PRIMARY KEY (run_id, model_id, step)
+        ){w}""",
+        f"""CREATE TABLE IF NOT EXISTS logged_models{s} (
+            model_id TEXT PRIMARY KEY,
+            experiment_id {i},
+            name TEXT,
+            artifact_location TEXT,
+            creation_time {i},
+            last_updated_time {i},
+            source_run_id TEXT,
+            model_type TEXT,
+            status TEXT,
+            status_pos {i} NOT NULL DEFAULT 0,
+            lifecycle_stage TEXT,
+            lifecycle_pos {i} NOT NULL DEFAULT 0
+        )""",
+        # runs:/ URIs find a run's model by name within its experiment.
+        f"""CREATE INDEX IF NOT EXISTS logged_models_name{g}
+            ON logged_models{s} (experiment_id, name)""",
+        f"""CREATE TABLE IF NOT EXISTS logged_model_tags{s} (
+            model_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT,
+            pos {i} NOT NULL,
+            PRIMARY KEY (model_id, key)
+        ){w}""",
+        f"""CREATE TABLE IF NOT EXISTS logged_model_params{s} (
+            model_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (model_id, key)
         ){w}""",
     ]

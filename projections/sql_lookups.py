@@ -215,6 +215,23 @@ def lookup_query(lookup: q.Lookup, dialect: str) -> LookupQuery:  # noqa: C901 -
                 (lookup.cutoff, lookup.limit),
                 lambda rows: [str(row[0]) for row in rows],
             )
+        case q.GetLoggedModel():
+            return LookupQuery(
+                "SELECT model_id, experiment_id, name, status, lifecycle_stage "
+                "FROM logged_models WHERE model_id = ? AND experiment_id IS NOT NULL",
+                (lookup.model_id,),
+                lambda rows: (
+                    q.LoggedModelState(
+                        model_id=rows[0][0],
+                        experiment_id=str(rows[0][1]),
+                        name=rows[0][2],
+                        status=rows[0][3],
+                        lifecycle_stage=rows[0][4],
+                    )
+                    if rows
+                    else None
+                ),
+            )
         case q.CountStreamEvents():
             return LookupQuery(
                 "SELECT COUNT(*) FROM events WHERE stream_id = ?",

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from trackledger.eventlog.events import DatasetInput, Param, Tag
+from trackledger.eventlog.events import DatasetInput, ModelOutput, Param, Tag
 from trackledger.projections.search import (
     VIEW_STAGES,
     SqlBuilder,
@@ -24,6 +24,7 @@ from trackledger.projections.search import (
 from trackledger.projections.sql_lookups import run_state
 from trackledger.projections.views import (
     ExperimentView,
+    LoggedModelView,
     MetricValue,
     Page,
     RunTree,
@@ -172,6 +173,13 @@ class SqlReadModel:
         ):
             metrics[run_id].append(MetricValue(key, _float(value, nan), ts, step))
         datasets, models = await self._inputs(run_ids)
+        outputs: dict[str, list[ModelOutput]] = defaultdict(list)
+        for run_id, model_id, step in await self._fetchall(
+            f"SELECT run_id, model_id, step FROM run_outputs WHERE run_id IN ({marks}) "
+            "ORDER BY run_id, step, model_id",
+            run_ids,
+        ):
+            outputs[run_id].append(ModelOutput(model_id, step))
         by_id = {
             row[0]: RunView(
                 info=run_state(row),
@@ -180,6 +188,7 @@ class SqlReadModel:
                 tags=tags.get(row[0], []),
                 datasets=datasets.get(row[0], []),
                 model_ids=models.get(row[0], []),
+                outputs=outputs.get(row[0], []),
             )
             for row in rows
         }
@@ -298,3 +307,58 @@ class SqlReadModel:
             for r in rows
         ]
         return RunTree(path=path, nodes=nodes)
+
+    # -- logged models -----------------------------------------------------------------
+
+    async def logged_models(
+        self, experiment_ids: list[int], model_id: str | None = None
+    ) -> list[LoggedModelView]:
+        """Logged models of the experiments (deleted ones too), newest first; or one model."""
+        params: list[Any]
+        if model_id is not None:
+            where, params = "model_id = ?", [model_id]
+        else:
+            where = f"experiment_id IN ({_marks(len(experiment_ids))})"
+            params = list(experiment_ids)
+        rows = await self._fetchall(
+            "SELECT model_id, experiment_id, name, artifact_location, creation_time, "
+            "last_updated_time, status, source_run_id, model_type, lifecycle_stage "
+            f"FROM logged_models WHERE experiment_id IS NOT NULL AND {where} "
+            "ORDER BY creation_time DESC, model_id",
+            params,
+        )
+        if not rows:
+            return []
+        ids = [row[0] for row in rows]
+        marks = _marks(len(ids))
+        tags: dict[str, list[Tag]] = defaultdict(list)
+        for mid, key, value in await self._fetchall(
+            f"SELECT model_id, key, value FROM logged_model_tags WHERE model_id IN ({marks}) "
+            "AND value IS NOT NULL ORDER BY model_id, key",
+            ids,
+        ):
+            tags[mid].append(Tag(key, value))
+        model_params: dict[str, list[Param]] = defaultdict(list)
+        for mid, key, value in await self._fetchall(
+            f"SELECT model_id, key, value FROM logged_model_params WHERE model_id IN ({marks}) "
+            "ORDER BY model_id, key",
+            ids,
+        ):
+            model_params[mid].append(Param(key, value))
+        return [
+            LoggedModelView(
+                model_id=r[0],
+                experiment_id=str(r[1]),
+                name=r[2],
+                artifact_uri=r[3],
+                creation_time=r[4],
+                last_updated_time=r[5],
+                status=r[6],
+                source_run_id=r[7],
+                model_type=r[8],
+                lifecycle_stage=r[9],
+                tags=tags.get(r[0], []),
+                params=model_params.get(r[0], []),
+            )
+            for r in rows
+        ]

@@ -6,11 +6,12 @@ from typing import Protocol
 
 import msgspec
 
-from trackledger.eventlog.events import DatasetInput, Param, Tag
+from trackledger.eventlog.events import DatasetInput, ModelOutput, Param, Tag
 from trackledger.eventlog.lookups import RunState
 
 __all__ = [
     "ExperimentView",
+    "LoggedModelView",
     "MetricValue",
     "Page",
     "ReadModel",
@@ -44,6 +45,22 @@ class RunView(msgspec.Struct, frozen=True, kw_only=True):
     tags: list[Tag]
     datasets: list[DatasetInput]
     model_ids: list[str]
+    outputs: list[ModelOutput] = []
+
+
+class LoggedModelView(msgspec.Struct, frozen=True, kw_only=True):
+    model_id: str
+    experiment_id: str
+    name: str
+    artifact_uri: str
+    creation_time: int | None
+    last_updated_time: int | None
+    status: str
+    source_run_id: str | None
+    model_type: str | None
+    lifecycle_stage: str
+    tags: list[Tag]
+    params: list[Param]
 
 
 class TreeNode(msgspec.Struct, frozen=True, kw_only=True):
@@ -102,3 +119,7 @@ class ReadModel(Protocol):
     ) -> Page: ...
 
     async def run_tree(self, run_id: str) -> RunTree | None: ...
+
+    async def logged_models(
+        self, experiment_ids: list[int], model_id: str | None = None
+    ) -> list[LoggedModelView]: ...

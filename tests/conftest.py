@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from trackledger.api.app import create_app
+from trackledger.artifact_store import LocalArtifactStore
 from trackledger.backends import Backend, open_backend
 from trackledger.eventlog.postgres_sql import numbered
 
@@ -111,11 +112,11 @@ async def backend(store_uri: str, clock: Clock) -> AsyncIterator[Backend]:
 
 
 @pytest.fixture
-async def client(backend: Backend) -> AsyncIterator[httpx.AsyncClient]:
+async def client(backend: Backend, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     async def given() -> Backend:
         return backend
 
-    app = create_app(given)
+    app = create_app(given, artifact_store=LocalArtifactStore(tmp_path / "artifacts"))
     app.state.backend = backend  # ASGITransport does not run the lifespan
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:

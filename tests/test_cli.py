@@ -80,3 +80,96 @@ def test_postgres_serves_with_several_workers(tmp_path, postgres_uri):
             assert response.status_code == 200
     finally:
         server.stop()
+
+
+async def _many_events(uri: str, runs: int, batches: int) -> str:
+    """A store with runs x batches events; return one run id."""
+    import asyncio
+
+    from trackledger.backends import open_backend
+    from trackledger.eventlog import commands as c
+
+    backend = await open_backend(uri)
+    try:
+        run_ids = []
+        for _ in range(runs):
+            created = await backend.store.execute(c.CreateRun(experiment_id="0"))
+            run_ids.append(created.event.run_id)  # type: ignore[union-attr]
+
+        async def log(run_id: str) -> None:
+            for step in range(batches):
+                metrics = [c.MetricIn(f"m{k}", float(step), step, step) for k in range(5)]
+                await backend.store.execute(c.LogBatch(run_id=run_id, metrics=metrics))
+
+        await asyncio.gather(*(log(r) for r in run_ids))
+        return run_ids[0]
+    finally:
+        await backend.close()
+
+
+async def test_a_rebuild_killed_halfway_leaves_the_old_tables_and_the_next_succeeds(store_uri):
+    import signal
+
+    from trackledger.backends import open_backend
+
+    run_id = await _many_events(store_uri, runs=10, batches=500)  # 5,000 events
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trackledger",
+            "rebuild",
+            "--chunk",
+            "1000",
+            "--backend-store-uri",
+            store_uri,
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    line = process.stderr.readline()  # the first chunk is done: kill it mid-rebuild
+    assert "events replayed" in line, line
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    process.stderr.close()
+    backend = await open_backend(store_uri)
+    try:
+        view = await backend.reads.get_run(run_id)
+        assert view is not None and len(view.metrics) == 5
+        assert await backend.verify() == {}
+    finally:
+        await backend.close()
+    done = trackledger("rebuild", "--backend-store-uri", store_uri)
+    assert done.returncode == 0, done.stderr
+    assert trackledger("verify", "--backend-store-uri", store_uri).returncode == 0
+
+
+async def test_verify_exits_1_when_a_row_was_changed_behind_the_log(store_uri):
+    from tests.conftest import run_sql
+    from trackledger.backends import open_backend
+    from trackledger.eventlog import commands as c
+
+    backend = await open_backend(store_uri)
+    try:
+        created = await backend.store.execute(c.CreateRun(experiment_id="0"))
+        await run_sql(
+            backend, "UPDATE runs SET status = 'KILLED' WHERE run_id = ?", created.event.run_id
+        )  # type: ignore[union-attr]
+    finally:
+        await backend.close()
+    done = trackledger("verify", "--backend-store-uri", store_uri)
+    assert done.returncode == 1
+    assert "runs: 1 rows differ" in done.stdout
+
+
+async def test_history_prints_a_table(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    run_id = await _many_events(uri, runs=1, batches=2)
+    done = trackledger("history", run_id, "--backend-store-uri", uri)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "position" in lines[0] and len(lines) == 4
+    assert "run.created" in lines[1] and "5 points of m0, m1, m2, m3 ..." in lines[2]
+    missing = trackledger("history", "nope", "--backend-store-uri", uri)
+    assert missing.returncode == 2 and "no run 'nope'" in missing.stderr

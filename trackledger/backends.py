@@ -25,7 +25,7 @@ from trackledger.projections.schema import projection_ddl
 from trackledger.projections.sql_lookups import answer_postgres, answer_sqlite
 from trackledger.projections.sql_reads import SqlReadModel
 from trackledger.projections.sqlite_apply import SQLiteProjector
-from trackledger.projections.sqlite_rebuild import Progress
+from trackledger.projections.sqlite_rebuild import CHUNK, Progress
 from trackledger.projections.views import ReadModel
 from trackledger.settings import sqlite_path
 
@@ -58,10 +58,13 @@ class Backend(Protocol):
     @property
     def reads(self) -> ReadModel: ...
 
-    async def rebuild(self, progress: Progress | None = None) -> int: ...
+    async def rebuild(self, progress: Progress | None = None, chunk: int = CHUNK) -> int: ...
 
     async def verify(
-        self, progress: Progress | None = None, shuffle: random.Random | None = None
+        self,
+        progress: Progress | None = None,
+        shuffle: random.Random | None = None,
+        chunk: int = CHUNK,
     ) -> dict[str, int]: ...
 
     async def close(self) -> None: ...
@@ -103,13 +106,16 @@ class SQLiteBackend:
         self.store = store
         self.reads = SqlReadModel(readers.fetchall, "sqlite")
 
-    async def rebuild(self, progress: Progress | None = None) -> int:
-        return await sqlite_rebuild.rebuild(self.writer, progress)
+    async def rebuild(self, progress: Progress | None = None, chunk: int = CHUNK) -> int:
+        return await sqlite_rebuild.rebuild(self.writer, progress, chunk)
 
     async def verify(
-        self, progress: Progress | None = None, shuffle: random.Random | None = None
+        self,
+        progress: Progress | None = None,
+        shuffle: random.Random | None = None,
+        chunk: int = CHUNK,
     ) -> dict[str, int]:
-        return await sqlite_rebuild.verify(self.writer, progress, shuffle)
+        return await sqlite_rebuild.verify(self.writer, progress, shuffle, chunk)
 
     async def close(self) -> None:
         await self.store.close()
@@ -174,13 +180,16 @@ class PostgresBackend:
         self.store = store
         self.reads = SqlReadModel(PgFetchAll(pool), "postgres")
 
-    async def rebuild(self, progress: Progress | None = None) -> int:
-        return await postgres_rebuild.rebuild(self.pool, progress)
+    async def rebuild(self, progress: Progress | None = None, chunk: int = CHUNK) -> int:
+        return await postgres_rebuild.rebuild(self.pool, progress, chunk)
 
     async def verify(
-        self, progress: Progress | None = None, shuffle: random.Random | None = None
+        self,
+        progress: Progress | None = None,
+        shuffle: random.Random | None = None,
+        chunk: int = CHUNK,
     ) -> dict[str, int]:
-        return await postgres_rebuild.verify(self.pool, progress, shuffle)
+        return await postgres_rebuild.verify(self.pool, progress, shuffle, chunk)
 
     async def close(self) -> None:
         await self.store.close()

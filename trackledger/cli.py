@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import IO
 
 from trackledger.backends import open_backend
 from trackledger.settings import SETTINGS, Settings
@@ -51,20 +53,20 @@ class _Progress:
         )
 
 
-async def _rebuild(settings: Settings) -> int:
+async def _rebuild(settings: Settings, chunk: int) -> int:
     backend = await open_backend(settings.backend_store_uri)
     try:
-        last = await backend.rebuild(_Progress("rebuild"))
+        last = await backend.rebuild(_Progress("rebuild"), chunk=chunk)
     finally:
         await backend.close()
     print(f"\nrebuilt every projection from the log up to position {last:,}")
     return 0
 
 
-async def _verify(settings: Settings) -> int:
+async def _verify(settings: Settings, chunk: int) -> int:
     backend = await open_backend(settings.backend_store_uri)
     try:
-        differences = await backend.verify(_Progress("verify"))
+        differences = await backend.verify(_Progress("verify"), chunk=chunk)
     finally:
         await backend.close()
     if not differences:
@@ -76,7 +78,9 @@ async def _verify(settings: Settings) -> int:
 
 
 async def _gc(settings: Settings, older_than: str | None) -> int:
+    from trackledger.artifact_store import LocalArtifactStore
     from trackledger.gc import collect, parse_duration
+    from trackledger.settings import artifacts_default
 
     older_than_ms = (
         parse_duration(older_than) if older_than else int(settings.retention_days * 86_400_000)
@@ -86,6 +90,7 @@ async def _gc(settings: Settings, older_than: str | None) -> int:
         done = await collect(
             backend,
             older_than_ms,
+            artifacts=LocalArtifactStore(artifacts_default(settings)),
             actor="trackledger gc",
             progress=lambda runs: print(f"gc: {runs:,} runs purged so far", file=sys.stderr),
         )
@@ -93,6 +98,69 @@ async def _gc(settings: Settings, older_than: str | None) -> int:
         await backend.close()
     print(f"purged {done.runs:,} runs and {done.experiments:,} experiments")
     return 0
+
+
+async def _history(settings: Settings, run_id: str) -> int:
+    from datetime import UTC, datetime
+
+    from trackledger.projections.history import summary
+
+    backend = await open_backend(settings.backend_store_uri)
+    try:
+        events = await backend.store.read_stream(f"run/{run_id}", limit=10**7)
+    finally:
+        await backend.close()
+    if not events:
+        raise ValueError(f"no run {run_id!r} in {settings.backend_store_uri}")
+    print(f"{'position':>9}  {'time (UTC)':19}  {'actor':12}  {'event':20}  what")
+    for s in events:
+        when = datetime.fromtimestamp(s.recorded_at / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{s.position:>9}  {when:19}  {(s.actor or '-')[:12]:12}  {s.type:20}  {summary(s)}")
+    return 0
+
+
+async def _export(settings: Settings, path: str, experiments: list[str] | None) -> int:
+    from trackledger.transfer import export_log
+
+    backend = await open_backend(settings.backend_store_uri)
+    try:
+        with _binary(path, "wb") as out:
+            count = await export_log(backend, out, experiments, progress=_count_progress("export"))
+    finally:
+        await backend.close()
+    print(f"exported {count:,} events", file=sys.stderr)
+    return 0
+
+
+async def _import(settings: Settings, path: str) -> int:
+    from trackledger.transfer import import_log
+
+    backend = await open_backend(settings.backend_store_uri)
+    try:
+        with _binary(path, "rb") as src:
+            count = await import_log(backend, src, progress=_count_progress("import"))
+    finally:
+        await backend.close()
+    print(f"imported {count:,} events", file=sys.stderr)
+    return 0
+
+
+def _binary(path: str, mode: str) -> IO[bytes]:
+    """``path``, or stdin/stdout for "-", opened in binary mode."""
+    if path == "-":
+        stream = sys.stdout.buffer if "w" in mode else sys.stdin.buffer
+        return contextlib.nullcontext(stream)  # type: ignore[return-value]
+    return open(path, mode)
+
+
+def _count_progress(label: str) -> Callable[[int], None]:
+    started = time.monotonic()
+
+    def report(done: int) -> None:
+        rate = done / max(time.monotonic() - started, 1e-9)
+        print(f"{label}: {done:,} events, {rate:,.0f} events/s", file=sys.stderr, flush=True)
+
+    return report
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,10 +176,16 @@ def _parser() -> argparse.ArgumentParser:
         "rebuild", help="rebuild every projection from the event log and swap it in"
     )
     _add_settings(rebuild, ("backend_store_uri",))
+    rebuild.add_argument(
+        "--chunk", type=int, default=20_000, help="events replayed per transaction (default: 20000)"
+    )
     verify = sub.add_parser(
         "verify", help="replay the log and report projection rows that differ (exit 1 if any)"
     )
     _add_settings(verify, ("backend_store_uri",))
+    verify.add_argument(
+        "--chunk", type=int, default=20_000, help="events replayed per transaction (default: 20000)"
+    )
     gc = sub.add_parser(
         "gc",
         help="purge runs and experiments deleted longer ago than --older-than, for good",
@@ -123,7 +197,24 @@ def _parser() -> argparse.ArgumentParser:
         help="age of deletions to purge, e.g. 30d, 12h, 1d2h3m4s (default: the retention, "
         "TRACKLEDGER_RETENTION_DAYS days)",
     )
-    _add_settings(gc, ("backend_store_uri", "retention_days"))
+    _add_settings(gc, ("backend_store_uri", "artifacts_destination", "retention_days"))
+    history = sub.add_parser("history", help="print a run's events as a table")
+    history.add_argument("run_id", help="the run")
+    _add_settings(history, ("backend_store_uri",))
+    export = sub.add_parser(
+        "export", help="write the event log (or some experiments) to a file, streamed"
+    )
+    export.add_argument("file", help="where to write (- for standard output)")
+    export.add_argument(
+        "--experiment",
+        action="append",
+        default=None,
+        help="export only this experiment and its runs (repeatable; default: everything)",
+    )
+    _add_settings(export, ("backend_store_uri",))
+    load = sub.add_parser("import", help="append an exported log to this store, streamed")
+    load.add_argument("file", help="what to read (- for standard input)")
+    _add_settings(load, ("backend_store_uri",))
     return parser
 
 
@@ -139,10 +230,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "gc":
             return asyncio.run(_gc(settings, args.older_than))
-        runner: Callable[[Settings], object] = {"rebuild": _rebuild, "verify": _verify}[
-            args.command
-        ]
-        return int(asyncio.run(runner(settings)))  # type: ignore[arg-type]
+        if args.command == "history":
+            return asyncio.run(_history(settings, args.run_id))
+        if args.command == "export":
+            return asyncio.run(_export(settings, args.file, args.experiment))
+        if args.command == "import":
+            return asyncio.run(_import(settings, args.file))
+        if args.command == "rebuild":
+            return asyncio.run(_rebuild(settings, args.chunk))
+        return asyncio.run(_verify(settings, args.chunk))
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one clear line, never a traceback

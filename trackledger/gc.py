@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import msgspec
 
+from trackledger.artifact_store import ArtifactStore, UnsafePath
 from trackledger.backends import Backend
 from trackledger.eventlog.commands import Purge
 from trackledger.eventlog.results import BulkResult
@@ -42,10 +43,22 @@ class Collected(msgspec.Struct, frozen=True):
     experiments: int
 
 
+def _remove_artifacts(store: ArtifactStore, uris: list[str]) -> None:
+    for uri in uris:
+        # mlflow-artifacts:/<experiment>/<run>/artifacts: the run's whole directory goes.
+        if uri.startswith("mlflow-artifacts:"):
+            run_dir = uri[len("mlflow-artifacts:") :].strip("/").rsplit("/", 1)[0]
+            try:
+                store.delete(run_dir)
+            except (OSError, UnsafePath):
+                log.exception("could not remove the artifacts at %s", uri)
+
+
 async def collect(
     backend: Backend,
     older_than_ms: int,
     *,
+    artifacts: ArtifactStore | None = None,
     actor: str | None = None,
     clock: Callable[[], int] = system_clock,
     progress: Callable[[int], None] | None = None,
@@ -59,18 +72,22 @@ async def collect(
         assert isinstance(result, BulkResult)
         runs += result.count
         experiments += result.experiments
+        if artifacts is not None:
+            _remove_artifacts(artifacts, result.artifact_uris)
         if progress is not None and result.count:
             progress(runs)
         if result.count == 0:
             return Collected(runs, experiments)
 
 
-async def schedule(backend: Backend, retention_ms: int, interval_s: float) -> None:
+async def schedule(
+    backend: Backend, retention_ms: int, interval_s: float, artifacts: ArtifactStore | None
+) -> None:
     """Purge every ``interval_s`` seconds, for as long as the server runs."""
     while True:
         await asyncio.sleep(interval_s)
         try:
-            done = await collect(backend, retention_ms, actor="trackledger-gc")
+            done = await collect(backend, retention_ms, artifacts=artifacts, actor="trackledger-gc")
         except Exception:  # keep serving; the next round tries again
             log.exception("scheduled purge failed")
             continue

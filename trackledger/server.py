@@ -8,8 +8,9 @@ import uvicorn
 from starlette.applications import Starlette
 
 from trackledger.api.app import create_app
+from trackledger.artifact_store import LocalArtifactStore
 from trackledger.backends import Backend, open_backend
-from trackledger.settings import SETTINGS, Settings, sqlite_path
+from trackledger.settings import SETTINGS, Settings, artifacts_default, sqlite_path
 
 __all__ = ["app_from_env", "build_app", "serve"]
 
@@ -25,6 +26,7 @@ def build_app(settings: Settings) -> Starlette:
 
     return create_app(
         open_configured,
+        artifact_store=LocalArtifactStore(artifacts_default(settings)),
         retention_ms=int(settings.retention_days * 86_400_000),
         gc_interval_s=settings.gc_interval_seconds,
     )

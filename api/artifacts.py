@@ -1,0 +1,160 @@
+"""MLflow's artifact proxy (reference section 4.2) and the tracking API's artifacts/list.
+
+Uploads stream to the artifact store chunk by chunk, downloads stream from it: a file of
+any size passes through a bounded amount of memory. Every path is checked by the store
+(no ``..``, nothing absolute, nothing outside the root). A file stored under a run's
+artifact root is recorded in the run's history (path, size, sha256).
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from trackledger.api import render
+from trackledger.api.calls import backend, required
+from trackledger.api.errors import ApiError, endpoint
+from trackledger.api.requests import GetRunRequest
+from trackledger.api.wire import read
+from trackledger.artifact_store import ArtifactStore, UnsafePath, clean
+from trackledger.eventlog import commands as c
+from trackledger.eventlog.errors import NotFound
+
+__all__ = ["proxy_routes", "server_info", "tracking_routes"]
+
+_RUN_FILE = re.compile(r"^\d+/([0-9a-f]{32})/artifacts/(.+)$")
+_SCHEME = "mlflow-artifacts:"
+
+
+def _store(request: Request) -> ArtifactStore:
+    store: ArtifactStore = request.app.state.artifacts
+    return store
+
+
+def _path(raw: str) -> str:
+    try:
+        return clean(raw)
+    except UnsafePath as exc:
+        raise ApiError("INVALID_PARAMETER_VALUE", str(exc)) from None
+
+
+def _listing(store: ArtifactStore, path: str, prefix: str = "") -> list[dict[str, object]]:
+    files = []
+    for entry in store.list(path):
+        item: dict[str, object] = {"path": f"{prefix}{entry.name}", "is_dir": entry.is_dir}
+        if entry.size:  # MLflow omits the size of directories and of empty files
+            item["file_size"] = entry.size
+        files.append(item)
+    return files
+
+
+@endpoint
+async def upload(request: Request) -> Response:
+    raw = request.path_params["path"]
+    if raw.endswith("/"):
+        raise ApiError("INVALID_PARAMETER_VALUE", "Invalid path: an artifact needs a file name")
+    path = _path(raw)
+    written = await _store(request).write(path, request.stream())
+    run_file = _RUN_FILE.match(path)
+    if run_file is not None:
+        run_id, relative = run_file.groups()
+        record = c.RecordArtifact(
+            run_id=run_id, path=relative, size=written.size, sha256=written.sha256
+        )
+        await backend(request).store.execute(record)
+    return render.json_response({})
+
+
+@endpoint
+async def download(request: Request) -> Response:
+    path = _path(request.path_params["path"])
+    store = _store(request)
+    file = store.local_file(path)
+    if file is None:
+        if store.is_dir(path):
+            raise ApiError(
+                "INVALID_PARAMETER_VALUE", "Artifact path refers to a directory, not a file"
+            )
+        raise NotFound(f"No such artifact: '{path}'")
+    media_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    return FileResponse(
+        file,
+        media_type=media_type,
+        filename=file.name,
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
+
+
+@endpoint
+async def listing(request: Request) -> Response:
+    path = _path(request.query_params.get("path", ""))
+    files = _listing(_store(request), path)
+    return render.json_response({"files": files} if files else {})
+
+
+@endpoint
+async def delete(request: Request) -> Response:
+    path = _path(request.path_params["path"])
+    if not path:
+        raise ApiError("INVALID_PARAMETER_VALUE", "Invalid path: refusing to delete every artifact")
+    _store(request).delete(path)
+    return render.json_response({})
+
+
+@endpoint
+async def not_supported(request: Request) -> Response:
+    # The client falls back to a plain PUT on this exact message (reference section 4.2).
+    raise ApiError(
+        "NOT_IMPLEMENTED",
+        "Multipart upload is not supported for the current artifact repository",
+    )
+
+
+@endpoint
+async def tracking_list(request: Request) -> Response:
+    """GET /api/2.0/mlflow/artifacts/list: paths relative to the run's artifact root."""
+    req = await read(request, GetRunRequest)
+    run_id = required(req.run_id or req.run_uuid, "run_id")
+    run = await backend(request).reads.get_run(run_id)
+    if run is None:
+        raise NotFound(f"Run with id={run_id} not found")
+    relative = _path(request.query_params.get("path", ""))
+    body: dict[str, object] = {"root_uri": run.info.artifact_uri}
+    uri = run.info.artifact_uri
+    if uri.startswith(_SCHEME):
+        root = _path(uri[len(_SCHEME) :].lstrip("/"))  # the URI path, not user input
+        location = f"{root}/{relative}" if relative else root
+        prefix = f"{relative}/" if relative else ""
+        files = _listing(_store(request), location, prefix)
+        if files:
+            body["files"] = files
+    return render.json_response(body)
+
+
+async def server_info(request: Request) -> Response:
+    """What MLflow's client probes for; no multipart, no presigned URLs."""
+    return render.json_response(
+        {
+            "store_type": "trackledger",
+            "workspaces_enabled": False,
+            "multipart_uploads_enabled": False,
+            "multipart_downloads_enabled": False,
+            "artifact_serving_enabled": True,
+            "artifacts_presigned_only": False,
+        }
+    )
+
+
+proxy_routes = [
+    Route("/artifacts", listing, methods=["GET"]),
+    Route("/artifacts/{path:path}", upload, methods=["PUT"]),
+    Route("/artifacts/{path:path}", download, methods=["GET"]),
+    Route("/artifacts/{path:path}", delete, methods=["DELETE"]),
+    Route("/mpu/{action}/{path:path}", not_supported, methods=["POST"]),
+    Route("/presigned/{path:path}", not_supported, methods=["GET"]),
+]
+tracking_routes = [Route("/artifacts/list", tracking_list, methods=["GET"])]

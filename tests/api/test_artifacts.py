@@ -1,0 +1,141 @@
+"""The artifact proxy in process: round trips, listings, refusals of unsafe paths."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from tests.api.helpers import error, get, new_experiment, new_run, ok, post
+
+PROXY = "/api/2.0/mlflow-artifacts/artifacts"
+
+
+async def test_upload_download_list_delete(client, tmp_path):
+    exp_id = await new_experiment(client)
+    run_id = await new_run(client, exp_id)
+    root = f"{exp_id}/{run_id}/artifacts"
+    body = b"hello artifacts" * 1000
+    response = await client.put(f"{PROXY}/{root}/sub/a.txt", content=body)
+    assert response.status_code == 200
+    await client.put(f"{PROXY}/{root}/empty.txt", content=b"")
+    got = await client.get(f"{PROXY}/{root}/sub/a.txt")
+    assert got.status_code == 200 and got.content == body
+    assert got.headers["content-type"].startswith("text/plain")
+    listing = await ok(await client.get(PROXY, params={"path": root}))
+    assert listing["files"] == [
+        {"path": "empty.txt", "is_dir": False},  # MLflow omits the size of empty files
+        {"path": "sub", "is_dir": True},
+    ]
+    # Listing a file is empty: the client tells files from directories this way.
+    assert await ok(await client.get(PROXY, params={"path": f"{root}/sub/a.txt"})) == {}
+    params = {"run_id": run_id, "path": "sub"}
+    tracking = await ok(await client.get("/api/2.0/mlflow/artifacts/list", params=params))
+    assert tracking["root_uri"].endswith(f"{run_id}/artifacts")
+    assert tracking["files"] == [{"path": "sub/a.txt", "is_dir": False, "file_size": len(body)}]
+    error(await client.get(f"{PROXY}/{root}/sub"), "INVALID_PARAMETER_VALUE", 400)
+    error(await client.get(f"{PROXY}/{root}/nope"), "RESOURCE_DOES_NOT_EXIST", 404)
+    # The upload is in the run's history, with its size and checksum.
+    history = await ok(
+        await client.get("/api/2.0/trackledger/runs/history", params={"run_id": run_id})
+    )
+    logged = [e["data"] for e in history["events"] if e["type"] == "run.artifact_logged"]
+    assert logged[0] == {
+        "run_id": run_id,
+        "path": "sub/a.txt",
+        "size": len(body),
+        "sha256": hashlib.sha256(body).hexdigest(),
+    }
+    await ok(await client.delete(f"{PROXY}/{root}/sub"))
+    assert (await ok(await client.get(PROXY, params={"path": root})))["files"] == [
+        {"path": "empty.txt", "is_dir": False}
+    ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "%2e%2e/escape.txt",
+        "a/%2e%2e/%2e%2e/escape.txt",
+        "%252e%252e/escape.txt",
+        "a%2f..%2f..%2fescape.txt",
+        "a%5c..%5cescape.txt",
+        "%2fetc/escape.txt",
+        "C:%5cescape.txt",
+        "a%23b",
+        "a%00b",
+    ],
+)
+async def test_unsafe_paths_are_refused(client, tmp_path, path):
+    for method in ("put", "get", "delete"):
+        response = await getattr(client, method)(
+            f"{PROXY}/{path}", **({"content": b"x"} if method == "put" else {})
+        )
+        assert response.status_code in (400, 404), (method, response.status_code)
+        if response.status_code == 400:
+            assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    outside = [p for p in tmp_path.rglob("*") if "escape" in p.name]
+    assert outside == []
+
+
+async def test_multipart_is_declined_so_the_client_falls_back(client):
+    response = await client.post("/api/2.0/mlflow-artifacts/mpu/create/1/x/artifacts", json={})
+    assert response.status_code == 501
+    assert response.json()["message"].startswith("Multipart upload is not supported")
+    info = await ok(await client.get("/api/3.0/mlflow/server-info"))
+    assert info["multipart_uploads_enabled"] is False
+
+
+async def test_logged_models(client):
+    exp_id = await new_experiment(client)
+    run_id = await new_run(client, exp_id)
+    body = {
+        "experiment_id": exp_id,
+        "name": "model",
+        "source_run_id": run_id,
+        "params": [{"key": "alpha", "value": "0.5"}],
+        "tags": [{"key": "t", "value": "1"}],
+    }
+    model = (await ok(await client.post("/api/2.0/mlflow/logged-models", json=body)))["model"]
+    model_id = model["info"]["model_id"]
+    assert model_id.startswith("m-") and model["info"]["status"] == "LOGGED_MODEL_PENDING"
+    assert (
+        model["info"]["artifact_uri"] == f"mlflow-artifacts:/{exp_id}/models/{model_id}/artifacts"
+    )
+    assert model["data"]["params"] == [{"key": "alpha", "value": "0.5"}]
+    patched = await client.patch(
+        f"/api/2.0/mlflow/logged-models/{model_id}",
+        json={"model_id": model_id, "status": "LOGGED_MODEL_READY"},
+    )
+    assert (await ok(patched))["model"]["info"]["status"] == "LOGGED_MODEL_READY"
+    await ok(
+        await client.patch(
+            f"/api/2.0/mlflow/logged-models/{model_id}/tags",
+            json={"tags": [{"key": "u", "value": "2"}]},
+        )
+    )
+    await ok(
+        await post(
+            client,
+            "runs/outputs",
+            {"run_id": run_id, "models": [{"model_id": model_id, "step": 3}]},
+        )
+    )
+    run = (await ok(await get(client, "runs/get", run_id=run_id)))["run"]
+    assert run["outputs"] == {"model_outputs": [{"model_id": model_id, "step": 3}]}
+    search = {"experiment_ids": [exp_id], "filter": "name = 'model'"}
+    found = await ok(await client.post("/api/2.0/mlflow/logged-models/search", json=search))
+    assert [m["info"]["model_id"] for m in found["models"]] == [model_id]
+    assert {t["key"] for t in found["models"][0]["info"]["tags"]} == {"t", "u"}
+    none = {"experiment_ids": [exp_id], "filter": "name = 'other' OR tags.t = '9'"}
+    assert await ok(await client.post("/api/2.0/mlflow/logged-models/search", json=none)) == {}
+    await ok(await client.delete(f"/api/2.0/mlflow/logged-models/{model_id}"))
+    error(
+        await client.get(f"/api/2.0/mlflow/logged-models/{model_id}"),
+        "RESOURCE_DOES_NOT_EXIST",
+        404,
+    )
+    bad = {"experiment_id": exp_id, "name": "a/b"}
+    error(
+        await client.post("/api/2.0/mlflow/logged-models", json=bad), "INVALID_PARAMETER_VALUE", 400
+    )

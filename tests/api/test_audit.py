@@ -1,0 +1,139 @@
+"""History, as-of reads and the event feed: the log as users read it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+from tests.api.helpers import error, get, new_experiment, new_run, ok, post
+
+TL = "/api/2.0/trackledger"
+ALICE = {"Authorization": "Basic " + base64.b64encode(b"alice:secret").decode()}
+
+
+async def scripted(client) -> tuple[str, list[dict]]:
+    """A run through a scripted sequence; after each step, what runs/get answered."""
+    exp_id = await new_experiment(client)
+    run_id = await new_run(client, exp_id, run_name="audited")
+    snapshots = [(await ok(await get(client, "runs/get", run_id=run_id)))["run"]]
+    steps = [
+        ("runs/log-parameter", {"key": "lr", "value": "0.1"}),
+        (
+            "runs/log-batch",
+            {
+                "metrics": [
+                    {"key": "loss", "value": v / 10, "timestamp": v, "step": v} for v in range(5)
+                ]
+            },
+        ),
+        ("runs/set-tag", {"key": "stage", "value": "dev"}),
+        ("runs/set-tag", {"key": "stage", "value": "prod"}),
+        ("runs/delete-tag", {"key": "stage"}),
+        ("runs/update", {"status": "FINISHED", "end_time": 99}),
+        ("runs/delete", {}),
+        ("runs/restore", {}),
+    ]
+    for path, body in steps:
+        await ok(await post(client, path, {"run_id": run_id, **body}, headers=ALICE))
+        snapshots.append((await ok(await get(client, "runs/get", run_id=run_id)))["run"])
+    return run_id, snapshots
+
+
+async def test_history_lists_the_scripted_events_in_order(client):
+    run_id, _ = await scripted(client)
+    body = await ok(await client.get(f"{TL}/runs/history", params={"run_id": run_id}))
+    assert [e["type"] for e in body["events"]] == [
+        "run.created",
+        "run.params_logged",
+        "run.metrics_logged",
+        "run.tagged",
+        "run.tagged",
+        "run.untagged",
+        "run.updated",
+        "run.deleted",
+        "run.restored",
+    ]
+    positions = [e["position"] for e in body["events"]]
+    assert positions == sorted(positions)
+    assert [e["actor"] for e in body["events"]][1:] == ["alice"] * 8
+    metrics = body["events"][2]["data"]["metrics"]
+    assert metrics == {"count": 5, "keys": {"loss": 5}, "steps": [0, 4]}
+    assert body["events"][1]["data"]["params"] == {"lr": "0.1"}
+    expanded = await ok(
+        await client.get(f"{TL}/runs/history", params={"run_id": run_id, "expand": "true"})
+    )
+    assert len(expanded["events"][2]["data"]["metrics"]["points"]) == 5
+    # Pages of three follow each other without gaps.
+    seen, token = [], None
+    while True:
+        params = {"run_id": run_id, "max_results": 3, **({"page_token": token} if token else {})}
+        page = await ok(await client.get(f"{TL}/runs/history", params=params))
+        seen.extend(e["position"] for e in page["events"])
+        token = page.get("next_page_token")
+        if token is None:
+            break
+    assert seen == positions
+
+
+async def test_experiment_history(client):
+    exp_id = await new_experiment(client, "named")
+    await ok(
+        await post(client, "experiments/update", {"experiment_id": exp_id, "new_name": "renamed"})
+    )
+    body = await ok(await client.get(f"{TL}/experiments/history", params={"experiment_id": exp_id}))
+    assert [e["type"] for e in body["events"]] == ["experiment.created", "experiment.renamed"]
+    assert body["events"][1]["data"]["name"] == "renamed"
+
+
+async def test_as_of_each_step_reproduces_that_steps_runs_get(client):
+    run_id, snapshots = await scripted(client)
+    events = (await ok(await client.get(f"{TL}/runs/history", params={"run_id": run_id})))["events"]
+    assert len(events) == len(snapshots)
+    for event, snapshot in zip(events, snapshots, strict=True):
+        for as_of in (event["position"], event["time"]):
+            body = await ok(
+                await client.get(f"{TL}/runs/get", params={"run_id": run_id, "as_of": as_of})
+            )
+            assert body["run"] == snapshot, (event["type"], as_of)
+    before = {"run_id": run_id, "as_of": events[0]["position"] - 1}
+    error(await client.get(f"{TL}/runs/get", params=before), "RESOURCE_DOES_NOT_EXIST", 404)
+    error(
+        await client.get(f"{TL}/runs/get", params={"run_id": run_id}),
+        "INVALID_PARAMETER_VALUE",
+        400,
+    )
+
+
+async def test_event_feed_long_polls_for_news(client):
+    exp_id = await new_experiment(client)
+    first = await ok(await client.get(f"{TL}/events", params={"limit": 10000}))
+    cursor = first["next_cursor"]
+    assert await ok(await client.get(f"{TL}/events", params={"after": cursor})) == {
+        "next_cursor": cursor
+    }
+
+    async def later():
+        await asyncio.sleep(0.3)
+        await new_run(client, exp_id, run_name="news")
+
+    task = asyncio.create_task(later())
+    body = await ok(await client.get(f"{TL}/events", params={"after": cursor, "wait_ms": 5000}))
+    await task
+    assert [e["type"] for e in body["events"]] == ["run.created"]
+    assert body["events"][0]["data"]["run_name"] == "news"
+    assert body["next_cursor"] != cursor
+
+
+async def test_feed_pages_cover_the_log_once(client, backend):
+    exp_id = await new_experiment(client)
+    for i in range(7):
+        await new_run(client, exp_id, run_name=f"r{i}")
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 3, **({"after": cursor} if cursor else {})}
+        page = await ok(await client.get(f"{TL}/events", params=params))
+        if "events" not in page:
+            break
+        seen.extend(e["position"] for e in page["events"])
+        cursor = page["next_cursor"]
+    assert seen == [e.position for e in await backend.store.read_all(limit=1000)]
