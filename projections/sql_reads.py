@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -37,6 +37,7 @@ __all__ = ["FetchAll", "SqlReadModel"]
 #: Run one query (``?`` placeholders) and return all its rows as tuples.
 FetchAll = Callable[[str, Sequence[Any]], Awaitable[list[tuple[Any, ...]]]]
 
+T = TypeVar("T")
 _CHUNK = 5000  # ids per IN list, under every backend's limit on bound parameters
 _tags_decoder = msgspec.msgpack.Decoder(list[tuple[str, str]])
 
@@ -54,6 +55,26 @@ class SqlReadModel:
         self._fetchall = fetchall
         self._dialect = dialect
 
+    async def _grouped(
+        self, sql: str, ids: Sequence[Any], build: Callable[[tuple[Any, ...]], T]
+    ) -> dict[Any, list[T]]:
+        """Rows whose first column is an owner id, built and grouped by owner (in order)."""
+        out: dict[Any, list[T]] = defaultdict(list)
+        for row in await self._fetchall(sql, ids):
+            out[row[0]].append(build(row[1:]))
+        return out
+
+    async def _key_values(
+        self, table: str, owner: str, ids: Sequence[Any], build: Callable[[str, str], T]
+    ) -> dict[Any, list[T]]:
+        """A key/value table (tags, params) grouped by owner; tag tombstones skipped."""
+        return await self._grouped(
+            f"SELECT {owner}, key, value FROM {table} WHERE {owner} IN ({_marks(len(ids))}) "
+            f"AND value IS NOT NULL ORDER BY {owner}, key",
+            ids,
+            lambda row: build(row[0], row[1]),
+        )
+
     # -- experiments -------------------------------------------------------------------
 
     async def _experiments(self, where: str, params: tuple[Any, ...]) -> list[ExperimentView]:
@@ -65,13 +86,7 @@ class SqlReadModel:
         if not rows:
             return []
         ids = [row[0] for row in rows]
-        tags: dict[int, list[Tag]] = defaultdict(list)
-        for exp_id, key, value in await self._fetchall(
-            "SELECT experiment_id, key, value FROM experiment_tags WHERE value IS NOT NULL "
-            f"AND experiment_id IN ({_marks(len(ids))}) ORDER BY experiment_id, key",
-            ids,
-        ):
-            tags[exp_id].append(Tag(key, value))
+        tags = await self._key_values("experiment_tags", "experiment_id", ids, Tag)
         return [
             ExperimentView(
                 experiment_id=str(row[0]),
@@ -152,34 +167,21 @@ class SqlReadModel:
         )
         if not rows:
             return []
-        tags: dict[str, list[Tag]] = defaultdict(list)
-        for run_id, key, value in await self._fetchall(
-            f"SELECT run_id, key, value FROM run_tags WHERE run_id IN ({marks}) "
-            "AND value IS NOT NULL ORDER BY run_id, key",
-            run_ids,
-        ):
-            tags[run_id].append(Tag(key, value))
-        params: dict[str, list[Param]] = defaultdict(list)
-        for run_id, key, value in await self._fetchall(
-            f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks}) ORDER BY run_id, key",
-            run_ids,
-        ):
-            params[run_id].append(Param(key, value))
-        metrics: dict[str, list[MetricValue]] = defaultdict(list)
-        for run_id, key, value, ts, step, nan in await self._fetchall(
+        tags = await self._key_values("run_tags", "run_id", run_ids, Tag)
+        params = await self._key_values("params", "run_id", run_ids, Param)
+        metrics = await self._grouped(
             "SELECT run_id, key, value, timestamp, step, is_nan FROM latest_metrics "
             f"WHERE run_id IN ({marks}) ORDER BY run_id, key",
             run_ids,
-        ):
-            metrics[run_id].append(MetricValue(key, _float(value, nan), ts, step))
+            lambda r: MetricValue(r[0], _float(r[1], r[4]), r[2], r[3]),
+        )
         datasets, models = await self._inputs(run_ids)
-        outputs: dict[str, list[ModelOutput]] = defaultdict(list)
-        for run_id, model_id, step in await self._fetchall(
+        outputs = await self._grouped(
             f"SELECT run_id, model_id, step FROM run_outputs WHERE run_id IN ({marks}) "
             "ORDER BY run_id, step, model_id",
             run_ids,
-        ):
-            outputs[run_id].append(ModelOutput(model_id, step))
+            lambda r: ModelOutput(r[0], r[1]),
+        )
         by_id = {
             row[0]: RunView(
                 info=run_state(row),
@@ -215,13 +217,12 @@ class SqlReadModel:
                     tags=[Tag(k, v) for k, v in _tags_decoder.decode(row[7])],
                 )
             )
-        models: dict[str, list[str]] = defaultdict(list)
-        for run_id, model_id in await self._fetchall(
+        models = await self._grouped(
             f"SELECT run_id, model_id FROM run_model_inputs WHERE run_id IN ({marks}) "
             "ORDER BY run_id, model_id",
             run_ids,
-        ):
-            models[run_id].append(model_id)
+            lambda r: str(r[0]),
+        )
         return datasets, models
 
     async def search_runs(
@@ -330,21 +331,8 @@ class SqlReadModel:
         if not rows:
             return []
         ids = [row[0] for row in rows]
-        marks = _marks(len(ids))
-        tags: dict[str, list[Tag]] = defaultdict(list)
-        for mid, key, value in await self._fetchall(
-            f"SELECT model_id, key, value FROM logged_model_tags WHERE model_id IN ({marks}) "
-            "AND value IS NOT NULL ORDER BY model_id, key",
-            ids,
-        ):
-            tags[mid].append(Tag(key, value))
-        model_params: dict[str, list[Param]] = defaultdict(list)
-        for mid, key, value in await self._fetchall(
-            f"SELECT model_id, key, value FROM logged_model_params WHERE model_id IN ({marks}) "
-            "ORDER BY model_id, key",
-            ids,
-        ):
-            model_params[mid].append(Param(key, value))
+        tags = await self._key_values("logged_model_tags", "model_id", ids, Tag)
+        model_params = await self._key_values("logged_model_params", "model_id", ids, Param)
         return [
             LoggedModelView(
                 model_id=r[0],
