@@ -204,9 +204,10 @@ class RecordArtifact(Command, frozen=True, kw_only=True, tag="record_artifact"):
 
 
 class Purge(Command, frozen=True, kw_only=True, tag="purge"):
-    """Remove for good what was deleted at or before ``cutoff`` (ms since the epoch)."""
+    """Remove for good what was deleted at least ``older_than_ms`` ago (by the store's
+    clock, the one that stamped the deletions)."""
 
-    cutoff: int
+    older_than_ms: int
     max_runs: int = 1000
 
 

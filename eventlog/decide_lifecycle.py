@@ -139,7 +139,8 @@ def restore_by_time(cmd: RestoreRunsByTime, ctx: DecideContext) -> Decision:
 
 
 def purge(cmd: Purge, ctx: DecideContext) -> Decision:
-    expired = set((yield GetExpired(cmd.cutoff, cmd.max_runs)))
+    cutoff = ctx.now - cmd.older_than_ms
+    expired = set((yield GetExpired(cutoff, cmd.max_runs)))
     # Keep every run that still has a descendant outside the purge: drop candidates with
     # a child that stays, until nothing changes.
     changed = True
@@ -156,7 +157,7 @@ def purge(cmd: Purge, ctx: DecideContext) -> Decision:
         run: RunState | None = yield GetRun(run_id)
         if run is not None:
             artifact_uris.append(run.artifact_uri)
-    for experiment_id in (yield GetExpired(cmd.cutoff, cmd.max_runs, experiments=True)):
+    for experiment_id in (yield GetExpired(cutoff, cmd.max_runs, experiments=True)):
         remaining = [
             *(yield GetExperimentRuns(experiment_id, "active")),
             *(yield GetExperimentRuns(experiment_id, "deleted")),

@@ -14,7 +14,6 @@ from trackledger.artifact_store import ArtifactStore, UnsafePath
 from trackledger.backends import Backend
 from trackledger.eventlog.commands import Purge
 from trackledger.eventlog.results import BulkResult
-from trackledger.eventlog.store import system_clock
 
 __all__ = ["Collected", "collect", "parse_duration", "schedule"]
 
@@ -60,15 +59,13 @@ async def collect(
     *,
     artifacts: ArtifactStore | None = None,
     actor: str | None = None,
-    clock: Callable[[], int] = system_clock,
     progress: Callable[[int], None] | None = None,
 ) -> Collected:
     """Purge runs and experiments deleted at least ``older_than_ms`` ago, in transactions
     of at most 1000 runs, until none is left."""
-    cutoff = clock() - older_than_ms
     runs = experiments = 0
     while True:
-        result = await backend.store.execute(Purge(cutoff=cutoff), actor=actor)
+        result = await backend.store.execute(Purge(older_than_ms=older_than_ms), actor=actor)
         assert isinstance(result, BulkResult)
         runs += result.count
         experiments += result.experiments

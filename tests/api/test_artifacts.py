@@ -139,3 +139,18 @@ async def test_logged_models(client):
     error(
         await client.post("/api/2.0/mlflow/logged-models", json=bad), "INVALID_PARAMETER_VALUE", 400
     )
+
+
+async def test_purging_a_run_removes_its_artifacts(client, clock, tmp_path):
+    exp_id = await new_experiment(client)
+    run_id = await new_run(client, exp_id)
+    await ok(await client.put(f"{PROXY}/{exp_id}/{run_id}/artifacts/model.bin", content=b"w" * 100))
+    run_dir = tmp_path / "artifacts" / exp_id / run_id
+    assert (run_dir / "artifacts" / "model.bin").exists()
+    await ok(await post(client, "runs/delete", {"run_id": run_id}))
+    clock.advance(31 * 86_400_000)
+    purged = await ok(
+        await client.post("/api/2.0/trackledger/admin/gc", json={"older_than": "30d"})
+    )
+    assert purged["runs_purged"] == 1
+    assert not run_dir.exists()

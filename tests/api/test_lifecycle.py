@@ -164,7 +164,7 @@ async def test_restore_window_and_purge(client, backend, clock):
         await post(client, "runs/restore", {"run_id": root}), "INVALID_PARAMETER_VALUE", 400
     )
     assert "past the restore window" in message
-    done = await collect(backend, 30 * DAY, clock=clock)
+    done = await collect(backend, 30 * DAY)
     assert (done.runs, done.experiments) == (4, 0)
     # Check the purged runs are gone, cannot come back, and the log no longer holds them.
     for run_id in (root, a, a1, b):
@@ -178,7 +178,7 @@ async def test_restore_window_and_purge(client, backend, clock):
     assert (await ok(await get(client, "metrics/get-history", run_id=a1, metric_key="m"))) == {}
     assert await names(client, exp_id, "ALL") == ["kept"]
     assert await backend.verify() == {}
-    assert await collect(backend, 30 * DAY, clock=clock) == type(done)(0, 0)
+    assert await collect(backend, 30 * DAY) == type(done)(0, 0)
 
 
 async def test_purge_never_orphans_a_child(client, backend, clock):
@@ -186,7 +186,7 @@ async def test_purge_never_orphans_a_child(client, backend, clock):
     root, a, a1, _b = await tree(client, exp_id)
     await ok(await post(client, "runs/delete", {"run_id": root}))  # MLflow semantics: root only
     clock.advance(31 * DAY)
-    done = await collect(backend, 30 * DAY, clock=clock)
+    done = await collect(backend, 30 * DAY)
     assert done.runs == 0  # root still has live descendants
     body = await ok(await client.get("/api/2.0/trackledger/runs/tree", params={"run_id": a1}))
     assert body["path"] == [root, a, a1]

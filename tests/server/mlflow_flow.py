@@ -28,11 +28,24 @@ def main() -> None:
     frame = mlflow.search_runs(experiment_ids=[experiment.experiment_id])
     # set_experiment again finds the existing experiment instead of creating one.
     again = mlflow.set_experiment("client-flow")
+    # Lifecycle through the client: runs and experiments, deleted and restored.
+    client = MlflowClient()
+    client.delete_run(inner.info.run_id)
+    stages = [client.get_run(inner.info.run_id).info.lifecycle_stage]
+    client.restore_run(inner.info.run_id)
+    stages.append(client.get_run(inner.info.run_id).info.lifecycle_stage)
+    client.delete_experiment(experiment.experiment_id)
+    stages.append(client.get_experiment(experiment.experiment_id).lifecycle_stage)
+    stages.append(client.get_run(outer.info.run_id).info.lifecycle_stage)
+    client.restore_experiment(experiment.experiment_id)
+    stages.append(client.get_experiment(experiment.experiment_id).lifecycle_stage)
+    stages.append(client.get_run(outer.info.run_id).info.lifecycle_stage)
     print(
         json.dumps(
             {
                 "experiment_id": experiment.experiment_id,
                 "again_id": again.experiment_id,
+                "stages": stages,
                 "outer": outer.info.run_id,
                 "inner": inner.info.run_id,
                 "status": run.info.status,

@@ -39,6 +39,7 @@ def test_basic_tracking_flow(tmp_path, store_uri):
     finally:
         server.stop()
     assert result["again_id"] == result["experiment_id"]
+    assert result["stages"] == ["deleted", "active", "deleted", "deleted", "active", "active"]
     assert result["status"] == "FINISHED" and result["end_time"]
     assert result["params"] == {"lr": "0.01", "layers": "3", "optimizer": "adam"}
     assert result["metrics"] == {"loss": 0.2, "acc": 0.9, "f1": 0.8}
