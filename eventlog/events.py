@@ -12,6 +12,7 @@ from __future__ import annotations
 import msgspec
 
 __all__ = [
+    "TOMBSTONES",
     "AnyEvent",
     "BatchLogged",
     "DatasetInput",
@@ -323,3 +324,7 @@ def encode_event(event: Event) -> bytes:
 
 def decode_event(payload: bytes) -> AnyEvent:
     return _decoder.decode(payload)
+
+
+#: Events that replace their stream's history: appending one removes the stream's events.
+TOMBSTONES = (RunPurged, ExperimentPurged)

@@ -21,17 +21,16 @@ import asyncpg
 from trackledger.eventlog.commands import AnyCommand
 from trackledger.eventlog.context import DecideContext
 from trackledger.eventlog.decide import Primed, decide
-from trackledger.eventlog.errors import IdempotencyKeyReused, StoreUnavailable
+from trackledger.eventlog.errors import StoreUnavailable
 from trackledger.eventlog.events import (
+    TOMBSTONES,
     AnyEvent,
     Event,
-    ExperimentPurged,
-    RunPurged,
     decode_event,
     encode_event,
 )
 from trackledger.eventlog.lookups import Lookup
-from trackledger.eventlog.results import AnyResult, decode_result, encode_result
+from trackledger.eventlog.results import AnyResult, encode_result
 from trackledger.eventlog.store import Idempotency, StoredEvent
 
 __all__ = ["PostgresEventStore", "decode_cursor", "encode_cursor"]
@@ -130,13 +129,11 @@ class PostgresEventStore:
                 "SELECT request_hash, result FROM idempotency WHERE key = $1", idempotency.key
             )
             if row is not None:
-                if bytes(row["request_hash"]) != idempotency.request_hash:
-                    raise IdempotencyKeyReused(idempotency.key)
-                return decode_result(bytes(row["result"]))
+                return idempotency.first_answer(bytes(row["request_hash"]), bytes(row["result"]))
         outcome = await primed.finish(lambda lookup: self._answer(conn, lookup))
         key = idempotency.key if idempotency else None
         for event in outcome.events:
-            if isinstance(event, (RunPurged, ExperimentPurged)):
+            if isinstance(event, TOMBSTONES):
                 # Purge: the stream's events go in this transaction, before its tombstone;
                 # the setting lets the append-only trigger pass for this transaction only.
                 await conn.execute("SET LOCAL trackledger.purge = 'on'")

@@ -9,15 +9,13 @@ from typing import Any
 from trackledger.eventlog.commands import AnyCommand
 from trackledger.eventlog.context import DecideContext
 from trackledger.eventlog.decide import Primed, decide
-from trackledger.eventlog.errors import IdempotencyKeyReused
 from trackledger.eventlog.events import (
+    TOMBSTONES,
     AnyEvent,
-    ExperimentPurged,
-    RunPurged,
     decode_event,
     encode_event,
 )
-from trackledger.eventlog.results import AnyResult, decode_result, encode_result
+from trackledger.eventlog.results import AnyResult, encode_result
 from trackledger.eventlog.sqlite_readers import ReaderPool
 from trackledger.eventlog.sqlite_writer import GroupCommitWriter
 from trackledger.eventlog.store import Idempotency, StoredEvent
@@ -28,9 +26,6 @@ __all__ = ["SQLiteEventStore"]
 Projector = Callable[[sqlite3.Connection, AnyEvent, int], None]
 #: Answers one lookup from the read model on the write connection.
 Answerer = Callable[[sqlite3.Connection, Any], Any]
-
-#: Events that replace their stream's history: appending one removes the stream's events.
-TOMBSTONES = (RunPurged, ExperimentPurged)
 
 _INSERT_EVENT = (
     "INSERT INTO events (stream_id, type, recorded_at, actor, idempotency_key, payload) "
@@ -101,9 +96,7 @@ class SQLiteEventStore:
                 "SELECT request_hash, result FROM idempotency WHERE key = ?", (idempotency.key,)
             ).fetchone()
             if row is not None:
-                if row[0] != idempotency.request_hash:
-                    raise IdempotencyKeyReused(idempotency.key)
-                return decode_result(row[1])
+                return idempotency.first_answer(row[0], row[1])
         outcome = primed.finish_sync(lambda lookup: self._answer(conn, lookup))
         key = idempotency.key if idempotency else None
         for event in outcome.events:

@@ -7,8 +7,9 @@ from typing import Protocol
 import msgspec
 
 from trackledger.eventlog.commands import AnyCommand
+from trackledger.eventlog.errors import IdempotencyKeyReused
 from trackledger.eventlog.events import AnyEvent
-from trackledger.eventlog.results import AnyResult
+from trackledger.eventlog.results import AnyResult, decode_result
 
 __all__ = ["EventStore", "Idempotency", "StoredEvent", "system_clock"]
 
@@ -36,6 +37,12 @@ class Idempotency(msgspec.Struct, frozen=True):
 
     key: str
     request_hash: bytes
+
+    def first_answer(self, stored_hash: bytes, stored_result: bytes) -> AnyResult:
+        """The answer stored for this key, if it came with the same request."""
+        if stored_hash != self.request_hash:
+            raise IdempotencyKeyReused(self.key)
+        return decode_result(stored_result)
 
 
 def system_clock() -> int:
