@@ -21,6 +21,7 @@ from trackledger.projections.search import (
     compile_experiment_search,
     compile_run_search,
 )
+from trackledger.projections.search.runs import time_ordered
 from trackledger.projections.sql_lookups import run_state
 from trackledger.projections.views import (
     ExperimentView,
@@ -38,7 +39,9 @@ __all__ = ["FetchAll", "SqlReadModel"]
 FetchAll = Callable[[str, Sequence[Any]], Awaitable[list[tuple[Any, ...]]]]
 
 T = TypeVar("T")
-_CHUNK = 5000  # ids per IN list, under every backend's limit on bound parameters
+_CHUNK = 5000
+#: Runs a newest-first search looks at before it falls back to searching everything.
+_WINDOW = 5000  # ids per IN list, under every backend's limit on bound parameters
 _tags_decoder = msgspec.msgpack.Decoder(list[tuple[str, str]])
 
 
@@ -235,20 +238,48 @@ class SqlReadModel:
         max_results: int,
         offset: int,
     ) -> Page:
-        b = SqlBuilder(self._dialect)
-        sql = compile_run_search(
-            b,
-            filter_text=filter_text,
-            order_by=order_by,
-            experiment_ids=experiment_ids,
-            stages=VIEW_STAGES[view_type],
-            limit=max_results + 1,
-            offset=offset,
-        )
-        ids = [row[0] for row in await self._fetchall(sql, b.params)]
+        stages = VIEW_STAGES[view_type]
+
+        async def page(window: int | None) -> list[str]:
+            b = SqlBuilder(self._dialect)
+            sql = compile_run_search(
+                b,
+                filter_text=filter_text,
+                order_by=order_by,
+                experiment_ids=experiment_ids,
+                stages=stages,
+                limit=max_results + 1,
+                offset=offset,
+                window=window,
+            )
+            return [row[0] for row in await self._fetchall(sql, b.params)]
+
+        ids: list[str] | None = None
+        if filter_text and time_ordered(order_by) is not None:
+            # Newest (or oldest) first: the page usually lies among the first runs in that
+            # order, and scanning them in order beats a plan that sorts every match.
+            window = max(_WINDOW, 4 * (offset + max_results + 1))
+            ids = await page(window)
+            if len(ids) <= max_results and await self._scope_exceeds(
+                experiment_ids, stages, window
+            ):
+                ids = None  # the window did not hold the page: search everything
+        if ids is None:
+            ids = await page(None)
         more = len(ids) > max_results
         runs = await self.runs_by_id(ids[:max_results])
         return Page(list(runs), offset + max_results if more else None)
+
+    async def _scope_exceeds(
+        self, experiment_ids: list[int], stages: tuple[str, ...], count: int
+    ) -> bool:
+        """Whether the searched experiments hold more than ``count`` runs in ``stages``."""
+        rows = await self._fetchall(
+            f"SELECT 1 FROM runs WHERE experiment_id IN ({_marks(len(experiment_ids))}) "
+            f"AND lifecycle_stage IN ({_marks(len(stages))}) LIMIT 1 OFFSET ?",
+            [*experiment_ids, *stages, count],
+        )
+        return bool(rows)
 
     # -- metric history ----------------------------------------------------------------
 

@@ -295,6 +295,18 @@ def _segments(q: _Query, first: OrderKey) -> list[str]:
     return arms
 
 
+def time_ordered(order_by: list[str]) -> bool | None:
+    """For an order by start time alone, whether it is ascending; otherwise None."""
+    if not order_by:
+        return False
+    if len(order_by) > 1:
+        return None
+    key = parse_order_by(order_by[0])
+    if key.field.entity == "attribute" and _ORDER_ATTRIBUTES.get(key.field.key) == "r.start_time":
+        return key.ascending
+    return None
+
+
 def compile_run_search(
     b: SqlBuilder,
     *,
@@ -304,8 +316,14 @@ def compile_run_search(
     stages: tuple[str, ...],
     limit: int,
     offset: int,
+    window: int | None = None,
 ) -> str:
-    """SQL selecting the run ids of one page, in MLflow's order; parameters land in ``b``."""
+    """SQL selecting the run ids of one page, in MLflow's order; parameters land in ``b``.
+
+    With ``window`` (only for an order by start time alone, see ``time_ordered``), only the
+    first ``window`` runs of the scope in that order are searched: if they hold a full page
+    (plus one), that page is exactly the answer, because every later run sorts after them.
+    """
     keys = [parse_order_by(clause) for clause in order_by]
     _reject_duplicate_keys(keys, order_by)
     q = _Query(b, parse_filter(filter_text), keys, experiment_ids, stages)
@@ -316,8 +334,20 @@ def compile_run_search(
         arms = _segments(q, keys[0])
         union = " UNION ALL ".join(f"SELECT run_id FROM ({arm}) s{i}" for i, arm in enumerate(arms))
         return f"SELECT run_id FROM ({union}) page LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
+    source = "runs r"
+    if window is not None:
+        ascending = time_ordered(order_by)
+        assert ascending is not None, "a window needs an order by start time alone"
+        direction = "ASC" if ascending else "DESC"
+        # The window orders like the page (run_id ASC breaks ties either way), so its edge
+        # cannot split what the page would order differently.
+        source = (
+            f"(SELECT * FROM runs r WHERE {_scope(b, experiment_ids, stages)} ORDER BY "
+            f"r.start_time {direction}, {b.text_order('r.run_id')} ASC "
+            f"LIMIT {b.param(window)}) r"
+        )
     return (
-        f"SELECT r.run_id FROM runs r{q.where()} ORDER BY {q.order(keys)} "
+        f"SELECT r.run_id FROM {source}{q.where()} ORDER BY {q.order(keys)} "
         f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
 
