@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 
 from trackledger.eventlog.commands import AnyCommand
-from trackledger.eventlog.context import DecideContext
+from trackledger.eventlog.context import ContextSource
 from trackledger.eventlog.decide import Primed, decide
 from trackledger.eventlog.errors import StoreUnavailable
 from trackledger.eventlog.events import (
@@ -75,16 +75,12 @@ class PostgresEventStore:
         *,
         project: Projector,
         answer: Answerer,
-        clock: Callable[[], int],
-        artifact_root: str,
-        retention_ms: int,
+        context: ContextSource,
     ) -> None:
         self.pool = pool
         self._project = project
         self._answer = answer
-        self._clock = clock
-        self._artifact_root = artifact_root
-        self.retention_ms = retention_ms
+        self._context = context
 
     async def execute(
         self,
@@ -93,10 +89,8 @@ class PostgresEventStore:
         actor: str | None = None,
         idempotency: Idempotency | None = None,
     ) -> AnyResult:
-        now = self._clock()
-        ctx = DecideContext(
-            now=now, artifact_root=self._artifact_root, retention_ms=self.retention_ms
-        )
+        ctx = self._context()
+        now = ctx.now
         for attempt in range(_ATTEMPTS):
             # Validation runs before a connection is taken (and anew on a retry).
             primed = Primed(decide(command, ctx))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from trackledger.eventlog.commands import AnyCommand
-from trackledger.eventlog.context import DecideContext
+from trackledger.eventlog.context import ContextSource
 from trackledger.eventlog.decide import Primed, decide
 from trackledger.eventlog.events import (
     TOMBSTONES,
@@ -55,17 +55,13 @@ class SQLiteEventStore:
         *,
         project: Projector,
         answer: Answerer,
-        clock: Callable[[], int],
-        artifact_root: str,
-        retention_ms: int,
+        context: ContextSource,
     ) -> None:
         self.writer = writer
         self.readers = readers
         self._project = project
         self._answer = answer
-        self._clock = clock
-        self._artifact_root = artifact_root
-        self.retention_ms = retention_ms
+        self._context = context
 
     async def execute(
         self,
@@ -74,10 +70,8 @@ class SQLiteEventStore:
         actor: str | None = None,
         idempotency: Idempotency | None = None,
     ) -> AnyResult:
-        now = self._clock()
-        ctx = DecideContext(
-            now=now, artifact_root=self._artifact_root, retention_ms=self.retention_ms
-        )
+        ctx = self._context()
+        now = ctx.now
         primed = Primed(decide(command, ctx))  # validation runs here, off the writer thread
         return await self.writer.submit(
             lambda conn: self._execute_sync(conn, primed, now, actor, idempotency)

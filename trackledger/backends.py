@@ -11,6 +11,7 @@ from typing import Protocol
 import asyncpg
 
 from trackledger.eventlog.commands import EnsureDefaultExperiment
+from trackledger.eventlog.context import ContextSource
 from trackledger.eventlog.postgres_schema import LOG_V1, MIGRATION_LOCK
 from trackledger.eventlog.postgres_sql import PgFetchAll
 from trackledger.eventlog.postgres_store import PostgresEventStore
@@ -140,9 +141,7 @@ async def open_sqlite(
         pool,
         project=SQLiteProjector().apply,
         answer=answer_sqlite,
-        clock=clock,
-        artifact_root=artifact_root,
-        retention_ms=retention_ms,
+        context=ContextSource(clock, artifact_root, retention_ms),
     )
     return SQLiteBackend(writer, pool, store)
 
@@ -219,9 +218,7 @@ async def open_postgres(
         pool,
         project=PostgresProjector().apply,
         answer=answer_postgres,
-        clock=clock,
-        artifact_root=artifact_root,
-        retention_ms=retention_ms,
+        context=ContextSource(clock, artifact_root, retention_ms),
     )
     return PostgresBackend(pool, store)
 
