@@ -35,8 +35,8 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> ServerProcess:
-        command = [
+    def command(self) -> list[str]:
+        return [
             sys.executable,
             "-m",
             "trackledger",
@@ -47,13 +47,17 @@ class ServerProcess:
             self.store_uri,
             *self.args,
         ]
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
         with self.log.open("ab") as out:
+            # Its own process group, so stop and kill reach worker processes too.
             self.process = subprocess.Popen(
-                command,
+                self.command(),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "MLFLOW_DISABLE_TELEMETRY": "true"},
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -71,12 +75,12 @@ class ServerProcess:
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as in a crash."""
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
