@@ -6,7 +6,6 @@ users may depend on it (reference/mlflow-rest-api.md section 7).
 
 from __future__ import annotations
 
-import math
 import posixpath
 import re
 
@@ -144,7 +143,3 @@ def check_step(value: int, field: str) -> None:
 def truncate(value: str, limit: int) -> str:
     """MLflow's default (MLFLOW_TRUNCATE_LONG_VALUES): long param/tag values are cut."""
     return value if len(value) <= limit else value[:limit]
-
-
-def is_nan(value: float) -> bool:
-    return math.isnan(value)

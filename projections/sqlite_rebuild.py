@@ -25,7 +25,6 @@ __all__ = [
     "create_schema",
     "diff_tables",
     "rebuild",
-    "replay_into_shadow",
     "verify",
 ]
 
@@ -95,16 +94,6 @@ def replay_streams_chunk(
     for _, position, payload in rows:
         projector.apply(conn, decode_event(payload), position)
     return len(rows), ((rows[-1][0], rows[-1][1]) if rows else after)
-
-
-def replay_into_shadow(conn: sqlite3.Connection) -> int:
-    """Synchronously replay the whole log into fresh shadow tables; return the last position."""
-    start_shadow(conn)
-    last = 0
-    while True:
-        count, last = replay_chunk(conn, last)
-        if count < CHUNK:
-            return last
 
 
 def _catch_up(conn: sqlite3.Connection, after: int, chunk: int = CHUNK) -> int:
