@@ -13,7 +13,16 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from trackledger import __version__
-from trackledger.api import artifacts, databricks, experiments, extensions, models, runs
+from trackledger.api import (
+    artifacts,
+    browse,
+    databricks,
+    experiments,
+    extensions,
+    models,
+    runs,
+    ui,
+)
 from trackledger.api.calls import backend
 from trackledger.api.errors import error_response
 from trackledger.artifact_store import ArtifactStore
@@ -91,11 +100,12 @@ def create_app(
         # The same handlers serve the UI's /ajax-api prefix, as in MLflow.
         Mount("/api/2.0/mlflow", routes=mlflow),
         Mount("/ajax-api/2.0/mlflow", routes=mlflow),
-        Mount("/api/2.0/trackledger", routes=extensions.routes),
+        Mount("/api/2.0/trackledger", routes=[*extensions.routes, *browse.routes]),
         Mount("/api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
         Mount("/ajax-api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
         Route("/api/3.0/mlflow/server-info", artifacts.server_info),
         Route("/ajax-api/3.0/mlflow/server-info", artifacts.server_info),
+        *ui.routes,
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
     app.state.retention_ms = retention_ms

@@ -21,6 +21,7 @@ from trackledger.eventlog.sqlite_store import SQLiteEventStore
 from trackledger.eventlog.sqlite_writer import GroupCommitWriter
 from trackledger.eventlog.store import EventStore, system_clock
 from trackledger.projections import postgres_rebuild, sqlite_rebuild
+from trackledger.projections.browse import Browse
 from trackledger.projections.postgres_apply import PostgresProjector
 from trackledger.projections.schema import projection_ddl
 from trackledger.projections.sql_lookups import answer_postgres, answer_sqlite
@@ -58,6 +59,9 @@ class Backend(Protocol):
 
     @property
     def reads(self) -> ReadModel: ...
+
+    @property
+    def browse(self) -> Browse: ...
 
     async def rebuild(self, progress: Progress | None = None, chunk: int = CHUNK) -> int: ...
 
@@ -106,6 +110,7 @@ class SQLiteBackend:
         self.writer = writer
         self.store = store
         self.reads = SqlReadModel(readers.fetchall, "sqlite")
+        self.browse = Browse(readers.fetchall)
 
     async def rebuild(self, progress: Progress | None = None, chunk: int = CHUNK) -> int:
         return await sqlite_rebuild.rebuild(self.writer, progress, chunk)
@@ -178,6 +183,7 @@ class PostgresBackend:
         self.pool = pool
         self.store = store
         self.reads = SqlReadModel(PgFetchAll(pool), "postgres")
+        self.browse = Browse(PgFetchAll(pool))
 
     async def rebuild(self, progress: Progress | None = None, chunk: int = CHUNK) -> int:
         return await postgres_rebuild.rebuild(self.pool, progress, chunk)

@@ -1,0 +1,182 @@
+"""Endpoints under /api/2.0/trackledger that the web UI reads beyond MLflow's API: run
+counts per experiment, the keys an experiment's runs carry, metric histories downsampled for
+charts, and searches downloaded as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from trackledger.api import render
+from trackledger.api.calls import backend, experiment_id, required, view_type
+from trackledger.api.errors import ApiError, endpoint
+from trackledger.api.requests import SearchRunsRequest
+from trackledger.api.wire import Int32, read
+from trackledger.projections.views import Page, RunView
+
+__all__ = ["routes"]
+
+#: Points a chart asks for by default, and at most (a chart is a few thousand pixels wide).
+DEFAULT_BUCKETS = 1000
+MAX_BUCKETS = 10_000
+#: Runs fetched per search while writing a CSV download.
+CSV_PAGE = 1000
+
+
+class ExperimentIdsRequest(msgspec.Struct):
+    experiment_ids: list[str] = []
+
+
+class SampledHistoryRequest(msgspec.Struct):
+    run_id: str | None = None
+    metric_key: str | None = None
+    x_axis: str = "step"
+    max_points: Int32 | None = None
+
+
+async def _experiment_ids(request: Request) -> list[int]:
+    req = await read(request, ExperimentIdsRequest, lists=frozenset({"experiment_ids"}))
+    return [int(experiment_id(e, "experiment_ids")) for e in req.experiment_ids]
+
+
+@endpoint
+async def run_counts(request: Request) -> Response:
+    """``{"counts": {experiment_id: {"active": n, "deleted": n}}}``."""
+    counts = await backend(request).browse.run_counts(await _experiment_ids(request))
+    return render.json_response({"counts": {e: msgspec.to_builtins(c) for e, c in counts.items()}})
+
+
+@endpoint
+async def run_keys(request: Request) -> Response:
+    """The param, metric and tag keys of the experiments' runs: the columns a table offers."""
+    keys = await backend(request).browse.run_keys(await _experiment_ids(request))
+    return render.json_response(msgspec.to_builtins(keys))
+
+
+@endpoint
+async def sampled_history(request: Request) -> Response:
+    """A metric's history in at most ``max_points`` buckets of the ``x_axis`` (step or
+    timestamp), each with its lowest and highest value: long series keep their spikes."""
+    req = await read(request, SampledHistoryRequest)
+    run_id = required(req.run_id, "run_id")
+    key = required(req.metric_key, "metric_key")
+    if req.x_axis not in ("step", "timestamp"):
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"Invalid value {req.x_axis!r} for parameter 'x_axis': use 'step' or 'timestamp'.",
+        )
+    buckets = DEFAULT_BUCKETS if req.max_points is None else req.max_points
+    if not 1 <= buckets <= MAX_BUCKETS:
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"Invalid value {buckets} for parameter 'max_points': use 1 to {MAX_BUCKETS}.",
+        )
+    if await backend(request).reads.get_run(run_id) is None:
+        raise ApiError("RESOURCE_DOES_NOT_EXIST", f"Run with id={run_id} not found")
+    points = await backend(request).browse.metric_buckets(
+        run_id, key, axis="step" if req.x_axis == "step" else "timestamp", buckets=buckets
+    )
+    return render.json_response(
+        {
+            "metric_key": key,
+            "points": [
+                {
+                    "step": p.step,
+                    "timestamp": p.timestamp,
+                    "min": render.wire_float(p.min),
+                    "max": render.wire_float(p.max),
+                    "count": p.count,
+                }
+                for p in points
+            ],
+        }
+    )
+
+
+def _csv_line(values: list[Any]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow(values)
+    return out.getvalue()
+
+
+@endpoint
+async def export_csv(request: Request) -> Response:
+    """Every run a search finds, as CSV: run id, name, source type, source name, user and
+    status, then a column per param and per metric (latest value) of the experiments."""
+    req = await read(request, SearchRunsRequest, lists=frozenset({"experiment_ids", "order_by"}))
+    exp_ids = [int(experiment_id(e, "experiment_ids")) for e in req.experiment_ids]
+    if not exp_ids:
+        raise ApiError("INVALID_PARAMETER_VALUE", "Give at least one experiment_ids.")
+    stages = view_type(req.run_view_type, "run_view_type")
+    reads = backend(request).reads
+
+    async def search(offset: int) -> Page:
+        return await reads.search_runs(
+            experiment_ids=exp_ids,
+            filter_text=req.filter,
+            order_by=req.order_by,
+            view_type=stages,
+            max_results=CSV_PAGE,
+            offset=offset,
+        )
+
+    first = await search(0)  # a malformed filter is a 400 here, before any CSV is sent
+    keys = await backend(request).browse.run_keys(exp_ids)
+
+    def row(run: RunView) -> str:
+        tags = {t.key: t.value for t in run.tags}
+        params = {p.key: p.value for p in run.params}
+        metrics = {m.key: render.wire_float(m.value) for m in run.metrics}
+        return _csv_line(
+            [
+                run.info.run_id,
+                run.info.run_name or "",
+                tags.get("mlflow.source.type", ""),
+                tags.get("mlflow.source.name", ""),
+                run.info.user_id or "",
+                run.info.status,
+                *(params.get(k, "") for k in keys.params),
+                *(metrics.get(k, "") for k in keys.metrics),
+            ]
+        )
+
+    async def lines() -> AsyncIterator[str]:
+        yield _csv_line(
+            [
+                "Run ID",
+                "Name",
+                "Source Type",
+                "Source Name",
+                "User",
+                "Status",
+                *(f"params.{k}" for k in keys.params),
+                *(f"metrics.{k}" for k in keys.metrics),
+            ]
+        )
+        page = first
+        while True:
+            yield "".join(row(r) for r in page.items if isinstance(r, RunView))
+            if page.next_offset is None:
+                return
+            page = await search(page.next_offset)
+
+    return StreamingResponse(
+        lines(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="runs.csv"'},
+    )
+
+
+routes = [
+    Route("/experiments/run-counts", run_counts, methods=["GET"]),
+    Route("/runs/keys", run_keys, methods=["GET"]),
+    Route("/metrics/sampled", sampled_history, methods=["GET"]),
+    Route("/runs/export-csv", export_csv, methods=["GET"]),
+]

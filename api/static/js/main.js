@@ -1,0 +1,38 @@
+// The router: the hash names the page, as in MLflow's UI, so the links the mlflow client
+// prints (#/experiments/<id> and #/experiments/<id>/runs/<run_id>) open here.
+
+import { experimentsPage } from "./experiments.js";
+import { runsPage } from "./runs.js";
+import { runPage } from "./run.js";
+import { comparePage } from "./compare.js";
+import { errorBox, replace } from "./dom.js";
+
+const routes = [
+  [/^#?\/?(experiments\/?)?$/, () => experimentsPage],
+  [/^#\/experiments\/(\d+)\/runs\/([\w-]+)\/?$/, (m) => (view) => runPage(view, m[1], m[2])],
+  [/^#\/experiments\/([\d,]+)\/?(?:\?.*)?$/, (m) => (view) => runsPage(view, m[1].split(","))],
+  [/^#\/compare\?runs=([\w,-]+)$/, (m) => (view) => comparePage(view, m[1].split(","))],
+];
+
+let current = 0;
+
+function route() {
+  const token = ++current;
+  const root = document.getElementById("app");
+  // Pages check alive() after each await, so a slow answer never paints over a newer page.
+  const view = { root, alive: () => token === current };
+  const hash = window.location.hash || "#/";
+  for (const [pattern, page] of routes) {
+    const match = pattern.exec(hash);
+    if (match) {
+      Promise.resolve(page(match)(view)).catch((err) => {
+        if (view.alive()) replace(root, errorBox(err));
+      });
+      return;
+    }
+  }
+  replace(root, errorBox(new Error(`No page at ${hash}`)));
+}
+
+window.addEventListener("hashchange", route);
+route();

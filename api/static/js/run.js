@@ -1,0 +1,237 @@
+// The run page: overview, description, charts, params, metrics, tags, artifacts, history.
+
+import { artifactUrl, ledger, mlflow } from "./api.js";
+import {
+  errorBox, formatDuration, formatNumber, formatTime, h, replace, runName, tagMap,
+} from "./dom.js";
+import { metricChartPanel, metricRange } from "./metricchart.js";
+
+const NOTE = "mlflow.note.content";
+
+function section(title, ...body) {
+  return h("section", { class: "panel", "data-section": title }, h("h2", {}, title), ...body);
+}
+
+function findNode(node, id) {
+  if (node.run_id === id) return node;
+  for (const child of node.children) {
+    const found = findNode(child, id);
+    if (found) return found;
+  }
+  return null;
+}
+
+export async function runPage(view, experimentId, runId) {
+  const [{ run }, { experiment }] = await Promise.all([
+    mlflow.get("runs/get", { run_id: runId }),
+    mlflow.get("experiments/get", { experiment_id: experimentId }),
+  ]);
+  const tree = await ledger.get("runs/tree", { run_id: runId });
+  if (!view.alive()) return;
+  const reload = () => runPage(view, experimentId, runId);
+  const tags = tagMap(run);
+  const message = h("div", { class: "message" });
+  const fail = (err) => replace(message, errorBox(err));
+  const runLink = (id, label) => h("a", { href: `#/experiments/${experimentId}/runs/${id}` }, label || id);
+  const node = findNode(tree.tree, runId);
+  const parent = tags["mlflow.parentRunId"];
+
+  const title = h("h1", {}, runName(run), " ", h("button", { class: "small", onclick: rename }, "Rename"));
+  function rename() {
+    const input = h("input", { value: run.info.run_name || "", "aria-label": "Run name" });
+    replace(title, h("form", { class: "inline", onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        await mlflow.post("runs/update", { run_id: runId, run_name: input.value });
+        await reload();
+      } catch (err) {
+        fail(err);
+      }
+    } }, input, h("button", {}, "Save")));
+    input.focus();
+  }
+
+  const overview = h("table", { class: "kv" }, h("tbody", {}, [
+    ["Run ID", run.info.run_id],
+    ["Experiment", h("a", { href: `#/experiments/${experimentId}` }, `${experiment.name} (${experimentId})`)],
+    ["Status", h("span", { class: `status ${run.info.status}` }, run.info.status)],
+    ["Lifecycle", run.info.lifecycle_stage],
+    ["Started", formatTime(run.info.start_time)],
+    ["Ended", formatTime(run.info.end_time)],
+    ["Duration", formatDuration(run.info.start_time, run.info.end_time)],
+    ["User", run.info.user_id || ""],
+    ["Source", [tags["mlflow.source.type"], tags["mlflow.source.name"]].filter(Boolean).join(" · ")],
+    ["Git commit", tags["mlflow.source.git.commit"] || ""],
+    ["Parent run", parent ? runLink(parent) : ""],
+    ["Child runs", node && node.children.length ? node.children.map((c, i) => [i ? ", " : "", runLink(c.run_id, c.run_name || c.run_id)]) : ""],
+    ["Artifact URI", run.info.artifact_uri],
+  ].map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v)))));
+
+  async function setTag(key, value) {
+    try {
+      await mlflow.post("runs/set-tag", { run_id: runId, key, value });
+      await reload();
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  const note = h("div", { class: "note" }, tags[NOTE] ? h("pre", {}, tags[NOTE]) : h("p", { class: "muted" }, "No description."));
+  const editNote = h("button", { class: "small", onclick: () => {
+    const text = h("textarea", { rows: 5, "aria-label": "Description" }, tags[NOTE] || "");
+    replace(note, h("form", { onsubmit: (e) => { e.preventDefault(); setTag(NOTE, text.value); } }, text, h("button", {}, "Save description")));
+  } }, "Edit");
+
+  const params = run.data.params || [];
+  const metrics = run.data.metrics || [];
+  const metricRows = metrics.map((m) => {
+    const lo = h("td", { class: "num" }, "…");
+    const hi = h("td", { class: "num" }, "…");
+    metricRange(runId, m.key).then(([a, b]) => { lo.textContent = formatNumber(a); hi.textContent = formatNumber(b); }, () => { lo.textContent = hi.textContent = "?"; });
+    return h("tr", {}, h("td", {}, m.key), h("td", { class: "num" }, formatNumber(m.value)), lo, hi, h("td", { class: "num" }, m.step));
+  });
+
+  function tagRow(key, value) {
+    const cell = h("td", {}, value);
+    return h("tr", { "data-tag": key }, h("td", {}, key), cell, h("td", { class: "actions" },
+      h("button", { class: "small", onclick: () => {
+        const input = h("input", { value, "aria-label": `Value of ${key}` });
+        replace(cell, h("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); setTag(key, input.value); } }, input, h("button", {}, "Save")));
+        input.focus();
+      } }, "Edit"),
+      h("button", { class: "small danger", onclick: async () => {
+        try {
+          await mlflow.post("runs/delete-tag", { run_id: runId, key });
+          await reload();
+        } catch (err) {
+          fail(err);
+        }
+      } }, "Delete")));
+  }
+  const userTags = Object.entries(tags).filter(([k]) => !k.startsWith("mlflow."));
+  const systemTags = Object.entries(tags).filter(([k]) => k.startsWith("mlflow."));
+  const newKey = h("input", { placeholder: "key", "aria-label": "New tag key" });
+  const newValue = h("input", { placeholder: "value", "aria-label": "New tag value" });
+
+  replace(
+    view.root,
+    h("p", { class: "crumbs" }, h("a", { href: "#/experiments" }, "Experiments"), " / ", h("a", { href: `#/experiments/${experimentId}` }, experiment.name), " /"),
+    title,
+    message,
+    section("Overview", overview),
+    section("Description", note, editNote),
+    metrics.length ? section("Charts", metricChartPanel([run], metrics.map((m) => m.key), metrics.slice(0, 3).map((m) => m.key))) : null,
+    section(`Parameters (${params.length})`, params.length
+      ? h("table", { class: "grid", id: "params" }, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Value"))), h("tbody", {}, params.map((p) => h("tr", {}, h("td", {}, p.key), h("td", {}, p.value)))))
+      : h("p", { class: "muted" }, "None.")),
+    section(`Metrics (${metrics.length})`, metrics.length
+      ? h("table", { class: "grid", id: "metrics" }, h("thead", {}, h("tr", {}, ["Name", "Latest", "Min", "Max", "Step"].map((t) => h("th", {}, t)))), h("tbody", {}, metricRows))
+      : h("p", { class: "muted" }, "None.")),
+    section("Tags",
+      h("table", { class: "grid", id: "tags" }, h("tbody", {}, userTags.map(([k, v]) => tagRow(k, v)))),
+      h("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); if (newKey.value) setTag(newKey.value, newValue.value); } }, newKey, newValue, h("button", {}, "Add tag")),
+      systemTags.length ? h("details", {}, h("summary", {}, `System tags (${systemTags.length})`),
+        h("table", { class: "grid" }, h("tbody", {}, systemTags.map(([k, v]) => tagRow(k, v))))) : null),
+    section("Artifacts", artifactBrowser(run)),
+    section("History", historyTable(runId)),
+  );
+}
+
+function artifactBrowser(run) {
+  const preview = h("div", { class: "preview" }, h("p", { class: "muted" }, "Choose a file to preview it."));
+  const runId = run.info.run_id;
+
+  async function show(path) {
+    const url = artifactUrl(run.info.artifact_uri, path);
+    if (!url) {
+      replace(preview, h("p", { class: "muted" }, "This run's artifacts are stored outside this server."));
+      return;
+    }
+    const download = h("a", { href: url, download: path.split("/").pop() }, "Download");
+    const header = h("p", {}, h("b", {}, path), " · ", download);
+    if (/\.(png|jpe?g|gif|webp|bmp|svg)$/i.test(path)) {
+      replace(preview, header, h("img", { src: url, alt: path, class: "artifact-image" }));
+      return;
+    }
+    try {
+      const res = await fetch(url);
+      const blob = await res.blob();
+      if (blob.size > 2_000_000) {
+        replace(preview, header, h("p", { class: "muted" }, `${(blob.size / 1e6).toFixed(1)} MB: too large to preview.`));
+        return;
+      }
+      let text = await blob.text();
+      if (/\.json$/i.test(path)) {
+        try {
+          text = JSON.stringify(JSON.parse(text), null, 2);
+        } catch { /* shown as it is */ }
+      }
+      if (text.includes("\u0000")) text = "(binary file)";
+      replace(preview, header, h("pre", { class: "artifact-text" }, text));
+    } catch (err) {
+      replace(preview, header, errorBox(err));
+    }
+  }
+
+  async function listing(path, into) {
+    try {
+      const found = await mlflow.get("artifacts/list", { run_id: runId, path });
+      const files = found.files || [];
+      replace(into, files.length ? h("ul", { class: "tree" }, files.map((f) => {
+        const name = f.path.split("/").pop();
+        if (!f.is_dir) {
+          return h("li", {}, h("a", { href: "#", class: "file", onclick: (e) => { e.preventDefault(); show(f.path); } }, name),
+            f.file_size ? h("span", { class: "muted" }, ` ${f.file_size} B`) : null);
+        }
+        const inner = h("div");
+        const details = h("details", { ontoggle: () => { if (details.open && !inner.childNodes.length) listing(f.path, inner); } },
+          h("summary", {}, `${name}/`), inner);
+        return h("li", {}, details);
+      })) : h("p", { class: "muted" }, path ? "Empty." : "No artifacts."));
+    } catch (err) {
+      replace(into, errorBox(err));
+    }
+  }
+
+  const root = h("div", { class: "artifact-tree" });
+  listing("", root);
+  return h("div", { class: "artifacts" }, root, preview);
+}
+
+function describe(event) {
+  const data = event.data || {};
+  const parts = [];
+  if (data.metrics) parts.push(`${data.metrics.count} metric points: ${Object.entries(data.metrics.keys).map(([k, n]) => `${k}×${n}`).join(", ")}`);
+  for (const field of ["params", "tags"]) {
+    if (data[field] && Object.keys(data[field]).length) parts.push(`${field} ${Object.entries(data[field]).map(([k, v]) => `${k}=${v}`).join(", ")}`);
+  }
+  for (const [k, v] of Object.entries(data)) {
+    if (["metrics", "params", "tags", "run_id"].includes(k) || v === null || typeof v === "object") continue;
+    parts.push(`${k}=${v}`);
+  }
+  return parts.join("; ");
+}
+
+function historyTable(runId) {
+  const body = h("tbody");
+  const more = h("button", { class: "small" }, "Load more");
+  const box = h("div", {}, h("table", { class: "grid", id: "history" },
+    h("thead", {}, h("tr", {}, ["#", "When", "Who", "What", "Change"].map((t) => h("th", {}, t)))), body), more);
+  let token;
+  async function page() {
+    try {
+      const found = await ledger.get("runs/history", { run_id: runId, max_results: 50, page_token: token });
+      for (const e of found.events || []) {
+        body.append(h("tr", {}, h("td", { class: "num" }, e.position), h("td", {}, formatTime(e.time)), h("td", {}, e.actor || ""),
+          h("td", {}, e.type), h("td", { class: "change" }, describe(e))));
+      }
+      token = found.next_page_token;
+      more.hidden = !token;
+    } catch (err) {
+      box.append(errorBox(err));
+    }
+  }
+  more.addEventListener("click", page);
+  page();
+  return box;
+}

@@ -1,0 +1,206 @@
+"""The endpoints behind the web UI: run counts, run keys, downsampled metric histories and
+CSV downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+
+from tests.api.helpers import error, new_experiment, new_run, ok, post
+
+TL = "/api/2.0/trackledger"
+
+
+async def _log(client, run_id: str, **body) -> None:
+    await ok(await post(client, "runs/log-batch", {"run_id": run_id, **body}))
+
+
+async def test_run_counts_per_experiment_and_stage(client) -> None:
+    a = await new_experiment(client, "a")
+    b = await new_experiment(client, "b")
+    runs = [await new_run(client, a) for _ in range(3)]
+    await new_run(client, b)
+    await ok(await post(client, "runs/delete", {"run_id": runs[0]}))
+    body = await ok(
+        await client.get(f"{TL}/experiments/run-counts", params={"experiment_ids": [a, b, "0"]})
+    )
+    assert body == {
+        "counts": {
+            a: {"active": 2, "deleted": 1},
+            b: {"active": 1, "deleted": 0},
+            "0": {"active": 0, "deleted": 0},
+        }
+    }
+    bad = await client.get(f"{TL}/experiments/run-counts", params={"experiment_ids": ["x"]})
+    error(bad, "INVALID_PARAMETER_VALUE", 400)
+
+
+async def test_run_keys_of_several_experiments(client) -> None:
+    a = await new_experiment(client, "a")
+    b = await new_experiment(client, "b")
+    other = await new_experiment(client, "c")
+    ra, rb, rc = await new_run(client, a), await new_run(client, b), await new_run(client, other)
+    await _log(
+        client, ra, params=[{"key": "lr", "value": "1"}], tags=[{"key": "gone", "value": "x"}]
+    )
+    await ok(await post(client, "runs/delete-tag", {"run_id": ra, "key": "gone"}))
+    await _log(
+        client,
+        rb,
+        params=[{"key": "depth", "value": "3"}],
+        metrics=[{"key": "acc", "value": 1, "timestamp": 1, "step": 0}],
+        tags=[{"key": "team", "value": "x"}],
+    )
+    await _log(client, rc, params=[{"key": "elsewhere", "value": "1"}])
+    body = await ok(await client.get(f"{TL}/runs/keys", params={"experiment_ids": [a, b]}))
+    assert body["params"] == ["depth", "lr"]
+    assert body["metrics"] == ["acc"]
+    assert "team" in body["tags"] and "gone" not in body["tags"]
+
+
+async def test_sampled_history_keeps_every_spike(client) -> None:
+    exp = await new_experiment(client)
+    run_id = await new_run(client, exp)
+    values = [math.sin(s / 50) for s in range(10_000)]
+    values[4321] = 100.0
+    values[7777] = -50.0
+    for start in range(0, 10_000, 1000):
+        await _log(
+            client,
+            run_id,
+            metrics=[
+                {"key": "loss", "value": values[s], "timestamp": 10**12 + s, "step": s}
+                for s in range(start, start + 1000)
+            ],
+        )
+    await _log(client, run_id, metrics=[{"key": "loss", "value": "NaN", "timestamp": 1, "step": 5}])
+    params = {"run_id": run_id, "metric_key": "loss", "max_points": 100}
+    body = await ok(await client.get(f"{TL}/metrics/sampled", params=params))
+    points = body["points"]
+    numbers = [p for p in points if p["min"] != "NaN"]
+    assert len(numbers) == 100
+    assert sum(p["count"] for p in numbers) == 10_000
+    assert [p["step"] for p in numbers] == list(range(0, 10_000, 100))
+    assert max(p["max"] for p in numbers) == 100.0
+    assert min(p["min"] for p in numbers) == -50.0
+    spike = next(p for p in numbers if p["step"] == 4300)
+    assert spike["max"] == 100.0 and spike["min"] == min(values[4300:4400])
+    assert [p for p in points if p["min"] == "NaN"] == [
+        {"step": 5, "timestamp": 1, "min": "NaN", "max": "NaN", "count": 1}
+    ]
+
+    by_time = await ok(
+        await client.get(f"{TL}/metrics/sampled", params={**params, "x_axis": "timestamp"})
+    )
+    assert max(p["max"] for p in by_time["points"] if p["max"] != "NaN") == 100.0
+
+    # Short histories come back point by point.
+    await _log(
+        client,
+        run_id,
+        metrics=[
+            {"key": "tiny", "value": v, "timestamp": 7, "step": s} for s, v in [(2, 0.5), (1, -1.0)]
+        ],
+    )
+    short = await ok(
+        await client.get(f"{TL}/metrics/sampled", params={**params, "metric_key": "tiny"})
+    )
+    assert short["points"] == [
+        {"step": 1, "timestamp": 7, "min": -1.0, "max": -1.0, "count": 1},
+        {"step": 2, "timestamp": 7, "min": 0.5, "max": 0.5, "count": 1},
+    ]
+
+
+async def test_sampled_history_rejects_bad_input(client) -> None:
+    exp = await new_experiment(client)
+    run_id = await new_run(client, exp)
+    base = {"run_id": run_id, "metric_key": "loss"}
+    for extra, code, status in [
+        ({"x_axis": "wall"}, "INVALID_PARAMETER_VALUE", 400),
+        ({"max_points": 0}, "INVALID_PARAMETER_VALUE", 400),
+        ({"max_points": 10_001}, "INVALID_PARAMETER_VALUE", 400),
+        ({"max_points": "many"}, "INVALID_PARAMETER_VALUE", 400),
+        ({"run_id": "f" * 32}, "RESOURCE_DOES_NOT_EXIST", 404),
+    ]:
+        error(await client.get(f"{TL}/metrics/sampled", params={**base, **extra}), code, status)
+    error(
+        await client.get(f"{TL}/metrics/sampled", params={"run_id": run_id}),
+        "INVALID_PARAMETER_VALUE",
+        400,
+    )
+    missing = await ok(await client.get(f"{TL}/metrics/sampled", params=base))
+    assert missing == {"metric_key": "loss", "points": []}
+
+
+async def test_csv_download_of_a_search(client) -> None:
+    exp = await new_experiment(client)
+    ids = {}
+    for i, name in enumerate(["a", "b", "c"]):
+        ids[name] = await new_run(
+            client,
+            exp,
+            run_name=name,
+            user_id="ada",
+            start_time=1000 + i,
+            tags=[
+                {"key": "mlflow.source.type", "value": "LOCAL"},
+                {"key": "mlflow.source.name", "value": "train, v2.py"},
+            ],
+        )
+        await _log(
+            client,
+            ids[name],
+            params=[{"key": "lr", "value": str(10**-i)}],
+            metrics=[{"key": "acc", "value": i / 2, "timestamp": 1, "step": 0}],
+        )
+    await _log(client, ids["c"], params=[{"key": "only_c", "value": "yes"}])
+    response = await client.get(
+        f"{TL}/runs/export-csv",
+        params={"experiment_ids": [exp], "filter": "params.lr < 0.5", "order_by": "params.lr"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows == [
+        [
+            "Run ID",
+            "Name",
+            "Source Type",
+            "Source Name",
+            "User",
+            "Status",
+            "params.lr",
+            "params.only_c",
+            "metrics.acc",
+        ],
+        [ids["c"], "c", "LOCAL", "train, v2.py", "ada", "RUNNING", "0.01", "yes", "1.0"],
+        [ids["b"], "b", "LOCAL", "train, v2.py", "ada", "RUNNING", "0.1", "", "0.5"],
+    ]
+
+
+async def test_csv_download_pages_through_every_run(client) -> None:
+    exp = await new_experiment(client)
+    made = {await new_run(client, exp, start_time=i) for i in range(2100)}
+    response = await client.get(f"{TL}/runs/export-csv", params={"experiment_ids": [exp]})
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert len(rows) == 2101 and {r[0] for r in rows[1:]} == made
+
+
+async def test_csv_download_rejects_a_bad_search_before_writing(client) -> None:
+    exp = await new_experiment(client)
+    bad = await client.get(
+        f"{TL}/runs/export-csv", params={"experiment_ids": [exp], "filter": "metrics.x >>> 1"}
+    )
+    error(bad, "INVALID_PARAMETER_VALUE", 400)
+    error(await client.get(f"{TL}/runs/export-csv"), "INVALID_PARAMETER_VALUE", 400)
+
+
+async def test_the_ui_is_served_at_the_root(client) -> None:
+    index = await client.get("/")
+    assert index.status_code == 200
+    assert '<script type="module" src="/static/js/main.js">' in index.text
+    assert "default-src 'self'" in index.headers["content-security-policy"]
+    for asset in ["/static/app.css", "/static/js/main.js", "/static/js/runs.js"]:
+        assert (await client.get(asset)).status_code == 200, asset
+    error(await client.get("/static/../api/app.py"), "ENDPOINT_NOT_FOUND", 404)
