@@ -29,8 +29,8 @@ def _post(client: httpx.Client, path: str, body: dict) -> dict:
 
 
 def seed(base_url: str) -> Seeded:
-    """A sweep (a parent with three trials), a baseline with a spike in its loss, params,
-    metric histories, tags and artifacts."""
+    """A sweep (a parent with three trials), a baseline with a spike in its loss and
+    artifacts, and a run started 40 days ago; params, metric histories and tags on each."""
     now = int(time.time() * 1000) - 3_600_000
     with httpx.Client(base_url=base_url, timeout=30) as client:
         exp = _post(client, "experiments/create", {"name": "ui-demo"})["experiment_id"]
@@ -95,6 +95,7 @@ def seed(base_url: str) -> Seeded:
         for i, lr in enumerate([0.1, 0.01, 0.001]):
             run(f"trial-{i}", now + 1000 * (i + 1), sweep, lr, "vision")
         baseline = run("baseline", now + 10_000, None, 0.02, "nlp")
+        run("ancient", now - 40 * 86_400_000, None, 0.5, "old")
 
         info = client.get(f"{API}/runs/get", params={"run_id": baseline}).json()["run"]["info"]
         root = info["artifact_uri"].removeprefix("mlflow-artifacts:").lstrip("/")

@@ -49,18 +49,24 @@ async def _flow(base: str, seeded: Seeded, page, shots: Path) -> None:
     # The experiments list, with run counts.
     await page.goto(f"{base}/")
     row = page.locator("#experiments tbody tr", has_text="ui-demo")
-    await expect(row.locator("td").nth(3)).to_have_text("5")
+    await expect(row.locator("td").nth(3)).to_have_text("6")
     await page.screenshot(path=shots / "experiments.png", full_page=True)
 
     # The link the mlflow client prints opens the experiment; nested runs sit under their
-    # parent, so the top level holds the sweep and the baseline, newest first.
+    # parent, so the top level holds the sweep, the baseline and the old run, newest first.
     await page.goto(f"{base}/#/experiments/{exp}")
     await expect(page.locator("#runs-table")).to_be_visible()
-    assert (await _names(page)) == ["baseline", "sweep"]
+    assert (await _names(page)) == ["baseline", "sweep", "ancient"]
     await page.get_by_role("button", name="Expand").click()
+    await expect(page.locator("#runs-table tbody tr")).to_have_count(6)
+    assert (await _names(page)) == ["baseline", "sweep", "trial-0", "trial-1", "trial-2", "ancient"]
+
+    # The time-created filter (the expanded sweep stays open).
+    await page.get_by_label("Created").select_option(label="Last 30 days")
     await expect(page.locator("#runs-table tbody tr")).to_have_count(5)
-    assert (await _names(page)) == ["baseline", "sweep", "trial-0", "trial-1", "trial-2"]
-    await page.screenshot(path=shots / "runs.png", full_page=True)
+    assert "ancient" not in await _names(page)
+    await page.get_by_label("Created").select_option(label="Any time")
+    await expect(page.locator("#runs-table tbody tr")).to_have_count(6)
 
     # A valid filter (an extension: a param compared as a number) lists every match.
     search = page.get_by_label("Filter runs")
@@ -81,13 +87,13 @@ async def _flow(base: str, seeded: Seeded, page, shots: Path) -> None:
     # Sorting by a param column orders the whole flat list on the server.
     await search.fill("")
     await page.get_by_label("Nest child runs").uncheck()
-    await expect(page.locator("#runs-table tbody tr")).to_have_count(5)
+    await expect(page.locator("#runs-table tbody tr")).to_have_count(6)
     await page.locator("#runs-table th", has_text=re.compile(r"^lr")).click()
     await expect(page.locator("#runs-table th", has_text=re.compile(r"^lr"))).to_contain_text("▼")
-    assert (await _names(page)) == ["trial-0", "sweep", "baseline", "trial-1", "trial-2"]
+    assert (await _names(page)) == ["ancient", "trial-0", "sweep", "baseline", "trial-1", "trial-2"]
     await page.locator("#runs-table th", has_text=re.compile(r"^lr")).click()
     await expect(page.locator("#runs-table th", has_text=re.compile(r"^lr"))).to_contain_text("▲")
-    assert (await _names(page)) == ["trial-2", "trial-1", "baseline", "sweep", "trial-0"]
+    assert (await _names(page)) == ["trial-2", "trial-1", "baseline", "sweep", "trial-0", "ancient"]
 
     # The CSV holds every run found, with a column per param and metric.
     async with page.expect_download() as download:
@@ -107,7 +113,7 @@ async def _flow(base: str, seeded: Seeded, page, shots: Path) -> None:
         "metrics.loss",
     ]
     by_name = {r[1]: r for r in rows[1:]}
-    assert sorted(by_name) == ["baseline", "sweep", "trial-0", "trial-1", "trial-2"]
+    assert sorted(by_name) == ["ancient", "baseline", "sweep", "trial-0", "trial-1", "trial-2"]
     assert by_name["baseline"][:8] == [
         seeded.runs["baseline"],
         "baseline",
@@ -145,7 +151,7 @@ async def _flow(base: str, seeded: Seeded, page, shots: Path) -> None:
     # Compare two runs.
     await page.goto(f"{base}/#/experiments/{exp}")
     await page.get_by_label("Nest child runs").uncheck()
-    await expect(page.locator("#runs-table tbody tr")).to_have_count(5)
+    await expect(page.locator("#runs-table tbody tr")).to_have_count(6)
     await page.get_by_label("Select trial-0").check()
     await page.get_by_label("Select trial-1").check()
     await page.get_by_role("button", name="Compare").click()
@@ -161,12 +167,12 @@ async def _flow(base: str, seeded: Seeded, page, shots: Path) -> None:
     # Delete the parent with its children, then restore them all.
     trees = ["sweep", "trial-0", "trial-1", "trial-2"]
     await page.goto(f"{base}/#/experiments/{exp}")
-    await expect(page.locator("#runs-table tbody tr")).to_have_count(2)
+    await expect(page.locator("#runs-table tbody tr")).to_have_count(3)
     await page.get_by_label("Select sweep").check()
     await expect(page.get_by_label("include child runs")).to_be_checked()
     await page.get_by_role("button", name="Delete").click()
     await expect(page.locator(".message")).to_contain_text("Deleted 1 run and their child runs")
-    await expect(page.locator("#runs-table tbody td.name a")).to_have_text(["baseline"])
+    await expect(page.locator("#runs-table tbody td.name a")).to_have_text(["baseline", "ancient"])
     assert _stages(base, seeded, trees) == ["deleted"] * 4
 
     await page.get_by_label("State").select_option("DELETED_ONLY")
@@ -175,3 +181,60 @@ async def _flow(base: str, seeded: Seeded, page, shots: Path) -> None:
     await page.get_by_role("button", name="Restore").click()
     await expect(page.locator(".message")).to_contain_text("Restored 1 run")
     assert _stages(base, seeded, trees) == ["active"] * 4
+
+
+async def test_experiments_and_a_run_are_managed_in_the_browser(
+    tmp_path: Path, page, shots: Path
+) -> None:
+    server = ServerProcess(tmp_path).start()
+    try:
+        base = server.url
+        seeded = seed(base)
+        await page.goto(f"{base}/#/experiments")
+        await page.get_by_label("New experiment name").fill("made-in-ui")
+        await page.get_by_role("button", name="Create experiment").click()
+        row = page.locator("#experiments tbody tr", has_text="made-in-ui")
+        await expect(row).to_have_count(1)
+        await row.get_by_role("button", name="Rename").click()
+        await page.get_by_label("New name").fill("renamed-in-ui")
+        await page.get_by_label("New name").press("Enter")
+        row = page.locator("#experiments tbody tr", has_text="renamed-in-ui")
+        await expect(row).to_have_count(1)
+        await row.get_by_role("button", name="Delete").click()
+        await expect(row).to_have_count(0)
+        await page.get_by_label("Search experiments by name").fill("renamed")
+        await page.get_by_label("Lifecycle").select_option("DELETED_ONLY")
+        await expect(row).to_have_count(1)
+        await row.get_by_role("button", name="Restore").click()
+        await expect(page.locator(".message")).to_contain_text("Restored renamed-in-ui")
+        found = httpx.get(
+            f"{base}{API}/experiments/get-by-name", params={"experiment_name": "renamed-in-ui"}
+        ).json()["experiment"]
+        assert found["lifecycle_stage"] == "active"
+
+        # A run's name and description.
+        run_id = seeded.runs["trial-1"]
+        await page.goto(f"{base}/#/experiments/{seeded.experiment_id}/runs/{run_id}")
+        await page.get_by_role("button", name="Rename").click()
+        await page.get_by_label("Run name").fill("trial-one")
+        await page.get_by_label("Run name").press("Enter")
+        await expect(page.locator("h1")).to_contain_text("trial-one")
+        await (
+            page.locator('section[data-section="Description"]')
+            .get_by_role("button", name="Edit")
+            .click()
+        )
+        await page.get_by_label("Description").fill("lr sweep, second trial")
+        await page.get_by_role("button", name="Save description").click()
+        await expect(page.locator(".note pre")).to_have_text("lr sweep, second trial")
+        run = httpx.get(f"{base}{API}/runs/get", params={"run_id": run_id}).json()["run"]
+        assert run["info"]["run_name"] == "trial-one"
+        assert {"key": "mlflow.note.content", "value": "lr sweep, second trial"} in run["data"][
+            "tags"
+        ]
+        # The parent links to this child, and the child back to its parent.
+        await page.get_by_role("link", name=seeded.runs["sweep"]).click()
+        await expect(page.locator("h1")).to_contain_text("sweep")
+        await expect(page.get_by_role("link", name="trial-one")).to_be_visible()
+    finally:
+        server.stop()
