@@ -131,6 +131,33 @@ def _query(request: Request, lists: frozenset[str]) -> dict[str, Any]:
     return out
 
 
+_CAMEL_FIELDS: dict[type, tuple[bytes, ...]] = {}
+
+
+def _camel_names(info: msgspec.inspect.Type, out: set[bytes]) -> None:
+    if isinstance(info, msgspec.inspect.StructType):
+        for field in info.fields:
+            if "_" in field.name:
+                head, *rest = field.name.split("_")
+                out.add(b'"' + (head + "".join(w.title() for w in rest)).encode() + b'"')
+            _camel_names(field.type, out)
+    elif isinstance(info, (msgspec.inspect.ListType, msgspec.inspect.SetType)):
+        _camel_names(info.item_type, out)
+    elif isinstance(info, msgspec.inspect.UnionType):
+        for member in info.types:
+            _camel_names(member, out)
+
+
+def _has_camel_field(raw: bytes, kind: type) -> bool:
+    """Whether ``raw`` may spell one of ``kind``'s fields (nested ones too) in lowerCamel."""
+    names = _CAMEL_FIELDS.get(kind)
+    if names is None:
+        found: set[bytes] = set()
+        _camel_names(msgspec.inspect.type_info(kind), found)
+        names = _CAMEL_FIELDS[kind] = tuple(found)
+    return any(name in raw for name in names)
+
+
 async def read(request: Request, kind: type[T], lists: frozenset[str] = frozenset()) -> T:
     """The request's parameters as ``kind``: the JSON body, or the query string of a GET."""
     if request.method == "GET":
@@ -146,6 +173,14 @@ async def read(request: Request, kind: type[T], lists: frozenset[str] = frozense
                 "INVALID_PARAMETER_VALUE",
                 "Bad Request. Content-Type must be one of ['application/json'].",
             )
+        raw = await request.body()
+        if raw[:1] == b"{" and b"\\u" not in raw and not _has_camel_field(raw, kind):
+            # No field in lowerCamel: decode straight into ``kind``. Anything this
+            # refuses takes the general path below, which words the error.
+            try:
+                return msgspec.json.decode(raw, type=kind, strict=False)
+            except msgspec.DecodeError:
+                pass
         data = await _body_json(request)
     else:  # MLflow parses PATCH and DELETE bodies without looking at the content type
         data = await _body_json(request)

@@ -65,24 +65,31 @@ class Primed:
         except StopIteration as stop:
             self._outcome = stop.value
 
-    def finish_sync(self, answer: Callable[[Lookup], Any]) -> Outcome:
-        lookup, outcome = self._lookup, self._outcome
+    @property
+    def lookup(self) -> Lookup | None:
+        """The lookup the decision waits on, or None once it has decided."""
+        return self._lookup if self._outcome is None else None
+
+    @property
+    def outcome(self) -> Outcome | None:
+        return self._outcome
+
+    def give(self, answer: Any) -> None:
+        """Answer the pending lookup: the decision runs on to its next lookup or decides
+        (a rejection raises here)."""
         try:
-            while outcome is None:
-                assert lookup is not None
-                lookup = self._decision.send(answer(lookup))
+            self._lookup = self._decision.send(answer)
         except StopIteration as stop:
-            outcome = stop.value
-        assert outcome is not None
-        return outcome
+            self._outcome = stop.value
+
+    def finish_sync(self, answer: Callable[[Lookup], Any]) -> Outcome:
+        while (lookup := self.lookup) is not None:
+            self.give(answer(lookup))
+        assert self._outcome is not None
+        return self._outcome
 
     async def finish(self, answer: Callable[[Lookup], Awaitable[Any]]) -> Outcome:
-        lookup, outcome = self._lookup, self._outcome
-        try:
-            while outcome is None:
-                assert lookup is not None
-                lookup = self._decision.send(await answer(lookup))
-        except StopIteration as stop:
-            outcome = stop.value
-        assert outcome is not None
-        return outcome
+        while (lookup := self.lookup) is not None:
+            self.give(await answer(lookup))
+        assert self._outcome is not None
+        return self._outcome

@@ -8,7 +8,8 @@ Concurrent writers are safe because
   equal a replay;
 - requests with the same Idempotency-Key are serialized by an advisory lock on the key.
 
-PostgreSQL's own group commit batches the fsyncs of concurrent transactions.
+Log-batch commands without an idempotency key go through a group commit
+(``postgres_groups.py``): many commands, one transaction, a few statements.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from trackledger.eventlog.commands import AnyCommand
+from trackledger.eventlog.commands import AnyCommand, LogBatch
 from trackledger.eventlog.context import ContextSource
 from trackledger.eventlog.decide import Primed, decide
 from trackledger.eventlog.errors import StoreUnavailable
@@ -30,6 +31,7 @@ from trackledger.eventlog.events import (
     encode_event,
 )
 from trackledger.eventlog.lookups import Lookup
+from trackledger.eventlog.postgres_groups import AnswerMany, GroupCommitter, ProjectMany
 from trackledger.eventlog.results import AnyResult, encode_result
 from trackledger.eventlog.store import Idempotency, StoredEvent
 
@@ -75,12 +77,17 @@ class PostgresEventStore:
         *,
         project: Projector,
         answer: Answerer,
+        project_many: ProjectMany,
+        answer_many: AnswerMany,
         context: ContextSource,
     ) -> None:
         self.pool = pool
         self._project = project
         self._answer = answer
         self._context = context
+        self._groups = GroupCommitter(
+            pool, append=self._append, answer_many=answer_many, project_many=project_many
+        )
 
     async def execute(
         self,
@@ -91,6 +98,8 @@ class PostgresEventStore:
     ) -> AnyResult:
         ctx = self._context()
         now = ctx.now
+        if isinstance(command, LogBatch) and idempotency is None:
+            return await self._groups.submit(command, ctx, Primed(decide(command, ctx)), actor)
         for attempt in range(_ATTEMPTS):
             # Validation runs before a connection is taken (and anew on a retry).
             primed = Primed(decide(command, ctx))
@@ -133,7 +142,7 @@ class PostgresEventStore:
                 await conn.execute("SET LOCAL trackledger.purge = 'on'")
                 await conn.execute("DELETE FROM events WHERE stream_id = $1", event.stream)
                 await conn.execute("SET LOCAL trackledger.purge = 'off'")
-        positions = await self._append(conn, outcome.events, now, actor, key)
+        positions = await self._append(conn, [(e, now, actor) for e in outcome.events], key)
         for event, position in zip(outcome.events, positions, strict=True):
             await self._project(conn, event, position)  # type: ignore[arg-type]
         result: AnyResult = outcome.result
@@ -151,30 +160,27 @@ class PostgresEventStore:
     async def _append(
         self,
         conn: asyncpg.Connection,
-        events: list[Event],
-        now: int,
-        actor: str | None,
-        key: str | None,
+        rows: list[tuple[Event, int, str | None]],
+        key: str | None = None,
     ) -> list[int]:
-        if not events:
+        """Append (event, recorded_at, actor) rows with one statement; their positions."""
+        if not rows:
             return []
-        streams = [e.stream for e in events]
-        types = [e.__struct_config__.tag for e in events]
-        payloads = [encode_event(e) for e in events]
         # Identity values are drawn in the order the SELECT yields rows, so sorting the
         # returned positions pairs them with the events in order.
-        rows = await conn.fetch(
+        result = await conn.fetch(
             "INSERT INTO events (stream_id, type, recorded_at, actor, idempotency_key, payload) "
-            "SELECT s, t, $4, $5, $6, p FROM unnest($1::text[], $2::text[], $3::bytea[]) "
-            "WITH ORDINALITY AS e(s, t, p, n) ORDER BY n RETURNING position",
-            streams,
-            types,
-            payloads,
-            now,
-            actor,
+            "SELECT s, t, r, a, $5, p FROM unnest($1::text[], $2::text[], $3::int8[], "
+            "$4::text[], $6::bytea[]) WITH ORDINALITY AS e(s, t, r, a, p, n) "
+            "ORDER BY n RETURNING position",
+            [e.stream for e, _, _ in rows],
+            [e.__struct_config__.tag for e, _, _ in rows],
+            [now for _, now, _ in rows],
+            [actor for _, _, actor in rows],
             key,
+            [encode_event(e) for e, _, _ in rows],
         )
-        return sorted(row["position"] for row in rows)
+        return sorted(row["position"] for row in result)
 
     async def append_imported(self, events: list[StoredEvent]) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -233,4 +239,5 @@ class PostgresEventStore:
         return [_stored(row) for row in rows]
 
     async def close(self) -> None:
+        await self._groups.close()
         await self.pool.close()

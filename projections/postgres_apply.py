@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import asyncpg
 
 from trackledger.eventlog.events import AnyEvent
@@ -19,33 +17,64 @@ class PostgresProjector:
 
     def __init__(self, suffix: str = "") -> None:
         self._sql = statements("postgres", suffix)
-        self._latest = numbered(self._sql.latest)
-        # One statement for all points of a batch; RETURNING tells which rows were new,
-        # which the distinct-point count needs.
-        self._history = (
-            f"INSERT INTO metric_history{suffix} (run_id, key, step, timestamp, value, is_nan) "
-            "SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], "
-            "$5::float8[], $6::int8[]) ON CONFLICT DO NOTHING RETURNING key"
+        # One statement for all points of a group: the history rows go in (duplicates
+        # dropped), and the latest-metrics merge counts only the rows that were new.
+        values = "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        assert values in self._sql.latest
+        self._metrics = (
+            f"WITH new AS (INSERT INTO metric_history{suffix} "
+            "(run_id, key, step, timestamp, value, is_nan) SELECT * FROM unnest($1::text[], "
+            "$2::text[], $3::int8[], $4::int8[], $5::float8[], $6::int8[]) "
+            "ON CONFLICT DO NOTHING RETURNING run_id, key), "
+            "counted AS (SELECT run_id, key, count(*) AS n FROM new GROUP BY run_id, key) "
+            + self._sql.latest.replace(
+                values,
+                "SELECT l.run_id, l.key, l.value, l.ts, l.step, l.is_nan, l.lo, l.hi, "
+                "COALESCE(c.n, 0) FROM unnest($7::text[], $8::text[], $9::float8[], "
+                "$10::int8[], $11::int8[], $12::int8[], $13::float8[], $14::float8[]) "
+                "AS l(run_id, key, value, ts, step, is_nan, lo, hi) "
+                "LEFT JOIN counted c ON c.run_id = l.run_id AND c.key = l.key "
+                # One lock order for every writer.
+                "ORDER BY l.run_id, l.key",
+            )
         )
 
     async def apply(self, conn: asyncpg.Connection, event: AnyEvent, pos: int) -> None:
-        for change in ch.changes_for(event, pos):
-            if isinstance(change, ch.AddMetrics):
-                await self._add_metrics(conn, change)
-                continue
-            for step in plan(self._sql, change):
-                if len(step.rows) == 1:
-                    await conn.execute(numbered(step.sql), *step.rows[0])
-                elif step.rows:
-                    await conn.executemany(numbered(step.sql), step.rows)
+        await self.apply_many(conn, [(event, pos)])
 
-    async def _add_metrics(self, conn: asyncpg.Connection, change: ch.AddMetrics) -> None:
-        series = metric_series(change)
-        rows = [row for s in series for row in s.history]
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        inserted = Counter(r["key"] for r in await conn.fetch(self._history, *columns))
-        latest = [s.latest_row(inserted[s.key]) for s in series]
-        if len(latest) == 1:
-            await conn.execute(self._latest, *latest[0])
-        else:
-            await conn.executemany(self._latest, latest)
+    async def apply_many(
+        self, conn: asyncpg.Connection, positioned: list[tuple[AnyEvent, int]]
+    ) -> None:
+        """Apply several events with one statement per kind of change: the merges are
+        order-independent, so grouping them changes nothing but the round trips."""
+        metrics: list[ch.AddMetrics] = []
+        steps: dict[str, list[tuple[object, ...]]] = {}  # in first-seen order
+        for event, pos in positioned:
+            for change in ch.changes_for(event, pos):
+                if isinstance(change, ch.AddMetrics):
+                    metrics.append(change)
+                    continue
+                for step in plan(self._sql, change):
+                    steps.setdefault(step.sql, []).extend(step.rows)
+        if metrics:
+            await self._add_metrics(conn, metrics)
+        for sql, rows in steps.items():
+            if len(rows) == 1:
+                await conn.execute(numbered(sql), *rows[0])
+            elif rows:
+                await conn.executemany(numbered(sql), rows)
+
+    async def _add_metrics(self, conn: asyncpg.Connection, changes: list[ch.AddMetrics]) -> None:
+        series = [s for change in changes for s in metric_series(change)]
+        if len({(s.latest[0], s.key) for s in series}) < len(series):
+            # A series twice: one statement cannot merge two rows into one latest row.
+            for change in changes:
+                await self._add_metrics(conn, [change])
+            return
+        history = [row for s in series for row in s.history]
+        latest = [s.latest for s in series]
+        await conn.execute(
+            self._metrics,
+            *(list(column) for column in zip(*history, strict=True)),
+            *(list(column) for column in zip(*latest, strict=True)),
+        )

@@ -17,7 +17,14 @@ import asyncpg
 from trackledger.eventlog import lookups as q
 from trackledger.eventlog.postgres_sql import numbered
 
-__all__ = ["LookupQuery", "answer_postgres", "answer_sqlite", "lookup_query", "run_state"]
+__all__ = [
+    "LookupQuery",
+    "answer_postgres",
+    "answer_postgres_many",
+    "answer_sqlite",
+    "lookup_query",
+    "run_state",
+]
 
 _RUN_COLUMNS = (
     "run_id, experiment_id, name, user_id, status, start_time, end_time, artifact_uri, "
@@ -250,3 +257,42 @@ async def answer_postgres(conn: asyncpg.Connection, lookup: q.Lookup) -> Any:
     query = lookup_query(lookup, "postgres")
     rows = await conn.fetch(numbered(query.sql), *query.params)
     return query.convert([tuple(row) for row in rows])
+
+
+async def answer_postgres_many(conn: asyncpg.Connection, lookups: list[q.Lookup]) -> list[Any]:
+    """Answers to lookups of unrelated decisions, in order. The runs and params that a
+    group of log-batch decisions asks for are read in one query each (rows locked in run id
+    order, the order every group takes them in); other lookups one by one."""
+    answers: list[Any] = [None] * len(lookups)
+    runs: dict[str, list[tuple[int, q.GetRun]]] = {}
+    params: list[tuple[int, q.GetParams]] = []
+    for i, lookup in enumerate(lookups):
+        if isinstance(lookup, q.GetRun):
+            runs.setdefault(lookup.lock, []).append((i, lookup))
+        elif isinstance(lookup, q.GetParams):
+            params.append((i, lookup))
+        else:
+            answers[i] = await answer_postgres(conn, lookup)
+    for mode, asked in runs.items():
+        rows = await conn.fetch(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ANY($1::text[]) "
+            f"AND experiment_id IS NOT NULL ORDER BY run_id{_LOCKS[mode]}",
+            sorted({lookup.run_id for _, lookup in asked}),
+        )
+        found = {row[0]: run_state(tuple(row)) for row in rows}
+        for i, lookup in asked:
+            answers[i] = found.get(lookup.run_id)
+    if params:
+        pairs = [(lookup.run_id, key) for _, lookup in params for key in lookup.keys]
+        rows = await conn.fetch(
+            "SELECT p.run_id, p.key, p.value FROM params p JOIN unnest($1::text[], $2::text[]) "
+            "AS w(run_id, key) ON p.run_id = w.run_id AND p.key = w.key",
+            [run_id for run_id, _ in pairs],
+            [key for _, key in pairs],
+        )
+        logged: dict[str, dict[str, str]] = {}
+        for run_id, key, value in rows:
+            logged.setdefault(run_id, {})[key] = value
+        for i, lookup in params:
+            answers[i] = logged.get(lookup.run_id, {})
+    return answers

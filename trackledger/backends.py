@@ -24,7 +24,11 @@ from trackledger.projections import postgres_rebuild, sqlite_rebuild
 from trackledger.projections.browse import Browse
 from trackledger.projections.postgres_apply import PostgresProjector
 from trackledger.projections.schema import projection_ddl
-from trackledger.projections.sql_lookups import answer_postgres, answer_sqlite
+from trackledger.projections.sql_lookups import (
+    answer_postgres,
+    answer_postgres_many,
+    answer_sqlite,
+)
 from trackledger.projections.sql_reads import SqlReadModel
 from trackledger.projections.sqlite_apply import SQLiteProjector
 from trackledger.projections.sqlite_rebuild import CHUNK, Progress
@@ -220,10 +224,13 @@ async def open_postgres(
     except BaseException:
         await pool.close()
         raise
+    projector = PostgresProjector()
     store = PostgresEventStore(
         pool,
-        project=PostgresProjector().apply,
+        project=projector.apply,
         answer=answer_postgres,
+        project_many=projector.apply_many,
+        answer_many=answer_postgres_many,
         context=ContextSource(clock, artifact_root, retention_ms),
     )
     return PostgresBackend(pool, store)
