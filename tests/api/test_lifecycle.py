@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.api.helpers import API, error, get, new_experiment, new_run, ok, post
@@ -117,9 +119,14 @@ async def test_bulk_delete_of_25000_runs_and_restore_gives_back_the_same_search(
     # Load through the log directly: the API path is tested above, here the volume matters.
     from trackledger.eventlog import commands as c
 
-    for i in range(25_000):
-        await backend.store.execute(
-            c.CreateRun(experiment_id=exp_id, run_name=f"r{i}", start_time=10_000 + i)
+    for chunk in range(0, 25_000, 100):
+        await asyncio.gather(
+            *(
+                backend.store.execute(
+                    c.CreateRun(experiment_id=exp_id, run_name=f"r{i}", start_time=10_000 + i)
+                )
+                for i in range(chunk, chunk + 100)
+            )
         )
     query = {"experiment_ids": [exp_id], "max_results": 50000, "order_by": ["start_time"]}
     before = await ok(await post(client, "runs/search", query))
