@@ -28,6 +28,7 @@ from trackledger.api.errors import error_response
 from trackledger.artifact_store import ArtifactStore
 from trackledger.backends import Backend
 from trackledger.gc import schedule
+from trackledger.statistics import keep_statistics
 
 __all__ = ["create_app"]
 
@@ -70,27 +71,28 @@ def create_app(
     artifact_store: ArtifactStore | None = None,
     retention_ms: int = 30 * 86_400_000,
     gc_interval_s: float = 0,
+    statistics_interval_s: float = 0,
 ) -> Starlette:
-    """The app; the lifespan opens the backend, and purges every ``gc_interval_s`` seconds
-    what was deleted longer ago than ``retention_ms`` (0: no scheduled purge)."""
+    """The app; the lifespan opens the backend, purges every ``gc_interval_s`` seconds
+    what was deleted longer ago than ``retention_ms``, and refreshes the database's
+    statistics every ``statistics_interval_s`` seconds (0: never)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.backend = await open_backend()
-        collector = (
-            asyncio.create_task(
-                schedule(app.state.backend, retention_ms, gc_interval_s, artifact_store)
-            )
-            if gc_interval_s > 0
-            else None
-        )
+        tasks = []
+        if gc_interval_s > 0:
+            tasks.append(schedule(app.state.backend, retention_ms, gc_interval_s, artifact_store))
+        if statistics_interval_s > 0:
+            tasks.append(keep_statistics(app.state.backend, statistics_interval_s))
+        running = [asyncio.create_task(task) for task in tasks]
         try:
             yield
         finally:
-            if collector is not None:
-                collector.cancel()
+            for task in running:
+                task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await collector
+                    await task
             await app.state.backend.close()
 
     mlflow = _mlflow_routes()

@@ -50,6 +50,12 @@ POSTGRES_MIGRATIONS: list[list[str]] = [
 ]
 
 
+#: Session settings of every connection. No parallel query: a search's ordered segments
+#: are a UNION ALL that must come back arm after arm (a parallel append interleaves them),
+#: and a page of 100 gains nothing from worker processes.
+_POSTGRES_SETTINGS = {"max_parallel_workers_per_gather": "0"}
+
+
 class UnsupportedBackend(ValueError):
     pass
 
@@ -75,6 +81,8 @@ class Backend(Protocol):
         shuffle: random.Random | None = None,
         chunk: int = CHUNK,
     ) -> dict[str, int]: ...
+
+    async def refresh_statistics(self) -> list[str]: ...
 
     async def close(self) -> None: ...
 
@@ -126,6 +134,11 @@ class SQLiteBackend:
         chunk: int = CHUNK,
     ) -> dict[str, int]:
         return await sqlite_rebuild.verify(self.writer, progress, shuffle, chunk)
+
+    async def refresh_statistics(self) -> list[str]:
+        # The searches are written for SQLite's planner without statistics (sqlite_stat1
+        # would change its choices, not only its estimates).
+        return []
 
     async def close(self) -> None:
         await self.store.close()
@@ -183,11 +196,14 @@ async def migrate_postgres(conn: asyncpg.Connection) -> None:
 class PostgresBackend:
     kind = "postgres"
 
-    def __init__(self, pool: asyncpg.Pool, store: PostgresEventStore) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, read_pool: asyncpg.Pool, store: PostgresEventStore
+    ) -> None:
         self.pool = pool
+        self.read_pool = read_pool
         self.store = store
-        self.reads = SqlReadModel(PgFetchAll(pool), "postgres")
-        self.browse = Browse(PgFetchAll(pool))
+        self.reads = SqlReadModel(PgFetchAll(read_pool), "postgres")
+        self.browse = Browse(PgFetchAll(read_pool))
 
     async def rebuild(self, progress: Progress | None = None, chunk: int = CHUNK) -> int:
         return await postgres_rebuild.rebuild(self.pool, progress, chunk)
@@ -200,8 +216,28 @@ class PostgresBackend:
     ) -> dict[str, int]:
         return await postgres_rebuild.verify(self.pool, progress, shuffle, chunk)
 
+    async def refresh_statistics(self) -> list[str]:
+        """ANALYZE the tables that changed by more than autovacuum's threshold since their
+        last analysis, when autovacuum is off (without statistics PostgreSQL plans every
+        search as if the tables were empty). Returns the tables analyzed."""
+        async with self.pool.acquire() as conn:
+            if await conn.fetchval("SELECT current_setting('autovacuum')") == "on":
+                return []
+            stale = [
+                row[0]
+                for row in await conn.fetch(
+                    "SELECT relname FROM pg_stat_user_tables WHERE schemaname = "
+                    "current_schema() AND n_mod_since_analyze > 50 + 0.1 * n_live_tup "
+                    "ORDER BY relname"
+                )
+            ]
+            for table in stale:
+                await conn.execute(f'ANALYZE "{table}"')
+        return stale
+
     async def close(self) -> None:
         await self.store.close()
+        await self.read_pool.close()
 
 
 async def open_postgres(
@@ -215,12 +251,22 @@ async def open_postgres(
     # Query parameters of the URI other than libpq's own (e.g. ?search_path=s) become
     # server settings of every connection (asyncpg).
     try:
-        pool = await asyncpg.create_pool(uri, min_size=1, max_size=pool_size)
+        pool = await asyncpg.create_pool(
+            uri, min_size=1, max_size=pool_size, server_settings=_POSTGRES_SETTINGS
+        )
     except (OSError, asyncpg.PostgresError) as exc:
         raise UnsupportedBackend(f"cannot connect to PostgreSQL: {exc}") from None
     try:
         async with pool.acquire() as conn:
             await migrate_postgres(conn)
+        # Reads have their own connections, planned for each query's own values: a plan
+        # cached for one filter's parameters can be a scan of every run for the next one.
+        read_pool = await asyncpg.create_pool(
+            uri,
+            min_size=1,
+            max_size=pool_size,
+            server_settings={**_POSTGRES_SETTINGS, "plan_cache_mode": "force_custom_plan"},
+        )
     except BaseException:
         await pool.close()
         raise
@@ -233,7 +279,7 @@ async def open_postgres(
         answer_many=answer_postgres_many,
         context=ContextSource(clock, artifact_root, retention_ms),
     )
-    return PostgresBackend(pool, store)
+    return PostgresBackend(pool, read_pool, store)
 
 
 # -- either --------------------------------------------------------------------------------

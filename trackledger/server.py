@@ -14,6 +14,9 @@ from trackledger.settings import SETTINGS, Settings, artifacts_default, sqlite_p
 
 __all__ = ["app_from_env", "build_app", "serve"]
 
+#: How often the server refreshes planner statistics that went stale (PostgreSQL).
+STATISTICS_INTERVAL_S = 30.0
+
 
 def build_app(settings: Settings) -> Starlette:
     async def open_configured() -> Backend:
@@ -29,6 +32,7 @@ def build_app(settings: Settings) -> Starlette:
         artifact_store=LocalArtifactStore(artifacts_default(settings)),
         retention_ms=int(settings.retention_days * 86_400_000),
         gc_interval_s=settings.gc_interval_seconds,
+        statistics_interval_s=STATISTICS_INTERVAL_S,
     )
 
 

@@ -195,10 +195,12 @@ def _order(key: OrderKey, joins: _Joins, b: SqlBuilder) -> list[str]:
     )
 
 
-def _scope(b: SqlBuilder, experiment_ids: list[int], stages: tuple[str, ...]) -> str:
+def _scope(
+    b: SqlBuilder, experiment_ids: list[int], stages: tuple[str, ...], alias: str = "r"
+) -> str:
     return (
-        f"r.experiment_id IN {b.params_list(tuple(experiment_ids))} "
-        f"AND r.lifecycle_stage IN {b.params_list(stages)}"
+        f"{alias}.experiment_id IN {b.params_list(tuple(experiment_ids))} "
+        f"AND {alias}.lifecycle_stage IN {b.params_list(stages)}"
     )
 
 
@@ -255,10 +257,11 @@ class _Query:
 _DRIVERS = {"metric": "latest_metrics", "parameter": "params", "tag": "run_tags"}
 
 
-def _segments(q: _Query, first: OrderKey) -> list[str]:
+def _segments(q: _Query, first: OrderKey, cap: int) -> list[str]:
     """MLflow's order for a first key on a metric, param or tag, as ordered segments:
     runs with a value (ordered by it, so an index on (key, value) can serve the page),
-    then runs whose latest value is NaN, then runs without the key."""
+    then runs whose latest value is NaN, then runs without the key. No segment gives more
+    than ``cap`` runs, which lets each be planned to stop early."""
     b, field, rest = q.b, first.field, q.keys[1:]
     table = _DRIVERS[field.entity]
     direction = "ASC" if first.ascending else "DESC"
@@ -283,7 +286,7 @@ def _segments(q: _Query, first: OrderKey) -> list[str]:
         order = ", ".join(p for p in (by, q.order(rest)) if p)
         arms.append(
             f"SELECT r.run_id AS run_id FROM {table} o {join} runs r ON r.run_id = o.run_id"
-            f"{where} ORDER BY {order}"
+            f"{where} ORDER BY {order} LIMIT {b.param(cap)}"
         )
     where = q.where(
         lambda: (
@@ -291,7 +294,10 @@ def _segments(q: _Query, first: OrderKey) -> list[str]:
             f"AND o.key = {b.param(field.key)}{live})"
         )
     )
-    arms.append(f"SELECT r.run_id AS run_id FROM runs r{where} ORDER BY {q.order(rest)}")
+    arms.append(
+        f"SELECT r.run_id AS run_id FROM runs r{where} ORDER BY {q.order(rest)} "
+        f"LIMIT {b.param(cap)}"
+    )
     return arms
 
 
@@ -331,23 +337,32 @@ def compile_run_search(
         if key.field.entity in _DRIVERS:
             q.joins.alias(key.field.entity, key.field.key)
     if keys and keys[0].field.entity in _DRIVERS:
-        arms = _segments(q, keys[0])
+        arms = _segments(q, keys[0], limit + offset)
         union = " UNION ALL ".join(f"SELECT run_id FROM ({arm}) s{i}" for i, arm in enumerate(arms))
         return f"SELECT run_id FROM ({union}) page LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
-    source = "runs r"
-    if window is not None:
-        ascending = time_ordered(order_by)
-        assert ascending is not None, "a window needs an order by start time alone"
-        direction = "ASC" if ascending else "DESC"
-        # The window orders like the page (run_id ASC breaks ties either way), so its edge
-        # cannot split what the page would order differently.
-        source = (
-            f"(SELECT * FROM runs r WHERE {_scope(b, experiment_ids, stages)} ORDER BY "
-            f"r.start_time {direction}, {b.text_order('r.run_id')} ASC "
-            f"LIMIT {b.param(window)}) r"
+    if window is None:
+        return (
+            f"SELECT r.run_id FROM runs r{q.where()} ORDER BY {q.order(keys)} "
+            f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
         )
+    ascending = time_ordered(order_by)
+    assert ascending is not None, "a window needs an order by start time alone"
+
+    def newest() -> str:
+        # The window's edge: the start time of its last run, found by one index probe.
+        # Every run at or before it in the page's order is in the window (ties included),
+        # so the window is a prefix of the order and the page's runs scan in index order.
+        direction, past, compare = (
+            ("ASC", 2**63 - 1, "<=") if ascending else ("DESC", -(2**63), ">=")
+        )
+        return (
+            f"r.start_time {compare} COALESCE((SELECT w.start_time FROM runs w "
+            f"WHERE {_scope(b, experiment_ids, stages, 'w')} ORDER BY w.start_time {direction} "
+            f"LIMIT 1 OFFSET {b.param(window - 1)}), {past})"
+        )
+
     return (
-        f"SELECT r.run_id FROM {source}{q.where()} ORDER BY {q.order(keys)} "
+        f"SELECT r.run_id FROM runs r{q.where(newest, pinned=True)} ORDER BY {q.order(keys)} "
         f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
 

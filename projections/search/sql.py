@@ -29,6 +29,28 @@ def _like_to_glob(pattern: str) -> str:
     return "".join(out)
 
 
+def _literal_prefix(pattern: str) -> str:
+    """The characters a LIKE pattern starts with before its first wildcard."""
+    for i, ch in enumerate(pattern):
+        if ch in "%_":
+            return pattern[:i]
+    return pattern
+
+
+def _next_prefix(prefix: str) -> str | None:
+    """The smallest string above every string that starts with ``prefix``, if any."""
+    chars = list(prefix)
+    while chars:
+        code = ord(chars[-1]) + 1
+        if code == 0xD800:  # surrogates are not characters
+            code = 0xE000
+        if code <= 0x10FFFF:
+            chars[-1] = chr(code)
+            return "".join(chars)
+        chars.pop()
+    return None
+
+
 class SqlBuilder:
     """Collects parameters in the order their placeholders appear in the SQL text."""
 
@@ -43,9 +65,12 @@ class SqlBuilder:
         return "?"
 
     def number(self, value: float | int) -> str:
-        """A numeric literal; PostgreSQL compares it as a double whatever the column."""
+        """A numeric literal. On PostgreSQL an int64 takes the column's type, so an index
+        on an integer column still serves the comparison; anything else is a double."""
         self.params.append(value)
-        return "?" if self.dialect == "sqlite" else "?::float8"
+        if self.dialect == "sqlite" or (isinstance(value, int) and -(2**63) <= value < 2**63):
+            return "?"
+        return "?::float8"
 
     def value(self, value: Any) -> str:
         is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -56,7 +81,17 @@ class SqlBuilder:
 
     def like(self, column: str, pattern: str) -> str:
         if self.dialect == "sqlite":
-            return f"{column} GLOB {self.param(_like_to_glob(pattern))}"
+            glob = f"{column} GLOB {self.param(_like_to_glob(pattern))}"
+            prefix = _literal_prefix(pattern)
+            if not prefix:
+                return glob
+            # The same rows, said as a range too: SQLite then reads the prefix's rows from
+            # a (key, value) index instead of testing every run (BINARY order is code
+            # point order, so the range holds exactly the strings with that prefix).
+            low = f"{column} >= {self.param(prefix)}"
+            above = _next_prefix(prefix)
+            high = f" AND {column} < {self.param(above)}" if above else ""
+            return f"({glob} AND {low}{high})"
         return f"{column} LIKE {self.param(pattern)} ESCAPE ''"
 
     def ilike(self, column: str, pattern: str) -> str:
