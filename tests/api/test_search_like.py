@@ -38,9 +38,7 @@ async def test_like_matches_exactly_what_mlflow_would(client, pattern: str) -> N
             {"experiment_ids": [exp], "filter": f"attributes.run_name LIKE '{pattern}'"},
         )
     )
-    names = {
-        ids_to_name for run in found.get("runs", []) for ids_to_name in [run["info"]["run_name"]]
-    }
+    names = {run["info"]["run_name"] for run in found.get("runs", [])}
     assert names == {n for n in ids if _like(n, pattern)}
 
 
