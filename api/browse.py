@@ -19,6 +19,7 @@ from trackledger.api.calls import backend, experiment_id, required, view_type
 from trackledger.api.errors import ApiError, endpoint
 from trackledger.api.requests import SearchRunsRequest
 from trackledger.api.wire import Int32, read
+from trackledger.eventlog.errors import NotFound
 from trackledger.projections.views import Page, RunView
 
 __all__ = ["routes"]
@@ -79,7 +80,7 @@ async def sampled_history(request: Request) -> Response:
             f"Invalid value {buckets} for parameter 'max_points': use 1 to {MAX_BUCKETS}.",
         )
     if await backend(request).reads.get_run(run_id) is None:
-        raise ApiError("RESOURCE_DOES_NOT_EXIST", f"Run with id={run_id} not found")
+        raise NotFound(f"Run with id={run_id} not found")
     points = await backend(request).browse.metric_buckets(
         run_id, key, axis="step" if req.x_axis == "step" else "timestamp", buckets=buckets
     )
