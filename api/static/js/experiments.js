@@ -11,6 +11,7 @@ const VIEWS = [
 
 export async function experimentsPage(view) {
   const state = { name: "", viewType: "ACTIVE_ONLY" };
+  let typing;
   const message = h("div", { class: "message" });
   const table = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   const nameInput = h("input", {
@@ -19,7 +20,8 @@ export async function experimentsPage(view) {
     "aria-label": "Search experiments by name",
     oninput: (e) => {
       state.name = e.target.value;
-      load();
+      clearTimeout(typing);
+      typing = setTimeout(load, 150); // one search when typing pauses, not one per key
     },
   });
   const newName = h("input", { placeholder: "New experiment name", "aria-label": "New experiment name" });
