@@ -136,6 +136,8 @@ class GroupCommitter:
         finally:
             self._slots.release()
         for job, outcome in zip(group, outcomes, strict=True):
+            if job.future.done():  # its request went away (the write stands, unanswered)
+                continue
             if isinstance(outcome, Exception):
                 job.future.set_exception(outcome)
             else:

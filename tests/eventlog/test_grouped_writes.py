@@ -89,3 +89,14 @@ async def test_duplicate_points_in_one_batch_count_once(backend) -> None:
     history = await backend.reads.metric_history(run_id, "loss", offset=0, limit=None)
     assert len(history.items) == 1
     assert await backend.verify() == {}
+
+
+async def test_a_request_that_goes_away_leaves_its_group_answered(backend) -> None:
+    runs = [await _run(backend, "0") for _ in range(6)]
+    tasks = [asyncio.ensure_future(backend.store.execute(_batch(r, 0))) for r in runs]
+    await asyncio.sleep(0)  # queued, not yet written
+    tasks[0].cancel()
+    done = await asyncio.wait_for(asyncio.gather(*tasks[1:]), timeout=10)
+    assert all(isinstance(answer, Nothing) for answer in done)
+    # The next writes still go through.
+    assert isinstance(await backend.store.execute(_batch(runs[0], 1)), Nothing)
