@@ -54,7 +54,7 @@ SETTINGS = (
     Setting(
         name="postgres_pool_size",
         default=10,
-        help="PostgreSQL connections per server process",
+        help="PostgreSQL connections per server process, for writes and again for reads",
     ),
     Setting(
         name="retention_days",
