@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import uvicorn
@@ -38,7 +39,19 @@ def build_app(settings: Settings) -> Starlette:
 
 def app_from_env() -> Starlette:
     """The app for uvicorn's worker processes, configured by TRACKLEDGER_* variables."""
-    return build_app(Settings.load())
+    app = build_app(Settings.load())
+    _tune_collector()
+    return app
+
+
+def _tune_collector() -> None:
+    """A log-batch request allocates a few hundred small objects, so with Python's default
+    threshold (700) a young collection ran every other request, and the older generations
+    rescanned every module and class loaded at startup: 10% of the event loop's time under
+    load. Startup objects are frozen out of the collector's view and young collections run
+    every 20,000 allocations (still a few per second under load)."""
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
 
 
 def check(settings: Settings) -> None:
