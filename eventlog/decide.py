@@ -11,9 +11,10 @@ from trackledger.eventlog import decide_lifecycle as lifecycle
 from trackledger.eventlog import decide_models as models
 from trackledger.eventlog import decide_runs as runs
 from trackledger.eventlog.context import DecideContext
+from trackledger.eventlog.errors import TrackingError
 from trackledger.eventlog.lookups import Decision, Lookup, Outcome
 
-__all__ = ["Primed", "decide"]
+__all__ = ["Lockstep", "Primed", "decide"]
 
 _DECISIONS: dict[type, Callable[[Any, DecideContext], Decision]] = {
     c.EnsureDefaultExperiment: experiments.ensure_default,
@@ -93,3 +94,46 @@ class Primed:
             self.give(await answer(lookup))
         assert self._outcome is not None
         return self._outcome
+
+
+class Lockstep:
+    """Decisions that read unrelated state (log-batch commands of distinct runs), driven
+    together: each round answers all their pending lookups at once, so a group costs one
+    query per kind of lookup and round rather than one per decision.
+
+        step = Lockstep(primed)
+        while pending := step.pending():
+            step.give(answer_many([lookup for _, lookup in pending]))
+        outcomes = step.outcomes()
+    """
+
+    def __init__(self, primed: list[Primed]) -> None:
+        self._primed = primed
+        self._rejected: dict[int, TrackingError] = {}
+        self._asked: list[int] = []
+
+    def pending(self) -> list[tuple[int, Lookup]]:
+        """The lookups waiting now, each with the index of its decision."""
+        waiting = [
+            (i, lookup)
+            for i, primed in enumerate(self._primed)
+            if i not in self._rejected and (lookup := primed.lookup) is not None
+        ]
+        self._asked = [i for i, _ in waiting]
+        return waiting
+
+    def give(self, answers: list[Any]) -> None:
+        """Answer the lookups of the last ``pending()``, in its order."""
+        for i, answer in zip(self._asked, answers, strict=True):
+            try:
+                self._primed[i].give(answer)
+            except TrackingError as exc:
+                self._rejected[i] = exc
+
+    def outcomes(self) -> list[Outcome | TrackingError]:
+        """Each decision's outcome, or the error that rejected it."""
+        decided: list[Outcome | TrackingError] = []
+        for i, primed in enumerate(self._primed):
+            outcome = primed.outcome
+            decided.append(outcome if outcome is not None else self._rejected[i])
+        return decided

@@ -28,8 +28,8 @@ import asyncpg
 
 from trackledger.eventlog.commands import LogBatch
 from trackledger.eventlog.context import DecideContext
-from trackledger.eventlog.decide import Primed, decide
-from trackledger.eventlog.errors import StoreUnavailable, TrackingError
+from trackledger.eventlog.decide import Lockstep, Primed, decide
+from trackledger.eventlog.errors import StoreUnavailable
 from trackledger.eventlog.events import AnyEvent, Event
 from trackledger.eventlog.lookups import Lookup
 from trackledger.eventlog.results import AnyResult
@@ -160,27 +160,14 @@ class GroupCommitter:
     async def _write(
         self, conn: asyncpg.Connection, group: list[_Job]
     ) -> list[AnyResult | Exception]:
-        rejected: dict[int, Exception] = {}
-        while True:
-            waiting = [
-                (i, job.primed, lookup)
-                for i, job in enumerate(group)
-                if i not in rejected and (lookup := job.primed.lookup) is not None
-            ]
-            if not waiting:
-                break
-            answers = await self._answer_many(conn, [lookup for _, _, lookup in waiting])
-            for (i, primed, _), answer in zip(waiting, answers, strict=True):
-                try:
-                    primed.give(answer)
-                except TrackingError as exc:
-                    rejected[i] = exc
+        step = Lockstep([job.primed for job in group])
+        while pending := step.pending():
+            step.give(await self._answer_many(conn, [lookup for _, lookup in pending]))
         outcomes: list[AnyResult | Exception] = []
         rows: list[tuple[Event, int, str | None]] = []
-        for i, job in enumerate(group):
-            decided = job.primed.outcome
-            if i in rejected or decided is None:
-                outcomes.append(rejected[i])
+        for job, decided in zip(group, step.outcomes(), strict=True):
+            if isinstance(decided, Exception):
+                outcomes.append(decided)
                 continue
             outcomes.append(decided.result)
             rows.extend((event, job.ctx.now, job.actor) for event in decided.events)

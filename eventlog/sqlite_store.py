@@ -1,4 +1,11 @@
-"""The event store on SQLite: commands decided, appended and projected on the writer thread."""
+"""The event store on SQLite: commands decided, appended and projected on the writer thread.
+
+Log-batch commands without an idempotency key that meet in one writer group are decided
+and written together (as on PostgreSQL, ``postgres_groups.py``): their decisions run in
+lockstep, at most one command per run at a time, with one query per kind of lookup, one
+append and one statement per kind of change for all of them. Fewer statements means fewer
+hand-overs of the GIL between the writer and the event loop, which set the writer's pace.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +13,20 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from trackledger.eventlog.commands import AnyCommand
-from trackledger.eventlog.context import ContextSource
-from trackledger.eventlog.decide import Primed, decide
+from trackledger.eventlog.commands import AnyCommand, LogBatch
+from trackledger.eventlog.context import ContextSource, DecideContext
+from trackledger.eventlog.decide import Lockstep, Primed, decide
 from trackledger.eventlog.events import (
     TOMBSTONES,
     AnyEvent,
     decode_event,
     encode_event,
 )
+from trackledger.eventlog.lookups import Lookup
 from trackledger.eventlog.results import AnyResult, encode_result
 from trackledger.eventlog.sqlite_readers import ReaderPool
-from trackledger.eventlog.sqlite_writer import GroupCommitWriter
+from trackledger.eventlog.sqlite_sql import many_rows
+from trackledger.eventlog.sqlite_writer import GroupCommitWriter, Outcomes
 from trackledger.eventlog.store import Idempotency, StoredEvent
 
 __all__ = ["SQLiteEventStore"]
@@ -26,6 +35,10 @@ __all__ = ["SQLiteEventStore"]
 Projector = Callable[[sqlite3.Connection, AnyEvent, int], None]
 #: Answers one lookup from the read model on the write connection.
 Answerer = Callable[[sqlite3.Connection, Any], Any]
+#: Applies several positioned events to the read model at once.
+ManyProjector = Callable[[sqlite3.Connection, list[tuple[AnyEvent, int]]], None]
+#: Answers lookups of unrelated decisions, in order.
+ManyAnswerer = Callable[[sqlite3.Connection, list[Lookup]], list[Any]]
 
 _INSERT_EVENT = (
     "INSERT INTO events (stream_id, type, recorded_at, actor, idempotency_key, payload) "
@@ -55,12 +68,16 @@ class SQLiteEventStore:
         *,
         project: Projector,
         answer: Answerer,
+        project_many: ManyProjector,
+        answer_many: ManyAnswerer,
         context: ContextSource,
     ) -> None:
         self.writer = writer
         self.readers = readers
         self._project = project
         self._answer = answer
+        self._project_many = project_many
+        self._answer_many = answer_many
         self._context = context
 
     async def execute(
@@ -72,10 +89,45 @@ class SQLiteEventStore:
     ) -> AnyResult:
         ctx = self._context()
         now = ctx.now
+        if isinstance(command, LogBatch) and idempotency is None:
+            return await self.writer.submit(_BatchJob(self, command, ctx, actor))
         primed = Primed(decide(command, ctx))  # validation runs here, off the writer thread
         return await self.writer.submit(
             lambda conn: self._execute_sync(conn, primed, now, actor, idempotency)
         )
+
+    def _log_batches(self, conn: sqlite3.Connection, jobs: list[_BatchJob]) -> Outcomes:
+        """Decide and write log-batch commands together (the writer's fused path)."""
+        outcomes: Outcomes = [(False, None)] * len(jobs)
+        for wave in _one_per_run(jobs):
+            step = Lockstep([jobs[i].take_primed() for i in wave])
+            while pending := step.pending():
+                step.give(self._answer_many(conn, [lookup for _, lookup in pending]))
+            rows: list[tuple[Any, ...]] = []
+            for i, decided in zip(wave, step.outcomes(), strict=True):
+                if isinstance(decided, Exception):
+                    outcomes[i] = (False, decided)
+                    continue
+                outcomes[i] = (True, decided.result)
+                job = jobs[i]
+                rows.extend(
+                    (
+                        event.stream,
+                        event.__struct_config__.tag,
+                        job.ctx.now,
+                        job.actor,
+                        None,
+                        encode_event(event),
+                        event,
+                    )
+                    for event in decided.events
+                )
+            if rows:
+                positions = _append_many(conn, [row[:6] for row in rows])
+                self._project_many(
+                    conn, [(row[6], pos) for row, pos in zip(rows, positions, strict=True)]
+                )
+        return outcomes
 
     def _execute_sync(
         self,
@@ -162,3 +214,51 @@ class SQLiteEventStore:
     async def close(self) -> None:
         await self.writer.close()
         await self.readers.close()
+
+
+class _BatchJob:
+    """A log-batch command queued for the writer: alone it runs as any command; with its
+    neighbours the writer hands them all to ``together`` (the store's ``_log_batches``)."""
+
+    __slots__ = ("actor", "command", "ctx", "primed", "store", "together")
+
+    def __init__(
+        self, store: SQLiteEventStore, command: LogBatch, ctx: DecideContext, actor: str | None
+    ) -> None:
+        self.store = store
+        self.command = command
+        self.ctx = ctx
+        self.actor = actor
+        self.primed: Primed | None = Primed(decide(command, ctx))  # validation, off the writer
+        self.together = store._log_batches
+
+    def take_primed(self) -> Primed:
+        """The primed decision, once: a decision runs once, so a second use decides anew."""
+        primed, self.primed = self.primed, None
+        return primed if primed is not None else Primed(decide(self.command, self.ctx))
+
+    def __call__(self, conn: sqlite3.Connection) -> AnyResult:
+        return self.store._execute_sync(conn, self.take_primed(), self.ctx.now, self.actor, None)
+
+
+def _one_per_run(jobs: list[_BatchJob]) -> list[list[int]]:
+    """Indexes of ``jobs`` in waves holding each run at most once, in arrival order: a run's
+    second command goes in the next wave, which sees what the first wrote."""
+    waves: list[list[int]] = []
+    seen: dict[str, int] = {}
+    for i, job in enumerate(jobs):
+        n = seen.get(job.command.run_id, 0)
+        seen[job.command.run_id] = n + 1
+        if n == len(waves):
+            waves.append([])
+        waves[n].append(i)
+    return waves
+
+
+def _append_many(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[int]:
+    """Append event rows with one statement; return their positions, in order. The one
+    writer inside its transaction makes an AUTOINCREMENT key number them consecutively."""
+    cursor = conn.execute(many_rows(_INSERT_EVENT, len(rows)), [v for row in rows for v in row])
+    last = cursor.lastrowid
+    assert last is not None and cursor.rowcount == len(rows)
+    return list(range(last - len(rows) + 1, last + 1))

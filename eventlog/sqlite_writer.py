@@ -9,7 +9,9 @@ function on the writer thread, so the cost of crossing threads does not grow wit
 number of statements (aiosqlite pays one hop per statement).
 
 Each job runs inside its own SAVEPOINT: a job that raises is rolled back alone and its
-neighbours in the group still commit. A job's result is delivered only once its COMMIT is
+neighbours in the group still commit. Neighbouring jobs that carry the same ``together``
+function run through it at once, inside one SAVEPOINT; should it raise, they run again one
+by one. A job's result is delivered only once its COMMIT is
 durable. In FULL mode (the default) the durability comes from a third thread: the
 connection commits without waiting for the disk (SQLite's NORMAL) and the syncer thread
 then flushes the WAL file with fdatasync and only then answers. The writer meanwhile
@@ -38,7 +40,7 @@ from typing import Any, TypeVar
 
 from trackledger.eventlog.errors import StoreUnavailable
 
-__all__ = ["GroupCommitWriter", "connect"]
+__all__ = ["GroupCommitWriter", "Outcomes", "connect"]
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
@@ -84,8 +86,10 @@ class _Checkpointer(threading.Thread):
         self.join()
 
 
-#: The answers of one committed group: its futures and, in order, (ok, value) for each.
-Answers = tuple[list["asyncio.Future[Any]"], list[tuple[bool, Any]]]
+#: (ok, value) for each job of a group, in order.
+Outcomes = list[tuple[bool, Any]]
+#: The answers of one committed group: its futures and their outcomes.
+Answers = tuple[list["asyncio.Future[Any]"], Outcomes]
 
 
 class _WalSyncer(threading.Thread):
@@ -255,26 +259,40 @@ class GroupCommitWriter:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 return [(False, exc)]
-        results: list[tuple[bool, Any]] = []
+        results: Outcomes = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for job in jobs:
-                conn.execute("SAVEPOINT job")
-                try:
-                    value = job(conn)
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    results.append((False, exc))
+            start = 0
+            while start < len(jobs):
+                together = getattr(jobs[start], "together", None)
+                end = start + 1
+                while together is not None and end < len(jobs):
+                    if getattr(jobs[end], "together", None) != together:
+                        break
+                    end += 1
+                if end - start > 1:
+                    results.extend(self._together(conn, together, jobs[start:end]))
                 else:
-                    conn.execute("RELEASE job")
-                    results.append((True, value))
+                    results.append(_alone(conn, jobs[start]))
+                start = end
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
         return results
+
+    @staticmethod
+    def _together(conn: sqlite3.Connection, together: Any, jobs: list[Job]) -> Outcomes:
+        conn.execute("SAVEPOINT together")
+        try:
+            outcomes: Outcomes = together(conn, jobs)
+        except Exception:
+            conn.execute("ROLLBACK TO together")
+            conn.execute("RELEASE together")
+            return [_alone(conn, job) for job in jobs]
+        conn.execute("RELEASE together")
+        return outcomes
 
     async def close(self) -> None:
         if self._closed:
@@ -287,6 +305,18 @@ class GroupCommitWriter:
             await loop.run_in_executor(None, self._thread.join)
         if self._checkpointer.is_alive():
             await loop.run_in_executor(None, self._checkpointer.stop)
+
+
+def _alone(conn: sqlite3.Connection, job: Job) -> tuple[bool, Any]:
+    conn.execute("SAVEPOINT job")
+    try:
+        value = job(conn)
+    except Exception as exc:
+        conn.execute("ROLLBACK TO job")
+        conn.execute("RELEASE job")
+        return (False, exc)
+    conn.execute("RELEASE job")
+    return (True, value)
 
 
 def _resolve(future: asyncio.Future[None] | None) -> None:

@@ -22,6 +22,7 @@ __all__ = [
     "answer_postgres",
     "answer_postgres_many",
     "answer_sqlite",
+    "answer_sqlite_many",
     "lookup_query",
     "run_state",
 ]
@@ -259,40 +260,97 @@ async def answer_postgres(conn: asyncpg.Connection, lookup: q.Lookup) -> Any:
     return query.convert([tuple(row) for row in rows])
 
 
-async def answer_postgres_many(conn: asyncpg.Connection, lookups: list[q.Lookup]) -> list[Any]:
-    """Answers to lookups of unrelated decisions, in order. The runs and params that a
-    group of log-batch decisions asks for are read in one query each (rows locked in run id
-    order, the order every group takes them in); other lookups one by one."""
-    answers: list[Any] = [None] * len(lookups)
-    runs: dict[str, list[tuple[int, q.GetRun]]] = {}
+class ManyQuery(NamedTuple):
+    """One query answering several lookups; ``place`` writes their answers into a list."""
+
+    sql: str
+    params: tuple[Any, ...]
+    place: Callable[[Rows, list[Any]], None]
+
+
+def many_queries(lookups: list[q.Lookup], backend: str) -> list[ManyQuery]:
+    """Queries answering lookups of unrelated decisions: the runs and the params that a
+    group of log-batch decisions asks for are read in one query each (on PostgreSQL the
+    runs are locked in run id order, the order every group takes them in); any other
+    lookup gets its own query."""
+    plan: list[ManyQuery] = []
+    runs: dict[str, list[tuple[int, str]]] = {}
     params: list[tuple[int, q.GetParams]] = []
     for i, lookup in enumerate(lookups):
         if isinstance(lookup, q.GetRun):
-            runs.setdefault(lookup.lock, []).append((i, lookup))
+            runs.setdefault(lookup.lock, []).append((i, lookup.run_id))
         elif isinstance(lookup, q.GetParams):
             params.append((i, lookup))
         else:
-            answers[i] = await answer_postgres(conn, lookup)
+            plan.append(_single(i, lookup_query(lookup, backend)))
+    args: tuple[Any, ...]
     for mode, asked in runs.items():
-        rows = await conn.fetch(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ANY($1::text[]) "
-            f"AND experiment_id IS NOT NULL ORDER BY run_id{_LOCKS[mode]}",
-            sorted({lookup.run_id for _, lookup in asked}),
-        )
-        found = {row[0]: run_state(tuple(row)) for row in rows}
-        for i, lookup in asked:
-            answers[i] = found.get(lookup.run_id)
+        ids = sorted({run_id for _, run_id in asked})
+        if backend == "postgres":
+            where, args = "run_id = ANY(?::text[])", (ids,)
+        else:
+            where, args = f"run_id IN ({','.join('?' * len(ids))})", tuple(ids)
+        lock = _LOCKS[mode] if backend == "postgres" else ""
+        sql = f"SELECT {_RUN_COLUMNS} FROM runs WHERE {where} AND experiment_id IS NOT NULL"
+        plan.append(ManyQuery(f"{sql} ORDER BY run_id{lock}", args, _place_runs(asked)))
     if params:
         pairs = [(lookup.run_id, key) for _, lookup in params for key in lookup.keys]
-        rows = await conn.fetch(
-            "SELECT p.run_id, p.key, p.value FROM params p JOIN unnest($1::text[], $2::text[]) "
-            "AS w(run_id, key) ON p.run_id = w.run_id AND p.key = w.key",
-            [run_id for run_id, _ in pairs],
-            [key for _, key in pairs],
-        )
+        if backend == "postgres":
+            sql = (
+                "SELECT p.run_id, p.key, p.value FROM params p "
+                "JOIN unnest(?::text[], ?::text[]) AS w(run_id, key) "
+                "ON p.run_id = w.run_id AND p.key = w.key"
+            )
+            args = ([run_id for run_id, _ in pairs], [key for _, key in pairs])
+        else:
+            sql = (
+                "SELECT run_id, key, value FROM params WHERE (run_id, key) IN "
+                f"(VALUES {','.join(['(?, ?)'] * len(pairs))})"
+            )
+            args = tuple(value for pair in pairs for value in pair)
+        plan.append(ManyQuery(sql, args, _place_params(params)))
+    return plan
+
+
+def _single(i: int, query: LookupQuery) -> ManyQuery:
+    def place(rows: Rows, answers: list[Any]) -> None:
+        answers[i] = query.convert(rows)
+
+    return ManyQuery(query.sql, query.params, place)
+
+
+def _place_runs(asked: list[tuple[int, str]]) -> Callable[[Rows, list[Any]], None]:
+    def place(rows: Rows, answers: list[Any]) -> None:
+        found = {row[0]: run_state(row) for row in rows}
+        for i, run_id in asked:
+            answers[i] = found.get(run_id)
+
+    return place
+
+
+def _place_params(asked: list[tuple[int, q.GetParams]]) -> Callable[[Rows, list[Any]], None]:
+    def place(rows: Rows, answers: list[Any]) -> None:
         logged: dict[str, dict[str, str]] = {}
         for run_id, key, value in rows:
             logged.setdefault(run_id, {})[key] = value
-        for i, lookup in params:
+        for i, lookup in asked:
             answers[i] = logged.get(lookup.run_id, {})
+
+    return place
+
+
+def answer_sqlite_many(conn: sqlite3.Connection, lookups: list[q.Lookup]) -> list[Any]:
+    """Answers to lookups of unrelated decisions, in order (see ``many_queries``)."""
+    answers: list[Any] = [None] * len(lookups)
+    for query in many_queries(lookups, "sqlite"):
+        query.place(conn.execute(query.sql, query.params).fetchall(), answers)
+    return answers
+
+
+async def answer_postgres_many(conn: asyncpg.Connection, lookups: list[q.Lookup]) -> list[Any]:
+    """Answers to lookups of unrelated decisions, in order (see ``many_queries``)."""
+    answers: list[Any] = [None] * len(lookups)
+    for query in many_queries(lookups, "postgres"):
+        rows = await conn.fetch(numbered(query.sql), *query.params)
+        query.place([tuple(row) for row in rows], answers)
     return answers

@@ -28,6 +28,7 @@ from trackledger.projections.sql_lookups import (
     answer_postgres,
     answer_postgres_many,
     answer_sqlite,
+    answer_sqlite_many,
 )
 from trackledger.projections.sql_reads import SqlReadModel
 from trackledger.projections.sqlite_apply import SQLiteProjector
@@ -158,11 +159,14 @@ async def open_sqlite(
     await writer.start(_setup_sqlite)
     pool = ReaderPool(path, readers)
     await pool.open()
+    projector = SQLiteProjector()
     store = SQLiteEventStore(
         writer,
         pool,
-        project=SQLiteProjector().apply,
+        project=projector.apply,
         answer=answer_sqlite,
+        project_many=projector.apply_many,
+        answer_many=answer_sqlite_many,
         context=ContextSource(clock, artifact_root, retention_ms),
     )
     return SQLiteBackend(writer, pool, store)

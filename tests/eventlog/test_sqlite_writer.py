@@ -105,3 +105,78 @@ async def test_a_setup_that_fails_stops_the_writer(tmp_path) -> None:
     with pytest.raises(sqlite3.OperationalError):
         await writer.start(broken)
     assert not any(t.name == "trackledger-writer" for t in threading.enumerate())
+
+
+async def _queued_as_one_group(writer: GroupCommitWriter, jobs: list) -> list:
+    """Submit ``jobs`` while the writer is busy, so that they form its next group."""
+    started, gate = threading.Event(), threading.Event()
+    blocker = asyncio.ensure_future(
+        writer.run_exclusive(lambda conn: (started.set(), gate.wait(10)))
+    )
+    await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+    answers = [asyncio.ensure_future(writer.submit(job)) for job in jobs]
+    await asyncio.sleep(0.05)
+    gate.set()
+    await blocker
+    return list(await asyncio.gather(*answers, return_exceptions=True))
+
+
+class _Fusable:
+    """A job that inserts ``n``; neighbours run through ``together`` (or alone if it fails)."""
+
+    def __init__(self, n: int, together) -> None:
+        self.n = n
+        self.together = together
+
+    def __call__(self, conn: sqlite3.Connection) -> str:
+        conn.execute("INSERT INTO t (n) VALUES (?)", (self.n,))
+        return f"alone {self.n}"
+
+
+async def test_neighbours_with_one_together_run_through_it(tmp_path) -> None:
+    seen: list[list[int]] = []
+
+    def together(conn: sqlite3.Connection, jobs: list[_Fusable]):
+        seen.append([job.n for job in jobs])
+        conn.executemany("INSERT INTO t (n) VALUES (?)", [(job.n,) for job in jobs])
+        return [(True, f"together {job.n}") for job in jobs]
+
+    path = str(tmp_path / "w.db")
+    writer = GroupCommitWriter(path)
+    await writer.start(_setup)
+    try:
+        answers = await _queued_as_one_group(
+            writer,
+            [
+                *(_Fusable(n, together) for n in range(50)),
+                _insert(1000),
+                *(_Fusable(n, together) for n in range(50, 60)),
+            ],
+        )
+    finally:
+        await writer.close()
+    assert answers[:50] == [f"together {n}" for n in range(50)]
+    assert answers[50] == 1000
+    assert answers[51:] == [f"together {n}" for n in range(50, 60)]
+    assert seen == [list(range(50)), list(range(50, 60))]
+    assert _count(path) == 61
+
+
+async def test_a_failing_together_runs_its_jobs_alone(tmp_path) -> None:
+    def together(conn: sqlite3.Connection, jobs: list[_Fusable]):
+        conn.execute("INSERT INTO t (n) VALUES (?)", (jobs[0].n,))  # undone by the failure
+        raise sqlite3.OperationalError("something unexpected")
+
+    path = str(tmp_path / "w.db")
+    writer = GroupCommitWriter(path)
+    await writer.start(_setup)
+    try:
+        answers = await _queued_as_one_group(
+            writer,
+            [*(_Fusable(n, together) for n in range(20)), _Fusable(5, together)],  # 5 twice
+        )
+    finally:
+        await writer.close()
+    assert answers[:20] == [f"alone {n}" for n in range(20)]
+    assert isinstance(answers[20], sqlite3.IntegrityError)
+    assert _count(path) == 20
