@@ -29,6 +29,7 @@ class ReaderPool:
             conn = await aiosqlite.connect(self._uri, uri=True)
             await conn.execute("PRAGMA query_only=1")
             await conn.execute("PRAGMA busy_timeout=30000")
+            await conn.execute("PRAGMA temp_store=MEMORY")  # sorts of a search page
             self._all.append(conn)
             self._idle.put_nowait(conn)
 

@@ -49,6 +49,7 @@ _STOP = object()
 
 CHECKPOINT_INTERVAL = 0.25  # seconds between background checkpoints
 BACKSTOP_PAGES = 50_000  # the writer checkpoints itself past this WAL size (about 200 MB)
+CACHE_KIB = 131_072  # page cache of the write connection
 
 
 def connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
@@ -60,6 +61,12 @@ def connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+    # Statement journals (a copy of each page a multi-row statement or a savepoint touches)
+    # stay in memory: in temp files they were half of all the bytes ingest wrote.
+    conn.execute("PRAGMA temp_store=MEMORY")
+    # The pages ingest keeps touching (each series' last leaf, the indexes) stay cached:
+    # with SQLite's 2 MB default the writer re-read a fifth of what it wrote.
+    conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     return conn
 
 
