@@ -303,9 +303,11 @@ def many_queries(lookups: list[q.Lookup], backend: str) -> list[ManyQuery]:
             )
             args = ([run_id for run_id, _ in pairs], [key for _, key in pairs])
         else:
+            # The pairs drive the join: `(run_id, key) IN (VALUES ...)` scanned all params.
             sql = (
-                "SELECT run_id, key, value FROM params WHERE (run_id, key) IN "
-                f"(VALUES {','.join(['(?, ?)'] * len(pairs))})"
+                f"WITH w(run_id, key) AS (VALUES {','.join(['(?, ?)'] * len(pairs))}) "
+                "SELECT p.run_id, p.key, p.value FROM w CROSS JOIN params p "
+                "ON p.run_id = w.run_id AND p.key = w.key"
             )
             args = tuple(value for pair in pairs for value in pair)
         plan.append(ManyQuery(sql, args, _place_params(params)))
