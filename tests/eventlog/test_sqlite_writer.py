@@ -107,18 +107,23 @@ async def test_a_setup_that_fails_stops_the_writer(tmp_path) -> None:
     assert not any(t.name == "trackledger-writer" for t in threading.enumerate())
 
 
-async def _queued_as_one_group(writer: GroupCommitWriter, jobs: list) -> list:
-    """Submit ``jobs`` while the writer is busy, so that they form its next group."""
-    started, gate = threading.Event(), threading.Event()
-    blocker = asyncio.ensure_future(
-        writer.run_exclusive(lambda conn: (started.set(), gate.wait(10)))
-    )
-    await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
-    answers = [asyncio.ensure_future(writer.submit(job)) for job in jobs]
-    await asyncio.sleep(0.05)
-    gate.set()
-    await blocker
-    return list(await asyncio.gather(*answers, return_exceptions=True))
+async def _as_one_group(path: str, jobs: list) -> list:
+    """Submit ``jobs`` while a new writer is busy, so that they form its next group."""
+    writer = GroupCommitWriter(path)
+    await writer.start(_setup)
+    try:
+        started, gate = threading.Event(), threading.Event()
+        blocker = asyncio.ensure_future(
+            writer.run_exclusive(lambda conn: (started.set(), gate.wait(10)))
+        )
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 10)
+        answers = [asyncio.ensure_future(writer.submit(job)) for job in jobs]
+        await asyncio.sleep(0.05)
+        gate.set()
+        await blocker
+        return list(await asyncio.gather(*answers, return_exceptions=True))
+    finally:
+        await writer.close()
 
 
 class _Fusable:
@@ -142,19 +147,14 @@ async def test_neighbours_with_one_together_run_through_it(tmp_path) -> None:
         return [(True, f"together {job.n}") for job in jobs]
 
     path = str(tmp_path / "w.db")
-    writer = GroupCommitWriter(path)
-    await writer.start(_setup)
-    try:
-        answers = await _queued_as_one_group(
-            writer,
-            [
-                *(_Fusable(n, together) for n in range(50)),
-                _insert(1000),
-                *(_Fusable(n, together) for n in range(50, 60)),
-            ],
-        )
-    finally:
-        await writer.close()
+    answers = await _as_one_group(
+        path,
+        [
+            *(_Fusable(n, together) for n in range(50)),
+            _insert(1000),
+            *(_Fusable(n, together) for n in range(50, 60)),
+        ],
+    )
     assert answers[:50] == [f"together {n}" for n in range(50)]
     assert answers[50] == 1000
     assert answers[51:] == [f"together {n}" for n in range(50, 60)]
@@ -168,15 +168,8 @@ async def test_a_failing_together_runs_its_jobs_alone(tmp_path) -> None:
         raise sqlite3.OperationalError("something unexpected")
 
     path = str(tmp_path / "w.db")
-    writer = GroupCommitWriter(path)
-    await writer.start(_setup)
-    try:
-        answers = await _queued_as_one_group(
-            writer,
-            [*(_Fusable(n, together) for n in range(20)), _Fusable(5, together)],  # 5 twice
-        )
-    finally:
-        await writer.close()
+    jobs = [*(_Fusable(n, together) for n in range(20)), _Fusable(5, together)]  # 5 twice
+    answers = await _as_one_group(path, jobs)
     assert answers[:20] == [f"alone {n}" for n in range(20)]
     assert isinstance(answers[20], sqlite3.IntegrityError)
     assert _count(path) == 20
