@@ -19,6 +19,7 @@ from trackledger.eventlog.decide import Lockstep, Primed, decide
 from trackledger.eventlog.events import (
     TOMBSTONES,
     AnyEvent,
+    Event,
     decode_event,
     encode_event,
 )
@@ -45,6 +46,11 @@ _INSERT_EVENT = (
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
 _EVENT_COLUMNS = "position, stream_id, type, recorded_at, actor, idempotency_key, payload"
+
+
+def _event_row(event: Event, now: int, actor: str | None, key: str | None) -> tuple[Any, ...]:
+    """The events table's columns for appending ``event`` (see ``_INSERT_EVENT``)."""
+    return (event.stream, event.__struct_config__.tag, now, actor, key, encode_event(event))
 
 
 def _stored(row: tuple[Any, ...]) -> StoredEvent:
@@ -103,29 +109,19 @@ class SQLiteEventStore:
             step = Lockstep([jobs[i].take_primed() for i in wave])
             while pending := step.pending():
                 step.give(self._answer_many(conn, [lookup for _, lookup in pending]))
-            rows: list[tuple[Any, ...]] = []
+            accepted: list[tuple[Event, _BatchJob]] = []
             for i, decided in zip(wave, step.outcomes(), strict=True):
                 if isinstance(decided, Exception):
                     outcomes[i] = (False, decided)
                     continue
                 outcomes[i] = (True, decided.result)
-                job = jobs[i]
-                rows.extend(
-                    (
-                        event.stream,
-                        event.__struct_config__.tag,
-                        job.ctx.now,
-                        job.actor,
-                        None,
-                        encode_event(event),
-                        event,
-                    )
-                    for event in decided.events
-                )
-            if rows:
-                positions = _append_many(conn, [row[:6] for row in rows])
+                accepted.extend((event, jobs[i]) for event in decided.events)
+            if accepted:
+                rows = [_event_row(event, job.ctx.now, job.actor, None) for event, job in accepted]
+                positions = _append_many(conn, rows)
                 self._project_many(
-                    conn, [(row[6], pos) for row, pos in zip(rows, positions, strict=True)]
+                    conn,
+                    [(event, pos) for (event, _), pos in zip(accepted, positions, strict=True)],  # type: ignore[misc]
                 )
         return outcomes
 
@@ -152,10 +148,7 @@ class SQLiteEventStore:
                 conn.execute("INSERT INTO purge_permit (id) VALUES (1)")
                 conn.execute("DELETE FROM events WHERE stream_id = ?", (event.stream,))
                 conn.execute("DELETE FROM purge_permit")
-            cursor = conn.execute(
-                _INSERT_EVENT,
-                (event.stream, event.__struct_config__.tag, now, actor, key, encode_event(event)),
-            )
+            cursor = conn.execute(_INSERT_EVENT, _event_row(event, now, actor, key))
             assert cursor.lastrowid is not None
             self._project(conn, event, cursor.lastrowid)  # type: ignore[arg-type]
         result: AnyResult = outcome.result

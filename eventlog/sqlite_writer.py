@@ -11,16 +11,17 @@ number of statements (aiosqlite pays one hop per statement).
 Each job runs inside its own SAVEPOINT: a job that raises is rolled back alone and its
 neighbours in the group still commit. Neighbouring jobs that carry the same ``together``
 function run through it at once, inside one SAVEPOINT; should it raise, they run again one
-by one. A job's result is delivered only once its COMMIT is
-durable. In FULL mode (the default) the durability comes from a third thread: the
-connection commits without waiting for the disk (SQLite's NORMAL) and the syncer thread
-then flushes the WAL file with fdatasync and only then answers. The writer meanwhile
-commits the next group, so the disk's flush time (a third of the writer's time when it
-waited) overlaps with work instead of adding to it. A group is answered after a flush
-that began after its COMMIT returned, which is what FULL promises. (The WAL is never
-rewound before a checkpoint has copied and synced its frames into the database file, so
-a flush never misses a frame it owes.) NORMAL answers right after COMMIT: a process crash
-loses nothing, a power loss may lose the last groups.
+by one.
+
+A job's result is delivered only once its COMMIT is durable. In FULL mode (the default)
+the durability comes from a third thread: the connection commits without waiting for the
+disk (SQLite's NORMAL), and the syncer thread flushes the WAL file with fdatasync and only
+then answers. The writer meanwhile commits the next group, so the disk's flush time (a
+third of the writer's time when it waited) overlaps with work instead of adding to it. A
+group is answered after a flush that began after its COMMIT returned, which is what FULL
+promises. (The WAL is never rewound before a checkpoint has copied and synced its frames
+into the database file, so a flush never misses a frame it owes.) NORMAL answers right
+after COMMIT: a process crash loses nothing, a power loss may lose the last groups.
 
 WAL checkpoints (copying committed pages back into the database file) run on a second
 thread with its own connection. Left to SQLite's automatic checkpoint they run inside
@@ -256,7 +257,7 @@ class GroupCommitWriter:
                 else:
                     future.set_exception(value)
 
-    def _commit(self, jobs: list[Job]) -> list[tuple[bool, Any]]:
+    def _commit(self, jobs: list[Job]) -> Outcomes:
         conn = self._conn
         assert conn is not None, "writer used before start()"
         if len(jobs) == 1 and isinstance(jobs[0], _Exclusive):
