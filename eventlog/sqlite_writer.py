@@ -48,7 +48,7 @@ Job = Callable[[sqlite3.Connection], Any]
 _STOP = object()
 
 
-CHECKPOINT_INTERVAL = 0.25  # seconds between background checkpoints
+CHECKPOINT_INTERVAL = 0.1  # seconds between background checkpoints (smaller ones stall less)
 BACKSTOP_PAGES = 50_000  # the writer checkpoints itself past this WAL size (about 200 MB)
 CACHE_KIB = 131_072  # page cache of the write connection
 
