@@ -28,7 +28,7 @@ def _flat(rows: list[tuple[Any, ...]]) -> list[Any]:
     return [value for row in rows for value in row]
 
 
-#: SQLite's default limit on parameters per statement (SQLITE_MAX_VARIABLE_NUMBER).
+#: SQLite's default limit on parameters per statement since 3.32 (SQLITE_MAX_VARIABLE_NUMBER).
 _MAX_VARIABLES = 32766
 #: Up to this many rows go in one statement of exactly that size (such sizes recur).
 _EXACT_ROWS = 128

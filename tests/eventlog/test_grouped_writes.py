@@ -100,3 +100,26 @@ async def test_a_request_that_goes_away_leaves_its_group_answered(backend) -> No
     assert all(isinstance(answer, Nothing) for answer in done)
     # The next writes still go through.
     assert isinstance(await backend.store.execute(_batch(runs[0], 1)), Nothing)
+
+
+async def test_a_group_larger_than_one_statement_stores_every_point(backend) -> None:
+    # 40 batches of 1,000 points at once: 40,000 history rows, more than one statement's
+    # parameters (32,766) and of sizes that are not powers of two.
+    runs = [await _run(backend, "0") for _ in range(40)]
+    commands = [
+        c.LogBatch(
+            run_id=run_id,
+            metrics=[
+                c.MetricIn(f"m{k}", k + s / 1000, 1, s) for k in range(10) for s in range(100)
+            ],
+        )
+        for run_id in runs
+    ]
+    answers = await asyncio.gather(*(backend.store.execute(cmd) for cmd in commands))
+    assert all(isinstance(answer, Nothing) for answer in answers)
+    for run_id in (runs[0], runs[-1]):
+        history = await backend.reads.metric_history(run_id, "m9", offset=0, limit=None)
+        assert [m.step for m in history.items] == list(range(100))  # type: ignore[attr-defined]
+        view = await backend.reads.get_run(run_id)
+        assert view is not None and len(view.metrics) == 10
+    assert await backend.verify() == {}
