@@ -66,12 +66,7 @@ class SQLiteProjector:
         return changed
 
     def apply(self, conn: sqlite3.Connection, event: AnyEvent, pos: int) -> None:
-        for change in ch.changes_for(event, pos):
-            if isinstance(change, ch.AddMetrics):
-                self._add_metrics(conn, metric_series(change))
-                continue
-            for step in plan(self._sql, change):
-                self._insert(conn, step.sql, step.rows)
+        self.apply_many(conn, [(event, pos)])
 
     def apply_many(self, conn: sqlite3.Connection, positioned: list[tuple[AnyEvent, int]]) -> None:
         """Apply several events with one statement per kind of change: the merges do not
