@@ -17,25 +17,41 @@ class PostgresProjector:
 
     def __init__(self, suffix: str = "") -> None:
         self._sql = statements("postgres", suffix)
-        # One statement for all points of a group: the history rows go in (duplicates
-        # dropped), and the latest-metrics merge counts only the rows that were new.
+        # One statement for all points of a group: the history rows go in, and the latest
+        # metrics merge counts the new rows. Two forms: ``_fresh`` for points the table
+        # does not hold yet (the common case, a plain insert the unique index checks on its
+        # way in), and ``_merging`` for a group with a duplicate point, which drops the
+        # duplicates and counts only the rows that were new. ON CONFLICT probes the index
+        # before every row, which doubles the cost of the history's index.
         values = "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         assert values in self._sql.latest
-        self._metrics = (
-            f"WITH new AS (INSERT INTO metric_history{suffix} "
-            "(run_id, key, step, timestamp, value, is_nan) SELECT * FROM unnest($1::text[], "
-            "$2::text[], $3::int8[], $4::int8[], $5::float8[], $6::int8[]) "
-            "ON CONFLICT DO NOTHING RETURNING run_id, key), "
+        history = (
+            f"INSERT INTO metric_history{suffix} (run_id, key, step, timestamp, value, is_nan) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], "
+            "$5::float8[], $6::int8[])"
+        )
+        latest = (
+            "SELECT l.run_id, l.key, l.value, l.ts, l.step, l.is_nan, l.lo, l.hi, {count} "
+            "FROM unnest($7::text[], $8::text[], $9::float8[], $10::int8[], $11::int8[], "
+            "$12::int8[], $13::float8[], $14::float8[]{counts}) "
+            "AS l(run_id, key, value, ts, step, is_nan, lo, hi{n}) {join}"
+            # One lock order for every writer.
+            "ORDER BY l.run_id, l.key"
+        )
+        self._fresh = f"WITH new AS ({history}) " + self._sql.latest.replace(
+            values, latest.format(count="l.n", counts=", $15::int8[]", n=", n", join="")
+        )
+        self._merging = (
+            f"WITH new AS ({history} ON CONFLICT DO NOTHING RETURNING run_id, key), "
             "counted AS (SELECT run_id, key, count(*) AS n FROM new GROUP BY run_id, key) "
             + self._sql.latest.replace(
                 values,
-                "SELECT l.run_id, l.key, l.value, l.ts, l.step, l.is_nan, l.lo, l.hi, "
-                "COALESCE(c.n, 0) FROM unnest($7::text[], $8::text[], $9::float8[], "
-                "$10::int8[], $11::int8[], $12::int8[], $13::float8[], $14::float8[]) "
-                "AS l(run_id, key, value, ts, step, is_nan, lo, hi) "
-                "LEFT JOIN counted c ON c.run_id = l.run_id AND c.key = l.key "
-                # One lock order for every writer.
-                "ORDER BY l.run_id, l.key",
+                latest.format(
+                    count="COALESCE(c.n, 0)",
+                    counts="",
+                    n="",
+                    join="LEFT JOIN counted c ON c.run_id = l.run_id AND c.key = l.key ",
+                ),
             )
         )
 
@@ -72,9 +88,10 @@ class PostgresProjector:
                 await self._add_metrics(conn, [change])
             return
         history = [row for s in series for row in s.history]
-        latest = [s.latest for s in series]
-        await conn.execute(
-            self._metrics,
-            *(list(column) for column in zip(*history, strict=True)),
-            *(list(column) for column in zip(*latest, strict=True)),
-        )
+        columns = [list(column) for column in zip(*history, strict=True)]
+        latest = [list(column) for column in zip(*(s.latest for s in series), strict=True)]
+        try:
+            async with conn.transaction():  # a savepoint: a duplicate undoes only this
+                await conn.execute(self._fresh, *columns, *latest, [len(s.history) for s in series])
+        except asyncpg.UniqueViolationError:
+            await conn.execute(self._merging, *columns, *latest)

@@ -91,6 +91,30 @@ async def test_duplicate_points_in_one_batch_count_once(backend) -> None:
     assert await backend.verify() == {}
 
 
+async def test_a_point_already_held_keeps_its_group_neighbours(backend) -> None:
+    # Points are first written as new; a group holding a point the table already has (or
+    # the same point twice) is written again dropping the duplicates. Neither the group's
+    # other points nor the counts may suffer.
+    runs = [await _run(backend, "0") for _ in range(10)]
+    held = c.MetricIn("loss", 0.5, 7, 3)
+    await backend.store.execute(c.LogBatch(run_id=runs[0], metrics=[held]))
+    commands = [
+        c.LogBatch(run_id=runs[0], metrics=[held, c.MetricIn("loss", 0.25, 8, 4)]),
+        c.LogBatch(run_id=runs[1], metrics=[held, held]),
+        *(_batch(run_id, 1) for run_id in runs[2:]),
+    ]
+    answers = await asyncio.gather(*(backend.store.execute(cmd) for cmd in commands))
+    assert all(isinstance(answer, Nothing) for answer in answers)
+    first = await backend.reads.metric_history(runs[0], "loss", offset=0, limit=None)
+    assert [m.step for m in first.items] == [3, 4]  # type: ignore[attr-defined]
+    second = await backend.reads.metric_history(runs[1], "loss", offset=0, limit=None)
+    assert [m.step for m in second.items] == [3]  # type: ignore[attr-defined]
+    for run_id in runs[2:]:
+        view = await backend.reads.get_run(run_id)
+        assert view is not None and {m.key for m in view.metrics} == {"loss", "acc"}
+    assert await backend.verify() == {}
+
+
 async def test_a_request_that_goes_away_leaves_its_group_answered(backend) -> None:
     runs = [await _run(backend, "0") for _ in range(6)]
     tasks = [asyncio.ensure_future(backend.store.execute(_batch(r, 0))) for r in runs]
