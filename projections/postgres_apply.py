@@ -11,42 +11,44 @@ from trackledger.projections.merge import metric_series, plan, statements
 
 __all__ = ["PostgresProjector"]
 
+_HISTORY_COLUMNS = ("run_id", "key", "step", "timestamp", "value", "is_nan")
+
 
 class PostgresProjector:
     """Applies events to the projection tables (or to their ``suffix`` shadow copies)."""
 
     def __init__(self, suffix: str = "") -> None:
         self._sql = statements("postgres", suffix)
-        # One statement for all points of a group: the history rows go in, and the latest
-        # metrics merge counts the new rows. Two forms: ``_fresh`` for points the table
-        # does not hold yet (the common case, a plain insert the unique index checks on its
-        # way in), and ``_merging`` for a group with a duplicate point, which drops the
-        # duplicates and counts only the rows that were new. ON CONFLICT probes the index
-        # before every row, which doubles the cost of the history's index.
+        # A group's points go in one of two ways. Almost always none of them is held yet:
+        # then they are copied in (COPY, the cheapest way in, the unique index checking
+        # each on its way) and the latest-metrics merge counts them all. A group with a
+        # point the table already holds, or one point twice, fails that and is written by
+        # one statement that drops the duplicates and counts only the rows that were new.
+        # (ON CONFLICT probes the index before every row: the history's index twice over.)
+        self._history = f"metric_history{suffix}"
         values = "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
         assert values in self._sql.latest
-        history = (
-            f"INSERT INTO metric_history{suffix} (run_id, key, step, timestamp, value, is_nan) "
-            "SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], "
-            "$5::float8[], $6::int8[])"
-        )
         latest = (
             "SELECT l.run_id, l.key, l.value, l.ts, l.step, l.is_nan, l.lo, l.hi, {count} "
-            "FROM unnest($7::text[], $8::text[], $9::float8[], $10::int8[], $11::int8[], "
-            "$12::int8[], $13::float8[], $14::float8[]{counts}) "
+            "FROM unnest(${0}::text[], ${1}::text[], ${2}::float8[], ${3}::int8[], "
+            "${4}::int8[], ${5}::int8[], ${6}::float8[], ${7}::float8[]{counts}) "
             "AS l(run_id, key, value, ts, step, is_nan, lo, hi{n}) {join}"
             # One lock order for every writer.
             "ORDER BY l.run_id, l.key"
         )
-        self._fresh = f"WITH new AS ({history}) " + self._sql.latest.replace(
-            values, latest.format(count="l.n", counts=", $15::int8[]", n=", n", join="")
+        self._counted = self._sql.latest.replace(
+            values,
+            latest.format(*range(1, 9), count="l.n", counts=", $9::int8[]", n=", n", join=""),
         )
         self._merging = (
-            f"WITH new AS ({history} ON CONFLICT DO NOTHING RETURNING run_id, key), "
+            f"WITH new AS (INSERT INTO {self._history} ({', '.join(_HISTORY_COLUMNS)}) "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], "
+            "$5::float8[], $6::int8[]) ON CONFLICT DO NOTHING RETURNING run_id, key), "
             "counted AS (SELECT run_id, key, count(*) AS n FROM new GROUP BY run_id, key) "
             + self._sql.latest.replace(
                 values,
                 latest.format(
+                    *range(7, 15),
                     count="COALESCE(c.n, 0)",
                     counts="",
                     n="",
@@ -88,10 +90,13 @@ class PostgresProjector:
                 await self._add_metrics(conn, [change])
             return
         history = [row for s in series for row in s.history]
-        columns = [list(column) for column in zip(*history, strict=True)]
         latest = [list(column) for column in zip(*(s.latest for s in series), strict=True)]
         try:
             async with conn.transaction():  # a savepoint: a duplicate undoes only this
-                await conn.execute(self._fresh, *columns, *latest, [len(s.history) for s in series])
+                await conn.copy_records_to_table(
+                    self._history, records=history, columns=_HISTORY_COLUMNS
+                )
+                await conn.execute(self._counted, *latest, [len(s.history) for s in series])
         except asyncpg.UniqueViolationError:
+            columns = [list(column) for column in zip(*history, strict=True)]
             await conn.execute(self._merging, *columns, *latest)
