@@ -252,28 +252,31 @@ class MetricSeries(NamedTuple):
 def metric_series(change: ch.AddMetrics) -> list[MetricSeries]:
     """Group a metrics change by key (sorted, so concurrent writers lock rows in one order).
 
-    NaN is stored as 0 with is_nan set, as MLflow does (SQLite has no NaN).
+    NaN is stored as 0 with is_nan set, as MLflow does (SQLite has no NaN). This runs for
+    every point a server takes in, on the writer's thread: it stays plain loops.
     """
+    run_id = change.run_id
     by_key: dict[str, list[tuple[str, str, int, int, float, int]]] = {}
     for m in change.metrics:
-        nan = m.value != m.value
-        row = (change.run_id, m.key, m.step, m.timestamp, 0.0 if nan else m.value, int(nan))
-        by_key.setdefault(m.key, []).append(row)
+        value = m.value
+        if value == value:
+            row = (run_id, m.key, m.step, m.timestamp, value, 0)
+        else:
+            row = (run_id, m.key, m.step, m.timestamp, 0.0, 1)
+        rows = by_key.get(m.key)
+        if rows is None:
+            by_key[m.key] = [row]
+        else:
+            rows.append(row)
     out = []
     for key in sorted(by_key):
         rows = by_key[key]
-        last = max(rows, key=lambda r: (r[2], r[3], r[4], r[5]))
+        # Rows of one series differ from the step on: the largest is the latest by
+        # (step, timestamp, value, is_nan).
+        last = max(rows)
         finite = [r[4] for r in rows if not r[5]]
-        latest = (
-            change.run_id,
-            key,
-            last[4],
-            last[3],
-            last[2],
-            last[5],
-            min(finite) if finite else None,
-            max(finite) if finite else None,
-        )
+        low, high = (min(finite), max(finite)) if finite else (None, None)
+        latest = (run_id, key, last[4], last[3], last[2], last[5], low, high)
         out.append(MetricSeries(key, rows, latest))
     return out
 
