@@ -150,6 +150,8 @@ def _camel_names(info: msgspec.inspect.Type, out: set[bytes]) -> None:
 
 def _has_camel_field(raw: bytes, kind: type) -> bool:
     """Whether ``raw`` may spell one of ``kind``'s fields (nested ones too) in lowerCamel."""
+    if raw.lower() == raw:  # no capital letter at all: one pass instead of one per name
+        return False
     names = _CAMEL_FIELDS.get(kind)
     if names is None:
         found: set[bytes] = set()

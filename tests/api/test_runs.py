@@ -379,6 +379,11 @@ async def test_wire_spellings(client):
     body = {"experimentId": exp_id, "startTime": "1234", "runName": "camel"}
     run = (await ok(await post(client, "runs/create", body)))["run"]
     assert run["info"]["start_time"] == 1234 and run["info"]["run_name"] == "camel"
+    # A lowerCamel field in a body whose only capital letter is the field's own.
+    run_id = run["info"]["run_id"]
+    point = {"key": "m", "value": 1, "timestamp": 1}
+    await ok(await post(client, "runs/log-batch", {"runId": run_id, "metrics": [point]}))
+    assert (await run_data(client, run_id))["data"]["metrics"][0]["key"] == "m"
     # Both spellings of one field are refused.
     both = {"experiment_id": exp_id, "experimentId": exp_id}
     error(await post(client, "runs/create", both), "INVALID_PARAMETER_VALUE", 400)
