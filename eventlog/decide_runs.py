@@ -183,6 +183,38 @@ def _metric(metric: MetricIn, field: str) -> MetricPoint:
     )
 
 
+def _points(metrics: list[MetricIn], batch: bool) -> list[MetricPoint]:
+    """The metrics as points. Nearly every point is plainly valid (a float value, a key
+    accepted before, a timestamp and a step in range) and is taken as it is, in one line;
+    any other goes through ``_metric``'s checks one by one, which word the error."""
+    known = v.KNOWN_NAMES
+    top = v.MAX_INT64
+    points = []
+    for i, m in enumerate(metrics):
+        ts = m.timestamp
+        step = m.step or 0
+        if (
+            type(m.value) is float
+            and m.key in known
+            and ts is not None
+            and 0 <= ts <= top
+            and -top - 1 <= step <= top
+        ):
+            point = MetricPoint(
+                m.key,
+                m.value,
+                ts,
+                step,
+                m.model_id or None,
+                m.dataset_name or None,
+                m.dataset_digest or None,
+            )
+        else:
+            point = _metric(m, f"metrics[{i}]." if batch else "")
+        points.append(point)
+    return points
+
+
 def _check_params_unchanged(
     cmd: LogBatch, params: list[Param], logged: dict[str, str]
 ) -> list[Param]:
@@ -211,7 +243,7 @@ def log_batch(cmd: LogBatch, ctx: DecideContext) -> Decision:
     if batch:
         v.check_run_id(cmd.run_id)
     _check_batch_limits(cmd)
-    metrics = [_metric(m, f"metrics[{i}]." if batch else "") for i, m in enumerate(cmd.metrics)]
+    metrics = _points(cmd.metrics, batch)
     params: list[Param] = []
     for i, param in enumerate(cmd.params):
         field = f"params[{i}].key" if batch else "key"

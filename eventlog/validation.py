@@ -54,12 +54,13 @@ def check_length(value: str, limit: int, field: str) -> None:
         raise InvalidInput(f"'{field}' exceeds the maximum length of {limit} characters")
 
 
-_VALID_NAMES: set[str] = set()  # names already accepted: clients repeat a few keys endlessly
+#: Names already accepted: clients repeat a few keys endlessly.
+KNOWN_NAMES: set[str] = set()
 
 
 def check_entity_name(name: str, field: str) -> None:
     """A metric, param or tag key: allowed characters, a clean path, at most 250 chars."""
-    if name in _VALID_NAMES:
+    if name in KNOWN_NAMES:
         return
     if not _NAME_CHARS.match(name):
         raise InvalidInput(
@@ -75,8 +76,8 @@ def check_entity_name(name: str, field: str) -> None:
             f"treated as such. This name would resolve to '{norm}'"
         )
     check_length(name, MAX_ENTITY_KEY_LENGTH, field)
-    if len(_VALID_NAMES) < 100_000:
-        _VALID_NAMES.add(name)
+    if len(KNOWN_NAMES) < 100_000:
+        KNOWN_NAMES.add(name)
 
 
 def check_run_id(run_id: str, field: str = "run_id") -> None:
