@@ -228,6 +228,9 @@ async def test_batch_total_limit(client, events):
     assert await events() == before
 
 
+_POINT = {"key": "m", "value": 1.5, "timestamp": 1}
+
+
 @pytest.mark.parametrize(
     ("path", "body", "needle"),
     [
@@ -246,6 +249,10 @@ async def test_batch_total_limit(client, events):
         ("runs/log-parameter", {"key": "p", "value": 5}, "'value'"),
         ("runs/set-tag", {"key": "t", "value": ["list"]}, "'value'"),
         ("runs/log-batch", {"metrics": [{"key": "m", "value": 1}]}, "metrics[0].timestamp"),
+        # A float value under a key accepted just before: the point's times are still checked.
+        ("runs/log-batch", {"metrics": [_POINT, {**_POINT, "timestamp": -5}]}, "Timestamp"),
+        ("runs/log-batch", {"metrics": [_POINT, {**_POINT, "step": 2**63}]}, "metrics[1].step"),
+        ("runs/log-batch", {"metrics": [_POINT, {**_POINT, "timestamp": None}]}, "metrics[1]"),
         ("runs/log-batch", {"metrics": "not a list"}, "'metrics'"),
         ("runs/log-batch", {"params": [{"value": "v"}]}, "params[0].key"),
     ],
