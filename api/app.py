@@ -25,10 +25,10 @@ from trackledger.api import (
 )
 from trackledger.api.calls import backend
 from trackledger.api.errors import error_response
-from trackledger.artifact_store import ArtifactStore
-from trackledger.backends import Backend
-from trackledger.gc import schedule
-from trackledger.statistics import keep_statistics
+from trackledger.services.artifact_store import ArtifactStore
+from trackledger.services.backends import Backend
+from trackledger.services.gc import schedule
+from trackledger.services.statistics import keep_statistics
 
 __all__ = ["create_app"]
 

@@ -20,9 +20,9 @@ from trackledger.api.calls import backend, required
 from trackledger.api.errors import ApiError, endpoint
 from trackledger.api.requests import GetRunRequest
 from trackledger.api.wire import read
-from trackledger.artifact_store import ArtifactStore, UnsafePath, clean
 from trackledger.eventlog import commands as c
 from trackledger.eventlog.errors import NotFound
+from trackledger.services.artifact_store import ArtifactStore, UnsafePath, clean
 
 __all__ = ["proxy_routes", "server_info", "tracking_routes"]
 

@@ -9,11 +9,11 @@ import hashlib
 from starlette.requests import Request
 
 from trackledger.api.errors import ApiError
-from trackledger.backends import Backend
 from trackledger.eventlog.commands import AnyCommand
 from trackledger.eventlog.results import AnyResult
 from trackledger.eventlog.store import Idempotency
 from trackledger.eventlog.validation import check_experiment_id, missing
+from trackledger.services.backends import Backend
 
 __all__ = [
     "backend",

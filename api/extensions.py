@@ -24,11 +24,11 @@ from trackledger.api.wire import read
 from trackledger.eventlog.errors import NotFound
 from trackledger.eventlog.events import experiment_stream, run_stream
 from trackledger.eventlog.store import StoredEvent
-from trackledger.gc import collect, parse_duration
 from trackledger.projections.history import describe
 from trackledger.projections.memory import fold_run
 from trackledger.projections.search import decode_page_token, encode_page_token
 from trackledger.projections.views import RunTree
+from trackledger.services.gc import collect, parse_duration
 
 __all__ = ["routes"]
 

@@ -16,8 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from trackledger.backends import open_backend
 from trackledger.eventlog import commands as c
+from trackledger.services.backends import open_backend
 
 POINTS_PER_EVENT = 1000
 

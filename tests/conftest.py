@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from trackledger.api.app import create_app
-from trackledger.artifact_store import LocalArtifactStore
-from trackledger.backends import Backend, open_backend
 from trackledger.eventlog.postgres_sql import numbered
+from trackledger.services.artifact_store import LocalArtifactStore
+from trackledger.services.backends import Backend, open_backend
 
 BACKENDS = ["sqlite", "postgres"]
 

@@ -86,8 +86,8 @@ async def _many_events(uri: str, runs: int, batches: int) -> str:
     """A store with runs x batches events; return one run id."""
     import asyncio
 
-    from trackledger.backends import open_backend
     from trackledger.eventlog import commands as c
+    from trackledger.services.backends import open_backend
 
     backend = await open_backend(uri)
     try:
@@ -110,7 +110,7 @@ async def _many_events(uri: str, runs: int, batches: int) -> str:
 async def test_a_rebuild_killed_halfway_leaves_the_old_tables_and_the_next_succeeds(store_uri):
     import signal
 
-    from trackledger.backends import open_backend
+    from trackledger.services.backends import open_backend
 
     run_id = await _many_events(store_uri, runs=10, batches=500)  # 5,000 events
     process = subprocess.Popen(
@@ -147,8 +147,8 @@ async def test_a_rebuild_killed_halfway_leaves_the_old_tables_and_the_next_succe
 
 async def test_verify_exits_1_when_a_row_was_changed_behind_the_log(store_uri):
     from tests.conftest import run_sql
-    from trackledger.backends import open_backend
     from trackledger.eventlog import commands as c
+    from trackledger.services.backends import open_backend
 
     backend = await open_backend(store_uri)
     try:

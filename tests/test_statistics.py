@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from trackledger.backends import open_backend
 from trackledger.eventlog import commands as c
+from trackledger.services.backends import open_backend
 
 
 async def test_changed_tables_are_analyzed(backend, store_uri) -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from tests.projections.workload import random_workload
 from trackledger.api.app import create_app
-from trackledger.backends import Backend, open_backend
-from trackledger.transfer import export_log, import_log
+from trackledger.services.backends import Backend, open_backend
+from trackledger.services.transfer import export_log, import_log
 
 API = "/api/2.0/mlflow"
 

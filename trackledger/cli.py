@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import IO
 
-from trackledger.backends import open_backend
+from trackledger.services.backends import open_backend
 from trackledger.settings import SETTINGS, Settings
 
 __all__ = ["main"]
@@ -78,8 +78,8 @@ async def _verify(settings: Settings, chunk: int) -> int:
 
 
 async def _gc(settings: Settings, older_than: str | None) -> int:
-    from trackledger.artifact_store import LocalArtifactStore
-    from trackledger.gc import collect, parse_duration
+    from trackledger.services.artifact_store import LocalArtifactStore
+    from trackledger.services.gc import collect, parse_duration
     from trackledger.settings import artifacts_default
 
     older_than_ms = (
@@ -120,7 +120,7 @@ async def _history(settings: Settings, run_id: str) -> int:
 
 
 async def _export(settings: Settings, path: str, experiments: list[str] | None) -> int:
-    from trackledger.transfer import export_log
+    from trackledger.services.transfer import export_log
 
     backend = await open_backend(settings.backend_store_uri)
     try:
@@ -133,7 +133,7 @@ async def _export(settings: Settings, path: str, experiments: list[str] | None) 
 
 
 async def _import(settings: Settings, path: str) -> int:
-    from trackledger.transfer import import_log
+    from trackledger.services.transfer import import_log
 
     backend = await open_backend(settings.backend_store_uri)
     try:

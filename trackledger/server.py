@@ -9,9 +9,10 @@ import uvicorn
 from starlette.applications import Starlette
 
 from trackledger.api.app import create_app
-from trackledger.artifact_store import LocalArtifactStore
-from trackledger.backends import Backend, open_backend
-from trackledger.settings import SETTINGS, Settings, artifacts_default, sqlite_path
+from trackledger.services.artifact_store import LocalArtifactStore
+from trackledger.services.backends import Backend, open_backend
+from trackledger.services.uris import sqlite_path
+from trackledger.settings import SETTINGS, Settings, artifacts_default
 
 __all__ = ["app_from_env", "build_app", "serve"]
 

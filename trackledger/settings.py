@@ -13,7 +13,9 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["SETTINGS", "Setting", "Settings", "artifacts_default", "sqlite_path"]
+from trackledger.services.uris import sqlite_path
+
+__all__ = ["SETTINGS", "Setting", "Settings", "artifacts_default"]
 
 
 class Setting(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,16 +105,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             return msgspec.convert(values, cls, strict=False)
         except msgspec.ValidationError as exc:
             raise ValueError(f"invalid setting: {exc}") from None
-
-
-def sqlite_path(uri: str) -> str | None:
-    """The file of a ``sqlite:///`` URI (``sqlite:////abs`` for absolute), else None."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = uri[len("sqlite:///") :]
-    if not path:
-        raise ValueError(f"no file in the SQLite URI {uri!r}")
-    return path
 
 
 def artifacts_default(settings: Settings) -> Path:

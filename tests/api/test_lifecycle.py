@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from tests.api.helpers import API, error, get, new_experiment, new_run, ok, post
-from trackledger.gc import collect, parse_duration
+from trackledger.services.gc import collect, parse_duration
 
 DAY = 86_400_000
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncpg
 
-from trackledger.backends import open_backend
 from trackledger.eventlog.commands import SetExperimentTag
 from trackledger.eventlog.events import ExperimentTagSet, encode_event
+from trackledger.services.backends import open_backend
 
 
 async def test_an_event_that_commits_late_is_delivered(postgres_uri):

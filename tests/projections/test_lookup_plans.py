@@ -3,9 +3,9 @@ whose planner has no statistics to tell a scan of a million params from a search
 
 from __future__ import annotations
 
-from trackledger.backends import open_backend
 from trackledger.eventlog import lookups as q
 from trackledger.projections.sql_lookups import many_queries
+from trackledger.services.backends import open_backend
 
 
 async def test_grouped_lookups_search_by_key(tmp_path) -> None:

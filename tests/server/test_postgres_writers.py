@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.server.process import ServerProcess
-from trackledger.backends import open_backend
+from trackledger.services.backends import open_backend
 
 pytestmark = pytest.mark.slow
 

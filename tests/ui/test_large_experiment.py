@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.server.process import ServerProcess
-from trackledger.backends import open_backend
 from trackledger.eventlog import commands as c
 from trackledger.eventlog.results import CreatedRun, ExperimentId
+from trackledger.services.backends import open_backend
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

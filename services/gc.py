@@ -10,14 +10,14 @@ from collections.abc import Callable
 
 import msgspec
 
-from trackledger.artifact_store import ArtifactStore, UnsafePath
-from trackledger.backends import Backend
 from trackledger.eventlog.commands import Purge
 from trackledger.eventlog.results import BulkResult
+from trackledger.services.artifact_store import ArtifactStore, UnsafePath
+from trackledger.services.backends import Backend
 
 __all__ = ["Collected", "collect", "parse_duration", "schedule"]
 
-log = logging.getLogger("trackledger.gc")
+log = logging.getLogger("trackledger.services.gc")
 
 # MLflow's `mlflow gc --older-than` syntax: 1d2h3m4s, each part optional, floats allowed.
 _DURATION = re.compile(

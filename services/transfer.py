@@ -14,9 +14,9 @@ from typing import IO
 
 import orjson
 
-from trackledger.backends import Backend
 from trackledger.eventlog import events as e
 from trackledger.eventlog.store import StoredEvent
+from trackledger.services.backends import Backend
 
 __all__ = ["FORMAT", "VERSION", "export_log", "import_log"]
 

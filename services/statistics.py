@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from trackledger.backends import Backend
+from trackledger.services.backends import Backend
 
 __all__ = ["keep_statistics"]
 
-log = logging.getLogger("trackledger.statistics")
+log = logging.getLogger("trackledger.services.statistics")
 
 
 async def keep_statistics(backend: Backend, interval_s: float) -> None:

@@ -34,7 +34,7 @@ from trackledger.projections.sql_reads import SqlReadModel
 from trackledger.projections.sqlite_apply import SQLiteProjector
 from trackledger.projections.sqlite_rebuild import CHUNK, Progress
 from trackledger.projections.views import ReadModel
-from trackledger.settings import sqlite_path
+from trackledger.services.uris import sqlite_path
 
 __all__ = [
     "POSTGRES_MIGRATIONS",

@@ -1,0 +1,2 @@
+"""What the API and the CLI call below the HTTP edge: opening a backend, its schema,
+purge, planner statistics, the artifact store and log transfer."""
