@@ -1,9 +1,7 @@
 """The log's tables on PostgreSQL, created and upgraded by numbered migrations.
 
-A database records the migrations it has applied in ``schema_migrations``; on start every
-missing one is applied in order, in one transaction, under an advisory lock so that server
-processes starting together do not race. A new version appends a migration; applied ones
-never change.
+These are migration 1's statements; the runner and later migrations are in
+``services/migrations.py``. Applied migrations never change.
 """
 
 from __future__ import annotations

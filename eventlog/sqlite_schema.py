@@ -1,10 +1,11 @@
-"""The log's own tables on SQLite: events, idempotency keys, id counters, schema version."""
+"""The log's own tables on SQLite: events, idempotency keys, id counters, meta.
+
+These are migration 1's statements (``services/migrations.py``); later changes are new
+migrations, never edits here."""
 
 from __future__ import annotations
 
-__all__ = ["LOG_DDL", "SCHEMA_VERSION"]
-
-SCHEMA_VERSION = 1
+__all__ = ["LOG_DDL"]
 
 LOG_DDL = [
     # AUTOINCREMENT: a position is never handed out twice, even after a purge removed the

@@ -19,7 +19,7 @@ from trackledger.eventlog.events import decode_event
 from trackledger.projections.postgres_apply import PostgresProjector
 from trackledger.projections.schema import PROJECTION_TABLES, projection_ddl
 
-__all__ = ["SHADOW", "diff_tables", "rebuild", "verify"]
+__all__ = ["SHADOW", "create_schema", "diff_tables", "rebuild", "verify"]
 
 SHADOW = "__rebuild"
 CHUNK = 20_000
@@ -38,6 +38,12 @@ _BELOW_HORIZON = "AND txid < pg_snapshot_xmin(pg_current_snapshot()) "
 async def generation(conn: asyncpg.Connection) -> int:
     value = await conn.fetchval("SELECT value FROM meta WHERE key = 'projection_generation'")
     return int(value) if value is not None else 0
+
+
+async def create_schema(conn: asyncpg.Connection) -> None:
+    """Create missing projection tables with the live generation's index names."""
+    for ddl in projection_ddl("postgres", "", await generation(conn)):
+        await conn.execute(ddl)
 
 
 async def drop_shadow(conn: asyncpg.Connection) -> None:

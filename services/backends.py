@@ -12,18 +12,15 @@ import asyncpg
 
 from trackledger.eventlog.commands import EnsureDefaultExperiment
 from trackledger.eventlog.context import ContextSource
-from trackledger.eventlog.postgres_schema import LOG_V1, MIGRATION_LOCK
 from trackledger.eventlog.postgres_sql import PgFetchAll
 from trackledger.eventlog.postgres_store import PostgresEventStore
 from trackledger.eventlog.sqlite_readers import ReaderPool
-from trackledger.eventlog.sqlite_schema import LOG_DDL, SCHEMA_VERSION
 from trackledger.eventlog.sqlite_store import SQLiteEventStore
 from trackledger.eventlog.sqlite_writer import GroupCommitWriter
 from trackledger.eventlog.store import EventStore, system_clock
 from trackledger.projections import postgres_rebuild, sqlite_rebuild
 from trackledger.projections.browse import Browse
 from trackledger.projections.postgres_apply import PostgresProjector
-from trackledger.projections.schema import projection_ddl
 from trackledger.projections.sql_lookups import (
     answer_postgres,
     answer_postgres_many,
@@ -34,22 +31,20 @@ from trackledger.projections.sql_reads import SqlReadModel
 from trackledger.projections.sqlite_apply import SQLiteProjector
 from trackledger.projections.sqlite_rebuild import CHUNK, Progress
 from trackledger.projections.views import ReadModel
+from trackledger.services.migrations import (
+    Migration,
+    upgrade_postgres,
+    upgrade_sqlite,
+)
 from trackledger.services.uris import sqlite_path
 
 __all__ = [
-    "POSTGRES_MIGRATIONS",
     "Backend",
     "PostgresBackend",
     "SQLiteBackend",
     "UnsupportedBackend",
     "open_backend",
 ]
-
-#: PostgreSQL schema versions: migration n is POSTGRES_MIGRATIONS[n - 1]. Append only.
-POSTGRES_MIGRATIONS: list[list[str]] = [
-    [*LOG_V1, *projection_ddl("postgres")],
-]
-
 
 #: Session settings of every connection. No parallel query: a search's ordered segments
 #: are a UNION ALL that must come back arm after arm (a parallel append interleaves them),
@@ -87,43 +82,45 @@ class Backend(Protocol):
 
     async def close(self) -> None: ...
 
+    #: The migrations this opening applied (empty when the store was current).
+    upgraded: list[Migration]
+
+    async def finish_upgrade(self, progress: Progress | None = None) -> bool: ...
+
 
 # -- SQLite --------------------------------------------------------------------------------
-
-
-def _setup_sqlite(conn: sqlite3.Connection) -> None:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for ddl in LOG_DDL:
-            conn.execute(ddl)
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is not None and int(row[0]) > SCHEMA_VERSION:
-            raise UnsupportedBackend(
-                f"the database was written by a newer trackledger (schema {row[0]}, "
-                f"this one knows {SCHEMA_VERSION})"
-            )
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (str(SCHEMA_VERSION),),
-        )
-        sqlite_rebuild.create_schema(conn)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 class SQLiteBackend:
     kind = "sqlite"
 
     def __init__(
-        self, writer: GroupCommitWriter, readers: ReaderPool, store: SQLiteEventStore
+        self,
+        writer: GroupCommitWriter,
+        readers: ReaderPool,
+        store: SQLiteEventStore,
+        upgraded: list[Migration],
     ) -> None:
         self.writer = writer
         self.store = store
         self.reads = SqlReadModel(readers.fetchall, "sqlite")
         self.browse = Browse(readers.fetchall)
+        self.upgraded = upgraded
+
+    async def finish_upgrade(self, progress: Progress | None = None) -> bool:
+        """Rebuild the projections if a migration asked for it; True if it did."""
+
+        def pending(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'rebuild_pending'").fetchone()
+            return row is not None
+
+        if not await self.writer.submit(pending):
+            return False
+        await self.rebuild(progress)
+        await self.writer.submit(
+            lambda conn: conn.execute("DELETE FROM meta WHERE key = 'rebuild_pending'")
+        )
+        return True
 
     async def rebuild(self, progress: Progress | None = None, chunk: int = CHUNK) -> int:
         return await sqlite_rebuild.rebuild(self.writer, progress, chunk)
@@ -156,7 +153,8 @@ async def open_sqlite(
 ) -> SQLiteBackend:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     writer = GroupCommitWriter(path, synchronous=synchronous)
-    await writer.start(_setup_sqlite)
+    upgraded: list[Migration] = []
+    await writer.start(lambda conn: upgraded.extend(upgrade_sqlite(conn)))
     pool = ReaderPool(path, readers)
     await pool.open()
     projector = SQLiteProjector()
@@ -169,45 +167,39 @@ async def open_sqlite(
         answer_many=answer_sqlite_many,
         context=ContextSource(clock, artifact_root, retention_ms),
     )
-    return SQLiteBackend(writer, pool, store)
+    return SQLiteBackend(writer, pool, store, upgraded)
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------
-
-
-async def migrate_postgres(conn: asyncpg.Connection) -> None:
-    """Apply every migration the database lacks, in order, in one transaction."""
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-        )
-        applied = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
-        if applied and max(applied) > len(POSTGRES_MIGRATIONS):
-            raise UnsupportedBackend(
-                f"the database was migrated by a newer trackledger (schema {max(applied)}, "
-                f"this one knows {len(POSTGRES_MIGRATIONS)})"
-            )
-        for version, statements in enumerate(POSTGRES_MIGRATIONS, start=1):
-            if version in applied:
-                continue
-            for statement in statements:
-                await conn.execute(statement)
-            await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
 
 
 class PostgresBackend:
     kind = "postgres"
 
     def __init__(
-        self, pool: asyncpg.Pool, read_pool: asyncpg.Pool, store: PostgresEventStore
+        self,
+        pool: asyncpg.Pool,
+        read_pool: asyncpg.Pool,
+        store: PostgresEventStore,
+        upgraded: list[Migration],
     ) -> None:
         self.pool = pool
         self.read_pool = read_pool
         self.store = store
         self.reads = SqlReadModel(PgFetchAll(read_pool), "postgres")
         self.browse = Browse(PgFetchAll(read_pool))
+        self.upgraded = upgraded
+
+    async def finish_upgrade(self, progress: Progress | None = None) -> bool:
+        """Rebuild the projections if a migration asked for it; True if it did. Processes
+        starting together each see the flag; the rebuild is safe to run twice."""
+        async with self.pool.acquire() as conn:
+            if await conn.fetchval("SELECT value FROM meta WHERE key = 'rebuild_pending'") is None:
+                return False
+        await self.rebuild(progress)
+        async with self.pool.acquire() as conn:
+            await conn.execute("DELETE FROM meta WHERE key = 'rebuild_pending'")
+        return True
 
     async def rebuild(self, progress: Progress | None = None, chunk: int = CHUNK) -> int:
         return await postgres_rebuild.rebuild(self.pool, progress, chunk)
@@ -262,7 +254,7 @@ async def open_postgres(
         raise UnsupportedBackend(f"cannot connect to PostgreSQL: {exc}") from None
     try:
         async with pool.acquire() as conn:
-            await migrate_postgres(conn)
+            upgraded = await upgrade_postgres(conn)
         # Reads have their own connections, planned for each query's own values: a plan
         # cached for one filter's parameters can be a scan of every run for the next one.
         read_pool = await asyncpg.create_pool(
@@ -283,7 +275,7 @@ async def open_postgres(
         answer_many=answer_postgres_many,
         context=ContextSource(clock, artifact_root, retention_ms),
     )
-    return PostgresBackend(pool, read_pool, store)
+    return PostgresBackend(pool, read_pool, store, upgraded)
 
 
 # -- either --------------------------------------------------------------------------------
@@ -297,8 +289,10 @@ async def open_backend(
     sqlite_synchronous: str = "FULL",
     pool_size: int = 10,
     retention_days: float = 30,
+    progress: Progress | None = None,
 ) -> Backend:
-    """Open the store at ``uri``, creating or upgrading its schema, with experiment 0."""
+    """Open the store at ``uri``, creating or upgrading its schema, with experiment 0.
+    ``progress`` hears of a rebuild that an upgrade needs."""
     path = sqlite_path(uri)
     retention_ms = int(retention_days * 86_400_000)
     backend: SQLiteBackend | PostgresBackend
@@ -325,6 +319,7 @@ async def open_backend(
             "postgresql://user:pass@host:port/db"
         )
     try:
+        await backend.finish_upgrade(progress)
         await backend.store.execute(EnsureDefaultExperiment())
     except BaseException:
         await backend.close()

@@ -1,0 +1,161 @@
+"""A store written by the previous release opens with today's code: upgraded in place,
+nothing lost, every read answer unchanged, and verify clean (both backends).
+
+The stores and answers in previous_release/ were made by make_previous_release.py with the
+release before numbered SQLite migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import _admin
+from tests.upgrade.make_previous_release import SCHEMA, answers
+from trackledger.api.app import create_app
+from trackledger.services.backends import Backend, open_backend
+from trackledger.services import migrations
+from trackledger.services.migrations import LATEST, Migration, NewerStore
+
+FIXTURES = Path(__file__).parent / "previous_release"
+
+
+@pytest.fixture
+def sqlite_copy(tmp_path: Path) -> str:
+    shutil.copy(FIXTURES / "store.sqlite", tmp_path / "store.db")
+    return f"sqlite:///{tmp_path / 'store.db'}"
+
+
+@pytest.fixture
+def postgres_copy(postgres_database: str) -> Iterator[str]:
+    schema = f"t_up_{uuid.uuid4().hex[:12]}"
+    dump = (FIXTURES / "postgres.sql").read_text().replace(SCHEMA, schema)
+    subprocess.run(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", postgres_database],
+        input=dump,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"{postgres_database}?search_path={schema}"
+    finally:
+        asyncio.run(_admin(postgres_database, f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def previous_store(request: pytest.FixtureRequest) -> tuple[str, str]:
+    fixture = "sqlite_copy" if request.param == "sqlite" else "postgres_copy"
+    uri: str = request.getfixturevalue(fixture)
+    return request.param, uri
+
+
+@pytest.fixture
+async def upgraded(previous_store: tuple[str, str]) -> AsyncIterator[Backend]:
+    backend = await open_backend(previous_store[1])
+    try:
+        yield backend
+    finally:
+        await backend.close()
+
+
+async def _answers(backend: Backend) -> dict[str, Any]:
+    async def given() -> Backend:
+        return backend
+
+    app = create_app(given)
+    app.state.backend = backend
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://upgrade") as client:
+        return await answers(client)
+
+
+@pytest.mark.timeout(180)
+async def test_previous_release_store_upgrades_with_unchanged_answers(
+    previous_store: tuple[str, str], upgraded: Backend
+) -> None:
+    expected = json.loads((FIXTURES / f"answers-{previous_store[0]}.json").read_text())
+    assert await _answers(upgraded) == expected
+    assert await upgraded.verify() == {}
+
+
+async def test_upgrade_applies_nothing_twice(previous_store: tuple[str, str]) -> None:
+    first = await open_backend(previous_store[1])
+    await first.close()
+    again = await open_backend(previous_store[1])
+    try:
+        assert again.upgraded == []
+    finally:
+        await again.close()
+
+
+async def test_a_fresh_store_applies_every_migration(store_uri: str) -> None:
+    backend = await open_backend(store_uri)
+    try:
+        assert [m.version for m in backend.upgraded] == list(range(1, LATEST + 1))
+    finally:
+        await backend.close()
+
+
+async def test_concurrent_openings_apply_each_migration_once(postgres_uri: str) -> None:
+    """Server processes starting together on PostgreSQL (SQLite has one server process)."""
+    opened = await asyncio.gather(*(open_backend(postgres_uri) for _ in range(4)))
+    try:
+        applied = sorted(m.version for b in opened for m in b.upgraded)
+        assert applied == list(range(1, LATEST + 1))
+    finally:
+        for backend in opened:
+            await backend.close()
+
+
+async def _record_newer_version(backend: Backend, version: int) -> None:
+    if backend.kind == "sqlite":
+        await backend.writer.submit(  # type: ignore[attr-defined]
+            lambda conn: conn.execute(
+                "INSERT INTO schema_migrations (version, summary, applied_at) VALUES (?, 'x', 0)",
+                (version,),
+            )
+        )
+    else:
+        async with backend.pool.acquire() as conn:  # type: ignore[attr-defined]
+            await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+
+
+async def test_a_store_from_a_newer_trackledger_is_refused(store_uri: str) -> None:
+    backend = await open_backend(store_uri)
+    await _record_newer_version(backend, LATEST + 1)
+    await backend.close()
+    with pytest.raises(NewerStore, match=r"newer trackledger \(schema version \d+"):
+        await open_backend(store_uri)
+
+
+async def test_a_rebuild_migration_rebuilds_the_projections_from_the_log(
+    previous_store: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A projection table that changes shape goes "drop + rebuild from the log"."""
+    reshape = Migration(
+        version=LATEST + 1,
+        summary="params change shape",
+        sqlite=("DROP TABLE params",),
+        postgres=("DROP TABLE params",),
+        rebuild=True,
+    )
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*migrations.MIGRATIONS, reshape))
+    monkeypatch.setattr(migrations, "LATEST", LATEST + 1)
+    backend = await open_backend(previous_store[1])
+    try:
+        assert [m.version for m in backend.upgraded] == [LATEST + 1]
+        expected = json.loads((FIXTURES / f"answers-{previous_store[0]}.json").read_text())
+        assert await _answers(backend) == expected
+        assert await backend.verify() == {}
+        assert await backend.finish_upgrade() is False  # done once, flag cleared
+    finally:
+        await backend.close()
