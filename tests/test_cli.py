@@ -29,6 +29,65 @@ def test_help_shows_defaults_and_environment_variables():
         assert "--backend-store-uri" in trackledger(command, "--help").stdout
 
 
+def test_every_command_help_shows_real_defaults():
+    commands = ["server", "db upgrade", "rebuild", "verify", "gc", "history", "export", "import"]
+    for command in commands:
+        done = trackledger(*command.split(), "--help")
+        assert done.returncode == 0, command
+        assert "(default: None)" not in done.stdout, command
+    assert "(default: 'info'; env TRACKLEDGER_LOG_LEVEL)" in trackledger(
+        "server", "--help"
+    ).stdout.replace("\n", " ").replace("                        ", "")
+
+
+def test_version():
+    from trackledger import __version__
+
+    done = trackledger("--version")
+    assert done.returncode == 0 and done.stdout.strip() == f"trackledger {__version__}"
+
+
+def test_db_upgrade_says_what_it_applied(tmp_path):
+    uri = f"sqlite:///{tmp_path}/store.db"
+    first = trackledger("db", "upgrade", "--backend-store-uri", uri)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("applied migration 1: ")
+    again = trackledger("db", "upgrade", "--backend-store-uri", uri)
+    assert again.returncode == 0 and "nothing to apply" in again.stdout
+
+
+def test_a_newer_store_is_refused_in_one_line(tmp_path):
+    import sqlite3
+
+    uri = f"sqlite:///{tmp_path}/store.db"
+    assert trackledger("db", "upgrade", "--backend-store-uri", uri).returncode == 0
+    with sqlite3.connect(tmp_path / "store.db") as conn:
+        conn.execute("INSERT INTO schema_migrations VALUES (999, 'from the future', 0)")
+    conn.close()
+    done = trackledger("server", "--backend-store-uri", uri, "--port", "1")
+    assert done.returncode != 0
+    assert "written by a newer trackledger (schema version 999" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_log_level_is_one_line():
+    done = trackledger("server", "--log-level", "loud")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "log_level 'loud' is not one of" in done.stderr
+
+
+def test_server_logs_its_start_up_and_access_log_on_request(tmp_path):
+    server = ServerProcess(tmp_path, None, "--access-log").start()
+    try:
+        httpx.get(f"{server.url}/health")
+    finally:
+        server.stop()
+    log = server.log.read_text()
+    assert f"serving http://127.0.0.1:{server.port}" in log
+    assert "backend sqlite:///" in log and "schema version" in log
+    assert '"GET /health HTTP/1.1" 200' in log
+
+
 def test_sqlite_refuses_more_than_one_worker(tmp_path):
     done = trackledger(
         "server", "--workers", "2", "--backend-store-uri", f"sqlite:///{tmp_path}/x.db"

@@ -1,4 +1,5 @@
-"""The ``trackledger`` command: server, rebuild, verify.
+"""The ``trackledger`` command: server, db upgrade, rebuild, verify, gc, history, export,
+import.
 
 Every option shows its default and its environment variable in ``--help``. Errors are one
 line on stderr and exit status 2 (bad usage or configuration) or 1 (verify found
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import IO
 
+from trackledger import __version__
 from trackledger.services.backends import open_backend
 from trackledger.settings import SETTINGS, Settings
 
@@ -25,13 +27,23 @@ def _add_settings(parser: argparse.ArgumentParser, names: Sequence[str]) -> None
     for setting in SETTINGS:
         if setting.name not in names:
             continue
-        parser.add_argument(
-            setting.option,
-            dest=setting.name,
-            type=type(setting.default),
-            default=None,
-            help=f"{setting.help} (default: {setting.default!r}; env {setting.env})",
-        )
+        help = f"{setting.help} (default: {setting.default!r}; env {setting.env})"
+        if isinstance(setting.default, bool):
+            parser.add_argument(
+                setting.option,
+                dest=setting.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=help,
+            )
+        else:
+            parser.add_argument(
+                setting.option,
+                dest=setting.name,
+                type=type(setting.default),
+                default=None,
+                help=help,
+            )
 
 
 class _Progress:
@@ -51,6 +63,21 @@ class _Progress:
             file=sys.stderr,
             flush=True,
         )
+
+
+async def _upgrade(settings: Settings) -> int:
+    from trackledger.services.migrations import LATEST
+
+    backend = await open_backend(settings.backend_store_uri, progress=_Progress("rebuild"))
+    await backend.close()
+    if not backend.upgraded:
+        print(f"the store is at schema version {LATEST}: nothing to apply")
+        return 0
+    for migration in backend.upgraded:
+        how = " (projections rebuilt from the log)" if migration.rebuild else ""
+        print(f"applied migration {migration.version}: {migration.summary}{how}")
+    print(f"the store is at schema version {LATEST}")
+    return 0
 
 
 async def _rebuild(settings: Settings, chunk: int) -> int:
@@ -167,11 +194,20 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trackledger",
         description="An event-sourced experiment tracking server for the MLflow client.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"trackledger {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    server = sub.add_parser("server", help="serve the MLflow REST API and the UI")
+    server = sub.add_parser(
+        "server",
+        help="serve the MLflow REST API and the UI (upgrades the store's schema first)",
+    )
     _add_settings(server, [setting.name for setting in SETTINGS])
+    db = sub.add_parser("db", help="the store's schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser(
+        "upgrade", help="apply the schema migrations the store lacks and say which"
+    )
+    _add_settings(upgrade, ("backend_store_uri",))
     rebuild = sub.add_parser(
         "rebuild", help="rebuild every projection from the event log and swap it in"
     )
@@ -187,9 +223,7 @@ def _parser() -> argparse.ArgumentParser:
         "--chunk", type=int, default=20_000, help="events replayed per transaction (default: 20000)"
     )
     gc = sub.add_parser(
-        "gc",
-        help="purge runs and experiments deleted longer ago than --older-than, for good",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "gc", help="purge runs and experiments deleted longer ago than --older-than, for good"
     )
     gc.add_argument(
         "--older-than",
@@ -228,6 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             serve(settings)
             return 0
+        if args.command == "db":
+            return asyncio.run(_upgrade(settings))
         if args.command == "gc":
             return asyncio.run(_gc(settings, args.older_than))
         if args.command == "history":

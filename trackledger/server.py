@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import logging
+import logging.config
 import os
+import time
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from starlette.applications import Starlette
 
+from trackledger import __version__
 from trackledger.api.app import create_app
 from trackledger.services.artifact_store import LocalArtifactStore
 from trackledger.services.backends import Backend, open_backend
+from trackledger.services.migrations import LATEST
 from trackledger.services.uris import sqlite_path
 from trackledger.settings import SETTINGS, Settings, artifacts_default
 
@@ -19,19 +27,46 @@ __all__ = ["app_from_env", "build_app", "serve"]
 #: How often the server refreshes planner statistics that went stale (PostgreSQL).
 STATISTICS_INTERVAL_S = 30.0
 
+log = logging.getLogger("trackledger.server")
+
+
+def redact(uri: str) -> str:
+    """``uri`` without the password it may carry."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = f"{parts.username}:***@{parts.hostname}"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
 
 def build_app(settings: Settings) -> Starlette:
+    artifacts = artifacts_default(settings)
+
     async def open_configured() -> Backend:
-        return await open_backend(
+        backend = await open_backend(
             settings.backend_store_uri,
             sqlite_synchronous=settings.sqlite_synchronous,
             pool_size=settings.postgres_pool_size,
             retention_days=settings.retention_days,
         )
+        log.info(
+            "trackledger %s serving http://%s:%d (pid %d): backend %s (schema version %d), "
+            "artifacts in %s",
+            __version__,
+            settings.host,
+            settings.port,
+            os.getpid(),
+            redact(settings.backend_store_uri),
+            LATEST,
+            artifacts,
+        )
+        return backend
 
     return create_app(
         open_configured,
-        artifact_store=LocalArtifactStore(artifacts_default(settings)),
+        artifact_store=LocalArtifactStore(artifacts),
         retention_ms=int(settings.retention_days * 86_400_000),
         gc_interval_s=settings.gc_interval_seconds,
         statistics_interval_s=STATISTICS_INTERVAL_S,
@@ -65,8 +100,24 @@ def check(settings: Settings) -> None:
         )
 
 
+async def upgrade(settings: Settings) -> None:
+    """Bring the store's schema up to date before any server process opens it."""
+    started = time.monotonic()
+
+    def rebuilding(done: int, position: int) -> None:
+        rate = done / max(time.monotonic() - started, 1e-9)
+        log.info("upgrade: rebuilding projections, %d events replayed, %.0f events/s", done, rate)
+
+    backend = await open_backend(settings.backend_store_uri, progress=rebuilding)
+    await backend.close()
+    for migration in backend.upgraded:
+        log.info("applied schema migration %d: %s", migration.version, migration.summary)
+
+
 def serve(settings: Settings) -> None:
     check(settings)
+    logging.config.dictConfig(logging_config(settings.log_level))
+    asyncio.run(upgrade(settings))
     # Worker processes read their settings back from the environment.
     for setting in SETTINGS:
         os.environ[setting.env] = str(getattr(settings, setting.name))
@@ -76,6 +127,21 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        log_level="warning",
-        access_log=False,
+        log_level=settings.log_level.lower(),
+        log_config=logging_config(settings.log_level),
+        access_log=settings.access_log,
     )
+
+
+def logging_config(level: str) -> dict[str, Any]:
+    """Logging for every server process: trackledger's loggers and uvicorn's (its access log
+    included, when turned on) write one line per record to stderr."""
+    handler = {"class": "logging.StreamHandler", "formatter": "line", "stream": "ext://sys.stderr"}
+    logger = {"handlers": ["stderr"], "level": level.upper(), "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {"stderr": handler},
+        "loggers": {"trackledger": logger, "uvicorn": logger, "uvicorn.access": logger},
+    }

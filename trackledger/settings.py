@@ -1,7 +1,7 @@
-"""Server settings: each has a default, an environment variable and a help text.
+"""Server settings: each is declared once, as a field of ``Settings`` with its default, and
+described once in ``HELP``; the CLI builds its flags from ``SETTINGS``.
 
-The CLI builds its flags from ``SETTINGS``; a flag overrides the environment, which overrides
-the default.
+A flag overrides the ``TRACKLEDGER_<NAME>`` environment variable, which overrides the default.
 """
 
 from __future__ import annotations
@@ -18,65 +18,6 @@ from trackledger.services.uris import sqlite_path
 __all__ = ["SETTINGS", "Setting", "Settings", "artifacts_default"]
 
 
-class Setting(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    default: Any
-    help: str
-    flag: str = ""
-
-    @property
-    def env(self) -> str:
-        return f"TRACKLEDGER_{self.name.upper()}"
-
-    @property
-    def option(self) -> str:
-        return self.flag or f"--{self.name.replace('_', '-')}"
-
-
-SETTINGS = (
-    Setting(
-        name="backend_store_uri",
-        default="sqlite:///trackledger.db",
-        help="where the event log and its projections live: sqlite:///path.db or "
-        "postgresql://user:pass@host:port/db",
-    ),
-    Setting(
-        name="artifacts_destination",
-        default="",
-        help="directory for proxied artifacts (empty: 'trackledger-artifacts' beside the "
-        "SQLite file, or in the working directory)",
-    ),
-    Setting(name="host", default="127.0.0.1", help="address to listen on"),
-    Setting(name="port", default=5000, help="port to listen on"),
-    Setting(
-        name="workers",
-        default=1,
-        help="server processes (PostgreSQL only: SQLite has a single writer)",
-    ),
-    Setting(
-        name="postgres_pool_size",
-        default=10,
-        help="PostgreSQL connections per server process, for writes and again for reads",
-    ),
-    Setting(
-        name="retention_days",
-        default=30.0,
-        help="days a deleted run or experiment stays restorable before it is purged",
-    ),
-    Setting(
-        name="gc_interval_seconds",
-        default=3600.0,
-        help="how often the server purges what is past retention (0: never; see 'trackledger gc')",
-    ),
-    Setting(
-        name="sqlite_synchronous",
-        default="FULL",
-        help="SQLite synchronous mode: FULL makes every acknowledged write survive a crash "
-        "or power loss; NORMAL survives a process crash only",
-    ),
-)
-
-
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     backend_store_uri: str = "sqlite:///trackledger.db"
     artifacts_destination: str = ""
@@ -87,6 +28,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     retention_days: float = 30.0
     gc_interval_seconds: float = 3600.0
     sqlite_synchronous: str = "FULL"
+    log_level: str = "info"
+    access_log: bool = False
 
     @classmethod
     def load(
@@ -102,9 +45,57 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             if value is not None:
                 values[name] = value
         try:
-            return msgspec.convert(values, cls, strict=False)
+            settings = msgspec.convert(values, cls, strict=False)
         except msgspec.ValidationError as exc:
             raise ValueError(f"invalid setting: {exc}") from None
+        if settings.log_level.lower() not in LOG_LEVELS:
+            raise ValueError(
+                f"invalid setting: log_level {settings.log_level!r} is not one of "
+                f"{', '.join(LOG_LEVELS)}"
+            )
+        return settings
+
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+HELP = {
+    "backend_store_uri": "where the event log and its projections live: sqlite:///path.db or "
+    "postgresql://user:pass@host:port/db",
+    "artifacts_destination": "directory for proxied artifacts (empty: 'trackledger-artifacts' "
+    "beside the SQLite file, or in the working directory)",
+    "host": "address to listen on",
+    "port": "port to listen on",
+    "workers": "server processes (PostgreSQL only: SQLite has a single writer)",
+    "postgres_pool_size": "PostgreSQL connections per server process, for writes and again "
+    "for reads",
+    "retention_days": "days a deleted run or experiment stays restorable before it is purged",
+    "gc_interval_seconds": "how often the server purges what is past retention (0: never; see "
+    "'trackledger gc')",
+    "sqlite_synchronous": "SQLite synchronous mode: FULL makes every acknowledged write survive "
+    "a crash or power loss; NORMAL survives a process crash only",
+    "log_level": f"server log level: {', '.join(LOG_LEVELS)}",
+    "access_log": "log every request (method, path, status)",
+}
+
+
+class Setting(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return f"TRACKLEDGER_{self.name.upper()}"
+
+    @property
+    def option(self) -> str:
+        return f"--{self.name.replace('_', '-')}"
+
+
+SETTINGS = tuple(
+    Setting(name=field.name, default=field.default, help=HELP[field.name])
+    for field in msgspec.structs.fields(Settings)
+)
 
 
 def artifacts_default(settings: Settings) -> Path:
