@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import uvicorn
 from starlette.applications import Starlette
 
-from trackledger import __version__
+from trackledger import __version__, connections
 from trackledger.api.app import create_app
 from trackledger.services.artifact_store import LocalArtifactStore
 from trackledger.services.backends import Backend, open_backend
@@ -75,7 +75,10 @@ def build_app(settings: Settings) -> Starlette:
 
 def app_from_env() -> Starlette:
     """The app for uvicorn's worker processes, configured by TRACKLEDGER_* variables."""
-    app = build_app(Settings.load())
+    settings = Settings.load()
+    cap = connections.configure(settings.max_connections, settings.head_timeout_seconds)
+    log.debug("at most %d connections in process %d", cap, os.getpid())
+    app = build_app(settings)
     _tune_collector()
     return app
 
@@ -117,6 +120,7 @@ async def upgrade(settings: Settings) -> None:
 def serve(settings: Settings) -> None:
     check(settings)
     logging.config.dictConfig(logging_config(settings.log_level))
+    connections.raise_file_limit()  # worker processes inherit it
     asyncio.run(upgrade(settings))
     # Worker processes read their settings back from the environment.
     for setting in SETTINGS:
@@ -127,6 +131,7 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
+        http="trackledger.connections:GuardedProtocol",
         log_level=settings.log_level.lower(),
         log_config=logging_config(settings.log_level),
         access_log=settings.access_log,
