@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -23,6 +24,7 @@ from trackledger.api import (
     runs,
     ui,
 )
+from trackledger.api.body_limit import BodyLimit
 from trackledger.api.calls import backend
 from trackledger.api.errors import error_response
 from trackledger.services.artifact_store import ArtifactStore
@@ -72,6 +74,7 @@ def create_app(
     retention_ms: int = 30 * 86_400_000,
     gc_interval_s: float = 0,
     statistics_interval_s: float = 0,
+    max_body_bytes: int = 16 * 2**20,
 ) -> Starlette:
     """The app; the lifespan opens the backend, purges every ``gc_interval_s`` seconds
     what was deleted longer ago than ``retention_ms``, and refreshes the database's
@@ -109,7 +112,12 @@ def create_app(
         Route("/ajax-api/3.0/mlflow/server-info", artifacts.server_info),
         *ui.routes,
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: not_found},
+        middleware=[Middleware(BodyLimit, max_bytes=max_body_bytes)],
+    )
     app.state.retention_ms = retention_ms
     app.state.artifacts = artifact_store
     return app

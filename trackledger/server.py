@@ -70,6 +70,7 @@ def build_app(settings: Settings) -> Starlette:
         retention_ms=int(settings.retention_days * 86_400_000),
         gc_interval_s=settings.gc_interval_seconds,
         statistics_interval_s=STATISTICS_INTERVAL_S,
+        max_body_bytes=int(settings.max_body_mb * 2**20),
     )
 
 

@@ -32,6 +32,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     access_log: bool = False
     max_connections: int = 0
     head_timeout_seconds: float = 10.0
+    max_body_mb: float = 16.0
 
     @classmethod
     def load(
@@ -79,6 +80,8 @@ HELP = {
     "access_log": "log every request (method, path, status)",
     "max_connections": "open connections per server process; beyond it the longest-idle one "
     "is closed (0: half the open-file limit, which is raised to its hard limit)",
+    "max_body_mb": "largest API request body in MB (413 beyond it); artifact uploads stream "
+    "and have no limit",
     "head_timeout_seconds": "a connection that has not sent a whole request head this long "
     "after arriving (or after its last answer) is closed",
 }
