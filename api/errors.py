@@ -58,9 +58,15 @@ class ApiError(Exception):
         self.status = status or STATUS[code]
 
 
+#: Seconds a client is asked to wait before retrying while the store is unavailable.
+RETRY_AFTER = "1"
+
+
 def error_response(code: str, message: str, status: int | None = None) -> Response:
     body = orjson.dumps({"error_code": code, "message": message})
-    return Response(body, status_code=status or STATUS[code], media_type="application/json")
+    status = status or STATUS[code]
+    headers = {"Retry-After": RETRY_AFTER} if status == 503 else None
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 def _for_domain(exc: domain.TrackingError) -> Response:

@@ -32,6 +32,7 @@ from trackledger.eventlog.decide import Lockstep, Primed, decide
 from trackledger.eventlog.errors import StoreUnavailable
 from trackledger.eventlog.events import AnyEvent, Event
 from trackledger.eventlog.lookups import Lookup
+from trackledger.eventlog.postgres_sql import is_outage, unavailable
 from trackledger.eventlog.results import AnyResult
 
 __all__ = ["AnswerMany", "GroupCommitter", "ProjectMany"]
@@ -129,10 +130,8 @@ class GroupCommitter:
         outcomes: list[AnyResult | Exception]
         try:
             outcomes = await self._attempts(group)
-        except (OSError, asyncpg.PostgresConnectionError) as exc:
-            outcomes = [StoreUnavailable(f"the database is unreachable: {exc}")] * len(group)
         except Exception as exc:  # the whole group failed: each command says so
-            outcomes = [exc] * len(group)
+            outcomes = [unavailable(exc) if is_outage(exc) else exc] * len(group)
         finally:
             self._slots.release()
         for job, outcome in zip(group, outcomes, strict=True):

@@ -32,6 +32,7 @@ from trackledger.eventlog.events import (
 )
 from trackledger.eventlog.lookups import Lookup
 from trackledger.eventlog.postgres_groups import AnswerMany, GroupCommitter, ProjectMany
+from trackledger.eventlog.postgres_sql import connection, is_outage, unavailable
 from trackledger.eventlog.results import AnyResult, encode_result
 from trackledger.eventlog.store import Idempotency, StoredEvent
 
@@ -110,8 +111,10 @@ class PostgresEventStore:
                 # Row locks taken in different orders by unrelated commands: retry.
                 if attempt == _ATTEMPTS - 1:
                     raise StoreUnavailable("the write kept conflicting with others") from None
-            except (OSError, asyncpg.PostgresConnectionError) as exc:
-                raise StoreUnavailable(f"the database is unreachable: {exc}") from None
+            except Exception as exc:
+                if is_outage(exc):
+                    raise unavailable(exc) from None
+                raise
         raise AssertionError("unreachable")
 
     async def _execute_in(
@@ -209,7 +212,7 @@ class PostgresEventStore:
     async def read_stream(
         self, stream_id: str, after: int = 0, limit: int = 1000
     ) -> list[StoredEvent]:
-        async with self.pool.acquire() as conn:
+        async with connection(self.pool) as conn:
             rows = await conn.fetch(
                 f"SELECT {_EVENT_COLUMNS}, txid::text::bigint AS txid FROM events "
                 "WHERE stream_id = $1 AND position > $2 ORDER BY position LIMIT $3",
@@ -226,7 +229,7 @@ class PostgresEventStore:
         late cannot then add an event behind a cursor already handed out.
         """
         txid, position = decode_cursor(after)
-        async with self.pool.acquire() as conn:
+        async with connection(self.pool) as conn:
             rows = await conn.fetch(
                 f"SELECT {_EVENT_COLUMNS}, txid::text::bigint AS txid FROM events "
                 "WHERE (txid, position) > ($1::text::xid8, $2) "
