@@ -27,6 +27,9 @@ __all__ = ["app_from_env", "build_app", "serve"]
 #: How often the server refreshes planner statistics that went stale (PostgreSQL).
 STATISTICS_INTERVAL_S = 30.0
 
+#: How long in-flight requests get to finish after SIGTERM before they are cut off.
+GRACEFUL_SHUTDOWN_S = 7.0
+
 log = logging.getLogger("trackledger.server")
 
 
@@ -136,6 +139,9 @@ def serve(settings: Settings) -> None:
         log_level=settings.log_level.lower(),
         log_config=logging_config(settings.log_level),
         access_log=settings.access_log,
+        # SIGTERM: stop accepting, let in-flight requests answer, then the lifespan drains
+        # the writer queue and closes the store; all within 10 s.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
 
 
