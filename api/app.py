@@ -75,6 +75,8 @@ def create_app(
     gc_interval_s: float = 0,
     statistics_interval_s: float = 0,
     max_body_bytes: int = 16 * 2**20,
+    expose_prometheus: bool = False,
+    open_connections: Callable[[], int] | None = None,
 ) -> Starlette:
     """The app; the lifespan opens the backend, purges every ``gc_interval_s`` seconds
     what was deleted longer ago than ``retention_ms``, and refreshes the database's
@@ -112,11 +114,18 @@ def create_app(
         Route("/ajax-api/3.0/mlflow/server-info", artifacts.server_info),
         *ui.routes,
     ]
+    middleware = [Middleware(BodyLimit, max_bytes=max_body_bytes)]
+    if expose_prometheus:
+        from trackledger.api.metrics import Metrics  # prometheus_client is optional
+
+        metrics = Metrics(open_connections)
+        routes.insert(0, Route("/metrics", metrics.endpoint))
+        middleware.insert(0, Middleware(metrics.middleware))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={404: not_found},
-        middleware=[Middleware(BodyLimit, max_bytes=max_body_bytes)],
+        middleware=middleware,
     )
     app.state.retention_ms = retention_ms
     app.state.artifacts = artifact_store

@@ -14,6 +14,7 @@ Log-batch commands without an idempotency key go through a group commit
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ from trackledger.eventlog.lookups import Lookup
 from trackledger.eventlog.postgres_groups import AnswerMany, GroupCommitter, ProjectMany
 from trackledger.eventlog.postgres_sql import connection, is_outage, unavailable
 from trackledger.eventlog.results import AnyResult, encode_result
+from trackledger.eventlog.stats import WriteStats
 from trackledger.eventlog.store import Idempotency, StoredEvent
 
 __all__ = ["PostgresEventStore", "decode_cursor", "encode_cursor"]
@@ -105,14 +107,18 @@ class PostgresEventStore:
             # Validation runs before a connection is taken (and anew on a retry).
             primed = Primed(decide(command, ctx))
             try:
+                started = time.perf_counter()
                 async with self.pool.acquire() as conn, conn.transaction():
-                    return await self._execute_in(conn, primed, now, actor, idempotency)
+                    result = await self._execute_in(conn, primed, now, actor, idempotency)
+                self.stats.committed(1, time.perf_counter() - started)
+                return result
             except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
                 # Row locks taken in different orders by unrelated commands: retry.
                 if attempt == _ATTEMPTS - 1:
                     raise StoreUnavailable("the write kept conflicting with others") from None
             except Exception as exc:
                 if is_outage(exc):
+                    self.stats.errors += 1
                     raise unavailable(exc) from None
                 raise
         raise AssertionError("unreachable")
@@ -183,7 +189,9 @@ class PostgresEventStore:
             key,
             [encode_event(e) for e, _, _ in rows],
         )
-        return sorted(row["position"] for row in result)
+        positions = sorted(row["position"] for row in result)
+        self.stats.appended(positions[-1])
+        return positions
 
     async def append_imported(self, events: list[StoredEvent]) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -240,6 +248,13 @@ class PostgresEventStore:
                 limit,
             )
         return [_stored(row) for row in rows]
+
+    @property
+    def stats(self) -> WriteStats:
+        return self._groups.stats
+
+    def queued(self) -> int:
+        return self._groups.queued
 
     async def close(self) -> None:
         await self._groups.close()

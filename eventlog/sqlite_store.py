@@ -28,6 +28,7 @@ from trackledger.eventlog.results import AnyResult, encode_result
 from trackledger.eventlog.sqlite_readers import ReaderPool
 from trackledger.eventlog.sqlite_sql import many_rows
 from trackledger.eventlog.sqlite_writer import GroupCommitWriter, Outcomes
+from trackledger.eventlog.stats import WriteStats
 from trackledger.eventlog.store import Idempotency, StoredEvent
 
 __all__ = ["SQLiteEventStore"]
@@ -119,6 +120,7 @@ class SQLiteEventStore:
             if accepted:
                 rows = [_event_row(event, job.ctx.now, job.actor, None) for event, job in accepted]
                 positions = _append_many(conn, rows)
+                self.writer.stats.appended(positions[-1])
                 self._project_many(
                     conn,
                     [(event, pos) for (event, _), pos in zip(accepted, positions, strict=True)],  # type: ignore[misc]
@@ -150,6 +152,7 @@ class SQLiteEventStore:
                 conn.execute("DELETE FROM purge_permit")
             cursor = conn.execute(_INSERT_EVENT, _event_row(event, now, actor, key))
             assert cursor.lastrowid is not None
+            self.writer.stats.appended(cursor.lastrowid)
             self._project(conn, event, cursor.lastrowid)  # type: ignore[arg-type]
         result: AnyResult = outcome.result
         if idempotency is not None:
@@ -203,6 +206,13 @@ class SQLiteEventStore:
             (int(after or 0), limit),
         )
         return [_stored(row) for row in rows]
+
+    @property
+    def stats(self) -> WriteStats:
+        return self.writer.stats
+
+    def queued(self) -> int:
+        return self.writer.queued
 
     async def close(self) -> None:
         await self.writer.close()

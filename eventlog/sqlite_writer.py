@@ -37,10 +37,12 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from trackledger.eventlog.errors import StoreUnavailable
+from trackledger.eventlog.stats import WriteStats
 
 __all__ = ["GroupCommitWriter", "Outcomes", "connect"]
 
@@ -129,8 +131,11 @@ Answers = tuple[list["asyncio.Future[Any]"], Outcomes]
 class _WalSyncer(threading.Thread):
     """Makes committed groups durable (fdatasync of the WAL file), then hands them on."""
 
-    def __init__(self, wal_path: str, deliver: Callable[[list[Answers]], None]) -> None:
+    def __init__(
+        self, wal_path: str, deliver: Callable[[list[Answers]], None], stats: WriteStats
+    ) -> None:
         super().__init__(name="trackledger-syncer", daemon=True)
+        self.stats = stats
         self._fd = os.open(wal_path, os.O_RDONLY)
         self._deliver = deliver
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -147,8 +152,12 @@ class _WalSyncer(threading.Thread):
                     stopping = True
                     ready = [item for item in ready if item is not _STOP]
                 try:
+                    started = time.perf_counter()
                     os.fdatasync(self._fd)
+                    self.stats.syncs += 1
+                    self.stats.sync_seconds += time.perf_counter() - started
                 except OSError as exc:
+                    self.stats.errors += 1
                     error = StoreUnavailable(f"the write could not be made durable: {exc}")
                     ready = [(futures, [(False, error)] * len(futures)) for futures, _ in ready]
                 self._deliver(ready)
@@ -191,6 +200,12 @@ class GroupCommitWriter:
         self._stopped: asyncio.Future[None] | None = None
         self._checkpointer = _Checkpointer(path, self._synchronous)
         self._closed = False
+        self.stats = WriteStats()
+
+    @property
+    def queued(self) -> int:
+        """Jobs waiting for the writer thread."""
+        return self._queue.qsize()
 
     @property
     def path(self) -> str:
@@ -206,7 +221,7 @@ class GroupCommitWriter:
         try:
             await self.run_exclusive(setup)
             if self._synchronous == "FULL":  # the WAL file exists once the setup wrote
-                syncer = _WalSyncer(f"{self._path}-wal", self._deliver_soon)
+                syncer = _WalSyncer(f"{self._path}-wal", self._deliver_soon, self.stats)
                 syncer.start()
                 await self.run_exclusive(lambda _: setattr(self, "_syncer", syncer))
         except BaseException:
@@ -245,11 +260,14 @@ class GroupCommitWriter:
                 group = [item for item in group if item is not _STOP]
             while group:
                 batch, group = _split_exclusive(group)
+                started = time.perf_counter()
                 try:
                     outcomes = self._commit([job for job, _ in batch])
                 except Exception as exc:  # the COMMIT itself failed: nothing in it holds
                     error = StoreUnavailable(f"the write could not be committed: {exc}")
                     outcomes = [(False, error)] * len(batch)
+                    self.stats.errors += 1
+                self.stats.committed(len(batch), time.perf_counter() - started)
                 answers = ([future for _, future in batch], outcomes)
                 if self._syncer is not None:
                     self._syncer.put(answers)

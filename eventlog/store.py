@@ -10,6 +10,7 @@ from trackledger.eventlog.commands import AnyCommand
 from trackledger.eventlog.errors import IdempotencyKeyReused
 from trackledger.eventlog.events import AnyEvent
 from trackledger.eventlog.results import AnyResult, decode_result
+from trackledger.eventlog.stats import WriteStats
 
 __all__ = ["EventStore", "Idempotency", "StoredEvent", "system_clock"]
 
@@ -78,6 +79,14 @@ class EventStore(Protocol):
     async def read_all(self, after: str | None = None, limit: int = 1000) -> list[StoredEvent]:
         """Events after the cursor ``after``, in an order a tailing reader can resume
         from: no event is ever delivered behind a cursor already handed out."""
+        ...
+
+    #: What the write path has counted (for /metrics).
+    @property
+    def stats(self) -> WriteStats: ...
+
+    def queued(self) -> int:
+        """Commands waiting to be written."""
         ...
 
     async def close(self) -> None: ...

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["GuardedProtocol", "configure", "raise_file_limit"]
+__all__ = ["GuardedProtocol", "configure", "open_connections", "raise_file_limit"]
 
 log = logging.getLogger("trackledger.connections")
 
@@ -68,9 +68,15 @@ def configure(max_connections: int, head_timeout: float) -> int:
     return max_connections
 
 
+def open_connections() -> int:
+    return GuardedProtocol.open
+
+
 class GuardedProtocol(HttpToolsProtocol):
     max_connections: ClassVar[int] = 1_000
     head_timeout: ClassVar[float] = 10.0
+    #: Connections open in this process (for /metrics).
+    open: ClassVar[int] = 0
     _last_warning: ClassVar[float] = 0.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -82,6 +88,7 @@ class GuardedProtocol(HttpToolsProtocol):
         over = len(self.connections) >= self.max_connections
         victim = self._longest_idle() if over else None
         super().connection_made(transport)
+        GuardedProtocol.open += 1
         if over:
             self._warn_cap()
             if victim is None:
@@ -92,6 +99,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        GuardedProtocol.open -= 1
         self._disarm_head_timer()
         super().connection_lost(exc)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.util
 import logging
 import logging.config
 import os
@@ -28,7 +29,7 @@ __all__ = ["app_from_env", "build_app", "serve"]
 STATISTICS_INTERVAL_S = 30.0
 
 #: How long in-flight requests get to finish after SIGTERM before they are cut off.
-GRACEFUL_SHUTDOWN_S = 7.0
+GRACEFUL_SHUTDOWN_S = 7
 
 log = logging.getLogger("trackledger.server")
 
@@ -74,6 +75,8 @@ def build_app(settings: Settings) -> Starlette:
         gc_interval_s=settings.gc_interval_seconds,
         statistics_interval_s=STATISTICS_INTERVAL_S,
         max_body_bytes=int(settings.max_body_mb * 2**20),
+        expose_prometheus=settings.expose_prometheus,
+        open_connections=connections.open_connections,
     )
 
 
@@ -100,6 +103,10 @@ def _tune_collector() -> None:
 def check(settings: Settings) -> None:
     if settings.workers < 1:
         raise ValueError("--workers must be at least 1")
+    if settings.expose_prometheus and importlib.util.find_spec("prometheus_client") is None:
+        raise ValueError(
+            "--expose-prometheus needs prometheus_client: pip install 'trackledger[prometheus]'"
+        )
     if settings.workers > 1 and sqlite_path(settings.backend_store_uri) is not None:
         raise ValueError(
             "--workers > 1 needs PostgreSQL: SQLite allows one writer, and trackledger "

@@ -33,6 +33,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_connections: int = 0
     head_timeout_seconds: float = 10.0
     max_body_mb: float = 16.0
+    expose_prometheus: bool = False
 
     @classmethod
     def load(
@@ -82,6 +83,8 @@ HELP = {
     "is closed (0: half the open-file limit, which is raised to its hard limit)",
     "max_body_mb": "largest API request body in MB (413 beyond it); artifact uploads stream "
     "and have no limit",
+    "expose_prometheus": "serve Prometheus metrics at /metrics (needs the prometheus extra: "
+    "pip install 'trackledger[prometheus]')",
     "head_timeout_seconds": "a connection that has not sent a whole request head this long "
     "after arriving (or after its last answer) is closed",
 }

@@ -21,8 +21,8 @@ import pytest
 from tests.conftest import _admin
 from tests.upgrade.make_previous_release import SCHEMA, answers
 from trackledger.api.app import create_app
-from trackledger.services.backends import Backend, open_backend
 from trackledger.services import migrations
+from trackledger.services.backends import Backend, open_backend
 from trackledger.services.migrations import LATEST, Migration, NewerStore
 
 FIXTURES = Path(__file__).parent / "previous_release"
