@@ -8,10 +8,30 @@ from __future__ import annotations
 
 import msgspec
 
+from trackledger.eventlog.auth_commands import (
+    AddRolePermission,
+    AssignRole,
+    ChangePassword,
+    ChangeRolePermission,
+    CreateRole,
+    CreateToken,
+    CreateUser,
+    DeleteRole,
+    DeleteUser,
+    GrantPermission,
+    RemoveRolePermission,
+    RevokePermission,
+    RevokeToken,
+    SetAdmin,
+    UnassignRole,
+    UpdateRole,
+)
+from trackledger.eventlog.command_base import Command, TagIn
 from trackledger.eventlog.events import DatasetInput, ModelOutput
 
 __all__ = [
     "AnyCommand",
+    "Command",
     "CreateExperiment",
     "CreateLoggedModel",
     "CreateRun",
@@ -43,11 +63,6 @@ __all__ = [
 ]
 
 
-class TagIn(msgspec.Struct, frozen=True):
-    key: str | None = None
-    value: str | None = None
-
-
 class ParamIn(msgspec.Struct, frozen=True):
     key: str | None = None
     value: str | None = None
@@ -61,10 +76,6 @@ class MetricIn(msgspec.Struct, frozen=True):
     model_id: str | None = None
     dataset_name: str | None = None
     dataset_digest: str | None = None
-
-
-class Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="command"):
-    pass
 
 
 class EnsureDefaultExperiment(Command, frozen=True, kw_only=True, tag="ensure_default"):
@@ -241,4 +252,20 @@ AnyCommand = (
     | DeleteLoggedModel
     | LogOutputs
     | RecordArtifact
+    | CreateUser
+    | ChangePassword
+    | SetAdmin
+    | DeleteUser
+    | CreateToken
+    | RevokeToken
+    | CreateRole
+    | UpdateRole
+    | DeleteRole
+    | AddRolePermission
+    | ChangeRolePermission
+    | RemoveRolePermission
+    | AssignRole
+    | UnassignRole
+    | GrantPermission
+    | RevokePermission
 )

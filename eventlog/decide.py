@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from trackledger.eventlog import commands as c
+from trackledger.eventlog import decide_auth as auth
 from trackledger.eventlog import decide_experiments as experiments
 from trackledger.eventlog import decide_lifecycle as lifecycle
 from trackledger.eventlog import decide_models as models
@@ -42,6 +43,7 @@ _DECISIONS: dict[type, Callable[[Any, DecideContext], Decision]] = {
     c.DeleteLoggedModel: models.delete,
     c.LogOutputs: models.log_outputs,
     c.RecordArtifact: models.record_artifact,
+    **auth.DECISIONS,
 }
 
 

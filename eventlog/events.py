@@ -11,7 +11,29 @@ from __future__ import annotations
 
 import msgspec
 
+from trackledger.eventlog.auth_events import (
+    AUTH_EVENTS,
+    PermissionGranted,
+    PermissionRevoked,
+    RoleAssigned,
+    RoleCreated,
+    RoleDeleted,
+    RolePermissionAdded,
+    RolePermissionChanged,
+    RolePermissionRemoved,
+    RoleUnassigned,
+    RoleUpdated,
+    TokenCreated,
+    TokenRevoked,
+    UserAdminChanged,
+    UserCreated,
+    UserDeleted,
+    UserPasswordChanged,
+)
+from trackledger.eventlog.event_base import Event, Tag
+
 __all__ = [
+    "AUTH_EVENTS",
     "TOMBSTONES",
     "AnyEvent",
     "BatchLogged",
@@ -54,11 +76,6 @@ __all__ = [
 ]
 
 
-class Tag(msgspec.Struct, frozen=True, array_like=True):
-    key: str
-    value: str
-
-
 class Param(msgspec.Struct, frozen=True, array_like=True):
     key: str
     value: str
@@ -84,14 +101,6 @@ class DatasetInput(msgspec.Struct, frozen=True, kw_only=True):
     schema: str | None = None
     profile: str | None = None
     tags: list[Tag] = []
-
-
-class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
-    """Base of every event. ``stream`` names the log stream the event belongs to."""
-
-    @property
-    def stream(self) -> str:
-        raise NotImplementedError
 
 
 def model_stream(model_id: str) -> str:
@@ -312,6 +321,22 @@ AnyEvent = (
     | LoggedModelTagDeleted
     | LoggedModelParamsLogged
     | LoggedModelDeleted
+    | UserCreated
+    | UserPasswordChanged
+    | UserAdminChanged
+    | UserDeleted
+    | TokenCreated
+    | TokenRevoked
+    | RoleCreated
+    | RoleUpdated
+    | RoleDeleted
+    | RolePermissionAdded
+    | RolePermissionChanged
+    | RolePermissionRemoved
+    | RoleAssigned
+    | RoleUnassigned
+    | PermissionGranted
+    | PermissionRevoked
 )
 
 _encoder = msgspec.msgpack.Encoder()

@@ -12,6 +12,19 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from trackledger.eventlog.auth_lookups import (
+    Claim,
+    GetAssignment,
+    GetGrant,
+    GetRole,
+    GetRoleByName,
+    GetRolePermission,
+    GetRolePermissionFor,
+    GetToken,
+    GetUser,
+    GetUserTokens,
+    NextAuthId,
+)
 from trackledger.eventlog.events import Event
 
 __all__ = [
@@ -203,6 +216,17 @@ Lookup = (
     | GetExpired
     | CountStreamEvents
     | GetLoggedModel
+    | Claim
+    | GetUser
+    | NextAuthId
+    | GetUserTokens
+    | GetToken
+    | GetRole
+    | GetRoleByName
+    | GetRolePermission
+    | GetRolePermissionFor
+    | GetAssignment
+    | GetGrant
 )
 
 

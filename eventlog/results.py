@@ -13,6 +13,7 @@ from trackledger.eventlog.lookups import RunState
 
 __all__ = [
     "AnyResult",
+    "AuthRef",
     "BulkResult",
     "CreatedRun",
     "ExperimentId",
@@ -40,6 +41,12 @@ class ModelId(_Result, frozen=True, kw_only=True, tag="model_id"):
     model_id: str
 
 
+class AuthRef(_Result, frozen=True, kw_only=True, tag="auth_ref"):
+    """The id of a user, role, role permission or role assignment just created."""
+
+    id: int
+
+
 class CreatedRun(_Result, frozen=True, kw_only=True, tag="created_run"):
     """The run as it was created (its creation event describes all of it)."""
 
@@ -57,7 +64,7 @@ class BulkResult(_Result, frozen=True, kw_only=True, tag="bulk"):
     artifact_uris: list[str] = []
 
 
-AnyResult = Nothing | ExperimentId | CreatedRun | RunInfo | BulkResult | ModelId
+AnyResult = Nothing | ExperimentId | CreatedRun | RunInfo | BulkResult | ModelId | AuthRef
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[AnyResult] = msgspec.msgpack.Decoder(AnyResult)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import msgspec
 
 from trackledger.eventlog import events as e
+from trackledger.projections.auth_changes import AuthChange, DropGrants, auth_changes_for
 
 __all__ = [
     "AddInputs",
@@ -150,6 +151,7 @@ AnyChange = (
     | AddParams
     | AddMetrics
     | AddInputs
+    | AuthChange
 )
 
 
@@ -166,6 +168,8 @@ def _run_tags(event: e.RunTagged | e.BatchLogged, pos: int) -> list[AnyChange]:
 
 def changes_for(event: e.AnyEvent, pos: int) -> list[AnyChange]:  # noqa: C901 - one case per event
     """The row changes ``event`` at log position ``pos`` makes."""
+    if isinstance(event, e.AUTH_EVENTS):
+        return list(auth_changes_for(event, pos))
     match event:
         case e.ExperimentCreated():
             exp_id = int(event.experiment_id)
@@ -340,6 +344,8 @@ def changes_for(event: e.AnyEvent, pos: int) -> list[AnyChange]:  # noqa: C901 -
             return [PurgeRun(run_id=event.run_id, pos=pos, time=event.time)]
         case e.ExperimentPurged():
             return [
-                PurgeExperiment(experiment_id=int(event.experiment_id), pos=pos, time=event.time)
+                PurgeExperiment(experiment_id=int(event.experiment_id), pos=pos, time=event.time),
+                # Grants on the experiment were events of its stream, gone with it.
+                DropGrants(resource_type="experiment", resource_id=event.experiment_id),
             ]
     raise TypeError(f"no projection for event {type(event).__name__}")

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from trackledger.projections import changes as ch
+from trackledger.projections.auth_merge import AuthStatements, auth_plan, auth_statements
 from trackledger.projections.numbers import as_number
 
 __all__ = ["MetricSeries", "Statements", "Step", "metric_series", "plan", "statements"]
@@ -192,6 +193,7 @@ class Statements(NamedTuple):
     purged_run: str
     purge_experiment: tuple[str, ...]
     purged_experiment: str
+    auth: AuthStatements
 
 
 def statements(dialect: str, suffix: str = "") -> Statements:
@@ -224,6 +226,7 @@ def statements(dialect: str, suffix: str = "") -> Statements:
             f"INSERT INTO purged_experiments{suffix} (experiment_id, purged_time, pos) "
             "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
         ),
+        auth=auth_statements(dialect, suffix),
     )
 
 
@@ -417,3 +420,6 @@ def plan(sql: Statements, change: ch.AnyChange) -> Iterator[Step]:  # noqa: C901
             yield Step(sql.purged_experiment, [(change.experiment_id, change.time, change.pos)])
         case ch.AddMetrics():
             raise TypeError("metrics changes go through metric_series()")
+        case _:
+            for step in auth_plan(sql.auth, change):
+                yield Step(step.sql, step.rows)

@@ -16,6 +16,7 @@ import asyncpg
 
 from trackledger.eventlog import lookups as q
 from trackledger.eventlog.postgres_sql import numbered
+from trackledger.projections.auth_lookups_sql import auth_lookup_query
 
 __all__ = [
     "LookupQuery",
@@ -102,6 +103,10 @@ def _keys(sql: str, owner: Any, keys: list[str]) -> LookupQuery:
 def lookup_query(lookup: q.Lookup, dialect: str) -> LookupQuery:  # noqa: C901 - one case each
     def lock(mode: str) -> str:
         return _LOCKS[mode] if dialect == "postgres" else ""
+
+    auth = auth_lookup_query(lookup, dialect)
+    if auth is not None:
+        return LookupQuery(*auth)
 
     match lookup:
         case q.GetRun():

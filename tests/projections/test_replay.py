@@ -51,3 +51,16 @@ async def test_rebuild_swaps_in_identical_tables_and_keeps_serving(client, backe
     ).json()
     assert after == before
     assert await backend.verify() == {}
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+async def test_auth_replay_equals_live_projections(backend, clock, seed):
+    from tests.projections.auth_workload import auth_workload
+
+    clock.advance(1)
+    accepted = await auth_workload(backend, seed, steps=300)
+    assert accepted > 50
+    assert await backend.verify() == {}
+    assert await backend.verify(shuffle=random.Random(seed)) == {}
+    await backend.rebuild()
+    assert await backend.verify() == {}
