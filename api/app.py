@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -24,6 +25,13 @@ from trackledger.api import (
     runs,
     ui,
 )
+from trackledger.api.auth import grants as auth_grants
+from trackledger.api.auth import roles as auth_roles
+from trackledger.api.auth import session as auth_session
+from trackledger.api.auth import tokens as auth_tokens
+from trackledger.api.auth import users as auth_users
+from trackledger.api.auth.guard import AuthState, install
+from trackledger.api.auth.hosts import HostCheck, default_allowed_hosts
 from trackledger.api.body_limit import BodyLimit
 from trackledger.api.calls import backend
 from trackledger.api.errors import error_response
@@ -64,6 +72,28 @@ def _mlflow_routes() -> list[BaseRoute]:
         *databricks.routes,
         *models.routes,
         *artifacts.tracking_routes,
+        *auth_users.routes,
+        *auth_grants.legacy_routes,
+    ]
+
+
+def _mlflow_v3_routes(prefix: str) -> list[BaseRoute]:
+    """MLflow 3's role and per-user grant endpoints, one by one: a mount of the whole
+    prefix would hide server-info and whatever else lives under it."""
+    return [
+        Route(f"{prefix}{route.path}", route.endpoint, methods=route.methods)
+        for route in [*auth_roles.routes, *auth_grants.routes]
+        if isinstance(route, Route)
+    ]
+
+
+def _trackledger_routes() -> list[BaseRoute]:
+    return [
+        *extensions.routes,
+        *browse.routes,
+        *auth_tokens.routes,
+        Route("/auth/login", auth_session.login, methods=["POST"]),
+        Route("/auth/logout", auth_session.logout, methods=["POST"]),
     ]
 
 
@@ -77,10 +107,19 @@ def create_app(
     max_body_bytes: int = 16 * 2**20,
     expose_prometheus: bool = False,
     open_connections: Callable[[], int] | None = None,
+    auth: bool = False,
+    auth_default_permission: str = "READ",
+    allowed_hosts: list[str] | None = None,
+    cors_allowed_origins: list[str] | None = None,
 ) -> Starlette:
     """The app; the lifespan opens the backend, purges every ``gc_interval_s`` seconds
     what was deleted longer ago than ``retention_ms``, and refreshes the database's
-    statistics every ``statistics_interval_s`` seconds (0: never)."""
+    statistics every ``statistics_interval_s`` seconds (0: never).
+
+    With ``auth``, every route but a few public ones needs a credential and the permission
+    its rule names (``api/auth/table.py``). Requests whose Host is not in ``allowed_hosts``
+    get 403 (default: localhost's names and ``testserver``, the in-process tests' host);
+    ``cors_allowed_origins`` turns CORS on for those origins."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -107,11 +146,13 @@ def create_app(
         # The same handlers serve the UI's /ajax-api prefix, as in MLflow.
         Mount("/api/2.0/mlflow", routes=mlflow),
         Mount("/ajax-api/2.0/mlflow", routes=mlflow),
-        Mount("/api/2.0/trackledger", routes=[*extensions.routes, *browse.routes]),
+        Mount("/api/2.0/trackledger", routes=_trackledger_routes()),
         Mount("/api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
         Mount("/ajax-api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
         Route("/api/3.0/mlflow/server-info", artifacts.server_info),
         Route("/ajax-api/3.0/mlflow/server-info", artifacts.server_info),
+        *_mlflow_v3_routes("/api/3.0/mlflow"),
+        *_mlflow_v3_routes("/ajax-api/3.0/mlflow"),
         *ui.routes,
     ]
     middleware = [Middleware(BodyLimit, max_bytes=max_body_bytes)]
@@ -121,6 +162,19 @@ def create_app(
         metrics = Metrics(open_connections)
         routes.insert(0, Route("/metrics", metrics.endpoint))
         middleware.insert(0, Middleware(metrics.middleware))
+    if cors_allowed_origins:
+        middleware.insert(
+            0,
+            Middleware(
+                CORSMiddleware,
+                allow_origins=cors_allowed_origins,
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                allow_headers=["Authorization", "Content-Type", "X-CSRF-Token"],
+                allow_credentials=True,
+            ),
+        )
+    hosts = allowed_hosts if allowed_hosts else [*default_allowed_hosts("127.0.0.1"), "testserver"]
+    middleware.insert(0, Middleware(HostCheck, allowed=hosts))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
@@ -129,4 +183,7 @@ def create_app(
     )
     app.state.retention_ms = retention_ms
     app.state.artifacts = artifact_store
+    app.state.auth = AuthState(auth_default_permission) if auth else None
+    if auth:
+        install(app)
     return app

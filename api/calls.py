@@ -6,10 +6,12 @@ import base64
 import binascii
 import hashlib
 
+import msgspec
 from starlette.requests import Request
 
+from trackledger.api.auth.principal import SCOPED_BACKEND, principal_of
 from trackledger.api.errors import ApiError
-from trackledger.eventlog.commands import AnyCommand
+from trackledger.eventlog.commands import AnyCommand, CreateExperiment, CreateRun
 from trackledger.eventlog.results import AnyResult
 from trackledger.eventlog.store import Idempotency
 from trackledger.eventlog.validation import check_experiment_id, missing
@@ -30,13 +32,19 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
 def backend(request: Request) -> Backend:
-    found: Backend = request.app.state.backend
+    """The backend, as the caller may see it (with authentication on, searches leave out
+    what they may not read)."""
+    found: Backend = request.scope.get(SCOPED_BACKEND) or request.app.state.backend
     return found
 
 
 def actor(request: Request) -> str | None:
-    """The user behind the request: the Basic-auth user the MLflow client sends when
-    MLFLOW_TRACKING_USERNAME is set, or None."""
+    """The user behind the request: with authentication on, the authenticated user; else
+    the Basic-auth user name the MLflow client sends when MLFLOW_TRACKING_USERNAME is set
+    (unchecked: what the client claims), or None."""
+    principal = principal_of(request)
+    if principal is not None:
+        return principal.username
     header = request.headers.get("authorization", "")
     if header[:6].lower() == "basic ":
         try:
@@ -66,7 +74,18 @@ async def _idempotency(request: Request) -> Idempotency | None:
 
 
 async def execute(request: Request, command: AnyCommand, *, user: str | None = None) -> AnyResult:
-    """Run ``command`` for this request: the actor is the authenticated user, else ``user``."""
+    """Run ``command`` for this request: the actor is the authenticated user, else ``user``.
+
+    With authentication on, a created run belongs to the authenticated user whatever the
+    request says, and the creator of an experiment gets MANAGE on it."""
+    principal = principal_of(request)
+    if principal is not None:
+        if isinstance(command, CreateRun):
+            command = msgspec.structs.replace(command, user_id=principal.username)
+        elif isinstance(command, CreateExperiment):
+            command = msgspec.structs.replace(
+                command, owner_id=principal.user_id, owner_name=principal.username
+            )
     return await backend(request).store.execute(
         command,
         actor=actor(request) or user,

@@ -40,6 +40,7 @@ __all__ = [
     "UserDeleted",
     "UserPasswordChanged",
     "grant_stream",
+    "owner_grant",
     "role_stream",
     "user_stream",
 ]
@@ -181,6 +182,19 @@ class PermissionGranted(_GrantEvent, frozen=True, kw_only=True, tag="permission.
 
 class PermissionRevoked(_GrantEvent, frozen=True, kw_only=True, tag="permission.revoked"):
     pass
+
+
+def owner_grant(
+    resource_type: str, resource_id: str, user_id: int, username: str
+) -> PermissionGranted:
+    """MANAGE for the user who created the resource (MLflow's rule)."""
+    return PermissionGranted(
+        resource_type=resource_type,
+        resource_id=resource_id,
+        user_id=user_id,
+        username=username,
+        permission="MANAGE",
+    )
 
 
 AUTH_EVENTS = (

@@ -86,6 +86,9 @@ class CreateExperiment(Command, frozen=True, kw_only=True, tag="create_experimen
     name: str | None
     artifact_location: str | None = None
     tags: list[TagIn] = []
+    #: With authentication on, the creator: granted MANAGE on the new experiment.
+    owner_id: int | None = None
+    owner_name: str | None = None
 
 
 class RenameExperiment(Command, frozen=True, kw_only=True, tag="rename_experiment"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from trackledger.eventlog import validation as v
+from trackledger.eventlog.auth_events import owner_grant
 from trackledger.eventlog.commands import (
     CreateExperiment,
     DeleteExperiment,
@@ -113,7 +114,10 @@ def create(cmd: CreateExperiment, ctx: DecideContext) -> Decision:
         creation_time=ctx.now,
         tags=list(tags.values()),
     )
-    return Outcome(events=[event], result=ExperimentId(experiment_id=experiment_id))
+    events: list[Event] = [event]
+    if cmd.owner_id is not None and cmd.owner_name is not None:
+        events.append(owner_grant("experiment", experiment_id, cmd.owner_id, cmd.owner_name))
+    return Outcome(events=events, result=ExperimentId(experiment_id=experiment_id))
 
 
 def rename(cmd: RenameExperiment, ctx: DecideContext) -> Decision:

@@ -120,6 +120,7 @@ class SqlReadModel:
         view_type: str,
         max_results: int,
         offset: int,
+        restrict: tuple[bool, tuple[int, ...]] | None = None,
     ) -> Page:
         b = SqlBuilder(self._dialect)
         sql = compile_experiment_search(
@@ -129,6 +130,7 @@ class SqlReadModel:
             stages=VIEW_STAGES[view_type],
             limit=max_results + 1,
             offset=offset,
+            restrict=restrict,
         )
         ids = [row[0] for row in await self._fetchall(sql, b.params)]
         more = len(ids) > max_results

@@ -99,7 +99,11 @@ class ReadModel(Protocol):
         view_type: str,
         max_results: int,
         offset: int,
-    ) -> Page: ...
+        restrict: tuple[bool, tuple[int, ...]] | None = None,
+    ) -> Page:
+        """``restrict``: (True, ids) searches only those experiments, (False, ids) all
+        others."""
+        ...
 
     async def get_run(self, run_id: str) -> RunView | None: ...
 

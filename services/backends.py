@@ -19,6 +19,7 @@ from trackledger.eventlog.sqlite_store import SQLiteEventStore
 from trackledger.eventlog.sqlite_writer import GroupCommitWriter
 from trackledger.eventlog.store import EventStore, system_clock
 from trackledger.projections import postgres_rebuild, sqlite_rebuild
+from trackledger.projections.auth_reads import AuthReads
 from trackledger.projections.browse import Browse
 from trackledger.projections.postgres_apply import PostgresProjector
 from trackledger.projections.sql_lookups import (
@@ -69,6 +70,9 @@ class Backend(Protocol):
     @property
     def browse(self) -> Browse: ...
 
+    @property
+    def auth(self) -> AuthReads: ...
+
     async def rebuild(self, progress: Progress | None = None, chunk: int = CHUNK) -> int: ...
 
     async def verify(
@@ -105,6 +109,7 @@ class SQLiteBackend:
         self.store = store
         self.reads = SqlReadModel(readers.fetchall, "sqlite")
         self.browse = Browse(readers.fetchall)
+        self.auth = AuthReads(readers.fetchall)
         self.upgraded = upgraded
 
     async def finish_upgrade(self, progress: Progress | None = None) -> bool:
@@ -188,6 +193,7 @@ class PostgresBackend:
         self.store = store
         self.reads = SqlReadModel(PgFetchAll(read_pool), "postgres")
         self.browse = Browse(PgFetchAll(read_pool))
+        self.auth = AuthReads(PgFetchAll(read_pool))
         self.upgraded = upgraded
 
     async def finish_upgrade(self, progress: Progress | None = None) -> bool:

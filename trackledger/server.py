@@ -17,6 +17,8 @@ from starlette.applications import Starlette
 
 from trackledger import __version__, connections
 from trackledger.api.app import create_app
+from trackledger.api.auth.hosts import default_allowed_hosts, parse_list
+from trackledger.first_admin import ensure_admin
 from trackledger.services.artifact_store import LocalArtifactStore
 from trackledger.services.backends import Backend, open_backend
 from trackledger.services.migrations import LATEST
@@ -77,6 +79,10 @@ def build_app(settings: Settings) -> Starlette:
         max_body_bytes=int(settings.max_body_mb * 2**20),
         expose_prometheus=settings.expose_prometheus,
         open_connections=connections.open_connections,
+        auth=settings.auth,
+        auth_default_permission=settings.auth_default_permission,
+        allowed_hosts=parse_list(settings.allowed_hosts) or default_allowed_hosts(settings.host),
+        cors_allowed_origins=parse_list(settings.cors_allowed_origins),
     )
 
 
@@ -123,7 +129,13 @@ async def upgrade(settings: Settings) -> None:
         log.info("upgrade: rebuilding projections, %d events replayed, %.0f events/s", done, rate)
 
     backend = await open_backend(settings.backend_store_uri, progress=rebuilding)
-    await backend.close()
+    try:
+        if settings.auth:
+            created = await ensure_admin(backend, os.environ)
+            if created is not None:
+                log.info("authentication on: created the first admin, %r", created)
+    finally:
+        await backend.close()
     for migration in backend.upgraded:
         log.info("applied schema migration %d: %s", migration.version, migration.summary)
 

@@ -34,6 +34,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     head_timeout_seconds: float = 10.0
     max_body_mb: float = 16.0
     expose_prometheus: bool = False
+    auth: bool = False
+    auth_default_permission: str = "READ"
+    allowed_hosts: str = ""
+    cors_allowed_origins: str = ""
 
     @classmethod
     def load(
@@ -52,6 +56,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             settings = msgspec.convert(values, cls, strict=False)
         except msgspec.ValidationError as exc:
             raise ValueError(f"invalid setting: {exc}") from None
+        if settings.auth_default_permission not in DEFAULT_PERMISSIONS:
+            raise ValueError(
+                f"invalid setting: auth_default_permission {settings.auth_default_permission!r} "
+                f"is not one of {', '.join(DEFAULT_PERMISSIONS)}"
+            )
         if settings.log_level.lower() not in LOG_LEVELS:
             raise ValueError(
                 f"invalid setting: log_level {settings.log_level!r} is not one of "
@@ -61,6 +70,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+DEFAULT_PERMISSIONS = ("READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS")
 
 HELP = {
     "backend_store_uri": "where the event log and its projections live: sqlite:///path.db or "
@@ -87,6 +97,16 @@ HELP = {
     "pip install 'trackledger[prometheus]')",
     "head_timeout_seconds": "a connection that has not sent a whole request head this long "
     "after arriving (or after its last answer) is closed",
+    "auth": "require a user name and password (or an access token) on every request, and "
+    "enforce per-experiment permissions; the first admin comes from TRACKLEDGER_ADMIN_USERNAME "
+    "and TRACKLEDGER_ADMIN_PASSWORD",
+    "auth_default_permission": "with --auth, what a user may do with an experiment or "
+    f"registered model nobody granted them anything on: {', '.join(DEFAULT_PERMISSIONS)}",
+    "allowed_hosts": "Host header names the server answers, comma-separated ('*': any; "
+    "empty: the address it listens on, its names when that is 0.0.0.0 or ::, and localhost); "
+    "other hosts get 403 (DNS rebinding)",
+    "cors_allowed_origins": "origins whose web pages may call the API from a browser, "
+    "comma-separated (empty: none, CORS off)",
 }
 
 

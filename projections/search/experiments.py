@@ -76,7 +76,9 @@ def compile_experiment_search(
     stages: tuple[str, ...],
     limit: int,
     offset: int,
+    restrict: tuple[bool, tuple[int, ...]] | None = None,
 ) -> str:
+    """``restrict`` = (True, ids): only these experiments; (False, ids): all but these."""
     expr = parse_filter(filter_text)
     tags: dict[str, str] = {}
     joins = []
@@ -88,6 +90,12 @@ def compile_experiment_search(
                 f"AND {alias}.key = {b.param(field.key)} AND {alias}.value IS NOT NULL"
             )
     conditions = [f"e.lifecycle_stage IN {b.params_list(stages)}"]
+    if restrict is not None:
+        only, ids = restrict
+        if ids:
+            conditions.append(f"e.experiment_id {'' if only else 'NOT '}IN {b.params_list(ids)}")
+        elif only:
+            conditions.append("1 = 0")
     if expr is not None:
         conditions.append(f"({compile_tree(expr, lambda c: _comparison(c, tags, b))})")
     order_parts = []

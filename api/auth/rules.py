@@ -1,0 +1,273 @@
+"""The kinds of permission a route can need, and how each finds the resource it is about.
+
+A rule reads the request the way the route's handler will (``wire.read``, the same field
+names, defaults and spellings), so it judges the very resource the handler then touches.
+When the request names no resource, the handler refuses it anyway (a missing required
+parameter), so the rule lets it through to get MLflow's 400; when the resource does not
+exist, the handler answers 404 as it would without authentication.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+from starlette.requests import Request
+from starlette.types import Message, Receive, Scope
+
+from trackledger.api.auth.access import AccessControl
+from trackledger.api.auth.principal import Principal
+from trackledger.api.wire import read
+from trackledger.eventlog import access
+from trackledger.projections.auth_reads import AuthReads
+
+__all__ = [
+    "ADMIN",
+    "PUBLIC",
+    "USER",
+    "Context",
+    "OnArtifactPath",
+    "OnExperiment",
+    "OnExperimentNamed",
+    "OnGrantTarget",
+    "OnLoggedModel",
+    "OnRun",
+    "Rule",
+    "SelfOrAdmin",
+]
+
+T = TypeVar("T")
+
+
+class Context:
+    """One request as a rule sees it: who asks, and its parameters on demand. A body a rule
+    reads is replayed to the handler (``receive``)."""
+
+    def __init__(
+        self,
+        scope: Scope,
+        receive: Receive,
+        principal: Principal,
+        reads: AuthReads,
+        access_control: AccessControl,
+    ) -> None:
+        self.scope = scope
+        self.principal = principal
+        self.reads = reads
+        self.access = access_control
+        self._receive = receive
+        self._request = Request(scope, receive)
+        self._body: bytes | None = None
+        self._sent = False
+
+    @property
+    def path_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = self.scope.get("path_params", {})
+        return params
+
+    async def params(self, kind: type[T], lists: frozenset[str] = frozenset()) -> T:
+        """The request's parameters as ``kind``, read as the handler reads them."""
+        if self._request.method != "GET" or not self._request.url.query:
+            self._body = await self._request.body()
+        return await read(self._request, kind, lists)
+
+    async def receive(self) -> Message:
+        """The handler's ``receive``: the body again if a rule read it."""
+        if self._body is not None and not self._sent:
+            self._sent = True
+            return {"type": "http.request", "body": self._body, "more_body": False}
+        return await self._receive()
+
+    @property
+    def replays(self) -> bool:
+        return self._body is not None
+
+    async def allowed(self, resource_type: str, resource_id: str, action: str) -> bool:
+        return await self.access.allowed(
+            self.reads, self.principal, resource_type, resource_id, action
+        )
+
+
+class Rule:
+    """Anyone authenticated; subclasses narrow it."""
+
+    public = False
+    #: Shown in the permission table's description.
+    text = "any authenticated user"
+
+    async def check(self, ctx: Context) -> bool:
+        return True
+
+
+class _Public(Rule):
+    public = True
+    text = "anyone (no credential needed)"
+
+
+class _Admin(Rule):
+    text = "admins"
+
+    async def check(self, ctx: Context) -> bool:
+        return ctx.principal.is_admin
+
+
+PUBLIC: Rule = _Public()
+USER: Rule = Rule()
+ADMIN: Rule = _Admin()
+
+
+class ExperimentRef(msgspec.Struct):
+    experiment_id: str | None = None
+
+
+class ExperimentNameRef(msgspec.Struct):
+    experiment_name: str | None = None
+
+
+class RunRef(msgspec.Struct):
+    run_id: str | None = None
+    run_uuid: str | None = None
+
+
+class ModelRef(msgspec.Struct):
+    model_id: str | None = None
+
+
+class ArtifactRef(msgspec.Struct):
+    path: str | None = None
+
+
+class UserRef(msgspec.Struct):
+    username: str | None = None
+
+
+class GrantRef(msgspec.Struct):
+    resource_type: str | None = None
+    resource_id: str | None = None
+
+
+class OnExperiment(Rule):
+    """``action`` on the experiment named by ``experiment_id`` (``default`` when the request
+    gives none, as runs/create falls back to experiment 0)."""
+
+    def __init__(self, action: str, default: str | None = None) -> None:
+        self.action = action
+        self.default = default
+        self.text = f"{action} on the experiment"
+
+    async def check(self, ctx: Context) -> bool:
+        experiment_id = (await ctx.params(ExperimentRef)).experiment_id or self.default
+        if not experiment_id:
+            return True  # the handler refuses a missing experiment_id
+        return await ctx.allowed(access.EXPERIMENT, str(experiment_id), self.action)
+
+
+class OnExperimentNamed(Rule):
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self.text = f"{action} on the experiment"
+
+    async def check(self, ctx: Context) -> bool:
+        name = (await ctx.params(ExperimentNameRef)).experiment_name
+        if not name:
+            return True
+        experiment_id = await ctx.reads.experiment_named(name)
+        if experiment_id is None:
+            return True  # 404 from the handler
+        return await ctx.allowed(access.EXPERIMENT, experiment_id, self.action)
+
+
+class OnRun(Rule):
+    """``action`` on the experiment of the run named by ``run_id`` (or ``run_uuid``)."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self.text = f"{action} on the run's experiment"
+
+    async def check(self, ctx: Context) -> bool:
+        ref = await ctx.params(RunRef)
+        run_id = ref.run_id or ref.run_uuid
+        if not run_id:
+            return True
+        experiment_id = await ctx.access.run_experiment(ctx.reads, run_id)
+        if experiment_id is None:
+            return True  # 404 from the handler
+        return await ctx.allowed(access.EXPERIMENT, experiment_id, self.action)
+
+
+class OnLoggedModel(Rule):
+    """``action`` on the experiment of the logged model in the path (or the body)."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self.text = f"{action} on the logged model's experiment"
+
+    async def check(self, ctx: Context) -> bool:
+        model_id = ctx.path_params.get("model_id") or (await ctx.params(ModelRef)).model_id
+        if not model_id:
+            return True
+        experiment_id = await ctx.access.model_experiment(ctx.reads, str(model_id))
+        if experiment_id is None:
+            return True
+        return await ctx.allowed(access.EXPERIMENT, experiment_id, self.action)
+
+
+class OnArtifactPath(Rule):
+    """``action`` on the experiment whose artifacts the proxied path is under: proxied paths
+    start with the experiment id (``<experiment>/<run>/artifacts/...``). A path outside
+    every experiment's root is judged by what the user may do with every experiment."""
+
+    def __init__(self, action: str, query: bool = False) -> None:
+        self.action = action
+        self.query = query
+        self.text = f"{action} on the experiment the artifact path is under"
+
+    async def check(self, ctx: Context) -> bool:
+        if self.query:
+            path = (await ctx.params(ArtifactRef)).path or ""
+        else:
+            path = str(ctx.path_params.get("path", ""))
+        head = path.strip("/").split("/", 1)[0]
+        return await ctx.allowed(access.EXPERIMENT, head if head.isdigit() else "*", self.action)
+
+
+class SelfOrAdmin(Rule):
+    """An admin, or the user named by ``username`` themself."""
+
+    text = "admins, or the user themself"
+
+    async def check(self, ctx: Context) -> bool:
+        if ctx.principal.is_admin:
+            return True
+        return (await ctx.params(UserRef)).username == ctx.principal.username
+
+
+class OnGrantTarget(Rule):
+    """Managing one resource's grants: an admin, or a MANAGE holder of that resource; a
+    grant on every resource of a type (``*``) is for admins."""
+
+    text = "admins, or MANAGE on the resource"
+
+    async def check(self, ctx: Context) -> bool:
+        if ctx.principal.is_admin:
+            return True
+        ref = await ctx.params(GrantRef)
+        if not ref.resource_type or not ref.resource_id:
+            return True  # the handler refuses what is missing
+        if ref.resource_id == "*" or ref.resource_type not in access.RESOURCE_TYPES:
+            return False
+        return await ctx.allowed(ref.resource_type, ref.resource_id, "manage")
+
+
+class OnLegacyGrant(Rule):
+    """The per-experiment permission endpoints of older clients: MANAGE on the experiment."""
+
+    text = "admins, or MANAGE on the experiment"
+
+    async def check(self, ctx: Context) -> bool:
+        if ctx.principal.is_admin:
+            return True
+        experiment_id = (await ctx.params(ExperimentRef)).experiment_id
+        if not experiment_id:
+            return True
+        return await ctx.allowed(access.EXPERIMENT, str(experiment_id), "manage")

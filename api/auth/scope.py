@@ -1,0 +1,186 @@
+"""Searches answered only with what the caller may read.
+
+For a user who is not an admin, handlers get this view of the backend (``calls.backend``):
+every search and listing across experiments leaves out the experiments the user may not
+read, in the query itself, so pages stay full and page tokens stay valid. Reads of one
+resource are judged by the route's rule before the handler runs.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+
+from trackledger.api.auth.access import ExperimentScope
+from trackledger.eventlog.store import EventStore
+from trackledger.projections.auth_reads import AuthReads
+from trackledger.projections.browse import Axis, Browse, MetricBucket, RunCounts, RunKeys
+from trackledger.projections.sqlite_rebuild import CHUNK, Progress
+from trackledger.projections.views import (
+    ExperimentView,
+    LoggedModelView,
+    Page,
+    ReadModel,
+    RunTree,
+    RunView,
+)
+from trackledger.services.backends import Backend
+from trackledger.services.migrations import Migration
+
+__all__ = ["ScopedBackend"]
+
+ScopeSource = Callable[[], Awaitable[ExperimentScope]]
+
+
+class _Scoped:
+    def __init__(self, scope: ScopeSource) -> None:
+        self._scope = scope
+        self._known: ExperimentScope | None = None
+
+    async def scope(self) -> ExperimentScope:
+        if self._known is None:
+            self._known = await self._scope()
+        return self._known
+
+    async def readable(self, experiment_ids: list[int]) -> list[int]:
+        scope = await self.scope()
+        return [e for e in experiment_ids if scope.allows(str(e))]
+
+
+class ScopedReads(ReadModel):
+    def __init__(self, reads: ReadModel, scoped: _Scoped) -> None:
+        self._reads = reads
+        self._scoped = scoped
+
+    async def get_experiment(self, experiment_id: str) -> ExperimentView | None:
+        return await self._reads.get_experiment(experiment_id)
+
+    async def get_experiment_by_name(self, name: str) -> ExperimentView | None:
+        return await self._reads.get_experiment_by_name(name)
+
+    async def search_experiments(
+        self,
+        *,
+        filter_text: str | None,
+        order_by: list[str],
+        view_type: str,
+        max_results: int,
+        offset: int,
+        restrict: tuple[bool, tuple[int, ...]] | None = None,
+    ) -> Page:
+        return await self._reads.search_experiments(
+            filter_text=filter_text,
+            order_by=order_by,
+            view_type=view_type,
+            max_results=max_results,
+            offset=offset,
+            restrict=(await self._scoped.scope()).restrict(),
+        )
+
+    async def get_run(self, run_id: str) -> RunView | None:
+        return await self._reads.get_run(run_id)
+
+    async def search_runs(
+        self,
+        *,
+        experiment_ids: list[int],
+        filter_text: str | None,
+        order_by: list[str],
+        view_type: str,
+        max_results: int,
+        offset: int,
+    ) -> Page:
+        readable = await self._scoped.readable(experiment_ids)
+        if experiment_ids and not readable:
+            # Still check the filter, so a malformed one is a 400 as for anyone.
+            await self._reads.search_runs(
+                experiment_ids=[],
+                filter_text=filter_text,
+                order_by=order_by,
+                view_type=view_type,
+                max_results=1,
+                offset=0,
+            )
+            return Page([], None)
+        return await self._reads.search_runs(
+            experiment_ids=readable,
+            filter_text=filter_text,
+            order_by=order_by,
+            view_type=view_type,
+            max_results=max_results,
+            offset=offset,
+        )
+
+    async def metric_history(
+        self, run_id: str, key: str, *, offset: int, limit: int | None
+    ) -> Page:
+        return await self._reads.metric_history(run_id, key, offset=offset, limit=limit)
+
+    async def run_tree(self, run_id: str) -> RunTree | None:
+        return await self._reads.run_tree(run_id)
+
+    async def logged_models(
+        self, experiment_ids: list[int], model_id: str | None = None
+    ) -> list[LoggedModelView]:
+        if model_id is None:
+            experiment_ids = await self._scoped.readable(experiment_ids)
+            if not experiment_ids:
+                return []
+        return await self._reads.logged_models(experiment_ids, model_id)
+
+
+class ScopedBrowse(Browse):
+    def __init__(self, browse: Browse, scoped: _Scoped) -> None:
+        self._browse = browse
+        self._scoped = scoped
+
+    async def run_counts(self, experiment_ids: list[int]) -> dict[str, RunCounts]:
+        return await self._browse.run_counts(await self._scoped.readable(experiment_ids))
+
+    async def run_keys(self, experiment_ids: list[int]) -> RunKeys:
+        return await self._browse.run_keys(await self._scoped.readable(experiment_ids))
+
+    async def metric_buckets(
+        self, run_id: str, key: str, *, axis: Axis, buckets: int
+    ) -> list[MetricBucket]:
+        return await self._browse.metric_buckets(run_id, key, axis=axis, buckets=buckets)
+
+
+class ScopedBackend:
+    """``backend`` with its searches narrowed to what one user may read."""
+
+    def __init__(self, backend: Backend, scope: ScopeSource) -> None:
+        scoped = _Scoped(scope)
+        self._backend = backend
+        self.kind = backend.kind
+        self.reads = ScopedReads(backend.reads, scoped)
+        self.browse = ScopedBrowse(backend.browse, scoped)
+        self.upgraded: list[Migration] = backend.upgraded
+
+    @property
+    def store(self) -> EventStore:
+        return self._backend.store
+
+    @property
+    def auth(self) -> AuthReads:
+        return self._backend.auth
+
+    async def rebuild(self, progress: Progress | None = None, chunk: int = CHUNK) -> int:
+        return await self._backend.rebuild(progress, chunk)
+
+    async def verify(
+        self,
+        progress: Progress | None = None,
+        shuffle: random.Random | None = None,
+        chunk: int = CHUNK,
+    ) -> dict[str, int]:
+        return await self._backend.verify(progress, shuffle, chunk)
+
+    async def refresh_statistics(self) -> list[str]:
+        return await self._backend.refresh_statistics()
+
+    async def close(self) -> None:
+        await self._backend.close()
+
+    async def finish_upgrade(self, progress: Progress | None = None) -> bool:
+        return await self._backend.finish_upgrade(progress)
