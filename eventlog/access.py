@@ -138,8 +138,7 @@ def floor(permission: str | None, default: str) -> str:
 def manages_everything(grants: Iterable[Grant]) -> bool:
     """MANAGE on the workspace slot: an administrator of every resource."""
     return any(
-        g.resource_type == WORKSPACE and g.pattern == "*" and g.permission == MANAGE
-        for g in grants
+        g.resource_type == WORKSPACE and g.pattern == "*" and g.permission == MANAGE for g in grants
     )
 
 

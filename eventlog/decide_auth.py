@@ -269,8 +269,7 @@ def assign_role(cmd: c.AssignRole, ctx: DecideContext) -> Decision:
     yield q.Claim(f"assignment:{role.role_id}:{user.user_id}")
     if (yield q.GetAssignment(role.role_id, user.user_id)) is not None:
         raise AlreadyExists(
-            f"User role assignment (user_id={user.user_id}, role_id={role.role_id}) "
-            "already exists"
+            f"User role assignment (user_id={user.user_id}, role_id={role.role_id}) already exists"
         )
     assignment_id = yield from _next_id("assignment")
     event = e.RoleAssigned(

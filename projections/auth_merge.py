@@ -13,8 +13,7 @@ __all__ = ["AuthStatements", "AuthStep", "auth_plan", "auth_statements"]
 def _lww(column: str, pos: str) -> str:
     """``column`` replaced only by a write from a later position."""
     return (
-        f"{column} = CASE WHEN excluded.{pos} > t.{pos} "
-        f"THEN excluded.{column} ELSE t.{column} END"
+        f"{column} = CASE WHEN excluded.{pos} > t.{pos} THEN excluded.{column} ELSE t.{column} END"
     )
 
 

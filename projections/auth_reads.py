@@ -267,9 +267,7 @@ class AuthReads:
     async def roles(self, workspaces: list[str] | None = None) -> list[RoleView]:
         if not workspaces:
             return await self._roles("")
-        return await self._roles(
-            f" AND r.workspace IN ({_marks(len(workspaces))})", *workspaces
-        )
+        return await self._roles(f" AND r.workspace IN ({_marks(len(workspaces))})", *workspaces)
 
     async def role(self, role_id: int) -> RoleView | None:
         found = await self._roles(" AND r.role_id = ?", role_id)

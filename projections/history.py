@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from trackledger.eventlog import events as e
+from trackledger.eventlog.auth_events import SECRET_FIELDS
 from trackledger.eventlog.store import StoredEvent
 
 __all__ = ["describe", "summary"]
@@ -45,6 +46,8 @@ def describe(stored: StoredEvent, expand: bool = False) -> dict[str, Any]:
     event = stored.event
     data: dict[str, Any] = msgspec.to_builtins(event)
     data.pop("type", None)
+    for name in SECRET_FIELDS.intersection(data):
+        data[name] = "(hidden)"  # a hash of a password or token: in the log, never shown
     if isinstance(event, (e.MetricsLogged, e.BatchLogged)) and event.metrics:
         data["metrics"] = _metrics(event.metrics, expand)
     for name in ("params", "tags"):

@@ -187,9 +187,7 @@ class Authenticator:
 
     async def _basic(self, reads: AuthReads, value: str, address: str) -> Verified:
         try:
-            username, sep, password = base64.b64decode(value, validate=True).decode().partition(
-                ":"
-            )
+            username, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return WRONG
         if not sep or not username:
@@ -255,7 +253,6 @@ def cookie(header: str, name: str) -> str | None:
 def headers_of(scope: MutableMapping[str, Any]) -> dict[str, str]:
     """The request's headers (the last of repeated ones), names lower-cased."""
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())}
-
 
 
 def csrf_token(session: str) -> str:

@@ -91,11 +91,7 @@ class Guard:
             await refusal_response(verified, headers)(scope, receive, send)
             return
         principal: Principal = verified
-        if (
-            principal.via == "session"
-            and method not in _SAFE_METHODS
-            and not _csrf_ok(headers)
-        ):
+        if principal.via == "session" and method not in _SAFE_METHODS and not _csrf_ok(headers):
             await _denied("Missing or wrong CSRF token.")(scope, receive, send)
             return
         context = Context(scope, receive, principal, backend.auth, state.access)
@@ -109,8 +105,7 @@ class Guard:
             return
         if not allowed:
             await _denied(
-                f"Permission denied: {principal.username} may not do this (needs "
-                f"{rule.text})."
+                f"Permission denied: {principal.username} may not do this (needs {rule.text})."
             )(scope, receive, send)
             return
         scope[PRINCIPAL] = principal

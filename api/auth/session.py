@@ -112,4 +112,3 @@ async def logout(request: Request) -> Response:
     response = render.json_response({})
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
-

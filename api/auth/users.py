@@ -165,8 +165,7 @@ async def delete(request: Request) -> Response:
     if username == me.username:
         raise ApiError(
             "BAD_REQUEST",
-            "Users cannot delete their own account. Ask another admin to delete this user "
-            "instead.",
+            "Users cannot delete their own account. Ask another admin to delete this user instead.",
         )
     await run_auth_command(request, DeleteUser(username=username))
     return _EMPTY

@@ -70,7 +70,10 @@ async def add_user(admin: httpx.AsyncClient, username: str) -> dict[str, Any]:
 
 
 async def grant(
-    admin: httpx.AsyncClient, username: str, resource_id: str, permission: str,
+    admin: httpx.AsyncClient,
+    username: str,
+    resource_id: str,
+    permission: str,
     resource_type: str = "experiment",
 ) -> None:
     response = await admin.post(

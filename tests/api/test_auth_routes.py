@@ -182,7 +182,7 @@ CAN = {
 
 
 def expected(rule: rules.Rule, user: str) -> str:
-    """"401", "403" or "pass" (the handler is reached)."""
+    """ "401", "403" or "pass" (the handler is reached)."""
     if rule.public:
         return "pass"
     if user == "anonymous":
@@ -271,8 +271,10 @@ async def test_each_route_asks_for_its_permission(backend, tmp_path):
         rule = RULES[key]
         url = concrete(path)
         for user in USERS:
-            headers = {} if user == "anonymous" else basic(
-                user, ADMIN[1] if user == "admin" else PASSWORD
+            headers = (
+                {}
+                if user == "anonymous"
+                else basic(user, ADMIN[1] if user == "admin" else PASSWORD)
             )
             async with client_of(app, headers) as http:
                 body = {k: concrete(v) for k, v in params.items()}

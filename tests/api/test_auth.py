@@ -1,0 +1,601 @@
+"""Authentication on, through the real handlers, on both backends."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.api.auth_helpers import (
+    ADMIN,
+    PASSWORD,
+    add_user,
+    basic,
+    client_of,
+    grant,
+    make_app,
+)
+from tests.api.helpers import error, ok
+from tests.conftest import count_events
+
+ML = "/api/2.0/mlflow"
+ML3 = "/api/3.0/mlflow"
+TL = "/api/2.0/trackledger"
+
+
+def as_user(app, username: str, password: str = PASSWORD) -> httpx.AsyncClient:
+    return client_of(app, basic(username, password))
+
+
+async def create_experiment(http: httpx.AsyncClient, name: str) -> str:
+    body = await ok(await http.post(f"{ML}/experiments/create", json={"name": name}))
+    experiment_id: str = body["experiment_id"]
+    return experiment_id
+
+
+async def create_run(http: httpx.AsyncClient, experiment_id: str, **fields) -> str:
+    body = await ok(
+        await http.post(f"{ML}/runs/create", json={"experiment_id": experiment_id, **fields})
+    )
+    run_id: str = body["run"]["info"]["run_id"]
+    return run_id
+
+
+async def test_no_credential_is_401_with_a_basic_challenge(anonymous):
+    response = await anonymous.post(f"{ML}/experiments/search", json={})
+    error(response, "UNAUTHENTICATED", 401)
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="trackledger"'
+    # Liveness and what the client probes stay public.
+    assert (await anonymous.get("/health")).status_code == 200
+    assert (await anonymous.get(f"{ML3}/server-info")).status_code == 200
+
+
+async def test_a_wrong_password_or_a_forged_name_is_refused(auth_app, admin, backend):
+    await add_user(admin, "alice")
+    before = await count_events(backend)
+    async with client_of(auth_app, basic("alice", "not-her-password")) as forged:
+        response = await forged.post(f"{ML}/experiments/create", json={"name": "x"})
+        error(response, "UNAUTHENTICATED", 401)
+    async with client_of(auth_app, basic("mallory", PASSWORD)) as unknown:
+        error(await unknown.get(f"{ML}/users/current"), "UNAUTHENTICATED", 401)
+    assert await count_events(backend) == before
+
+
+async def test_the_actor_and_the_runs_user_are_the_authenticated_user(auth_app, admin):
+    await add_user(admin, "alice")
+    async with as_user(auth_app, "alice") as alice:
+        experiment_id = await create_experiment(alice, "alice's")
+        run_id = await create_run(alice, experiment_id, user_id="somebody-else")
+        await ok(
+            await alice.post(
+                f"{ML}/runs/log-metric",
+                json={
+                    "run_id": run_id,
+                    "key": "m",
+                    "value": 1.0,
+                    "timestamp": 1,
+                },
+            )
+        )
+        run = await ok(await alice.get(f"{ML}/runs/get", params={"run_id": run_id}))
+        assert run["run"]["info"]["user_id"] == "alice"
+        history = await ok(await alice.get(f"{TL}/runs/history", params={"run_id": run_id}))
+        assert {e["actor"] for e in history["events"]} == {"alice"}
+        experiment = await ok(
+            await alice.get(f"{TL}/experiments/history", params={"experiment_id": experiment_id})
+        )
+    # The experiment's history says who got MANAGE on it, and that it was its creator.
+    granted = [e for e in experiment["events"] if e["type"] == "permission.granted"]
+    assert [(e["actor"], e["data"]["username"], e["data"]["permission"]) for e in granted] == [
+        ("alice", "alice", "MANAGE")
+    ]
+
+
+async def test_a_read_user_reads_but_cannot_write_or_purge(auth_app, admin, backend):
+    await add_user(admin, "reader")
+    experiment_id = await create_experiment(admin, "team")
+    run_id = await create_run(admin, experiment_id)
+    async with as_user(auth_app, "reader") as reader:
+        await ok(await reader.get(f"{ML}/runs/get", params={"run_id": run_id}))
+        before = await count_events(backend)
+        error(
+            await reader.post(
+                f"{ML}/runs/log-batch",
+                json={"run_id": run_id, "params": [{"key": "p", "value": "1"}]},
+            ),
+            "PERMISSION_DENIED",
+            403,
+        )
+        error(
+            await reader.post(f"{ML}/experiments/delete", json={"experiment_id": experiment_id}),
+            "PERMISSION_DENIED",
+            403,
+        )
+        error(
+            await reader.post(f"{TL}/admin/gc", json={"older_than": "0s"}), "PERMISSION_DENIED", 403
+        )
+        error(
+            await reader.post(f"{ML}/users/create", json={"username": "x", "password": PASSWORD}),
+            "PERMISSION_DENIED",
+            403,
+        )
+        assert await count_events(backend) == before
+        await grant(admin, "reader", experiment_id, "EDIT")
+        await ok(
+            await reader.post(
+                f"{ML}/runs/log-batch",
+                json={"run_id": run_id, "params": [{"key": "p", "value": "1"}]},
+            )
+        )
+    await ok(await admin.post(f"{ML}/experiments/delete", json={"experiment_id": experiment_id}))
+    purged = await ok(await admin.post(f"{TL}/admin/gc", json={"older_than": "0s"}))
+    assert purged == {"runs_purged": 1, "experiments_purged": 1}
+
+
+async def test_searches_leave_out_what_the_user_may_not_read(backend, tmp_path):
+    from trackledger.first_admin import ADMIN_PASSWORD, ADMIN_USERNAME, ensure_admin
+
+    await ensure_admin(backend, {ADMIN_USERNAME: ADMIN[0], ADMIN_PASSWORD: ADMIN[1]})
+    app = make_app(backend, tmp_path, auth_default_permission="NO_PERMISSIONS")
+    async with as_user(app, *ADMIN) as admin:
+        await add_user(admin, "alice")
+        await add_user(admin, "bob")
+        secret = await create_experiment(admin, "secret")
+        shared = await create_experiment(admin, "shared")
+        secret_run = await create_run(admin, secret)
+        shared_run = await create_run(admin, shared)
+        await grant(admin, "bob", shared, "READ")
+    async with as_user(app, "alice") as alice:
+        own = await create_experiment(alice, "alice's")
+        names = await ok(await alice.post(f"{ML}/experiments/search", json={"max_results": 1}))
+        assert [e["name"] for e in names["experiments"]] == ["alice's"]
+        assert "next_page_token" not in names
+        runs = await ok(
+            await alice.post(f"{ML}/runs/search", json={"experiment_ids": [secret, shared, own]})
+        )
+        assert runs == {}
+        error(
+            await alice.get(f"{ML}/runs/get", params={"run_id": secret_run}),
+            "PERMISSION_DENIED",
+            403,
+        )
+        counts = await ok(
+            await alice.get(
+                f"{TL}/experiments/run-counts", params={"experiment_ids": [secret, own]}
+            )
+        )
+        assert set(counts["counts"]) == {own}
+    async with as_user(app, "bob") as bob:
+        names = await ok(await bob.get(f"{ML}/experiments/search"))
+        assert [e["name"] for e in names["experiments"]] == ["shared"]
+        runs = await ok(
+            await bob.post(f"{ML}/runs/search", json={"experiment_ids": [secret, shared]})
+        )
+        assert [r["info"]["run_id"] for r in runs["runs"]] == [shared_run]
+        error(
+            await bob.post(f"{ML}/runs/search", json={"experiment_ids": [secret], "filter": "x ="}),
+            "INVALID_PARAMETER_VALUE",
+            400,
+        )
+
+
+async def test_deny_wins_over_the_default_and_over_roles(auth_app, admin):
+    await add_user(admin, "carol")
+    hidden = await create_experiment(admin, "hidden")
+    role = (
+        await ok(
+            await admin.post(
+                f"{ML3}/roles/create", json={"workspace": "default", "name": "everything"}
+            )
+        )
+    )["role"]
+    await ok(
+        await admin.post(
+            f"{ML3}/roles/permissions/add",
+            json={
+                "role_id": role["id"],
+                "resource_type": "experiment",
+                "resource_pattern": "*",
+                "permission": "EDIT",
+            },
+        )
+    )
+    await ok(
+        await admin.post(f"{ML3}/roles/assign", json={"username": "carol", "role_id": role["id"]})
+    )
+    async with as_user(auth_app, "carol") as carol:
+        await create_run(carol, hidden)
+        await grant(admin, "carol", hidden, "DENY")
+        error(
+            await carol.get(f"{ML}/experiments/get", params={"experiment_id": hidden}),
+            "PERMISSION_DENIED",
+            403,
+        )
+        found = await ok(await carol.post(f"{ML}/experiments/search", json={}))
+        assert hidden not in {e["experiment_id"] for e in found["experiments"]}
+        check = await ok(
+            await admin.get(
+                f"{ML3}/users/permissions/get",
+                params={"username": "carol", "resource_type": "experiment", "resource_id": hidden},
+            )
+        )
+        assert check == {"allowed": False, "permission": "DENY"}
+
+
+async def test_roles_and_assignments(auth_app, admin):
+    dave = await add_user(admin, "dave")
+    experiment_id = await create_experiment(admin, "roles")
+    created = await ok(
+        await admin.post(
+            f"{ML3}/roles/create",
+            json={"workspace": "default", "name": "writers", "description": "may write"},
+        )
+    )
+    role = created["role"]
+    assert role == {
+        "id": role["id"],
+        "name": "writers",
+        "workspace": "default",
+        "description": "may write",
+        "permissions": [],
+    }
+    error(
+        await admin.post(f"{ML3}/roles/create", json={"workspace": "default", "name": "writers"}),
+        "RESOURCE_ALREADY_EXISTS",
+        400,
+    )
+    permission = (
+        await ok(
+            await admin.post(
+                f"{ML3}/roles/permissions/add",
+                json={
+                    "role_id": role["id"],
+                    "resource_type": "experiment",
+                    "resource_pattern": experiment_id,
+                    "permission": "EDIT",
+                },
+            )
+        )
+    )["role_permission"]
+    assignment = (
+        await ok(
+            await admin.post(
+                f"{ML3}/roles/assign", json={"username": "dave", "role_id": role["id"]}
+            )
+        )
+    )["assignment"]
+    assert assignment["user_id"] == dave["id"] and assignment["role_id"] == role["id"]
+    async with as_user(auth_app, "dave") as as_dave:
+        run_id = await create_run(as_dave, experiment_id)
+        listed = await ok(await as_dave.get(f"{ML3}/users/roles/list", params={"username": "dave"}))
+        assert [r["name"] for r in listed["roles"]] == ["writers"]
+        mine = await ok(await as_dave.get(f"{ML3}/users/current/permissions"))
+        assert mine["permissions"][0]["role_name"] == "writers"
+        updated = await ok(
+            await admin.patch(
+                f"{ML3}/roles/permissions/update",
+                json={"role_permission_id": permission["id"], "permission": "READ"},
+            )
+        )
+        assert updated["role_permission"]["permission"] == "READ"
+        error(
+            await as_dave.post(
+                f"{ML}/runs/set-tag", json={"run_id": run_id, "key": "k", "value": "v"}
+            ),
+            "PERMISSION_DENIED",
+            403,
+        )
+        users = await ok(await admin.get(f"{ML3}/roles/users/list", params={"role_id": role["id"]}))
+        assert users["assignments"] == [assignment]
+        await ok(
+            await admin.request(
+                "DELETE", f"{ML3}/roles/unassign", json={"username": "dave", "role_id": role["id"]}
+            )
+        )
+        renamed = await ok(
+            await admin.patch(
+                f"{ML3}/roles/update", json={"role_id": role["id"], "name": "readers"}
+            )
+        )
+        assert renamed["role"]["name"] == "readers"
+        await ok(await admin.request("DELETE", f"{ML3}/roles/delete", json={"role_id": role["id"]}))
+        error(
+            await admin.get(f"{ML3}/roles/get", params={"role_id": role["id"]}),
+            "RESOURCE_DOES_NOT_EXIST",
+            404,
+        )
+
+
+async def test_users_api(auth_app, admin, backend):
+    created = await add_user(admin, "erin")
+    assert created == {"id": created["id"], "username": "erin", "is_admin": False}
+    before = await count_events(backend)
+    error(
+        await admin.post(f"{ML}/users/create", json={"username": "erin", "password": PASSWORD}),
+        "RESOURCE_ALREADY_EXISTS",
+        400,
+    )
+    error(
+        await admin.post(f"{ML}/users/create", json={"username": "frank", "password": "short"}),
+        "INVALID_PARAMETER_VALUE",
+        400,
+    )
+    assert await count_events(backend) == before
+    listed = await ok(await admin.get(f"{ML}/users/list"))
+    assert [u["username"] for u in listed["users"]] == ["admin", "erin"]
+    async with as_user(auth_app, "erin") as erin:
+        me = await ok(await erin.get(f"{ML}/users/current"))
+        assert me == {"user": created, "is_basic_auth": True}
+        error(
+            await erin.get(f"{ML}/users/get", params={"username": "admin"}),
+            "PERMISSION_DENIED",
+            403,
+        )
+        error(
+            await erin.patch(
+                f"{ML}/users/update-password",
+                json={"username": "erin", "password": "another-long-one"},
+            ),
+            "INVALID_PARAMETER_VALUE",
+            400,
+        )
+        await ok(
+            await erin.patch(
+                f"{ML}/users/update-password",
+                json={
+                    "username": "erin",
+                    "password": "another-long-one",
+                    "current_password": PASSWORD,
+                },
+            )
+        )
+        error(await erin.get(f"{ML}/users/current"), "UNAUTHENTICATED", 401)
+    async with as_user(auth_app, "erin", "another-long-one") as erin:
+        await ok(await erin.get(f"{ML}/users/current"))
+        await ok(
+            await admin.patch(
+                f"{ML}/users/update-admin", json={"username": "erin", "is_admin": True}
+            )
+        )
+        await ok(await erin.get(f"{ML}/users/get", params={"username": "admin"}))
+    error(
+        await admin.request("DELETE", f"{ML}/users/delete", json={"username": "admin"}),
+        "BAD_REQUEST",
+        400,
+    )
+    await ok(await admin.request("DELETE", f"{ML}/users/delete", json={"username": "erin"}))
+    async with as_user(auth_app, "erin", "another-long-one") as erin:
+        error(await erin.get(f"{ML}/users/current"), "UNAUTHENTICATED", 401)
+    error(
+        await admin.get(f"{ML}/users/get", params={"username": "erin"}),
+        "RESOURCE_DOES_NOT_EXIST",
+        404,
+    )
+
+
+async def test_grant_endpoints_and_the_older_per_experiment_ones(auth_app, admin):
+    await add_user(admin, "gina")
+    await add_user(admin, "hank")
+    experiment_id = await create_experiment(admin, "grants")
+    body = {"experiment_id": experiment_id, "username": "gina", "permission": "EDIT"}
+    created = await ok(await admin.post(f"{ML}/experiments/permissions/create", json=body))
+    assert created["experiment_permission"]["permission"] == "EDIT"
+    error(
+        await admin.post(f"{ML}/experiments/permissions/create", json=body),
+        "RESOURCE_ALREADY_EXISTS",
+        400,
+    )
+    got = await ok(
+        await admin.get(
+            f"{ML}/experiments/permissions/get",
+            params={"experiment_id": experiment_id, "username": "gina"},
+        )
+    )
+    assert got["experiment_permission"]["permission"] == "EDIT"
+    await ok(
+        await admin.patch(
+            f"{ML}/experiments/permissions/update", json={**body, "permission": "MANAGE"}
+        )
+    )
+    async with as_user(auth_app, "gina") as gina:
+        # A MANAGE holder manages the experiment's permissions, and no other's.
+        await ok(
+            await gina.post(
+                f"{ML3}/users/permissions/grant",
+                json={
+                    "username": "hank",
+                    "resource_type": "experiment",
+                    "resource_id": experiment_id,
+                    "permission": "READ",
+                },
+            )
+        )
+        error(
+            await gina.post(
+                f"{ML3}/users/permissions/grant",
+                json={
+                    "username": "hank",
+                    "resource_type": "experiment",
+                    "resource_id": "0",
+                    "permission": "READ",
+                },
+            ),
+            "PERMISSION_DENIED",
+            403,
+        )
+        error(
+            await gina.post(
+                f"{ML3}/users/permissions/grant",
+                json={
+                    "username": "hank",
+                    "resource_type": "experiment",
+                    "resource_id": "*",
+                    "permission": "READ",
+                },
+            ),
+            "PERMISSION_DENIED",
+            403,
+        )
+    error(
+        await admin.post(
+            f"{ML3}/users/permissions/grant",
+            json={
+                "username": "hank",
+                "resource_type": "experiment",
+                "resource_id": experiment_id,
+                "permission": "NO_PERMISSIONS",
+            },
+        ),
+        "INVALID_PARAMETER_VALUE",
+        400,
+    )
+    listed = await ok(await admin.get(f"{ML3}/users/permissions/list", params={"username": "hank"}))
+    assert listed["permissions"] == [
+        {
+            "role_id": 0,
+            "role_name": listed["permissions"][0]["role_name"],
+            "workspace": "default",
+            "resource_type": "experiment",
+            "resource_pattern": experiment_id,
+            "permission": "READ",
+        }
+    ]
+    await ok(
+        await admin.post(
+            f"{ML3}/users/permissions/revoke",
+            json={"username": "hank", "resource_type": "experiment", "resource_id": experiment_id},
+        )
+    )
+    await ok(
+        await admin.request(
+            "DELETE",
+            f"{ML}/experiments/permissions/delete",
+            json={"experiment_id": experiment_id, "username": "gina"},
+        )
+    )
+    error(
+        await admin.get(
+            f"{ML}/experiments/permissions/get",
+            params={"experiment_id": experiment_id, "username": "gina"},
+        ),
+        "RESOURCE_DOES_NOT_EXIST",
+        404,
+    )
+
+
+async def test_access_tokens(auth_app, admin):
+    await add_user(admin, "ivy")
+    async with as_user(auth_app, "ivy") as ivy:
+        created = await ok(
+            await ivy.post(f"{TL}/tokens/create", json={"name": "ci", "expires_in_days": 7})
+        )
+        token = created["token"]
+        assert token.startswith("tlk_") and created["token_info"]["name"] == "ci"
+        listed = await ok(await ivy.get(f"{TL}/tokens/list"))
+        assert [t["name"] for t in listed["tokens"]] == ["ci"] and "token" not in listed["tokens"][
+            0
+        ]
+    async with client_of(auth_app, {"Authorization": f"Bearer {token}"}) as ci:
+        experiment_id = await create_experiment(ci, "from ci")
+        history = await ok(
+            await ci.get(f"{TL}/experiments/history", params={"experiment_id": experiment_id})
+        )
+        assert {e["actor"] for e in history["events"]} == {"ivy"}
+        events = history["events"]
+        assert all("token_hash" not in e["data"] for e in events)
+        await ok(
+            await ci.post(f"{TL}/tokens/revoke", json={"token_id": created["token_info"]["id"]})
+        )
+        error(await ci.get(f"{ML}/users/current"), "UNAUTHENTICATED", 401)
+    async with client_of(auth_app, {"Authorization": f"Bearer {token[:-1]}x"}) as wrong:
+        error(await wrong.get(f"{ML}/users/current"), "UNAUTHENTICATED", 401)
+
+
+async def test_the_log_holds_hashes_and_never_shows_them(auth_app, admin, backend):
+    from trackledger.eventlog.events import encode_event
+    from trackledger.projections.history import describe
+
+    await add_user(admin, "jack")
+    stored = await backend.store.read_stream("user/jack")
+    assert [s.type for s in stored] == ["user.created"] and stored[0].actor == "admin"
+    assert PASSWORD.encode() not in encode_event(stored[0].event)
+    assert stored[0].event.password_hash.startswith("scrypt$")
+    assert describe(stored[0])["data"]["password_hash"] == "(hidden)"
+
+
+async def test_failed_logins_are_limited_per_user(auth_app, admin):
+    await add_user(admin, "kate")
+    async with as_user(auth_app, "kate") as kate:
+        await ok(await kate.get(f"{ML}/users/current"))  # verified and cached
+        for _ in range(10):
+            async with client_of(auth_app, basic("kate", "guess-guess-guess")) as guess:
+                error(await guess.get(f"{ML}/users/current"), "UNAUTHENTICATED", 401)
+        async with client_of(auth_app, basic("kate", "guess-guess-guess")) as guess:
+            response = await guess.get(f"{ML}/users/current")
+            error(response, "RESOURCE_EXHAUSTED", 429)
+            assert int(response.headers["Retry-After"]) > 0
+        # The credential a running job already uses keeps working.
+        await ok(await kate.get(f"{ML}/users/current"))
+
+
+async def test_browser_session_needs_the_csrf_token_to_change_anything(auth_app, anonymous):
+    error(
+        await anonymous.post(f"{TL}/auth/login", json={"username": "admin", "password": "nope"}),
+        "UNAUTHENTICATED",
+        401,
+    )
+    response = await anonymous.post(
+        f"{TL}/auth/login", json={"username": ADMIN[0], "password": ADMIN[1]}
+    )
+    body = await ok(response)
+    cookie = response.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    session = cookie.split(";")[0]
+    async with client_of(auth_app, {"Cookie": session, "X-Trackledger-UI": "1"}) as browser:
+        assert (await ok(await browser.get(f"{ML}/users/current")))["user"]["username"] == "admin"
+        error(
+            await browser.post(f"{ML}/experiments/create", json={"name": "csrf"}),
+            "PERMISSION_DENIED",
+            403,
+        )
+        await ok(
+            await browser.post(
+                f"{ML}/experiments/create",
+                json={"name": "csrf"},
+                headers={"X-CSRF-Token": body["csrf_token"]},
+            )
+        )
+        await ok(await browser.post(f"{TL}/auth/logout"))
+        response = await browser.get(f"{ML}/users/current")
+        error(response, "UNAUTHENTICATED", 401)
+        assert "WWW-Authenticate" not in response.headers
+
+
+async def test_auth_endpoints_do_not_exist_without_auth(client):
+    response = await client.get(f"{ML}/users/current")
+    error(response, "ENDPOINT_NOT_FOUND", 404)
+    error(
+        await client.post(f"{TL}/auth/login", json={"username": "a", "password": "b"}),
+        "ENDPOINT_NOT_FOUND",
+        404,
+    )
+
+
+async def test_a_foreign_host_is_refused_with_or_without_auth(client, auth_app, backend, tmp_path):
+    response = await client.get("/health", headers={"Host": "evil.example"})
+    error(response, "PERMISSION_DENIED", 403)
+    assert (await client.get("/health", headers={"Host": "localhost:5000"})).status_code == 200
+    assert (await client.get("/health", headers={"Host": "[::1]:5000"})).status_code == 200
+    async with client_of(auth_app) as http:
+        error(await http.get("/health", headers={"Host": "evil.example"}), "PERMISSION_DENIED", 403)
+    anything = make_app(backend, tmp_path, allowed_hosts=["*"])
+    async with client_of(anything) as http:
+        assert (await http.get("/health", headers={"Host": "evil.example"})).status_code == 200
+
+
+async def test_cors_is_off_unless_origins_are_named(client, backend, tmp_path):
+    asked = {"Origin": "https://app.example", "Access-Control-Request-Method": "POST"}
+    response = await client.options(f"{ML}/experiments/search", headers=asked)
+    assert "access-control-allow-origin" not in response.headers
+    app = make_app(backend, tmp_path, cors_allowed_origins=["https://app.example"])
+    async with client_of(app) as http:
+        response = await http.options(f"{ML}/experiments/search", headers=asked)
+    assert response.headers["access-control-allow-origin"] == "https://app.example"
