@@ -34,6 +34,7 @@ __all__ = [
     "OnRun",
     "Rule",
     "SelfOrAdmin",
+    "SelfOrManager",
 ]
 
 T = TypeVar("T")
@@ -257,6 +258,18 @@ class OnGrantTarget(Rule):
         if ref.resource_id == "*" or ref.resource_type not in access.RESOURCE_TYPES:
             return False
         return await ctx.allowed(ref.resource_type, ref.resource_id, "manage")
+
+
+class SelfOrManager(Rule):
+    """Reading one user's permission on one resource: an admin, the user themself, or who
+    manages the resource's permissions."""
+
+    text = "admins, the user themself, or MANAGE on the resource"
+
+    async def check(self, ctx: Context) -> bool:
+        if await SelfOrAdmin().check(ctx):
+            return True
+        return await OnGrantTarget().check(ctx)
 
 
 class OnLegacyGrant(Rule):

@@ -26,6 +26,7 @@ from trackledger.api.auth.rules import (
     OnRun,
     Rule,
     SelfOrAdmin,
+    SelfOrManager,
 )
 
 __all__ = ["RULES", "rule_key"]
@@ -121,7 +122,7 @@ RULES: dict[str, Rule] = {
     f"GET {ML3}/users/permissions/list": SELF,
     f"POST {ML3}/users/permissions/grant": OnGrantTarget(),
     f"POST {ML3}/users/permissions/revoke": OnGrantTarget(),
-    f"GET {ML3}/users/permissions/get": SELF,
+    f"GET {ML3}/users/permissions/get": SelfOrManager(),
     f"POST {ML}/experiments/permissions/create": OnLegacyGrant(),
     f"GET {ML}/experiments/permissions/get": OnLegacyGrant(),
     f"PATCH {ML}/experiments/permissions/update": OnLegacyGrant(),

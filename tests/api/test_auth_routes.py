@@ -191,6 +191,8 @@ def expected(rule: rules.Rule, user: str) -> str:
         return "pass"
     if rule is rules.ADMIN:
         return "pass" if user == "admin" else "403"
+    if isinstance(rule, rules.SelfOrManager):
+        return "pass" if user == "reader" or "manage" in CAN[user] else "403"
     if isinstance(rule, rules.SelfOrAdmin):
         return "pass" if user in ("admin", "reader") else "403"
     if isinstance(rule, (rules.OnGrantTarget, rules.OnLegacyGrant)):

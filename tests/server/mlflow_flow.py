@@ -6,12 +6,14 @@ Run by test_mlflow_client.py in its own process, with MLFLOW_TRACKING_URI set.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import mlflow
 from mlflow import MlflowClient
 
 
-def main() -> None:
+def run() -> dict[str, Any]:
+    """The flow; what it read back."""
     experiment = mlflow.set_experiment("client-flow")
     with mlflow.start_run(run_name="outer") as outer:
         mlflow.log_param("lr", 0.01)
@@ -40,27 +42,27 @@ def main() -> None:
     client.restore_experiment(experiment.experiment_id)
     stages.append(client.get_experiment(experiment.experiment_id).lifecycle_stage)
     stages.append(client.get_run(outer.info.run_id).info.lifecycle_stage)
-    print(
-        json.dumps(
-            {
-                "experiment_id": experiment.experiment_id,
-                "again_id": again.experiment_id,
-                "stages": stages,
-                "outer": outer.info.run_id,
-                "inner": inner.info.run_id,
-                "status": run.info.status,
-                "end_time": run.info.end_time,
-                "params": run.data.params,
-                "metrics": run.data.metrics,
-                "tags": run.data.tags,
-                "history": [[m.step, m.value] for m in history],
-                "columns": sorted(frame.columns),
-                "rows": frame[["run_id", "tags.mlflow.runName", "tags.mlflow.parentRunId"]]
-                .fillna("")
-                .values.tolist(),
-            }
-        )
-    )
+    return {
+        "experiment_id": experiment.experiment_id,
+        "again_id": again.experiment_id,
+        "stages": stages,
+        "outer": outer.info.run_id,
+        "inner": inner.info.run_id,
+        "status": run.info.status,
+        "end_time": run.info.end_time,
+        "params": run.data.params,
+        "metrics": run.data.metrics,
+        "tags": run.data.tags,
+        "history": [[m.step, m.value] for m in history],
+        "columns": sorted(frame.columns),
+        "rows": frame[["run_id", "tags.mlflow.runName", "tags.mlflow.parentRunId"]]
+        .fillna("")
+        .values.tolist(),
+    }
+
+
+def main() -> None:
+    print(json.dumps(run()))
 
 
 if __name__ == "__main__":

@@ -23,8 +23,15 @@ def free_port() -> int:
 class ServerProcess:
     """A ``trackledger server`` on 127.0.0.1; its output goes to ``log``."""
 
-    def __init__(self, workdir: Path, store_uri: str | None = None, *args: str) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        store_uri: str | None = None,
+        *args: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.workdir = workdir
+        self.env = env or {}
         self.store_uri = store_uri or f"sqlite:///{workdir / 'trackledger.db'}"
         self.args = args
         self.port = free_port()
@@ -56,7 +63,12 @@ class ServerProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", "MLFLOW_DISABLE_TELEMETRY": "true"},
+                env={
+                    **os.environ,
+                    "PYTHONUNBUFFERED": "1",
+                    "MLFLOW_DISABLE_TELEMETRY": "true",
+                    **self.env,
+                },
                 start_new_session=True,
             )
         deadline = time.monotonic() + timeout
