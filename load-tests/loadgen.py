@@ -24,6 +24,10 @@ HOST = "127.0.0.1"
 class Connection:
     """One keep-alive connection to 127.0.0.1:port."""
 
+    #: Header lines every request carries (``Authorization: ...\r\n`` for a server with
+    #: authentication on).
+    extra_headers = ""
+
     def __init__(self, port: int) -> None:
         self.port = port
         self._reader: asyncio.StreamReader | None = None
@@ -41,6 +45,7 @@ class Connection:
         payload = b"" if body is None else orjson.dumps(body)
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
+            f"{self.extra_headers}"
             f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
         ).encode()
         self._writer.write(head + payload)

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import statistics
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadgen import Result, run_workers
+from loadgen import Connection, Result, run_workers
 from scenarios import SCENARIOS
-from servers import TARGETS, start
+from servers import AUTH_USER, TARGETS, start
 
 INGEST = ("batch", "single", "mix")
 
@@ -44,9 +45,47 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _basic(username: str, password: str) -> str:
+    credentials = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return f"Authorization: Basic {credentials}\r\n"
+
+
+#: The user an -auth target is loaded as: not an admin, with EDIT on experiment 0 (so each
+#: request's permission is resolved as for anyone on a team server).
+WRITER = ("writer", "writer-password-1")
+
+
+async def _writer(port: int) -> None:
+    """Create WRITER (as the admin) and send its credentials from now on."""
+    Connection.extra_headers = _basic(*AUTH_USER)
+    conn = Connection(port)
+    try:
+        for path, body in (
+            ("/api/2.0/mlflow/users/create", {"username": WRITER[0], "password": WRITER[1]}),
+            (
+                "/api/3.0/mlflow/users/permissions/grant",
+                {
+                    "username": WRITER[0],
+                    "resource_type": "experiment",
+                    "resource_id": "0",
+                    "permission": "EDIT",
+                },
+            ),
+        ):
+            status, answer = await conn.request("POST", path, body)
+            if status != 200:
+                raise RuntimeError(f"{path}: {status} {answer[:200]!r}")
+    finally:
+        await conn.close()
+    Connection.extra_headers = _basic(*WRITER)
+
+
 async def measure(target: str, scenario: str, args: argparse.Namespace) -> Row:
+    Connection.extra_headers = ""
     server = await start(target, Path(args.workdir) / target / scenario, args.server_workers)
     try:
+        if target.endswith("-auth"):
+            await _writer(server.port)
         load = SCENARIOS()[scenario]
         await load.setup(server.port, args.concurrency)
         warm = await run_workers(
@@ -103,7 +142,11 @@ def table(rows: list[Row], args: argparse.Namespace) -> str:
     ]
     for r in rows:
         ratio = ""
-        if r.target.startswith("trackledger-"):
+        if r.target.endswith("-auth"):
+            baseline = by_key.get((r.scenario, r.target.removesuffix("-auth")))
+            if baseline and baseline.requests_per_s > 0:
+                ratio = f"{r.requests_per_s / baseline.requests_per_s:.2f}x auth off"
+        elif r.target.startswith("trackledger-"):
             baseline = by_key.get((r.scenario, r.target.replace("trackledger", "mlflow")))
             if baseline and baseline.requests_per_s > 0:
                 ratio = f"{r.requests_per_s / baseline.requests_per_s:,.0f}x"

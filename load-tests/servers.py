@@ -17,7 +17,17 @@ import asyncpg
 
 __all__ = ["TARGETS", "Server", "start"]
 
-TARGETS = ("trackledger-sqlite", "trackledger-postgres", "mlflow-sqlite", "mlflow-postgres")
+TARGETS = (
+    "trackledger-sqlite",
+    "trackledger-postgres",
+    "mlflow-sqlite",
+    "mlflow-postgres",
+    # trackledger with --auth: every request carries the admin's Basic credentials.
+    "trackledger-sqlite-auth",
+    "trackledger-postgres-auth",
+)
+#: The admin of the -auth targets (Basic credentials on every load-test request).
+AUTH_USER = ("bench", "bench-password-1")
 POSTGRES = os.environ.get("TRACKLEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 BIN = Path(sys.executable).parent
 
@@ -64,6 +74,8 @@ async def start(target: str, workdir: Path, workers: int = 1) -> Server:
     workdir.mkdir(parents=True)
     port = _free_port()
     product, backend = target.split("-", 1)
+    auth = backend.endswith("-auth")
+    backend = backend.removesuffix("-auth")
     if backend == "sqlite":
         store = f"sqlite:///{workdir / 'store.db'}"
     else:
@@ -78,6 +90,7 @@ async def start(target: str, workdir: Path, workers: int = 1) -> Server:
             store,
             "--workers",
             str(workers),
+            *(["--auth"] if auth else []),
         ]
     else:
         # MLflow's own server with its defaults (it chooses its worker count).
@@ -94,6 +107,8 @@ async def start(target: str, workdir: Path, workers: int = 1) -> Server:
             str(workdir / "artifacts"),
         ]
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"}
+    if auth:
+        env["TRACKLEDGER_ADMIN_USERNAME"], env["TRACKLEDGER_ADMIN_PASSWORD"] = AUTH_USER
     log = (workdir / "server.log").open("wb")
     process = subprocess.Popen(
         command,
