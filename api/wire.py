@@ -20,7 +20,11 @@ from starlette.requests import Request
 
 from trackledger.api.errors import ApiError
 
-__all__ = ["Int32", "Int64", "decode", "read"]
+__all__ = ["DECODED", "Int32", "Int64", "decode", "read"]
+
+#: Scope key of a request already decoded (kind, value): the auth guard decodes the body
+#: of a logging call once to find its run, and the handler takes the same value.
+DECODED = "trackledger.decoded"
 
 T = TypeVar("T")
 
@@ -162,6 +166,10 @@ def _has_camel_field(raw: bytes, kind: type) -> bool:
 
 async def read(request: Request, kind: type[T], lists: frozenset[str] = frozenset()) -> T:
     """The request's parameters as ``kind``: the JSON body, or the query string of a GET."""
+    shared = request.scope.get(DECODED)
+    if shared is not None and shared[0] is kind:
+        value: T = shared[1]
+        return value
     if request.method == "GET":
         data: Any = _query(request, lists) if request.url.query else await _body_json(request)
     elif request.method in ("POST", "PUT"):

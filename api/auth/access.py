@@ -63,11 +63,15 @@ class AccessControl:
         self.default = default
         self._clock = clock
         self._grants: dict[int, tuple[list[Grant], float]] = {}
+        #: (user, type, id, action) -> (allowed, until): a logging client asks the same
+        #: question on every request.
+        self._decisions: dict[tuple[int, str, str, str], tuple[bool, float]] = {}
         self._run_experiments = _Lru(PARENTS_SIZE)
         self._model_experiments = _Lru(PARENTS_SIZE)
 
     def invalidate(self) -> None:
         self._grants.clear()
+        self._decisions.clear()
 
     async def grants(self, reads: AuthReads, principal: Principal) -> list[Grant]:
         held = self._grants.get(principal.user_id)
@@ -96,8 +100,19 @@ class AccessControl:
         resource_id: str,
         action: str,
     ) -> bool:
+        if principal.is_admin:
+            return True
+        key = (principal.user_id, resource_type, resource_id, action)
+        known = self._decisions.get(key)
+        now = self._clock()
+        if known is not None and known[1] > now:
+            return known[0]
         level = await self.permission(reads, principal, resource_type, resource_id)
-        return access.allows(level, action)
+        decided = access.allows(level, action)
+        if len(self._decisions) > 100_000:
+            self._decisions.clear()
+        self._decisions[key] = (decided, now + GRANTS_SECONDS)
+        return decided
 
     async def experiment_scope(self, reads: AuthReads, principal: Principal) -> ExperimentScope:
         """The experiments ``principal`` may read, for searches."""

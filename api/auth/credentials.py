@@ -250,9 +250,22 @@ def cookie(header: str, name: str) -> str | None:
     return None
 
 
+_WANTED = {
+    b"authorization": "authorization",
+    b"cookie": "cookie",
+    b"x-trackledger-ui": UI_HEADER,
+    b"x-csrf-token": CSRF_HEADER,
+}
+
+
 def headers_of(scope: MutableMapping[str, Any]) -> dict[str, str]:
-    """The request's headers (the last of repeated ones), names lower-cased."""
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", ())}
+    """The headers authentication reads (the last of repeated ones), names lower-cased."""
+    found: dict[str, str] = {}
+    for key, value in scope.get("headers", ()):
+        name = _WANTED.get(key)
+        if name is not None:
+            found[name] = value.decode("latin-1")
+    return found
 
 
 def csrf_token(session: str) -> str:

@@ -115,7 +115,7 @@ class Guard:
                 return await state.access.experiment_scope(backend.auth, principal)
 
             scope[SCOPED_BACKEND] = ScopedBackend(backend, experiments)
-        await self.app(scope, context.receive if context.replays else receive, send)
+        await self.app(scope, context.receive() if context.replays else receive, send)
 
 
 def _csrf_ok(headers: dict[str, str]) -> bool:

@@ -28,6 +28,12 @@ from trackledger.api.auth.rules import (
     SelfOrAdmin,
     SelfOrManager,
 )
+from trackledger.api.requests import (
+    LogBatchRequest,
+    LogMetricRequest,
+    LogParamRequest,
+    SetTagRequest,
+)
 
 __all__ = ["RULES", "rule_key"]
 
@@ -66,11 +72,11 @@ RULES: dict[str, Rule] = {
     f"POST {ML}/runs/delete": OnRun("delete"),
     f"POST {ML}/runs/restore": OnRun("delete"),
     f"POST {ML}/runs/search": USER,
-    f"POST {ML}/runs/log-metric": UPDATE_RUN,
-    f"POST {ML}/runs/log-parameter": UPDATE_RUN,
-    f"POST {ML}/runs/set-tag": UPDATE_RUN,
+    f"POST {ML}/runs/log-metric": OnRun("update", body=LogMetricRequest),
+    f"POST {ML}/runs/log-parameter": OnRun("update", body=LogParamRequest),
+    f"POST {ML}/runs/set-tag": OnRun("update", body=SetTagRequest),
     f"POST {ML}/runs/delete-tag": UPDATE_RUN,
-    f"POST {ML}/runs/log-batch": UPDATE_RUN,
+    f"POST {ML}/runs/log-batch": OnRun("update", body=LogBatchRequest),
     f"POST {ML}/runs/log-inputs": UPDATE_RUN,
     f"POST {ML}/runs/outputs": UPDATE_RUN,
     f"GET {ML}/metrics/get-history": READ_RUN,

@@ -599,3 +599,36 @@ async def test_cors_is_off_unless_origins_are_named(client, backend, tmp_path):
     async with client_of(app) as http:
         response = await http.options(f"{ML}/experiments/search", headers=asked)
     assert response.headers["access-control-allow-origin"] == "https://app.example"
+
+
+async def test_logging_calls_read_as_without_auth(auth_app, admin):
+    """The guard decodes a logging call once and hands it to the handler: the same rules
+    for content types, lowerCamel names and escapes as without authentication."""
+    experiment_id = await create_experiment(admin, "decoding")
+    run_id = await create_run(admin, experiment_id)
+    error(
+        await admin.post(
+            f"{ML}/runs/log-batch",
+            content=b'{"run_id": "%s"}' % run_id.encode(),
+            headers={"Content-Type": "text/plain"},
+        ),
+        "INVALID_PARAMETER_VALUE",
+        400,
+    )
+    await ok(
+        await admin.post(
+            f"{ML}/runs/log-batch",
+            json={
+                "runId": run_id,
+                "metrics": [{"key": "m", "value": 1.5, "timestamp": 7, "step": 2}],
+                "tags": [{"key": "quote", "value": 'say "hi" \\u00e9'}],
+            },
+        )
+    )
+    await ok(
+        await admin.post(f"{ML}/runs/set-tag", json={"run_uuid": run_id, "key": "k", "value": "v"})
+    )
+    run = (await ok(await admin.get(f"{ML}/runs/get", params={"run_id": run_id})))["run"]
+    assert run["data"]["metrics"] == [{"key": "m", "value": 1.5, "timestamp": 7, "step": 2}]
+    tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
+    assert tags["quote"] == 'say "hi" \\u00e9' and tags["k"] == "v"
