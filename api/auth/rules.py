@@ -104,7 +104,8 @@ class Context:
         """Whether the handler would take this body: a POST's must be JSON (wire.read)."""
         for key, value in self.scope.get("headers", ()):
             if key == b"content-type":
-                return value.split(b";")[0].strip().lower() == b"application/json"
+                kind: bytes = value.split(b";")[0].strip().lower()
+                return kind == b"application/json"
         return False
 
     async def _params(self, kind: type[T], lists: frozenset[str]) -> T:
