@@ -5,6 +5,9 @@ deleted (ids are never reused): a deleted user or role, a revoked token, a remov
 permission keep their row with the position that ended them, and reads skip them. ``*_pos``
 columns hold the log position that wrote a field, so merges are order-independent. A grant
 or role assignment whose ``permission``/``assignment_id`` is NULL was revoked.
+
+Users, tokens and roles stay few, so only the lookups that grow with use have an index: a
+user by name (logins) and a user's grants (one for every experiment the user creates).
 """
 
 from __future__ import annotations
@@ -53,7 +56,6 @@ def auth_ddl(dialect: str, suffix: str = "", generation: int = 0) -> list[str]:
             revoked_time {i},
             revoked_pos {i} NOT NULL DEFAULT 0
         )""",
-        f"CREATE INDEX IF NOT EXISTS auth_tokens_user{g} ON auth_tokens{s} (user_id)",
         f"""CREATE TABLE IF NOT EXISTS auth_roles{s} (
             role_id {i} PRIMARY KEY,
             name TEXT,
@@ -65,7 +67,6 @@ def auth_ddl(dialect: str, suffix: str = "", generation: int = 0) -> list[str]:
             deleted_time {i},
             deleted_pos {i} NOT NULL DEFAULT 0
         )""",
-        f"CREATE INDEX IF NOT EXISTS auth_roles_name{g} ON auth_roles{s} (workspace, name)",
         f"""CREATE TABLE IF NOT EXISTS auth_role_permissions{s} (
             role_permission_id {i} PRIMARY KEY,
             role_id {i},
@@ -75,8 +76,6 @@ def auth_ddl(dialect: str, suffix: str = "", generation: int = 0) -> list[str]:
             permission_pos {i} NOT NULL DEFAULT 0,
             removed_pos {i} NOT NULL DEFAULT 0
         )""",
-        f"""CREATE INDEX IF NOT EXISTS auth_role_permissions_role{g}
-            ON auth_role_permissions{s} (role_id)""",
         f"""CREATE TABLE IF NOT EXISTS auth_role_users{s} (
             role_id {i} NOT NULL,
             user_id {i} NOT NULL,
@@ -85,7 +84,6 @@ def auth_ddl(dialect: str, suffix: str = "", generation: int = 0) -> list[str]:
             pos {i} NOT NULL,
             PRIMARY KEY (role_id, user_id)
         ){w}""",
-        f"CREATE INDEX IF NOT EXISTS auth_role_users_user{g} ON auth_role_users{s} (user_id)",
         f"""CREATE TABLE IF NOT EXISTS auth_grants{s} (
             resource_type TEXT NOT NULL,
             resource_id TEXT NOT NULL,
