@@ -12,7 +12,7 @@ import asyncpg
 
 from trackledger.eventlog.commands import EnsureDefaultExperiment
 from trackledger.eventlog.context import ContextSource
-from trackledger.eventlog.postgres_schema import LOG_V1, MIGRATION_LOCK
+from trackledger.eventlog.postgres_schema import LOG_V1, LOG_V2, MIGRATION_LOCK
 from trackledger.eventlog.postgres_sql import PgFetchAll
 from trackledger.eventlog.postgres_store import PostgresEventStore
 from trackledger.eventlog.sqlite_readers import ReaderPool
@@ -48,6 +48,7 @@ __all__ = [
 #: PostgreSQL schema versions: migration n is POSTGRES_MIGRATIONS[n - 1]. Append only.
 POSTGRES_MIGRATIONS: list[list[str]] = [
     [*LOG_V1, *projection_ddl("postgres")],
+    LOG_V2,
 ]
 
 
