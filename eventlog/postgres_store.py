@@ -16,7 +16,7 @@ Log-batch commands without an idempotency key go through a group commit
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -246,6 +246,25 @@ class PostgresEventStore:
                 limit,
             )
         return [_stored(row) for row in rows]
+
+    async def read_snapshot(self, page: int = 5000) -> AsyncGenerator[list[StoredEvent], None]:
+        # One REPEATABLE READ transaction: every page reads the snapshot of the first.
+        async with (
+            self.pool.acquire() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            after = 0
+            while True:
+                rows = await conn.fetch(
+                    f"SELECT {_EVENT_COLUMNS}, txid::text::bigint AS txid FROM events "
+                    "WHERE position > $1 ORDER BY position LIMIT $2",
+                    after,
+                    page,
+                )
+                if not rows:
+                    return
+                yield [_stored(row) for row in rows]
+                after = rows[-1]["position"]
 
     async def close(self) -> None:
         await self._groups.close()
