@@ -36,7 +36,8 @@ def _line(stored: StoredEvent) -> bytes:
             {
                 "position": stored.position,
                 "stream_id": stored.stream_id,
-                "type": stored.type,
+                # The event's own tag: an old event is written upcast, in the current shape.
+                "type": stored.event.__struct_config__.tag,
                 "recorded_at": stored.recorded_at,
                 "actor": stored.actor,
                 "idempotency_key": stored.idempotency_key,
