@@ -15,17 +15,21 @@ id*, i.e. before any write or row lock. ``appending(conn)`` sends it together wi
 (one round trip, no more than a plain BEGIN). A trigger on ``events`` (migration
 ``LOG_V2``) enforces the rule for every writer, trackledger's or not: an INSERT in a
 transaction that has not taken the lock takes it then if the transaction has no id yet
-(an ad-hoc ``INSERT`` is thus safe), and is refused if it already has one.
+(an ad-hoc ``INSERT`` is thus safe), and is refused if it already has one (its xid may
+lie below a horizon already handed out, and its events would be skipped).
 
 **The horizon**, computed by one statement (``HORIZON``) with snapshot S1::
 
     H = least(xmax(S1), min{x in xip(S1) : x is the xid of a session holding the lock})
 
-where xmax(S1) is S1's first unassigned xid and xip(S1) its in-progress xids (both 64-bit).
-The holders come from ``pg_locks`` (any role may read every row), their xids from
-``pg_stat_activity.backend_xid`` (32-bit; matched against xip's low 32 bits, which is
-exact because in-progress xids lie within 2^31 of each other). Events are then read by a
-*second* statement, with its own later snapshot S2: ``txid < H``.
+where xmax(S1) is S1's xmax (latestCompletedXid + 1; every xid from there on counts as
+running) and xip(S1) its in-progress xids below that, both 64-bit. The holders come from
+``pg_locks`` (any role may read every row), their xids from ``pg_stat_activity``'s
+``backend_xid``: the xid a session's snapshot-visible entry carries from the moment it is
+assigned (``pg_locks``' own transactionid rows appear a moment later, too late). It is 32
+bits wide and matched against xip's low 32 bits, which is exact because in-progress xids
+lie within 2^31 of each other. Events are then read by a *second* statement, with its own
+later snapshot S2: ``txid < H``.
 
 **Why no event below H can appear later.** Let W append events with top-level xid T < H.
 
@@ -37,8 +41,8 @@ exact because in-progress xids lie within 2^31 of each other). Events are then r
   is a holder. The lock table (L) and the activity table (A) are each read once, both after
   S1 and in either order: if at L W holds the lock and at A W still has T, T is matched
   and H <= T, a contradiction. Otherwise W ended before L or before A: a transaction leaves
-  the proc array (becomes committed for new snapshots) before it releases its locks or
-  clears its xid, so W is committed or aborted for S2.
+  the proc array (which clears the xid A shows, and makes it committed for new snapshots)
+  before it releases its locks, so W is committed or aborted for S2.
 - A session whose xid is assigned after S1 gets one >= xmax(S1) >= H; a holder without an
   xid yet (it took the lock, has not written) will get one after S1. Neither can add an
   event below H.
