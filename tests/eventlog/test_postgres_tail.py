@@ -156,10 +156,11 @@ async def test_a_transaction_of_this_store_that_cannot_append_holds_nothing_back
 
 
 async def test_a_store_of_the_previous_schema_opens_with_the_append_lock(postgres_uri, monkeypatch):
-    from trackledger.services import backends
+    from trackledger.services import migrations
 
     with monkeypatch.context() as before:
-        before.setattr(backends, "POSTGRES_MIGRATIONS", backends.POSTGRES_MIGRATIONS[:1])
+        before.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:1])
+        before.setattr(migrations, "LATEST", 1)
         await (await open_backend(postgres_uri)).close()
     backend = await open_backend(postgres_uri)
     conn = await asyncpg.connect(postgres_uri)
