@@ -34,7 +34,7 @@ from trackledger.projections.search.ast import (
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.lexer import Token, tokenize
 
-__all__ = ["ENTITY_ALIASES", "parse_filter", "parse_order_by"]
+__all__ = ["ENTITY_ALIASES", "MAX_DEPTH", "parse_filter", "parse_order_by"]
 
 ENTITY_ALIASES = {
     "metric": "metric",
@@ -53,6 +53,11 @@ ENTITY_ALIASES = {
     "datasets": "dataset",
 }
 _AGGREGATES = {"min": "min", "max": "max", "latest": "latest"}
+#: How deep NOTs and parentheses may nest. Each level is a level of recursion here and in
+#: every compiler, and a level of parentheses in the SQL: a thousand "(" exhausted Python's
+#: stack, and SQLite's parser stack (3.40) overflows at about 20 levels of a compiled
+#: filter (an OR in an AND in ... ordered by a metric). Past the bound is a 400, not a 500.
+MAX_DEPTH = 16
 _OPS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
@@ -61,6 +66,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.i = 0
         self.what = what
+        self.depth = 0
 
     @property
     def tok(self) -> Token:
@@ -115,17 +121,21 @@ class _Parser:
         return parts[0] if len(parts) == 1 else And(tuple(parts))
 
     def unary(self) -> Expr:
-        if self.keyword("NOT"):
-            self.advance()
-            return Not(self.unary())
-        if self.tok.kind == "LPAREN":
-            self.advance()
+        if not (self.keyword("NOT") or self.tok.kind == "LPAREN"):
+            return self.comparison()
+        if self.depth == MAX_DEPTH:
+            raise self.fail(f"NOT and parentheses nest more than {MAX_DEPTH} levels deep")
+        self.depth += 1
+        expr: Expr
+        if self.advance().kind == "LPAREN":
             expr = self.or_expr()
             if self.tok.kind != "RPAREN":
                 raise self.fail("expected ')'")
             self.advance()
-            return expr
-        return self.comparison()
+        else:
+            expr = Not(self.unary())
+        self.depth -= 1
+        return expr
 
     def comparison(self) -> Expr:
         start = self.tok
@@ -297,7 +307,9 @@ def _number(text: str) -> float | int:
         value = int(text)
     except ValueError:
         return float(text)
-    return value if -(2**63) <= value < 2**63 else float(value)
+    # float() of the text, not of the int: a float of an int past 1e308 overflows, while
+    # the text reads as inf, as MLflow's float(value) reads it.
+    return value if -(2**63) <= value < 2**63 else float(text)
 
 
 def parse_filter(text: str | None) -> Expr | None:

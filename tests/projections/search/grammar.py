@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from hypothesis import strategies as st
 
@@ -171,6 +171,9 @@ class Renderer:
         self.choose = choose
         self.parts: list[str] = []
         self.at = 0
+        #: How deep NOTs and parentheses nest in the text written so far, and at most.
+        self.depth = 0
+        self.deepest = 0
 
     @property
     def text(self) -> str:
@@ -185,6 +188,10 @@ class Renderer:
 
     def gap(self) -> None:
         self.put(self.choose(_GAP))
+
+    def enter(self) -> None:
+        self.depth += 1
+        self.deepest = max(self.deepest, self.depth)
 
     def word(self, word: str) -> None:
         self.put(self.choose([word, word.lower(), word.capitalize()]))
@@ -209,10 +216,12 @@ class Renderer:
         if not (needed or self.choose([False, True])):
             return self.bare(expr)
         self.put("(")
+        self.enter()
         self.gap()
         out = self.bare(expr)
         self.gap()
         self.put(")")
+        self.depth -= 1
         return out
 
     def bare(self, expr: Expr) -> Expr:
@@ -239,7 +248,10 @@ class Renderer:
                     return Not(self.comparison(part, negated=True))
                 self.word("NOT")
                 self.space()
-                return Not(self.expr(part, "not"))
+                self.enter()
+                out = Not(self.expr(part, "not"))
+                self.depth -= 1
+                return out
         raise TypeError(expr)
 
     def comparison(self, c: Comparison, *, negated: bool = False) -> Comparison:
@@ -333,11 +345,19 @@ class Renderer:
         return OrderKey(field=field, ascending=key.ascending)
 
 
-def render(expr: Expr, choose: Choose = canonical) -> tuple[str, Expr]:
-    """``expr`` as filter text, and the tree the parser must read from it."""
+class Rendered(NamedTuple):
+    text: str
+    #: The tree the parser must read from ``text``.
+    tree: Expr
+    #: How deep NOTs and parentheses nest in ``text`` (the parser bounds it).
+    depth: int
+
+
+def render(expr: Expr, choose: Choose = canonical) -> Rendered:
+    """``expr`` written as filter text."""
     renderer = Renderer(choose)
     out = renderer.filter(expr)
-    return renderer.text, out
+    return Rendered(renderer.text, out, renderer.deepest)
 
 
 def render_order_key(key: OrderKey, choose: Choose = canonical) -> tuple[str, OrderKey]:

@@ -11,7 +11,17 @@ import pytest
 
 from tests.projections.search.grammar import render
 from trackledger.projections.search import FilterError, parse_filter, parse_order_by
-from trackledger.projections.search.ast import And, Comparison, Field, Not, Or, OrderKey, Value
+from trackledger.projections.search.ast import (
+    And,
+    Comparison,
+    Expr,
+    Field,
+    Not,
+    Or,
+    OrderKey,
+    Value,
+)
+from trackledger.projections.search.parser import MAX_DEPTH
 
 
 def f(entity: str, key: str, at: int = 0, aggregate: str = "latest") -> Field:
@@ -23,6 +33,12 @@ def c(field: Field, op: str, value: Value, quoted: bool | None = None) -> Compar
         values = value if isinstance(value, tuple) else (value,)
         quoted = value is not None and all(isinstance(v, str) for v in values)
     return Comparison(field=field, op=op, value=value, quoted=quoted, position=field.position)
+
+
+def _nots(n: int, expr: Expr) -> Expr:
+    for _ in range(n):
+        expr = Not(expr)
+    return expr
 
 
 VALID = [
@@ -68,6 +84,8 @@ VALID = [
     ("metrics.a = 9223372036854775808", c(f("metric", "a"), "=", 9223372036854775808.0)),
     ("metrics.a = 9223372036854775807", c(f("metric", "a"), "=", 9223372036854775807)),
     ("metrics.a = 1e999", c(f("metric", "a"), "=", float("inf"))),
+    # Regression: an int literal too large for a float raised OverflowError (a 500).
+    ("metrics.a = " + "9" * 400, c(f("metric", "a"), "=", float("inf"))),
     # MLflow keeps a doubled quote as written.
     ("tags.t = 'it''s'", c(f("tag", "t"), "=", "it''s")),
     ('tags.t = "say ""hi"""', c(f("tag", "t"), "=", 'say ""hi""')),
@@ -127,6 +145,12 @@ VALID = [
     ("min = 1", c(f("attribute", "min"), "=", 1)),
     ("metrics.a.b.c = 1", c(f("metric", "a.b.c"), "=", 1)),
     ("metrics.`` = 1", c(f("metric", ""), "=", 1)),
+    # As deep as NOT and parentheses may nest.
+    ("(" * MAX_DEPTH + "tags.x = 'y'" + ")" * MAX_DEPTH, c(f("tag", "x", MAX_DEPTH), "=", "y")),
+    (
+        "NOT " * MAX_DEPTH + "tags.x = 'y'",
+        _nots(MAX_DEPTH, c(f("tag", "x", 4 * MAX_DEPTH), "=", "y")),
+    ),
     # Nothing to filter on.
     ("", None),
     ("   \t\n", None),
@@ -134,18 +158,20 @@ VALID = [
 ]
 
 
-@pytest.mark.parametrize(("text", "tree"), VALID, ids=[t for t, _ in VALID])
+@pytest.mark.parametrize(("text", "tree"), VALID, ids=[t[:40] for t, _ in VALID])
 def test_valid_filters_parse_to_their_tree(text, tree) -> None:
     assert parse_filter(text) == tree
 
 
 #: Trees the renderer can write (it has no spelling for an infinite value).
-RENDERABLE = [(t, tree) for t, tree in VALID if tree is not None and "1e999" not in t]
+RENDERABLE = [(t, tree) for t, tree in VALID if tree is not None and "inf" not in repr(tree)]
 
 
-@pytest.mark.parametrize("tree", [tree for _, tree in RENDERABLE], ids=[t for t, _ in RENDERABLE])
+@pytest.mark.parametrize(
+    "tree", [tree for _, tree in RENDERABLE], ids=[t[:40] for t, _ in RENDERABLE]
+)
 def test_the_canonical_spelling_of_each_tree_parses_back(tree) -> None:
-    text, expected = render(tree)
+    text, expected, _ = render(tree)
     assert parse_filter(text) == expected, text
 
 
@@ -184,11 +210,19 @@ INVALID = [
     ("\"tags\".x = 'a'", 0, '"tags"', "cannot be quoted with double quotes"),
     ("metrics.x = metrics.y", 12, "metrics", "expected a value"),
     ("tags.x = 'a' tags.y = 'b'", 13, "tags", "expected AND, OR or the end"),
+    # Regressions: each of these raised something other than a FilterError (a 500).
+    ("²", 0, "²", "unexpected character"),  # a digit to str.isdigit, but no number
+    ("metrics.x = ²", 12, "²", "unexpected character"),
+    ("metrics.x = 1²", 13, "²", "unexpected character"),
+    # Deeper than the stack allows (RecursionError), and one level past the bound.
+    ("(" * 1000 + "tags.x = 'y'" + ")" * 1000, 16, "(", "nest more than 16 levels deep"),
+    ("NOT " * 17 + "tags.x = 'y'", 64, "NOT", "nest more than 16 levels deep"),
+    ("(NOT " * 9 + "tags.x = 'y'" + ")" * 9, 40, "(", "nest more than 16 levels deep"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("text", "position", "token", "reason"), INVALID, ids=[t for t, *_ in INVALID]
+    ("text", "position", "token", "reason"), INVALID, ids=[t[:40] for t, *_ in INVALID]
 )
 def test_invalid_filters_point_at_the_offending_token(text, position, token, reason) -> None:
     with pytest.raises(FilterError) as raised:
