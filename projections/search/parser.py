@@ -34,7 +34,14 @@ from trackledger.projections.search.ast import (
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.lexer import Token, tokenize
 
-__all__ = ["ENTITY_ALIASES", "MAX_DEPTH", "parse_filter", "parse_order_by"]
+__all__ = [
+    "ENTITY_ALIASES",
+    "MAX_COMPARISONS",
+    "MAX_DEPTH",
+    "MAX_VALUES",
+    "parse_filter",
+    "parse_order_by",
+]
 
 ENTITY_ALIASES = {
     "metric": "metric",
@@ -58,6 +65,12 @@ _AGGREGATES = {"min": "min", "max": "max", "latest": "latest"}
 #: stack, and SQLite's parser stack (3.40) overflows at about 20 levels of a compiled
 #: filter (an OR in an AND in ... ordered by a metric). Past the bound is a 400, not a 500.
 MAX_DEPTH = 16
+#: How many comparisons one filter may make: SQLite caps an expression's depth at 1,000,
+#: and a chain of ORs is as deep as it is long.
+MAX_COMPARISONS = 500
+#: How many values one filter may list: each is a query parameter, on every arm of a
+#: search ordered by a metric (three), and asyncpg sends at most 32,767 of them.
+MAX_VALUES = 5000
 _OPS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
@@ -67,6 +80,8 @@ class _Parser:
         self.i = 0
         self.what = what
         self.depth = 0
+        self.comparisons = 0
+        self.values = 0
 
     @property
     def tok(self) -> Token:
@@ -139,6 +154,9 @@ class _Parser:
 
     def comparison(self) -> Expr:
         start = self.tok
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            raise self.fail(f"a filter may make at most {MAX_COMPARISONS} comparisons")
         field = self.field()
         if self.tok.kind == "OP":
             op = _OPS.get(self.tok.text)
@@ -254,8 +272,15 @@ class _Parser:
             parts.append(self.advance().text)
         return ".".join(parts)
 
+    def count_value(self) -> None:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise self.fail(f"a filter may hold at most {MAX_VALUES} values")
+
     def value(self) -> tuple[Value, bool]:
         tok = self.tok
+        if tok.kind in ("STRING", "NUMBER"):
+            self.count_value()
         if tok.kind == "STRING":
             self.advance()
             return tok.value, True
@@ -274,6 +299,8 @@ class _Parser:
         values: list[str | float | int] = []
         while True:
             tok = self.tok
+            if tok.kind in ("STRING", "NUMBER"):
+                self.count_value()
             if tok.kind == "STRING":
                 values.append(tok.value)
             elif tok.kind == "NUMBER":

@@ -218,6 +218,9 @@ INVALID = [
     ("(" * 1000 + "tags.x = 'y'" + ")" * 1000, 16, "(", "nest more than 16 levels deep"),
     ("NOT " * 17 + "tags.x = 'y'", 64, "NOT", "nest more than 16 levels deep"),
     ("(NOT " * 9 + "tags.x = 'y'" + ")" * 9, 40, "(", "nest more than 16 levels deep"),
+    # Bounds that keep a filter within what SQLite and asyncpg take (see MAX_COMPARISONS).
+    ("tags.t = 'a' OR " * 500 + "tags.t = 'b'", 16 * 500, "tags", "at most 500 comparisons"),
+    ("tags.t IN (" + "'a', " * 5000 + "'b')", 11 + 5 * 5000, "'b'", "at most 5000 values"),
 ]
 
 
