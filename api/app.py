@@ -32,7 +32,7 @@ from trackledger.api.auth import session as auth_session
 from trackledger.api.auth import tokens as auth_tokens
 from trackledger.api.auth import users as auth_users
 from trackledger.api.auth.guard import AuthState, install
-from trackledger.api.auth.hosts import HostCheck, default_allowed_hosts
+from trackledger.api.auth.hosts import HostCheck
 from trackledger.api.body_limit import BodyLimit
 from trackledger.api.calls import backend
 from trackledger.api.errors import error_response
@@ -119,7 +119,8 @@ def create_app(
 
     With ``auth``, every route but a few public ones needs a credential and the permission
     its rule names (``api/auth/table.py``). Requests whose Host is not in ``allowed_hosts``
-    get 403 (default: localhost's names and ``testserver``, the in-process tests' host);
+    get 403 (``trackledger server`` always passes its list, ``--allowed-hosts`` or the
+    names it is bound to; None checks nothing, for apps in tests whatever host they use);
     ``cors_allowed_origins`` turns CORS on for those origins."""
 
     @asynccontextmanager
@@ -175,8 +176,8 @@ def create_app(
                 allow_credentials=True,
             ),
         )
-    hosts = allowed_hosts if allowed_hosts else [*default_allowed_hosts("127.0.0.1"), "testserver"]
-    middleware.insert(0, Middleware(HostCheck, allowed=hosts))
+    if allowed_hosts is not None:
+        middleware.insert(0, Middleware(HostCheck, allowed=allowed_hosts))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

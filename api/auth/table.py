@@ -50,6 +50,7 @@ RULES: dict[str, Rule] = {
     # Liveness, the UI's files, what the client probes before logging in.
     "GET /health": PUBLIC,
     "GET /version": PUBLIC,
+    "GET /openapi.json": PUBLIC,
     "GET /": PUBLIC,
     "GET /static": PUBLIC,
     f"GET {ML3}/server-info": PUBLIC,

@@ -579,16 +579,38 @@ async def test_auth_endpoints_do_not_exist_without_auth(client):
     )
 
 
-async def test_a_foreign_host_is_refused_with_or_without_auth(client, auth_app, backend, tmp_path):
-    response = await client.get("/health", headers={"Host": "evil.example"})
-    error(response, "PERMISSION_DENIED", 403)
-    assert (await client.get("/health", headers={"Host": "localhost:5000"})).status_code == 200
-    assert (await client.get("/health", headers={"Host": "[::1]:5000"})).status_code == 200
-    async with client_of(auth_app) as http:
-        error(await http.get("/health", headers={"Host": "evil.example"}), "PERMISSION_DENIED", 403)
+async def test_a_foreign_host_is_refused_with_or_without_auth(backend, tmp_path):
+    from trackledger.api.app import create_app
+    from trackledger.api.auth.hosts import default_allowed_hosts
+
+    async def given():
+        return backend
+
+    # What trackledger server passes by default when it listens on 127.0.0.1.
+    hosts = default_allowed_hosts("127.0.0.1")
+    assert set(hosts) == {"127.0.0.1", "localhost", "::1"}
+    for auth in (False, True):
+        app = create_app(given, auth=auth, allowed_hosts=hosts)
+        app.state.backend = backend
+        async with client_of(app) as http:
+            response = await http.get("/health", headers={"Host": "evil.example"})
+            error(response, "PERMISSION_DENIED", 403)
+            for host in ("localhost:5000", "127.0.0.1:5000", "[::1]:5000"):
+                assert (await http.get("/health", headers={"Host": host})).status_code == 200
     anything = make_app(backend, tmp_path, allowed_hosts=["*"])
     async with client_of(anything) as http:
         assert (await http.get("/health", headers={"Host": "evil.example"})).status_code == 200
+
+
+def test_listening_on_every_interface_allows_the_machines_names():
+    import socket
+
+    from trackledger.api.auth.hosts import default_allowed_hosts, host_name
+
+    hosts = default_allowed_hosts("0.0.0.0")
+    assert {"localhost", "127.0.0.1", socket.gethostname().lower()} <= set(hosts)
+    assert "0.0.0.0" not in hosts
+    assert host_name("Example.COM:80") == "example.com" and host_name("[::1]") == "::1"
 
 
 async def test_cors_is_off_unless_origins_are_named(client, backend, tmp_path):

@@ -39,6 +39,7 @@ ART = "/api/2.0/mlflow-artifacts"
 SAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     "GET /health": ("/health", {}),
     "GET /version": ("/version", {}),
+    "GET /openapi.json": ("/openapi.json", {}),
     "GET /": ("/", {}),
     "GET /static": ("/static/app.js", {}),
     f"GET {ML3}/server-info": (f"{ML3}/server-info", {}),

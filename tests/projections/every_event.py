@@ -57,7 +57,51 @@ async def _model(client: httpx.AsyncClient, exp_id: str, run_id: str, name: str)
     return model_id
 
 
-async def every_event_workload(client: httpx.AsyncClient, clock: Clock) -> Made:
+async def _auth_events(backend: Backend, exp: str) -> None:
+    """Users, tokens, roles and grants: on the store (the API refuses them without auth)."""
+    from trackledger.eventlog import auth_commands as a
+    from trackledger.eventlog.results import AuthRef
+
+    commands: list[Any] = [
+        a.CreateUser(username="ann", password_hash="scrypt$h1"),
+        a.CreateUser(username="ben", password_hash="scrypt$h2"),
+        a.ChangePassword(username="ann", password_hash="scrypt$h3"),
+        a.SetAdmin(username="ann", is_admin=True),
+        a.CreateToken(username="ann", token_id="00aa", name="ci", token_hash="t1", kind="access"),
+        a.RevokeToken(username="ann", token_id="00aa"),
+        a.GrantPermission(
+            username="ben", resource_type="experiment", resource_id=exp, permission="EDIT"
+        ),
+        a.GrantPermission(
+            username="ann", resource_type="experiment", resource_id=exp, permission="READ"
+        ),
+        a.RevokePermission(username="ann", resource_type="experiment", resource_id=exp),
+        a.DeleteUser(username="ben"),
+    ]
+    for command in commands:
+        await backend.store.execute(command, actor="workload")
+    role = await backend.store.execute(a.CreateRole(name="team", workspace="default"))
+    assert isinstance(role, AuthRef)
+    await backend.store.execute(a.UpdateRole(role_id=role.id, description="all of us"))
+    added = await backend.store.execute(
+        a.AddRolePermission(
+            role_id=role.id, resource_type="experiment", resource_pattern="*", permission="READ"
+        )
+    )
+    assert isinstance(added, AuthRef)
+    change = a.ChangeRolePermission(role_permission_id=added.id, permission="EDIT")
+    await backend.store.execute(change)
+    await backend.store.execute(a.AssignRole(username="ann", role_id=role.id))
+    await backend.store.execute(a.UnassignRole(username="ann", role_id=role.id))
+    await backend.store.execute(a.RemoveRolePermission(role_permission_id=added.id))
+    await backend.store.execute(a.DeleteRole(role_id=role.id))
+
+
+async def every_event_workload(
+    client: httpx.AsyncClient, clock: Clock, backend: Backend | None = None
+) -> Made:
+    """With ``backend``, also the users, tokens, roles and grants the API takes only with
+    authentication on."""
     exp = await new_experiment(client, "alpha")
     await ok(await post(client, "experiments/update", {"experiment_id": exp, "new_name": "beta"}))
     tag = {"experiment_id": exp, "key": "team", "value": "vision"}
@@ -141,6 +185,8 @@ async def every_event_workload(client: httpx.AsyncClient, clock: Clock) -> Made:
     assert purged == {"runs_purged": 2, "experiments_purged": 1}
     # Writes after the purge, on the day the clock now shows.
     await ok(await post(client, "runs/set-tag", {"run_id": child, "key": "late", "value": "1"}))
+    if backend is not None:
+        await _auth_events(backend, exp)
     return Made([exp, back, doomed_exp, "0"], runs, models)
 
 
