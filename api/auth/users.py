@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api.auth.common import caller, required, run_auth_command, state
+from trackledger.api.auth.credentials import SESSION_COOKIE, cookie, csrf_token, headers_of
 from trackledger.api.errors import ApiError, endpoint
 from trackledger.api.wire import read
 from trackledger.eventlog.auth_commands import ChangePassword, CreateUser, DeleteUser, SetAdmin
@@ -108,7 +109,13 @@ async def list_users(request: Request) -> Response:
 async def current(request: Request) -> Response:
     me = caller(request)
     found = await find_user(request, me.username)
-    return render.json_response({"user": user_json(found), "is_basic_auth": True})
+    body: dict[str, Any] = {"user": user_json(found), "is_basic_auth": me.via == "basic"}
+    if me.via == "session":
+        # For the web UI, which cannot read its HttpOnly cookie: the token to send back with
+        # changes (another site's page cannot read this answer).
+        session = cookie(headers_of(request.scope).get("cookie", ""), SESSION_COOKIE)
+        body["csrf_token"] = csrf_token(session or "")
+    return render.json_response(body)
 
 
 @endpoint

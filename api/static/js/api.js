@@ -2,7 +2,15 @@
 // own message, which the pages show as they are.
 
 const MLFLOW = "/api/2.0/mlflow";
+const MLFLOW3 = "/api/3.0/mlflow";
 const TRACKLEDGER = "/api/2.0/trackledger";
+
+// With authentication on, the browser's session cookie proves who calls; a call that
+// changes something also carries the session's CSRF token (see auth.js).
+let csrfToken = "";
+export function setCsrf(token) {
+  csrfToken = token || "";
+}
 
 export class ApiError extends Error {
   constructor(code, message, status) {
@@ -22,7 +30,9 @@ export function queryString(params) {
 }
 
 async function call(method, url, body) {
-  const init = { method, headers: {} };
+  // The marker makes a 401 come without a Basic challenge: the page shows its own login.
+  const init = { method, headers: { "X-Trackledger-UI": "1" } };
+  if (csrfToken && method !== "GET") init.headers["X-CSRF-Token"] = csrfToken;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -40,21 +50,28 @@ async function call(method, url, body) {
   } catch {
     data = { message: text };
   }
+  if (res.status === 401 && !url.includes("/auth/login")) {
+    window.dispatchEvent(new CustomEvent("trackledger:login"));
+  }
   if (!res.ok) {
     throw new ApiError(data.error_code || `HTTP_${res.status}`, data.message || res.statusText, res.status);
   }
   return data;
 }
 
-export const mlflow = {
-  get: (path, params) => call("GET", `${MLFLOW}/${path}?${queryString(params)}`),
-  post: (path, body) => call("POST", `${MLFLOW}/${path}`, body || {}),
-};
+function client(base) {
+  return {
+    get: (path, params) => call("GET", `${base}/${path}?${queryString(params)}`),
+    post: (path, body) => call("POST", `${base}/${path}`, body || {}),
+    patch: (path, body) => call("PATCH", `${base}/${path}`, body || {}),
+    delete: (path, body) => call("DELETE", `${base}/${path}`, body || {}),
+    url: (path, params) => `${base}/${path}?${queryString(params)}`,
+  };
+}
 
-export const ledger = {
-  get: (path, params) => call("GET", `${TRACKLEDGER}/${path}?${queryString(params)}`),
-  url: (path, params) => `${TRACKLEDGER}/${path}?${queryString(params)}`,
-};
+export const mlflow = client(MLFLOW);
+export const mlflow3 = client(MLFLOW3);
+export const ledger = client(TRACKLEDGER);
 
 // Where the server's artifact proxy serves a run's file, or null for artifact roots that
 // live outside this server.

@@ -5,6 +5,7 @@ import { experimentsPage } from "./experiments.js";
 import { runsPage } from "./runs.js";
 import { runPage } from "./run.js";
 import { comparePage } from "./compare.js";
+import { loginPage, permissionsPage, tokensPage, usersPage, whoAmI } from "./auth.js";
 import { errorBox, replace } from "./dom.js";
 
 const routes = [
@@ -12,6 +13,10 @@ const routes = [
   [/^#\/experiments\/(\d+)\/runs\/([\w-]+)\/?$/, (m) => (view) => runPage(view, m[1], m[2])],
   [/^#\/experiments\/([\d,]+)\/?(?:\?.*)?$/, (m) => (view) => runsPage(view, m[1].split(","))],
   [/^#\/compare\?runs=([\w,-]+)$/, (m) => (view) => comparePage(view, m[1].split(","))],
+  [/^#\/tokens$/, () => tokensPage],
+  [/^#\/admin\/users$/, () => usersPage],
+  [/^#\/admin\/permissions$/, () => (view) => permissionsPage(view)],
+  [/^#\/login$/, () => (view) => loginPage(view, () => (window.location.hash = "#/"))],
 ];
 
 let current = 0;
@@ -34,5 +39,16 @@ function route() {
   replace(root, errorBox(new Error(`No page at ${hash}`)));
 }
 
+// With authentication on, a request without a valid session brings up the sign-in form;
+// signing in goes on to the page that was asked for.
+function signIn() {
+  const token = ++current;
+  const root = document.getElementById("app");
+  loginPage({ root, alive: () => token === current }, route);
+}
+
 window.addEventListener("hashchange", route);
-route();
+window.addEventListener("trackledger:login", signIn);
+whoAmI()
+  .then((who) => (who === "login" && window.location.hash !== "#/login" ? signIn() : route()))
+  .catch(route);
