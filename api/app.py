@@ -19,7 +19,9 @@ from trackledger.api import (
     databricks,
     experiments,
     extensions,
+    model_versions,
     models,
+    registered_models,
     runs,
     ui,
 )
@@ -61,6 +63,8 @@ def _mlflow_routes() -> list[BaseRoute]:
         *runs.routes,
         *databricks.routes,
         *models.routes,
+        *registered_models.routes,
+        *model_versions.routes,
         *artifacts.tracking_routes,
     ]
 

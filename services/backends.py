@@ -23,6 +23,7 @@ from trackledger.eventlog.store import EventStore, system_clock
 from trackledger.projections import postgres_rebuild, sqlite_rebuild
 from trackledger.projections.browse import Browse
 from trackledger.projections.postgres_apply import PostgresProjector
+from trackledger.projections.registry_reads import RegistryReads
 from trackledger.projections.schema import projection_ddl
 from trackledger.projections.sql_lookups import (
     answer_postgres,
@@ -74,6 +75,9 @@ class Backend(Protocol):
     @property
     def browse(self) -> Browse: ...
 
+    @property
+    def registry(self) -> RegistryReads: ...
+
     async def rebuild(self, progress: Progress | None = None, chunk: int = CHUNK) -> int: ...
 
     async def verify(
@@ -124,6 +128,7 @@ class SQLiteBackend:
         self.store = store
         self.reads = SqlReadModel(readers.fetchall, "sqlite")
         self.browse = Browse(readers.fetchall)
+        self.registry = RegistryReads(readers.fetchall, "sqlite")
 
     async def rebuild(self, progress: Progress | None = None, chunk: int = CHUNK) -> int:
         return await sqlite_rebuild.rebuild(self.writer, progress, chunk)
@@ -208,6 +213,7 @@ class PostgresBackend:
         self.store = store
         self.reads = SqlReadModel(PgFetchAll(read_pool), "postgres")
         self.browse = Browse(PgFetchAll(read_pool))
+        self.registry = RegistryReads(PgFetchAll(read_pool), "postgres")
 
     async def rebuild(self, progress: Progress | None = None, chunk: int = CHUNK) -> int:
         return await postgres_rebuild.rebuild(self.pool, progress, chunk)
