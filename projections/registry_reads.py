@@ -48,6 +48,8 @@ class RegistryReads:
     def __init__(self, fetchall: FetchAll, dialect: str) -> None:
         self._fetchall = fetchall
         self._dialect = dialect
+        # SQLite's CROSS JOIN keeps the keys as the outer loop (lookups by primary key).
+        self._drive = "JOIN" if dialect == "postgres" else "CROSS JOIN"
 
     # -- registered models -------------------------------------------------------------
 
@@ -188,7 +190,7 @@ class RegistryReads:
         ids = sorted({k[0] for k in keys})
         source, params = self._keys_source(keys)
         rows = await self._fetchall(
-            f"{source} SELECT {_VERSION_COLUMNS} FROM w CROSS JOIN model_versions mv "
+            f"{source} SELECT {_VERSION_COLUMNS} FROM w {self._drive} model_versions mv "
             "ON mv.registered_model_id = w.id AND mv.version = w.v "
             "JOIN registered_models r ON r.registered_model_id = mv.registered_model_id "
             "WHERE mv.creation_time IS NOT NULL AND mv.current_stage != 'Deleted_Internal'",
@@ -197,7 +199,8 @@ class RegistryReads:
         tags: dict[Key, list[Tag]] = defaultdict(list)
         for model_id, number, key, value in await self._fetchall(
             f"{source} SELECT g.registered_model_id, g.version, g.key, g.value FROM w "
-            "CROSS JOIN model_version_tags g ON g.registered_model_id = w.id AND g.version = w.v "
+            f"{self._drive} model_version_tags g ON g.registered_model_id = w.id "
+            "AND g.version = w.v "
             "WHERE g.value IS NOT NULL ORDER BY g.key",
             params,
         ):
