@@ -22,6 +22,7 @@ from trackledger.api import (
     model_versions,
     models,
     registered_models,
+    registry_history,
     runs,
     ui,
 )
@@ -106,7 +107,10 @@ def create_app(
         # The same handlers serve the UI's /ajax-api prefix, as in MLflow.
         Mount("/api/2.0/mlflow", routes=mlflow),
         Mount("/ajax-api/2.0/mlflow", routes=mlflow),
-        Mount("/api/2.0/trackledger", routes=[*extensions.routes, *browse.routes]),
+        Mount(
+            "/api/2.0/trackledger",
+            routes=[*extensions.routes, *browse.routes, *registry_history.routes],
+        ),
         Mount("/api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
         Mount("/ajax-api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
         Route("/api/3.0/mlflow/server-info", artifacts.server_info),

@@ -27,6 +27,7 @@ from trackledger.eventlog import registry_validation as rv
 from trackledger.eventlog.command_base import TagIn
 from trackledger.eventlog.errors import InvalidInput, NotFound
 from trackledger.eventlog.results import RegisteredModelRef
+from trackledger.projections.registry_reads import RegistryReads
 from trackledger.projections.registry_views import ModelVersionView, RegisteredModelView
 from trackledger.projections.search import decode_page_token, encode_page_token
 
@@ -191,10 +192,9 @@ async def delete_alias(request: Request) -> Response:
 
 
 async def version_by_alias(
-    request: Request, model: RegisteredModelView, alias: str
+    registry: RegistryReads, model: RegisteredModelView, alias: str
 ) -> ModelVersionView:
     """MLflow's get-model-version-by-alias: ``latest`` is the highest version."""
-    registry = backend(request).registry
     if alias.lower() == "latest":
         versions = await registry.latest_in_stages(model.registered_model_id, rv.ALL_STAGES)
         if not versions:
@@ -212,7 +212,8 @@ async def get_by_alias(request: Request) -> Response:
     req = await read(request, AliasRequest)
     name = rv.check_model_name(required(req.name, "name"))
     alias = rv.check_alias(required(req.alias, "alias"))
-    found = await version_by_alias(request, await model_named(request, name), alias)
+    model = await model_named(request, name)
+    found = await version_by_alias(backend(request).registry, model, alias)
     return render.json_response({"model_version": rr.model_version(found)})
 
 

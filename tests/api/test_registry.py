@@ -102,11 +102,11 @@ async def test_rename_onto_a_taken_name_is_refused(client):
         ("..", "Names may be treated as files"),
     ],
 )
-async def test_bad_names_are_refused(client, events, name, message):
-    before = await events()
+async def test_bad_names_are_refused(client, logged, name, message):
+    before = await logged()
     response = await post(client, "registered-models/create", {"name": name})
     assert message in error(response, "INVALID_PARAMETER_VALUE", 400)
-    assert await events() == before
+    assert await logged() == before
 
 
 async def test_tags(client):

@@ -59,9 +59,9 @@ async def test_versions_from_a_run(client):
         ("models:/m-unknown", True, "The model_id request parameter must identify"),
     ],
 )
-async def test_sources_mlflow_refuses(client, events, source, with_run, message):
+async def test_sources_mlflow_refuses(client, logged, source, with_run, message):
     run_id, artifacts, _ = await run_model(client)
-    before = await events()
+    before = await logged()
     body = {"run_id": run_id} if with_run else {}
     response = await post(
         client,
@@ -69,7 +69,7 @@ async def test_sources_mlflow_refuses(client, events, source, with_run, message)
         {"name": "m", "source": source.format(run=run_id, artifacts=artifacts), **body},
     )
     assert message in error(response, "INVALID_PARAMETER_VALUE", 400)
-    assert await events() == before
+    assert await logged() == before
 
 
 async def test_other_stores_are_taken_as_given(client):
