@@ -45,8 +45,18 @@ def registry_ddl(dialect: str, suffix: str = "", generation: int = 0) -> list[st
             max_version {i} NOT NULL DEFAULT 0,
             deleted_time {i}
         )""",
-        # Get-by-name, the uniqueness check and search in name order.
+        # Get-by-name and the uniqueness check; on SQLite also search in name order.
         f"CREATE INDEX IF NOT EXISTS registered_models_name{g} ON registered_models{s} (name)",
+        # PostgreSQL orders names bytewise (COLLATE "C", as SQLite does), which an index in
+        # the database's collation cannot give.
+        *(
+            [
+                f"""CREATE INDEX IF NOT EXISTS registered_models_name_c{g}
+                ON registered_models{s} (name COLLATE "C")"""
+            ]
+            if dialect == "postgres"
+            else []
+        ),
         f"""CREATE INDEX IF NOT EXISTS registered_models_updated{g}
             ON registered_models{s} (last_updated_time, name)""",
         f"""CREATE TABLE IF NOT EXISTS registered_model_tags{s} (
@@ -92,6 +102,11 @@ def registry_ddl(dialect: str, suffix: str = "", generation: int = 0) -> list[st
         f"""CREATE INDEX IF NOT EXISTS model_versions_stage{g}
             ON model_versions{s} (registered_model_id, current_stage, version)""",
         f"CREATE INDEX IF NOT EXISTS model_versions_run{g} ON model_versions{s} (run_id)",
+        # Pages in version number or creation order.
+        f"""CREATE INDEX IF NOT EXISTS model_versions_number{g}
+            ON model_versions{s} (version, registered_model_id)""",
+        f"""CREATE INDEX IF NOT EXISTS model_versions_created{g}
+            ON model_versions{s} (creation_time, registered_model_id, version)""",
         f"""CREATE TABLE IF NOT EXISTS model_version_tags{s} (
             registered_model_id TEXT NOT NULL,
             version {i} NOT NULL,

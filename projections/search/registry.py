@@ -173,6 +173,21 @@ _VERSION_ORDER = {
 _VERSION_KEYS = ["name", "run_id", "source_path", "version_number"]
 
 
+def _picks_names(expr: Expr | None) -> bool:
+    """Whether the filter, at its top level, keeps only some names (=, IN, a LIKE prefix)."""
+    parts = expr.parts if isinstance(expr, And) else (expr,) if expr is not None else ()
+    for part in parts:
+        if not isinstance(part, Comparison) or part.field.entity != "attribute":
+            continue
+        if part.field.key != "name":
+            continue
+        if part.op in ("=", "IN"):
+            return True
+        if part.op == "LIKE" and isinstance(part.value, str) and part.value[:1] not in ("%", "_"):
+            return True
+    return False
+
+
 def _version_number(c: Comparison, b: SqlBuilder) -> str:
     check_expr(c, _NUMERIC_OPS, numeric=None)
     values = c.value if isinstance(c.value, tuple) else (c.value,)
@@ -245,9 +260,18 @@ def compile_version_search(
         parts.append(f"{b.text_order('r.name')} ASC")
     if not any(column == "mv.version" for column, _ in keys):
         parts.append("mv.version DESC")
+    # SQLite keeps the written order of a CROSS JOIN. The models come first when the page is
+    # in name order (their name index gives it) or the filter picks models by name (few
+    # models, then their versions by key); otherwise the versions come first, in the order of
+    # the index that gives the page's order, which stops after the page instead of sorting
+    # every match.
+    if (keys and keys[0][0] == "r.name") or _picks_names(expr):
+        tables = "registered_models r CROSS JOIN model_versions mv"
+    else:
+        tables = "model_versions mv CROSS JOIN registered_models r"
+    conditions.insert(0, "r.registered_model_id = mv.registered_model_id")
     return (
-        "SELECT mv.registered_model_id, mv.version FROM model_versions mv "
-        "JOIN registered_models r ON r.registered_model_id = mv.registered_model_id"
-        f"{''.join(joins)} WHERE {' AND '.join(conditions)} ORDER BY {', '.join(parts)} "
+        f"SELECT mv.registered_model_id, mv.version FROM {tables}{''.join(joins)} "
+        f"WHERE {' AND '.join(conditions)} ORDER BY {', '.join(parts)} "
         f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
