@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -336,3 +337,17 @@ async def test_search_versions(client, clock):
         )
     await ok(await delete(client, "registered-models/delete", {"name": "b"}))
     assert (await _search(client))[0] == [("a", "3"), ("a", "2"), ("a", "1")]
+
+
+async def test_concurrent_registrations_get_distinct_numbers(client):
+    await create(client, "m")
+    bodies = await asyncio.gather(
+        *(
+            post(client, "model-versions/create", {"name": "m", "source": f"s3://b/{i}"})
+            for i in range(12)
+        )
+    )
+    numbers = sorted([int((await ok(r))["model_version"]["version"]) for r in bodies])
+    assert numbers == list(range(1, 13))
+    found, _ = await _search(client, filter="name = 'm'")
+    assert len(found) == 12
