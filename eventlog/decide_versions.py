@@ -58,6 +58,9 @@ from trackledger.eventlog.results import ModelVersionRef, Nothing
 __all__ = ["create", "delete", "delete_tag", "set_tag", "transition", "update"]
 
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"
+#: Run ids are 32 characters; a longer one is not a run of any MLflow server (MLflow's column
+#: holds 32), and an index entry must stay small.
+MAX_RUN_ID_LENGTH = 256
 _LOCAL_RUN = (
     "Invalid model version source: '{source}'. To use a local path as a model version source, "
     "the run_id request parameter has to be specified and the local path has to be contained "
@@ -266,6 +269,8 @@ def create(cmd: CreateModelVersion, ctx: DecideContext) -> Decision:
             f"Invalid prompt source: '{source}'. Prompt sources must use an MLflow placeholder."
         )
     ms.check_host(source)
+    if cmd.run_id:
+        v.check_length(cmd.run_id, MAX_RUN_ID_LENGTH, "run_id")
     # MLflow reads an absent run_id or model_id as "", and tells absent from given apart
     # only where a models:/ source is resolved.
     given = (cmd.run_id is not None, cmd.model_id is not None)

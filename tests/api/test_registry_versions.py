@@ -58,12 +58,13 @@ async def test_versions_from_a_run(client):
         ("http://host:9000/models", True, "cannot use the 'http' scheme"),
         ("mlflow-artifacts://host:9000/models", True, "cannot use the 'mlflow-artifacts' scheme"),
         ("models:/m-unknown", True, "The model_id request parameter must identify"),
+        ("s3://b/m", "x" * 300, "'run_id' exceeds the maximum length of 256 characters"),
     ],
 )
 async def test_sources_mlflow_refuses(client, logged, source, with_run, message):
     run_id, artifacts, _ = await run_model(client)
     before = await logged()
-    body = {"run_id": run_id} if with_run else {}
+    body = {"run_id": with_run if isinstance(with_run, str) else run_id} if with_run else {}
     response = await post(
         client,
         "model-versions/create",
