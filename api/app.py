@@ -20,8 +20,11 @@ from trackledger.api import (
     databricks,
     experiments,
     extensions,
+    model_versions,
     models,
     openapi,
+    registered_models,
+    registry_history,
     runs,
     ui,
 )
@@ -64,6 +67,8 @@ def _mlflow_routes() -> list[BaseRoute]:
         *runs.routes,
         *databricks.routes,
         *models.routes,
+        *registered_models.routes,
+        *model_versions.routes,
         *artifacts.tracking_routes,
     ]
 
@@ -109,7 +114,10 @@ def create_app(
         # The same handlers serve the UI's /ajax-api prefix, as in MLflow.
         Mount("/api/2.0/mlflow", routes=mlflow),
         Mount("/ajax-api/2.0/mlflow", routes=mlflow),
-        Mount("/api/2.0/trackledger", routes=[*extensions.routes, *browse.routes]),
+        Mount(
+            "/api/2.0/trackledger",
+            routes=[*extensions.routes, *browse.routes, *registry_history.routes],
+        ),
         Mount("/api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
         Mount("/ajax-api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
         Route("/api/3.0/mlflow/server-info", artifacts.server_info),
