@@ -14,6 +14,9 @@ from trackledger.projections.sql_reads import FetchAll
 
 __all__ = ["Axis", "Browse", "MetricBucket", "RunCounts", "RunKeys"]
 
+#: Run ids looked up per query when checking that runs exist.
+_ID_CHUNK = 500
+
 #: What a chart's x axis measures.
 Axis = Literal["step", "timestamp"]
 
@@ -93,6 +96,17 @@ class Browse:
             metrics=await keys("latest_metrics", ""),
             tags=await keys("run_tags", " AND t.value IS NOT NULL"),
         )
+
+    async def existing_runs(self, run_ids: list[str]) -> set[str]:
+        """Which of ``run_ids`` name a run (deleted ones included)."""
+        found: set[str] = set()
+        for start in range(0, len(run_ids), _ID_CHUNK):
+            chunk = run_ids[start : start + _ID_CHUNK]
+            rows = await self._fetchall(
+                f"SELECT run_id FROM runs WHERE run_id IN ({_marks(len(chunk))})", chunk
+            )
+            found.update(row[0] for row in rows)
+        return found
 
     async def metric_buckets(
         self, run_id: str, key: str, *, axis: Axis, buckets: int
