@@ -5,7 +5,6 @@
 
 import uPlot from "../vendor/uplot/uPlot.esm.js";
 import { formatTime, h, replace } from "./dom.js";
-import { tickLabel } from "./chart.js";
 
 const AXIS_FONT = "11px system-ui, sans-serif";
 const BAR_FONT = "12px system-ui, sans-serif";
@@ -130,7 +129,12 @@ export function linePlot(series, { width, height = 240, xMode = "step", logY = f
     ],
     hooks: {
       setCursor: [(u) => showTip(u)],
-      setSelect: [],
+      // The x range in view, on the element: what a zoom changed, for people and tests.
+      setScale: [(u, key) => {
+        if (key !== "x") return;
+        box.dataset.xMin = String(u.scales.x.min);
+        box.dataset.xMax = String(u.scales.x.max);
+      }],
     },
   };
 
