@@ -113,11 +113,24 @@ class Browse:
     ) -> list[MetricBucket]:
         """One metric's history cut into at most ``buckets`` equal slices of ``axis``, in
         order. Histories no longer than ``buckets`` come back point by point."""
-        span = await self._fetchall(
-            f"SELECT count(*), min({axis}), max({axis}) FROM metric_history "
-            "WHERE run_id = ? AND key = ?",
-            (run_id, key),
-        )
+        if axis == "step":
+            # Both ends from the (run_id, key, step, ...) key, and the count only as far as
+            # telling a short history from a long one: a few index probes, not a scan.
+            span = await self._fetchall(
+                "SELECT (SELECT count(*) FROM (SELECT 1 FROM metric_history "
+                "WHERE run_id = ? AND key = ? LIMIT ?) c), "
+                "(SELECT step FROM metric_history WHERE run_id = ? AND key = ? "
+                "ORDER BY step LIMIT 1), "
+                "(SELECT step FROM metric_history WHERE run_id = ? AND key = ? "
+                "ORDER BY step DESC LIMIT 1)",
+                (run_id, key, buckets + 1, run_id, key, run_id, key),
+            )
+        else:
+            span = await self._fetchall(
+                "SELECT count(*), min(timestamp), max(timestamp) FROM metric_history "
+                "WHERE run_id = ? AND key = ?",
+                (run_id, key),
+            )
         total, low, high = span[0]
         if not total:
             return []

@@ -202,11 +202,20 @@ def seed_rich(base_url: str) -> Seeded:
         )
         model = client.post(
             "/api/2.0/mlflow/logged-models",
-            json={"experiment_id": exp, "name": "resnet", "source_run_id": rich, "model_type": "cnn"},
+            json={
+                "experiment_id": exp,
+                "name": "resnet",
+                "source_run_id": rich,
+                "model_type": "cnn",
+            },
         )
         model.raise_for_status()
         model_id = model.json()["model"]["info"]["model_id"]
-        _post(client, "runs/outputs", {"run_id": rich, "models": [{"model_id": model_id, "step": 199}]})
+        _post(
+            client,
+            "runs/outputs",
+            {"run_id": rich, "models": [{"model_id": model_id, "step": 199}]},
+        )
         seeded.runs["model:resnet"] = model_id
         make("rich-child", 5000, [{"key": "mlflow.parentRunId", "value": rich}])
 

@@ -111,7 +111,7 @@ export function chartGrid({ runs, keys, storageKey = null, points = 500, emptyTe
         if (card && card.dirty) card.draw();
       } else visible.delete(key);
     }
-  }, { rootMargin: "300px 0px" });
+  }, { rootMargin: "100px 0px" });
 
   let dragging = null;
   function card(key) {

@@ -129,11 +129,11 @@ export function linePlot(series, { width, height = 240, xMode = "step", logY = f
     ],
     hooks: {
       setCursor: [(u) => showTip(u)],
-      // The x range in view, on the element: what a zoom changed, for people and tests.
+      // The ranges in view, on the element: what a zoom changed, for people and tests.
       setScale: [(u, key) => {
-        if (key !== "x") return;
-        box.dataset.xMin = String(u.scales.x.min);
-        box.dataset.xMax = String(u.scales.x.max);
+        if (key !== "x" && key !== "y") return;
+        box.dataset[`${key}Min`] = String(u.scales[key].min);
+        box.dataset[`${key}Max`] = String(u.scales[key].max);
       }],
     },
   };
