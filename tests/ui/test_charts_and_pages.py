@@ -123,6 +123,7 @@ async def test_1_experiment_chart_view(server, store_uri: str, page, shots: Path
     # Drag to zoom into steps ~40..80; Reset zoom shows 0..199 again.
     plot = loss.locator(".plot")
     assert float(await plot.get_attribute("data-x-max") or "nan") == 199
+    assert float(await plot.get_attribute("data-y-max") or "nan") > 6  # the spike
     await page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + 20)
     await page.mouse.down()
     await page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + 40, steps=6)
@@ -130,6 +131,9 @@ async def test_1_experiment_chart_view(server, store_uri: str, page, shots: Path
     await expect(plot).not_to_have_attribute("data-x-max", "199")
     zoomed = float(await plot.get_attribute("data-x-max") or "nan")
     assert 60 < zoomed < 100
+    # The y axis fits what is in view: the spike at step 137 is not.
+    await expect(plot).not_to_have_attribute("data-y-max", "6.700000000000001")
+    assert float(await plot.get_attribute("data-y-max") or "nan") < 3
     await loss.get_by_role("button", name="Reset zoom").click()
     await expect(plot).to_have_attribute("data-x-max", "199")
 
@@ -285,7 +289,7 @@ async def test_4_compare_defaults_and_labels(server, store_uri: str, page, shots
     assert y == "metrics.loss"
     # Parallel coordinates: no label overlaps another or is cut off; differing fields first.
     assert await _overlaps(page, "svg.parallel text") == []
-    names = await page.locator("svg.parallel text.axis-name").all_inner_texts()
+    names = await page.locator("svg.parallel text.axis-name").all_text_contents()
     assert names.index("params.lr") < names.index("params.batch_size")
     assert "params.a_rather_long_parameter_name_for_the_label" in names
     cards = page.locator(".chart-card")

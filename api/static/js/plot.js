@@ -13,7 +13,7 @@ const BAR_FONT = "12px system-ui, sans-serif";
 export function valueLabel(v) {
   if (v === null || v === undefined || !Number.isFinite(v)) return "";
   const a = Math.abs(v);
-  if (a !== 0 && (a >= 1e6 || a < 1e-3)) return v.toExponential(3);
+  if (a !== 0 && (a >= 1e6 || a < 1e-4)) return Number(v.toPrecision(4)).toExponential();
   return String(Number(v.toPrecision(5)));
 }
 
@@ -109,7 +109,14 @@ export function linePlot(series, { width, height = 240, xMode = "step", logY = f
     ms: 1,
     legend: { show: false },
     padding: [10, 14, 0, 0],
-    cursor: { drag: { x: true, y: false, setScale: true }, points: { show: false }, focus: { prox: 16 } },
+    cursor: {
+      drag: { x: true, y: false, setScale: true },
+      points: { show: false },
+      focus: { prox: 16 },
+      // uPlot's own double-click auto-ranges, which a chart of per-run x arrays (mode 2)
+      // does not do: zoom out with resetZoom below instead.
+      bind: { dblclick: () => () => null },
+    },
     focus: { alpha: 0.35 },
     scales: {
       x: { time, auto: true, range: xRange },
@@ -134,9 +141,31 @@ export function linePlot(series, { width, height = 240, xMode = "step", logY = f
         if (key !== "x" && key !== "y") return;
         box.dataset[`${key}Min`] = String(u.scales[key].min);
         box.dataset[`${key}Max`] = String(u.scales[key].max);
+        // (Later: a scale set inside this hook would be dropped.)
+        if (key === "x" && u.status === 1) queueMicrotask(() => fitY(u));
       }],
     },
   };
+
+  // After a zoom on x, the y axis fits what is left in view.
+  function fitY(u) {
+    const { min, max } = u.scales.x;
+    let lo = Infinity;
+    let hi = -Infinity;
+    u.data.forEach((d, i) => {
+      if (!i || !u.series[i].show) return;
+      const [xs, ys] = d;
+      for (let k = 0; k < xs.length; k++) {
+        if (xs[k] < min || xs[k] > max) continue;
+        if (ys[k] < lo) lo = ys[k];
+        if (ys[k] > hi) hi = ys[k];
+      }
+    });
+    if (lo <= hi) {
+      const [y0, y1] = yRange(u, lo, hi);
+      u.setScale("y", { min: y0, max: y1 });
+    }
+  }
 
   function showTip(u) {
     const left = u.cursor.left;
@@ -180,7 +209,27 @@ export function linePlot(series, { width, height = 240, xMode = "step", logY = f
     tip.style.top = `${u.over.offsetTop + 4}px`;
   }
 
+  // The whole of the data, for zooming back out.
+  const full = { x: [Infinity, -Infinity], y: [Infinity, -Infinity] };
+  for (const [xs, ys] of data.slice(1)) {
+    for (let i = 0; i < xs.length; i++) {
+      if (xs[i] < full.x[0]) full.x[0] = xs[i];
+      if (xs[i] > full.x[1]) full.x[1] = xs[i];
+      if (ys[i] < full.y[0]) full.y[0] = ys[i];
+      if (ys[i] > full.y[1]) full.y[1] = ys[i];
+    }
+  }
   const plot = new uPlot(opts, data, box);
+  function resetZoom() {
+    if (!(full.x[0] <= full.x[1])) return;
+    const [x0, x1] = xRange(plot, full.x[0], full.x[1]);
+    const [y0, y1] = yRange(plot, full.y[0], full.y[1]);
+    plot.batch(() => {
+      plot.setScale("x", { min: x0, max: x1 });
+      plot.setScale("y", { min: y0, max: y1 });
+    });
+  }
+  box.addEventListener("dblclick", resetZoom);
   box.append(tip);
   box.addEventListener("mouseleave", () => { tip.hidden = true; });
   // A double click zooms back out (uPlot's own default, said here for the tooltip).
@@ -189,7 +238,7 @@ export function linePlot(series, { width, height = 240, xMode = "step", logY = f
     el: box,
     plot,
     setShown(index, show) { plot.setSeries(index + 1, { show }); },
-    resetZoom() { plot.setScale("x", { min: null, max: null }); plot.redraw(true, true); },
+    resetZoom,
     setSize(w, hgt) { plot.setSize({ width: w, height: hgt }); },
     destroy() { plot.destroy(); },
   };
