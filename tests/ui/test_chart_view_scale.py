@@ -80,12 +80,19 @@ async def test_chart_view_of_100_runs_by_20_metrics(
         await page.goto(f"{server.url}/#/experiments/{exp}?view=charts")
         await expect(cards).to_have_count(METRICS)
         # Every chart in the first screen, drawn with all 100 runs.
-        in_view = await page.evaluate(
-            """() => [...document.querySelectorAll('.chart-card')]
-                 .filter((c) => c.getBoundingClientRect().top < window.innerHeight).length"""
+        in_view = await page.wait_for_function(
+            """(runs) => {
+                const cards = [...document.querySelectorAll('.chart-card')]
+                    .filter((c) => c.getBoundingClientRect().top < window.innerHeight);
+                const done = cards.every(
+                    (c) => c.dataset.state === 'drawn' && c.dataset.runs === String(runs));
+                return cards.length && done ? cards.length : 0;
+            }""",
+            arg=RUNS,
+            timeout=300_000,
         )
-        drawn = page.locator('.chart-card[data-state="drawn"][data-runs="100"]')
-        await expect(drawn).to_have_count(in_view, timeout=120_000)
+        in_view = await in_view.json_value()
+        drawn = page.locator(f'.chart-card[data-state="drawn"][data-runs="{RUNS}"]')
         first_screen = time.monotonic() - started
         await page.screenshot(path=shots / "charts-100x20.png")
         # Then every chart, scrolling down through them.

@@ -148,6 +148,12 @@ async def test_1_experiment_chart_view(server, store_uri: str, page, shots: Path
     await page.get_by_label("Log scale of loss").check()
     await expect(loss).to_have_attribute("data-state", "drawn")
     await expect(page.get_by_label("Log scale of accuracy")).not_to_be_checked()
+    # Smoothing adds a smoothed line per run (the raw one stays, faded).
+    await expect(loss.locator(".plot")).to_have_attribute("data-series", "3")
+    await page.get_by_label("Smoothing").fill("0.9")
+    await expect(loss.locator(".plot")).to_have_attribute("data-series", "6")
+    await page.get_by_label("Smoothing").fill("0")
+    await expect(loss.locator(".plot")).to_have_attribute("data-series", "3")
 
     # The selection drives the charts, then the filter does.
     await page.get_by_label("Select baseline").check()

@@ -69,6 +69,7 @@ export function chartGrid({ runs, keys, storageKey = null, points = 500, emptyTe
   const settings = saved.settings || {}; // key -> {axis, logY}
   let current = runs;
   let search = "";
+  let smoothing = Number(saved.smoothing) || 0;
   const cards = new Map();
   const visible = new Set();
 
@@ -80,7 +81,7 @@ export function chartGrid({ runs, keys, storageKey = null, points = 500, emptyTe
   });
 
   function save() {
-    if (storageKey) localStorage.setItem(storageKey, JSON.stringify({ order, settings }));
+    if (storageKey) localStorage.setItem(storageKey, JSON.stringify({ order, settings, smoothing }));
   }
 
   function applySearch() {
@@ -202,7 +203,7 @@ export function chartGrid({ runs, keys, storageKey = null, points = 500, emptyTe
                 : setting.axis === "time" ? d.timestamp : d.timestamp.map((t) => (t - origin) / 1000);
               return { id: r.id, label: r.name, color: r.color, x, lo: d.min.map((v) => numeric(v) ?? NaN), hi: d.max.map((v) => numeric(v) ?? NaN) };
             });
-            plot = linePlot(series, { width, height: 220, xMode: setting.axis, logY: setting.logY });
+            plot = linePlot(series, { width, height: 220, xMode: setting.axis, logY: setting.logY, smoothing });
             replace(body, plot.el);
             series.forEach((s, i) => { if (hidden.has(s.id)) plot.setShown(i, false); });
             drawLegend(withData);
@@ -248,8 +249,27 @@ export function chartGrid({ runs, keys, storageKey = null, points = 500, emptyTe
   resizer.observe(grid);
 
   build();
+  // Smoothing applies to every chart: redrawn from the data already fetched.
+  const smoothingLabel = h("span", { class: "muted" }, smoothing.toFixed(2));
+  let smoothingTimer;
+  const smoothingInput = h("input", {
+    type: "range", min: 0, max: 0.99, step: 0.01, value: String(smoothing), "aria-label": "Smoothing",
+    oninput: (e) => {
+      smoothing = Number(e.target.value);
+      smoothingLabel.textContent = smoothing.toFixed(2);
+      save();
+      clearTimeout(smoothingTimer);
+      smoothingTimer = setTimeout(() => {
+        for (const [key, c] of cards) {
+          c.dirty = true;
+          if (visible.has(key)) c.draw();
+        }
+      }, 120);
+    },
+  });
   const el = h("div", { class: "chart-view" },
-    order.length ? h("div", { class: "toolbar chart-toolbar" }, searchBox, count) : null,
+    order.length ? h("div", { class: "toolbar chart-toolbar" }, searchBox, count,
+      h("label", { class: "smoothing" }, "Smoothing ", smoothingInput, " ", smoothingLabel)) : null,
     order.length ? grid : h("p", { class: "muted" }, "No metrics to chart."));
 
   return {

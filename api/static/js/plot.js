@@ -46,7 +46,19 @@ function nearest(xs, x) {
 // series: [{id, label, color, x: number[], lo: number[], hi: number[]}] with x sorted and
 // lo/hi a bucket's lowest and highest value (equal for single points). Each bucket is
 // drawn as a stroke from lo to hi, so spikes survive downsampling.
-export function linePlot(series, { width, height = 240, xMode = "step", logY = false }) {
+// Exponential moving average, bias-corrected as TensorBoard does, so it starts at the first
+// value.
+function smooth(values, weight) {
+  let last = 0;
+  return values.map((v, n) => {
+    last = last * weight + (1 - weight) * v;
+    return last / (1 - weight ** (n + 1));
+  });
+}
+
+// With ``smoothing`` (0..1), each run also gets its smoothed line, the raw one faded; the
+// tooltip then gives the smoothed value.
+export function linePlot(series, { width, height = 240, xMode = "step", logY = false, smoothing = 0 }) {
   const box = h("div", { class: "plot" });
   const tip = h("div", { class: "plot-tip", hidden: true });
   const usable = (v) => Number.isFinite(v) && (!logY || v > 0);
@@ -68,6 +80,21 @@ export function linePlot(series, { width, height = 240, xMode = "step", logY = f
       }
     }
     data.push([xs, ys]);
+  }
+  const n = series.length;
+  if (smoothing > 0) {
+    for (const s of series) {
+      const xs = [];
+      const mids = [];
+      for (let i = 0; i < s.x.length; i++) {
+        const mid = (s.lo[i] + s.hi[i]) / 2;
+        if (Number.isFinite(s.x[i]) && usable(s.lo[i]) && usable(s.hi[i])) {
+          xs.push(s.x[i]);
+          mids.push(mid);
+        }
+      }
+      data.push([xs, smooth(mids, smoothing)]);
+    }
   }
   const time = xMode === "time";
   const yRange = (u, lo, hi) => {
@@ -131,8 +158,17 @@ export function linePlot(series, { width, height = 240, xMode = "step", logY = f
         width: 1.5,
         facets: [{ scale: "x", auto: true }, { scale: "y", auto: true }],
         paths: uPlot.paths.linear(),
+        alpha: smoothing > 0 ? 0.25 : 1,
         points: { show: (u, si) => u.data[si][0].length === 1, size: 6, fill: s.color, stroke: s.color },
       })),
+      ...(smoothing > 0 ? series.map((s) => ({
+        label: `${s.label} (smoothed)`,
+        stroke: s.color,
+        width: 2,
+        facets: [{ scale: "x", auto: true }, { scale: "y", auto: true }],
+        paths: uPlot.paths.linear(),
+        points: { show: false },
+      })) : []),
     ],
     hooks: {
       setCursor: [(u) => showTip(u)],
@@ -177,7 +213,7 @@ export function linePlot(series, { width, height = 240, xMode = "step", logY = f
     const rows = [];
     series.forEach((s, i) => {
       if (!u.series[i + 1].show) return;
-      const [xs, ys] = u.data[i + 1];
+      const [xs, ys] = u.data[smoothing > 0 ? n + 1 + i : i + 1];
       const k = nearest(xs, x);
       if (k < 0) return;
       // Both ends of the bucket at that x.
@@ -220,6 +256,7 @@ export function linePlot(series, { width, height = 240, xMode = "step", logY = f
     }
   }
   const plot = new uPlot(opts, data, box);
+  box.dataset.series = String(data.length - 1);
   function resetZoom() {
     if (!(full.x[0] <= full.x[1])) return;
     const [x0, x1] = xRange(plot, full.x[0], full.x[1]);
@@ -237,7 +274,10 @@ export function linePlot(series, { width, height = 240, xMode = "step", logY = f
   return {
     el: box,
     plot,
-    setShown(index, show) { plot.setSeries(index + 1, { show }); },
+    setShown(index, show) {
+      plot.setSeries(index + 1, { show });
+      if (smoothing > 0) plot.setSeries(n + 1 + index, { show });
+    },
     resetZoom,
     setSize(w, hgt) { plot.setSize({ width: w, height: hgt }); },
     destroy() { plot.destroy(); },
