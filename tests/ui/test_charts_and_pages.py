@@ -155,11 +155,18 @@ async def test_1_experiment_chart_view(server, store_uri: str, page, shots: Path
     await page.get_by_label("Smoothing").fill("0")
     await expect(loss.locator(".plot")).to_have_attribute("data-series", "3")
 
-    # The selection drives the charts, then the filter does.
+    # The selection drives the charts, then the filter does; runs already drawn are not
+    # fetched again.
+    fetched: list[str] = []
+    page.on(
+        "request",
+        lambda r: fetched.append(r.post_data or "") if "sampled-runs" in r.url else None,
+    )
     await page.get_by_label("Select baseline").check()
     await page.get_by_label("Select ancient").check()
     await expect(loss).to_have_attribute("data-runs", "2")
     await expect(accuracy.locator("g.bar")).to_have_count(2)
+    assert fetched == []
     search = page.get_by_label("Filter runs")
     await search.fill("params.lr < 0.03")
     await search.press("Enter")
@@ -167,6 +174,8 @@ async def test_1_experiment_chart_view(server, store_uri: str, page, shots: Path
     await expect(loss).to_have_attribute("data-runs", "3")
     await expect(accuracy.locator("g.bar")).to_have_count(3)
     await expect(accuracy.locator(f'g.bar[data-run="{ids["trial-2"]}"]')).to_have_count(1)
+    # Only the two runs new to the charts were asked for.
+    assert fetched and all(ids["baseline"] not in body for body in fetched)
 
     # Charts are searchable and reorderable; the order is kept.
     await page.get_by_label("Search metrics").fill("acc")
@@ -215,6 +224,7 @@ async def test_2_each_metric_on_its_own_axis_with_sensible_defaults(
     # In the experiment's chart view, a single value per run is a bar chart.
     await page.goto(f"{base}/#/experiments/{rich.experiment_id}?view=charts")
     single = page.locator('.chart-card[data-metric="val_accuracy"]')
+    await single.scroll_into_view_if_needed()  # charts fetch their data once in view
     await expect(single).to_have_attribute("data-kind", "bar")
     await expect(single.locator("g.bar")).to_have_count(1)
 

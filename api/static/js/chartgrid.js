@@ -11,23 +11,31 @@ import { barPlot, linePlot } from "./plot.js";
 export const X_AXES = [["step", "Step"], ["time", "Time"], ["relative", "Relative time"]];
 const RUN_CHUNK = 500;
 
+// Per run, metric, axis and size: a history once fetched is not fetched again when the
+// runs in view change (a selection, a filter, the next page), only the runs not seen yet.
 const cache = new Map();
+const CACHE_MAX = 20_000;
 
 // One metric of many runs, downsampled on the server: Map run id -> {step, timestamp,
 // min, max, count} columns.
 export async function sampledRuns(runIds, key, axis = "step", points = 1000) {
-  const id = `${key}\u0000${axis}\u0000${points}\u0000${runIds.join(",")}`;
-  if (!cache.has(id)) {
-    const chunks = [];
-    for (let i = 0; i < runIds.length; i += RUN_CHUNK) chunks.push(runIds.slice(i, i + RUN_CHUNK));
-    const request = Promise.all(chunks.map((ids) => ledger.post("metrics/sampled-runs", {
-      run_ids: ids, metric_key: key, x_axis: axis === "step" ? "step" : "timestamp", max_points: points,
-    }))).then((answers) => new Map(answers.flatMap((a) => a.runs.map((r) => [r.run_id, r]))));
-    request.catch(() => cache.delete(id));
-    if (cache.size > 400) cache.delete(cache.keys().next().value);
-    cache.set(id, request);
+  const xAxis = axis === "step" ? "step" : "timestamp";
+  const id = (run) => `${run}\u0000${key}\u0000${xAxis}\u0000${points}`;
+  const missing = [...new Set(runIds)].filter((run) => !cache.has(id(run)));
+  for (let i = 0; i < missing.length; i += RUN_CHUNK) {
+    const ids = missing.slice(i, i + RUN_CHUNK);
+    const request = ledger.post("metrics/sampled-runs", { run_ids: ids, metric_key: key, x_axis: xAxis, max_points: points })
+      .then((answer) => new Map(answer.runs.map((r) => [r.run_id, r])));
+    for (const run of ids) {
+      const one = request.then((found) => found.get(run));
+      one.catch(() => cache.delete(id(run)));
+      cache.set(id(run), one);
+    }
   }
-  return cache.get(id);
+  const pending = runIds.map((run) => cache.get(id(run)));
+  while (cache.size > CACHE_MAX) cache.delete(cache.keys().next().value);
+  const found = await Promise.all(pending);
+  return new Map(runIds.map((run, i) => [run, found[i]]));
 }
 
 // How much a metric moves across these histories: its range over its largest magnitude
