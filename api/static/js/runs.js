@@ -52,7 +52,11 @@ export function picker(label, groups) {
   const details = h("details", { class: "columns picker" }, h("summary", {}, label),
     h("div", { class: "picker-panel" }, total > 12 ? search : null, body));
   // A click elsewhere closes it, as a menu would.
-  document.addEventListener("click", (e) => { if (details.open && !details.contains(e.target)) details.open = false; });
+  const close = (e) => {
+    if (!details.isConnected) document.removeEventListener("click", close); // its page is gone
+    else if (details.open && !details.contains(e.target)) details.open = false;
+  };
+  document.addEventListener("click", close);
   return details;
 }
 
