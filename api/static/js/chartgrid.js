@@ -225,6 +225,11 @@ export function chartGrid({ runs, keys, storageKey = null, points = 500, emptyTe
           el.dataset.state = "error";
         }
       },
+      destroy() {
+        ticket++;
+        if (plot && plot.destroy) plot.destroy();
+        plot = null;
+      },
       resize() {
         if (plot && plot.setSize) plot.setSize(Math.max(240, body.clientWidth), 220);
         else if (!self.dirty && el.dataset.kind === "bar") self.draw();
@@ -282,6 +287,11 @@ export function chartGrid({ runs, keys, storageKey = null, points = 500, emptyTe
 
   return {
     el,
+    destroy() {
+      observer.disconnect();
+      resizer.disconnect();
+      for (const c of cards.values()) c.destroy();
+    },
     // New runs in view: visible charts redraw now, the others when they scroll in.
     setRuns(next) {
       current = next;

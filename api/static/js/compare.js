@@ -107,7 +107,9 @@ export async function comparePage(view, runIds) {
     const keys = [...ranked.map((r) => r.key), ...metricKeys.slice(RANKED)];
     if (!view.alive()) return;
     const chartRuns = runs.map((r) => ({ id: r.info.run_id, name: runName(r), color: color(r), startTime: r.info.start_time }));
-    replace(chartsBox, chartGrid({ runs: chartRuns, keys }).el);
+    const grid = chartGrid({ runs: chartRuns, keys });
+    view.onLeave(() => grid.destroy());
+    replace(chartsBox, grid.el);
   }
 
   replace(

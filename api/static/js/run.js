@@ -33,7 +33,10 @@ export async function runPage(view, experimentId, runId) {
   ]);
   const tree = await ledger.get("runs/tree", { run_id: runId });
   if (!view.alive()) return;
-  const reload = () => runPage(view, experimentId, runId);
+  const reload = () => {
+    if (charts) charts.destroy(); // (declared below; reload runs only after the page is drawn)
+    return runPage(view, experimentId, runId);
+  };
   const tags = tagMap(run);
   const message = h("div", { class: "message" });
   const fail = (err) => replace(message, errorBox(err));
@@ -117,6 +120,7 @@ export async function runPage(view, experimentId, runId) {
   const singles = metrics.filter((m) => !charted.some((c) => c.key === m.key));
   const chartRuns = [{ id: runId, name: runName(run), color: new ColorBook().color(runId), startTime: run.info.start_time }];
   const charts = charted.length ? chartGrid({ runs: chartRuns, keys: charted.map((m) => m.key), points: 1000 }) : null;
+  if (charts) view.onLeave(() => charts.destroy());
 
   function tagRow(key, value) {
     const cell = h("td", {}, value);

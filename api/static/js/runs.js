@@ -167,6 +167,7 @@ export async function runsPage(view, experimentIds) {
     chartTimer = setTimeout(() => {
       if (!charts) {
         charts = chartGrid({ runs: runsInView(), keys: keys.metrics || [], storageKey: `trackledger.charts.${experimentIds.join(",")}`, emptyText: "No runs in view." });
+        view.onLeave(() => charts.destroy());
         replace(chartBox, charts.el);
       } else charts.setRuns(runsInView());
     }, 30);
