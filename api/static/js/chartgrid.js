@@ -150,6 +150,11 @@ export function chartGrid({ runs, keys, storageKey = null, points = 500, emptyTe
     el.addEventListener("drop", (e) => { e.preventDefault(); el.classList.remove("drop-target"); if (dragging) move(dragging, order.indexOf(key)); });
 
     function drawLegend(shownRuns) {
+      // One run needs no legend: the chart's title says what it is.
+      if (shownRuns.length < 2) {
+        replace(legend);
+        return;
+      }
       replace(legend, shownRuns.map((run, i) => h("button", {
         class: `legend-item${hidden.has(run.id) ? " off" : ""}`,
         "aria-pressed": String(!hidden.has(run.id)),
