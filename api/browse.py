@@ -1,9 +1,10 @@
 """Endpoints under /api/2.0/trackledger that the web UI reads beyond MLflow's API: run
 counts per experiment, the keys an experiment's runs carry, metric histories downsampled for
-charts, and searches downloaded as CSV."""
+charts (one run's, or one metric of many runs at once), and searches downloaded as CSV."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from trackledger.api.errors import ApiError, endpoint
 from trackledger.api.requests import SearchRunsRequest
 from trackledger.api.wire import Int32, read
 from trackledger.eventlog.errors import NotFound
+from trackledger.projections.browse import Axis
 from trackledger.projections.views import Page, RunView
 
 __all__ = ["routes"]
@@ -27,6 +29,8 @@ __all__ = ["routes"]
 #: Points a chart asks for by default, and at most (a chart is a few thousand pixels wide).
 DEFAULT_BUCKETS = 1000
 MAX_BUCKETS = 10_000
+#: Runs one metrics/sampled-runs request may ask for (a chart of a page of 500 runs).
+MAX_SAMPLED_RUNS = 500
 #: Runs fetched per search while writing a CSV download.
 CSV_PAGE = 1000
 
@@ -37,6 +41,13 @@ class ExperimentIdsRequest(msgspec.Struct):
 
 class SampledHistoryRequest(msgspec.Struct):
     run_id: str | None = None
+    metric_key: str | None = None
+    x_axis: str = "step"
+    max_points: Int32 | None = None
+
+
+class SampledRunsRequest(msgspec.Struct):
+    run_ids: list[str] = []
     metric_key: str | None = None
     x_axis: str = "step"
     max_points: Int32 | None = None
@@ -61,6 +72,25 @@ async def run_keys(request: Request) -> Response:
     return render.json_response(msgspec.to_builtins(keys))
 
 
+def _axis(x_axis: str) -> Axis:
+    if x_axis not in ("step", "timestamp"):
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"Invalid value {x_axis!r} for parameter 'x_axis': use 'step' or 'timestamp'.",
+        )
+    return "step" if x_axis == "step" else "timestamp"
+
+
+def _buckets(max_points: int | None) -> int:
+    buckets = DEFAULT_BUCKETS if max_points is None else max_points
+    if not 1 <= buckets <= MAX_BUCKETS:
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"Invalid value {buckets} for parameter 'max_points': use 1 to {MAX_BUCKETS}.",
+        )
+    return buckets
+
+
 @endpoint
 async def sampled_history(request: Request) -> Response:
     """A metric's history in at most ``max_points`` buckets of the ``x_axis`` (step or
@@ -68,22 +98,11 @@ async def sampled_history(request: Request) -> Response:
     req = await read(request, SampledHistoryRequest)
     run_id = required(req.run_id, "run_id")
     key = required(req.metric_key, "metric_key")
-    if req.x_axis not in ("step", "timestamp"):
-        raise ApiError(
-            "INVALID_PARAMETER_VALUE",
-            f"Invalid value {req.x_axis!r} for parameter 'x_axis': use 'step' or 'timestamp'.",
-        )
-    buckets = DEFAULT_BUCKETS if req.max_points is None else req.max_points
-    if not 1 <= buckets <= MAX_BUCKETS:
-        raise ApiError(
-            "INVALID_PARAMETER_VALUE",
-            f"Invalid value {buckets} for parameter 'max_points': use 1 to {MAX_BUCKETS}.",
-        )
+    axis = _axis(req.x_axis)
+    buckets = _buckets(req.max_points)
     if await backend(request).reads.get_run(run_id) is None:
         raise NotFound(f"Run with id={run_id} not found")
-    points = await backend(request).browse.metric_buckets(
-        run_id, key, axis="step" if req.x_axis == "step" else "timestamp", buckets=buckets
-    )
+    points = await backend(request).browse.metric_buckets(run_id, key, axis=axis, buckets=buckets)
     return render.json_response(
         {
             "metric_key": key,
@@ -96,6 +115,48 @@ async def sampled_history(request: Request) -> Response:
                     "count": p.count,
                 }
                 for p in points
+            ],
+        }
+    )
+
+
+@endpoint
+async def sampled_runs(request: Request) -> Response:
+    """One metric of several runs, each run's history downsampled as metrics/sampled does,
+    in columns (``step``, ``timestamp``, ``min``, ``max``, ``count``): one request draws
+    a chart of every run in view. Runs without the metric come back with empty columns."""
+    req = await read(request, SampledRunsRequest, lists=frozenset({"run_ids"}))
+    key = required(req.metric_key, "metric_key")
+    axis = _axis(req.x_axis)
+    buckets = _buckets(req.max_points)
+    run_ids = list(dict.fromkeys(req.run_ids))
+    if not run_ids:
+        raise ApiError("INVALID_PARAMETER_VALUE", "Give at least one run_ids.")
+    if len(run_ids) > MAX_SAMPLED_RUNS:
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"Too many run_ids ({len(run_ids)}): give at most {MAX_SAMPLED_RUNS}.",
+        )
+    browse = backend(request).browse
+    missing = set(run_ids) - await browse.existing_runs(run_ids)
+    if missing:
+        raise NotFound(f"Run with id={min(missing)} not found")
+    histories = await asyncio.gather(
+        *(browse.metric_buckets(r, key, axis=axis, buckets=buckets) for r in run_ids)
+    )
+    return render.json_response(
+        {
+            "metric_key": key,
+            "runs": [
+                {
+                    "run_id": run_id,
+                    "step": [p.step for p in points],
+                    "timestamp": [p.timestamp for p in points],
+                    "min": [render.wire_float(p.min) for p in points],
+                    "max": [render.wire_float(p.max) for p in points],
+                    "count": [p.count for p in points],
+                }
+                for run_id, points in zip(run_ids, histories, strict=True)
             ],
         }
     )
@@ -179,5 +240,6 @@ routes = [
     Route("/experiments/run-counts", run_counts, methods=["GET"]),
     Route("/runs/keys", run_keys, methods=["GET"]),
     Route("/metrics/sampled", sampled_history, methods=["GET"]),
+    Route("/metrics/sampled-runs", sampled_runs, methods=["GET", "POST"]),
     Route("/runs/export-csv", export_csv, methods=["GET"]),
 ]

@@ -133,6 +133,92 @@ async def test_sampled_history_rejects_bad_input(client) -> None:
     assert missing == {"metric_key": "loss", "points": []}
 
 
+async def test_sampled_runs_gives_each_run_its_own_buckets(client) -> None:
+    exp = await new_experiment(client)
+    long_run, short_run, without = [await new_run(client, exp) for _ in range(3)]
+    values = [float(s % 7) for s in range(2000)]
+    values[1234] = 99.0
+    for start in range(0, 2000, 1000):
+        await _log(
+            client,
+            long_run,
+            metrics=[
+                {"key": "loss", "value": values[s], "timestamp": 10**12 + s, "step": s}
+                for s in range(start, start + 1000)
+            ],
+        )
+    await _log(
+        client,
+        short_run,
+        metrics=[{"key": "loss", "value": 0.25, "timestamp": 5, "step": 3}],
+    )
+    body = {
+        "run_ids": [long_run, short_run, without, long_run],
+        "metric_key": "loss",
+        "max_points": 50,
+    }
+    got = await ok(await client.post(f"{TL}/metrics/sampled-runs", json=body))
+    assert got["metric_key"] == "loss"
+    assert [r["run_id"] for r in got["runs"]] == [long_run, short_run, without]
+    first, second, third = got["runs"]
+    assert len(first["step"]) == 50 and sum(first["count"]) == 2000
+    assert first["step"][:3] == [0, 40, 80] and max(first["max"]) == 99.0
+    # The same buckets the one-run endpoint gives.
+    one = await ok(
+        await client.get(
+            f"{TL}/metrics/sampled",
+            params={"run_id": long_run, "metric_key": "loss", "max_points": 50},
+        )
+    )
+    assert [p["max"] for p in one["points"]] == first["max"]
+    assert [p["min"] for p in one["points"]] == first["min"]
+    assert second == {
+        "run_id": short_run,
+        "step": [3],
+        "timestamp": [5],
+        "min": [0.25],
+        "max": [0.25],
+        "count": [1],
+    }
+    assert third == {
+        "run_id": without,
+        "step": [],
+        "timestamp": [],
+        "min": [],
+        "max": [],
+        "count": [],
+    }
+    # A GET with the ids in the query string answers the same; by time too.
+    by_get = await ok(
+        await client.get(
+            f"{TL}/metrics/sampled-runs",
+            params={"run_ids": [long_run, short_run], "metric_key": "loss", "max_points": 50},
+        )
+    )
+    assert by_get["runs"] == got["runs"][:2]
+    by_time = await ok(
+        await client.post(f"{TL}/metrics/sampled-runs", json={**body, "x_axis": "timestamp"})
+    )
+    assert max(by_time["runs"][0]["max"]) == 99.0
+
+
+async def test_sampled_runs_rejects_bad_input(client) -> None:
+    exp = await new_experiment(client)
+    run_id = await new_run(client, exp)
+    base = {"run_ids": [run_id], "metric_key": "loss"}
+    for extra, code, status in [
+        ({"x_axis": "wall"}, "INVALID_PARAMETER_VALUE", 400),
+        ({"max_points": 0}, "INVALID_PARAMETER_VALUE", 400),
+        ({"run_ids": []}, "INVALID_PARAMETER_VALUE", 400),
+        ({"run_ids": [f"{i:032x}" for i in range(501)]}, "INVALID_PARAMETER_VALUE", 400),
+        ({"metric_key": None}, "INVALID_PARAMETER_VALUE", 400),
+        ({"run_ids": [run_id, "f" * 32]}, "RESOURCE_DOES_NOT_EXIST", 404),
+    ]:
+        error(
+            await client.post(f"{TL}/metrics/sampled-runs", json={**base, **extra}), code, status
+        )
+
+
 async def test_csv_download_of_a_search(client) -> None:
     exp = await new_experiment(client)
     ids = {}
