@@ -24,7 +24,7 @@ from trackledger.api import (
     ui,
 )
 from trackledger.api.calls import backend
-from trackledger.api.errors import error_response
+from trackledger.api.errors import exception_handlers
 from trackledger.services.artifact_store import ArtifactStore
 from trackledger.services.backends import Backend
 from trackledger.services.gc import schedule
@@ -46,13 +46,6 @@ async def health(request: Request) -> Response:
 
 async def version(request: Request) -> Response:
     return PlainTextResponse(__version__)
-
-
-async def not_found(request: Request, exc: Exception) -> Response:
-    # MLflow's client maps a 404 to ENDPOINT_NOT_FOUND; never RESOURCE_DOES_NOT_EXIST here.
-    return error_response(
-        "ENDPOINT_NOT_FOUND", f"No endpoint {request.method} {request.url.path} on this server."
-    )
 
 
 def _mlflow_routes() -> list[BaseRoute]:
@@ -109,7 +102,8 @@ def create_app(
         Route("/ajax-api/3.0/mlflow/server-info", artifacts.server_info),
         *ui.routes,
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
+    # Errors are answered here, once, by the class of what a handler raised (api/errors.py).
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers())
     app.state.retention_ms = retention_ms
     app.state.artifacts = artifact_store
     return app

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api.calls import backend, experiment_id, required, view_type
-from trackledger.api.errors import ApiError, endpoint
+from trackledger.api.errors import ApiError
 from trackledger.api.requests import SearchRunsRequest
 from trackledger.api.wire import Int32, read
 from trackledger.eventlog.errors import NotFound
@@ -47,21 +47,18 @@ async def _experiment_ids(request: Request) -> list[int]:
     return [int(experiment_id(e, "experiment_ids")) for e in req.experiment_ids]
 
 
-@endpoint
 async def run_counts(request: Request) -> Response:
     """``{"counts": {experiment_id: {"active": n, "deleted": n}}}``."""
     counts = await backend(request).browse.run_counts(await _experiment_ids(request))
     return render.json_response({"counts": {e: msgspec.to_builtins(c) for e, c in counts.items()}})
 
 
-@endpoint
 async def run_keys(request: Request) -> Response:
     """The param, metric and tag keys of the experiments' runs: the columns a table offers."""
     keys = await backend(request).browse.run_keys(await _experiment_ids(request))
     return render.json_response(msgspec.to_builtins(keys))
 
 
-@endpoint
 async def sampled_history(request: Request) -> Response:
     """A metric's history in at most ``max_points`` buckets of the ``x_axis`` (step or
     timestamp), each with its lowest and highest value: long series keep their spikes."""
@@ -107,7 +104,6 @@ def _csv_line(values: list[Any]) -> str:
     return out.getvalue()
 
 
-@endpoint
 async def export_csv(request: Request) -> Response:
     """Every run a search finds, as CSV: run id, name, source type, source name, user and
     status, then a column per param and per metric (latest value) of the experiments."""

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api.calls import actor, backend, experiment_id, required
-from trackledger.api.errors import ApiError, endpoint
+from trackledger.api.errors import ApiError
 from trackledger.api.limits import page_size
 from trackledger.api.requests import (
     AsOfRequest,
@@ -51,7 +51,6 @@ def _nested(tree: RunTree) -> dict[str, Any]:
     return nodes[tree.path[0]]
 
 
-@endpoint
 async def run_tree(request: Request) -> Response:
     """The tree a run belongs to: ``root``, the ``path`` from the root down to the run, and
     the nested ``tree`` of every run under the root (deleted ones included, marked)."""
@@ -63,7 +62,6 @@ async def run_tree(request: Request) -> Response:
     return render.json_response({"root": tree.path[0], "path": tree.path, "tree": _nested(tree)})
 
 
-@endpoint
 async def gc(request: Request) -> Response:
     """Purge now what was deleted longer ago than ``older_than`` (default: the retention)."""
     req = await read(request, CollectRequest)
@@ -90,14 +88,12 @@ async def _history(request: Request, stream: str, req: HistoryRequest) -> Respon
     return render.json_response(body)
 
 
-@endpoint
 async def run_history(request: Request) -> Response:
     """A run's events in log order: position, time, actor, type and what changed."""
     req = await read(request, HistoryRequest)
     return await _history(request, run_stream(required(req.run_id, "run_id")), req)
 
 
-@endpoint
 async def experiment_history(request: Request) -> Response:
     req = await read(request, HistoryRequest)
     experiment_id(req.experiment_id)
@@ -109,7 +105,6 @@ async def experiment_history(request: Request) -> Response:
 AS_OF_TIME_FROM = 10**11
 
 
-@endpoint
 async def run_as_of(request: Request) -> Response:
     """The run exactly as runs/get would have answered at ``as_of`` (a time in ms, or a
     log position)."""
@@ -135,7 +130,6 @@ async def run_as_of(request: Request) -> Response:
     return render.json_response({"run": render.run(view)})
 
 
-@endpoint
 async def events_feed(request: Request) -> Response:
     """Events after the cursor ``after``, in an order a consumer can resume from
     (``next_cursor``). With ``wait_ms``, an empty answer waits up to that long for news."""

@@ -9,7 +9,6 @@ from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api.calls import backend, execute, experiment_id, required
-from trackledger.api.errors import endpoint
 from trackledger.api.limits import page_size
 from trackledger.api.requests import TagWire
 from trackledger.api.wire import Int64, read
@@ -92,7 +91,6 @@ def _pairs(items: list[TagWire]) -> list[c.TagIn]:
     return [c.TagIn(t.key, t.value) for t in items]
 
 
-@endpoint
 async def create(request: Request) -> Response:
     req = await read(request, CreateRequest)
     command = c.CreateLoggedModel(
@@ -108,13 +106,11 @@ async def create(request: Request) -> Response:
     return await _model(request, result.model_id)
 
 
-@endpoint
 async def get(request: Request) -> Response:
     req = await read(request, GetRequest)
     return await _model(request, request.path_params["model_id"], req.allow_deleted)
 
 
-@endpoint
 async def finalize(request: Request) -> Response:
     req = await read(request, FinalizeRequest)
     status = (
@@ -125,13 +121,11 @@ async def finalize(request: Request) -> Response:
     return await _model(request, model_id)
 
 
-@endpoint
 async def delete(request: Request) -> Response:
     await execute(request, c.DeleteLoggedModel(model_id=request.path_params["model_id"]))
     return _EMPTY
 
 
-@endpoint
 async def set_tags(request: Request) -> Response:
     req = await read(request, TagsRequest)
     model_id = request.path_params["model_id"]
@@ -139,7 +133,6 @@ async def set_tags(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def delete_tag(request: Request) -> Response:
     command = c.DeleteLoggedModelTag(
         model_id=request.path_params["model_id"], key=request.path_params["key"]
@@ -148,7 +141,6 @@ async def delete_tag(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def log_params(request: Request) -> Response:
     req = await read(request, ParamsRequest)
     params = [c.ParamIn(p.key, p.value) for p in req.params]
@@ -168,7 +160,6 @@ _ORDER_FIELDS = {
 }
 
 
-@endpoint
 async def search(request: Request) -> Response:
     req = await read(request, SearchRequest)
     ids = [int(experiment_id(e)) for e in req.experiment_ids]
@@ -192,7 +183,6 @@ async def search(request: Request) -> Response:
     return render.json_response(body)
 
 
-@endpoint
 async def log_outputs(request: Request) -> Response:
     req = await read(request, OutputsRequest)
     outputs = [
