@@ -32,6 +32,9 @@ from trackledger.services.gc import collect, parse_duration
 
 __all__ = ["routes"]
 
+#: The longest ``older_than`` (about 285,000 years): beyond it, times leave 64 bits.
+MAX_AGE_MS = 2**53
+
 
 def _nested(tree: RunTree) -> dict[str, Any]:
     nodes: dict[str, dict[str, Any]] = {
@@ -68,8 +71,15 @@ async def gc(request: Request) -> Response:
     default_ms: int = request.app.state.retention_ms
     try:
         older_than = parse_duration(req.older_than) if req.older_than else default_ms
+    except OverflowError:  # more digits than a float holds
+        older_than = MAX_AGE_MS + 1
     except ValueError as exc:
         raise ApiError("INVALID_PARAMETER_VALUE", str(exc)) from None
+    if older_than > MAX_AGE_MS:
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"Invalid value for parameter 'older_than': at most {MAX_AGE_MS // 86_400_000} days.",
+        )
     done = await collect(
         backend(request), older_than, artifacts=request.app.state.artifacts, actor=actor(request)
     )
