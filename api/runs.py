@@ -201,11 +201,19 @@ async def metric_history(request: Request) -> Response:
     req = await read(request, GetMetricHistoryRequest)
     run_id = _run_id(req)
     key = required(req.metric_key, "metric_key")
-    limit = None if req.max_results is None else page_size(req.max_results, default=0)
-    offset = decode_page_token(req.page_token) if limit is not None else 0
-    page = await backend(request).reads.metric_history(run_id, key, offset=offset, limit=limit)
+    # As MLflow: pages only with max_results, which has no upper bound here (the client
+    # asks for 25,000); a page token is read (and refused if bad) with or without it.
+    limit = None if req.max_results is None else page_size(req.max_results, default=0, most=None)
+    offset = decode_page_token(req.page_token)
+    reads = backend(request).reads
+    if limit is None:  # everything from the token's offset on
+        page = await reads.metric_history(run_id, key, offset=0, limit=None)
+        items = page.items[offset:]
+    else:
+        page = await reads.metric_history(run_id, key, offset=offset, limit=limit)
+        items = page.items
     body: dict[str, object] = {}
-    metrics = [render.metric(m) for m in page.items if isinstance(m, MetricValue)]
+    metrics = [render.metric(m) for m in items if isinstance(m, MetricValue)]
     if metrics:
         body["metrics"] = metrics
     if page.next_offset is not None:
