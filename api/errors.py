@@ -29,7 +29,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, compile_path
 
 from trackledger.eventlog import errors as domain
-from trackledger.services.artifact_store import UnsafePath
+from trackledger.services.artifact_store import PathConflict, UnsafePath
 
 __all__ = ["REQUEST_ID_HEADER", "ApiError", "error_response", "exception_handlers"]
 
@@ -83,6 +83,7 @@ _DOMAIN_CODES: list[tuple[type[Exception], str, int | None]] = [
     (domain.TrackingError, "INTERNAL_ERROR", None),
     # Artifact paths (MLflow's validate_path_is_safe answers INVALID_PARAMETER_VALUE).
     (UnsafePath, "INVALID_PARAMETER_VALUE", None),
+    (PathConflict, "INVALID_PARAMETER_VALUE", None),
 ]
 
 

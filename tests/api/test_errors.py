@@ -15,7 +15,7 @@ from starlette.routing import Route
 from tests.api.helpers import API, error
 from trackledger.api.errors import ApiError
 from trackledger.eventlog import errors as domain
-from trackledger.services.artifact_store import UnsafePath
+from trackledger.services.artifact_store import PathConflict, UnsafePath
 
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 
@@ -80,6 +80,7 @@ def _raises(exc: Exception):
         (domain.InvalidState("state"), "INVALID_STATE", 500),
         (domain.StoreUnavailable("down"), "TEMPORARILY_UNAVAILABLE", 503),
         (UnsafePath("Invalid path"), "INVALID_PARAMETER_VALUE", 400),
+        (PathConflict("Invalid path"), "INVALID_PARAMETER_VALUE", 400),
         (HTTPException(400, "Bad thing"), "BAD_REQUEST", 400),
         (HTTPException(401, "Who"), "UNAUTHENTICATED", 401),
         (HTTPException(403, "No"), "PERMISSION_DENIED", 403),
