@@ -4,10 +4,8 @@ charts, and searches downloaded as CSV."""
 
 from __future__ import annotations
 
-import csv
-import io
+import re
 from collections.abc import AsyncIterator
-from typing import Any
 
 import msgspec
 from starlette.requests import Request
@@ -98,10 +96,28 @@ async def sampled_history(request: Request) -> Response:
     )
 
 
-def _csv_line(values: list[Any]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(values)
-    return out.getvalue()
+#: What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection"): such a
+#: cell gets a leading single quote, and quotes around it.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A plain number cannot be a formula: it stays as it is, so a spreadsheet reads a number.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
+def _cell(value: str | float) -> str:
+    """One CSV cell: numbers as numbers, text quoted as needed and defused."""
+    if not isinstance(value, str):
+        wire = render.wire_float(float(value))
+        return wire if isinstance(wire, str) else repr(wire)
+    if value.startswith(_FORMULA_START) and _PLAIN_NUMBER.fullmatch(value) is None:
+        return "\"'" + value.replace('"', '""') + '"'
+    if _NEEDS_QUOTES.search(value):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _csv_line(values: list[str | float]) -> str:
+    return ",".join(_cell(v) for v in values) + "\n"
 
 
 async def export_csv(request: Request) -> Response:
@@ -130,7 +146,7 @@ async def export_csv(request: Request) -> Response:
     def row(run: RunView) -> str:
         tags = {t.key: t.value for t in run.tags}
         params = {p.key: p.value for p in run.params}
-        metrics = {m.key: render.wire_float(m.value) for m in run.metrics}
+        metrics: dict[str, str | float] = {m.key: m.value for m in run.metrics}
         return _csv_line(
             [
                 run.info.run_id,
