@@ -30,7 +30,7 @@ from trackledger.api import (
 )
 from trackledger.api.body_limit import BodyLimit
 from trackledger.api.calls import backend
-from trackledger.api.errors import error_response
+from trackledger.api.errors import exception_handlers
 from trackledger.services.artifact_store import ArtifactStore
 from trackledger.services.backends import Backend
 from trackledger.services.gc import schedule
@@ -52,13 +52,6 @@ async def health(request: Request) -> Response:
 
 async def version(request: Request) -> Response:
     return PlainTextResponse(__version__)
-
-
-async def not_found(request: Request, exc: Exception) -> Response:
-    # MLflow's client maps a 404 to ENDPOINT_NOT_FOUND; never RESOURCE_DOES_NOT_EXIST here.
-    return error_response(
-        "ENDPOINT_NOT_FOUND", f"No endpoint {request.method} {request.url.path} on this server."
-    )
 
 
 def _mlflow_routes() -> list[BaseRoute]:
@@ -131,10 +124,11 @@ def create_app(
         metrics = Metrics(open_connections)
         routes.insert(0, Route("/metrics", metrics.endpoint))
         middleware.insert(0, Middleware(metrics.middleware))
+    # Errors are answered here, once, by the class of what a handler raised (api/errors.py).
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={404: not_found},
+        exception_handlers=exception_handlers(),
         middleware=middleware,
     )
     app.state.retention_ms = retention_ms

@@ -5,10 +5,8 @@ charts (one run's, or one metric of many runs at once), and searches downloaded 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
+import re
 from collections.abc import AsyncIterator
-from typing import Any
 
 import msgspec
 from starlette.requests import Request
@@ -17,7 +15,7 @@ from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api.calls import backend, experiment_id, required, view_type
-from trackledger.api.errors import ApiError, endpoint
+from trackledger.api.errors import ApiError
 from trackledger.api.requests import SearchRunsRequest
 from trackledger.api.wire import Int32, read
 from trackledger.eventlog.errors import NotFound
@@ -58,14 +56,12 @@ async def _experiment_ids(request: Request) -> list[int]:
     return [int(experiment_id(e, "experiment_ids")) for e in req.experiment_ids]
 
 
-@endpoint
 async def run_counts(request: Request) -> Response:
     """``{"counts": {experiment_id: {"active": n, "deleted": n}}}``."""
     counts = await backend(request).browse.run_counts(await _experiment_ids(request))
     return render.json_response({"counts": {e: msgspec.to_builtins(c) for e, c in counts.items()}})
 
 
-@endpoint
 async def run_keys(request: Request) -> Response:
     """The param, metric and tag keys of the experiments' runs: the columns a table offers."""
     keys = await backend(request).browse.run_keys(await _experiment_ids(request))
@@ -91,7 +87,6 @@ def _buckets(max_points: int | None) -> int:
     return buckets
 
 
-@endpoint
 async def sampled_history(request: Request) -> Response:
     """A metric's history in at most ``max_points`` buckets of the ``x_axis`` (step or
     timestamp), each with its lowest and highest value: long series keep their spikes."""
@@ -120,7 +115,6 @@ async def sampled_history(request: Request) -> Response:
     )
 
 
-@endpoint
 async def sampled_runs(request: Request) -> Response:
     """One metric of several runs, each run's history downsampled as metrics/sampled does,
     in columns (``step``, ``timestamp``, ``min``, ``max``, ``count``): one request draws
@@ -162,13 +156,30 @@ async def sampled_runs(request: Request) -> Response:
     )
 
 
-def _csv_line(values: list[Any]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(values)
-    return out.getvalue()
+#: What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection"): such a
+#: cell gets a leading single quote, and quotes around it.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A plain number cannot be a formula: it stays as it is, so a spreadsheet reads a number.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
 
 
-@endpoint
+def _cell(value: str | float) -> str:
+    """One CSV cell: numbers as numbers, text quoted as needed and defused."""
+    if not isinstance(value, str):
+        wire = render.wire_float(float(value))
+        return wire if isinstance(wire, str) else repr(wire)
+    if value.startswith(_FORMULA_START) and _PLAIN_NUMBER.fullmatch(value) is None:
+        return "\"'" + value.replace('"', '""') + '"'
+    if _NEEDS_QUOTES.search(value):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _csv_line(values: list[str | float]) -> str:
+    return ",".join(_cell(v) for v in values) + "\n"
+
+
 async def export_csv(request: Request) -> Response:
     """Every run a search finds, as CSV: run id, name, source type, source name, user and
     status, then a column per param and per metric (latest value) of the experiments."""
@@ -195,7 +206,7 @@ async def export_csv(request: Request) -> Response:
     def row(run: RunView) -> str:
         tags = {t.key: t.value for t in run.tags}
         params = {p.key: p.value for p in run.params}
-        metrics = {m.key: render.wire_float(m.value) for m in run.metrics}
+        metrics: dict[str, str | float] = {m.key: m.value for m in run.metrics}
         return _csv_line(
             [
                 run.info.run_id,

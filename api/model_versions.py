@@ -10,7 +10,6 @@ from starlette.routing import Route
 from trackledger.api import registry_render as rr
 from trackledger.api import render
 from trackledger.api.calls import backend, execute, required
-from trackledger.api.errors import endpoint
 from trackledger.api.registered_models import page_size, version_text
 from trackledger.api.registry_requests import (
     CreateVersionRequest,
@@ -62,7 +61,6 @@ async def _answer(request: Request, result: object) -> Response:
     return render.json_response({"model_version": rr.model_version(found)})
 
 
-@endpoint
 async def create(request: Request) -> Response:
     req = await read(request, CreateVersionRequest)
     command = rc.CreateModelVersion(
@@ -77,7 +75,6 @@ async def create(request: Request) -> Response:
     return await _answer(request, await execute(request, command))
 
 
-@endpoint
 async def get(request: Request) -> Response:
     req = await read(request, VersionRequest)
     found = await version_named(
@@ -86,7 +83,6 @@ async def get(request: Request) -> Response:
     return render.json_response({"model_version": rr.model_version(found)})
 
 
-@endpoint
 async def update(request: Request) -> Response:
     req = await read(request, UpdateVersionRequest)
     command = rc.UpdateModelVersion(
@@ -97,7 +93,6 @@ async def update(request: Request) -> Response:
     return await _answer(request, await execute(request, command))
 
 
-@endpoint
 async def transition(request: Request) -> Response:
     req = await read(request, TransitionRequest)
     command = rc.TransitionModelVersionStage(
@@ -109,7 +104,6 @@ async def transition(request: Request) -> Response:
     return await _answer(request, await execute(request, command))
 
 
-@endpoint
 async def delete(request: Request) -> Response:
     req = await read(request, VersionRequest)
     command = rc.DeleteModelVersion(
@@ -119,14 +113,12 @@ async def delete(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def download_uri(request: Request) -> Response:
     req = await read(request, VersionRequest)
     found = await version_named(request, req.name, version_text(req.version))
     return render.json_response({"artifact_uri": found.storage_location or found.source})
 
 
-@endpoint
 async def search(request: Request) -> Response:
     req = await read(request, SearchRequest, lists=frozenset({"order_by"}))
     limit = page_size(req.max_results, DEFAULT_VERSIONS_PAGE, MAX_VERSIONS_PAGE)
@@ -143,7 +135,6 @@ async def search(request: Request) -> Response:
     return render.json_response(body)
 
 
-@endpoint
 async def set_tag(request: Request) -> Response:
     req = await read(request, VersionTagRequest)
     command = rc.SetModelVersionTag(
@@ -156,7 +147,6 @@ async def set_tag(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def delete_tag(request: Request) -> Response:
     req = await read(request, VersionTagRequest)
     command = rc.DeleteModelVersionTag(

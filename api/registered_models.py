@@ -10,7 +10,6 @@ from starlette.routing import Route
 from trackledger.api import registry_render as rr
 from trackledger.api import render
 from trackledger.api.calls import backend, execute, required
-from trackledger.api.errors import endpoint
 from trackledger.api.registry_requests import (
     AliasRequest,
     CreateModelRequest,
@@ -58,7 +57,6 @@ async def _answer(request: Request, result: object) -> Response:
     return render.json_response({"registered_model": rr.registered_model(found)})
 
 
-@endpoint
 async def create(request: Request) -> Response:
     req = await read(request, CreateModelRequest)
     command = rc.CreateRegisteredModel(
@@ -69,14 +67,12 @@ async def create(request: Request) -> Response:
     return await _answer(request, await execute(request, command))
 
 
-@endpoint
 async def get(request: Request) -> Response:
     req = await read(request, NameRequest)
     found = await model_named(request, required(req.name, "name"))
     return render.json_response({"registered_model": rr.registered_model(found)})
 
 
-@endpoint
 async def rename(request: Request) -> Response:
     req = await read(request, RenameRequest)
     command = rc.RenameRegisteredModel(
@@ -85,7 +81,6 @@ async def rename(request: Request) -> Response:
     return await _answer(request, await execute(request, command))
 
 
-@endpoint
 async def update(request: Request) -> Response:
     req = await read(request, UpdateModelRequest)
     command = rc.UpdateRegisteredModel(
@@ -94,7 +89,6 @@ async def update(request: Request) -> Response:
     return await _answer(request, await execute(request, command))
 
 
-@endpoint
 async def delete(request: Request) -> Response:
     req = await read(request, NameRequest)
     await execute(request, rc.DeleteRegisteredModel(name=required(req.name, "name")))
@@ -116,7 +110,6 @@ def page_size(value: int | None, default: int, most: int) -> int:
     return value
 
 
-@endpoint
 async def search(request: Request) -> Response:
     req = await read(request, SearchRequest, lists=frozenset({"order_by"}))
     limit = page_size(req.max_results, 100, MAX_MODELS_PAGE)
@@ -133,7 +126,6 @@ async def search(request: Request) -> Response:
     return render.json_response(body)
 
 
-@endpoint
 async def latest_versions(request: Request) -> Response:
     req = await read(request, LatestVersionsRequest, lists=frozenset({"stages"}))
     found = await model_named(request, required(req.name, "name"))
@@ -149,7 +141,6 @@ async def latest_versions(request: Request) -> Response:
     return render.json_response(body)
 
 
-@endpoint
 async def set_tag(request: Request) -> Response:
     req = await read(request, ModelTagRequest)
     command = rc.SetRegisteredModelTag(
@@ -159,7 +150,6 @@ async def set_tag(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def delete_tag(request: Request) -> Response:
     req = await read(request, ModelTagRequest)
     command = rc.DeleteRegisteredModelTag(
@@ -169,7 +159,6 @@ async def delete_tag(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def set_alias(request: Request) -> Response:
     req = await read(request, AliasRequest)
     command = rc.SetRegisteredModelAlias(
@@ -181,7 +170,6 @@ async def set_alias(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def delete_alias(request: Request) -> Response:
     req = await read(request, AliasRequest)
     command = rc.DeleteRegisteredModelAlias(
@@ -207,7 +195,6 @@ async def version_by_alias(
     return found
 
 
-@endpoint
 async def get_by_alias(request: Request) -> Response:
     req = await read(request, AliasRequest)
     name = rv.check_model_name(required(req.name, "name"))

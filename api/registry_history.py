@@ -17,7 +17,7 @@ from starlette.routing import Route
 from trackledger.api import registry_render as rr
 from trackledger.api import render
 from trackledger.api.calls import backend, required
-from trackledger.api.errors import ApiError, endpoint
+from trackledger.api.errors import ApiError
 from trackledger.api.extensions import AS_OF_TIME_FROM
 from trackledger.api.limits import page_size
 from trackledger.api.registered_models import version_by_alias, version_text
@@ -48,7 +48,6 @@ async def _model_ids(request: Request, name: str | None, model_id: str | None) -
     return [found_id for found_id, _ in found]
 
 
-@endpoint
 async def history(request: Request) -> Response:
     """The model's events in log order: position, time, actor, type and what changed."""
     req = await read(request, ModelHistoryRequest)
@@ -102,7 +101,6 @@ async def _model_at(
     raise NotFound(f"Registered Model {what} did not exist at {req.as_of}")
 
 
-@endpoint
 async def model_as_of(request: Request) -> Response:
     """The model exactly as registered-models/get answered at ``as_of`` (a time in ms, or
     below 10^11 a log position)."""
@@ -112,7 +110,6 @@ async def model_as_of(request: Request) -> Response:
     return render.json_response({"registered_model": rr.registered_model(view)})
 
 
-@endpoint
 async def alias_as_of(request: Request) -> Response:
     """The version an alias pointed at, as get-model-version-by-alias answered at ``as_of``."""
     req = await read(request, AsOfModelRequest)
@@ -125,7 +122,6 @@ async def alias_as_of(request: Request) -> Response:
     return render.json_response({"model_version": rr.model_version(found)})
 
 
-@endpoint
 async def version_as_of(request: Request) -> Response:
     """A version as model-versions/get answered at ``as_of``."""
     req = await read(request, AsOfModelRequest)

@@ -290,3 +290,55 @@ async def test_the_ui_is_served_at_the_root(client) -> None:
     for asset in ["/static/app.css", "/static/js/main.js", "/static/js/runs.js"]:
         assert (await client.get(asset)).status_code == 200, asset
     error(await client.get("/static/../api/app.py"), "ENDPOINT_NOT_FOUND", 404)
+
+
+async def test_csv_download_defuses_formulas_and_keeps_numbers(client) -> None:
+    """OWASP's advice on CSV injection: a cell a spreadsheet would read as a formula (it
+    begins with =, +, -, @, a tab or a carriage return) gets a leading single quote and
+    quotes; numbers, negative ones included, stay numbers."""
+    exp = await new_experiment(client)
+    run = await new_run(
+        client,
+        exp,
+        run_name='=HYPERLINK("http://evil", "x")',
+        user_id="@SUM(1+1)",
+        tags=[
+            {"key": "mlflow.source.type", "value": "+cmd|' /C calc'!A0"},
+            {"key": "mlflow.source.name", "value": "\tindented"},
+        ],
+    )
+    params = {
+        "a_negative": "-0.5",
+        "b_exponent": "+1e-3",
+        "c_minus_formula": "-1+2",
+        "d_carriage": "\rreturn",
+        "e_plain": "plain, with a comma",
+        "f_at": "@",
+    }
+    await _log(
+        client,
+        run,
+        params=[{"key": k, "value": v} for k, v in params.items()],
+        metrics=[
+            {"key": "loss", "value": -0.5, "timestamp": 1, "step": 0},
+            {"key": "low", "value": "-Infinity", "timestamp": 1, "step": 0},
+        ],
+    )
+    response = await client.get(f"{TL}/runs/export-csv", params={"experiment_ids": [exp]})
+    assert response.status_code == 200, response.text
+    header, row = list(csv.reader(io.StringIO(response.text)))
+    cells = dict(zip(header, row, strict=True))
+    assert cells["Name"] == '\'=HYPERLINK("http://evil", "x")'
+    assert cells["User"] == "'@SUM(1+1)"
+    assert cells["Source Type"] == "'+cmd|' /C calc'!A0"
+    assert cells["Source Name"] == "'\tindented"
+    assert cells["params.a_negative"] == "-0.5"
+    assert cells["params.b_exponent"] == "+1e-3"
+    assert cells["params.c_minus_formula"] == "'-1+2"
+    assert cells["params.d_carriage"] == "'\rreturn"
+    assert cells["params.e_plain"] == "plain, with a comma"
+    assert cells["params.f_at"] == "'@"
+    assert cells["metrics.loss"] == "-0.5" and cells["metrics.low"] == "-Infinity"
+    # On the wire: a defused cell is quoted; a number is bare.
+    line = response.text.split("\n")[1]  # a cell holds a carriage return
+    assert ',"\'@SUM(1+1)",' in line and ",-0.5," in line and line.endswith(",-0.5,-Infinity")
