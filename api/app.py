@@ -21,8 +21,11 @@ from trackledger.api import (
     databricks,
     experiments,
     extensions,
+    model_versions,
     models,
     openapi,
+    registered_models,
+    registry_history,
     runs,
     ui,
 )
@@ -35,7 +38,7 @@ from trackledger.api.auth.guard import AuthState, install
 from trackledger.api.auth.hosts import HostCheck
 from trackledger.api.body_limit import BodyLimit
 from trackledger.api.calls import backend
-from trackledger.api.errors import error_response
+from trackledger.api.errors import exception_handlers
 from trackledger.services.artifact_store import ArtifactStore
 from trackledger.services.backends import Backend
 from trackledger.services.gc import schedule
@@ -59,19 +62,14 @@ async def version(request: Request) -> Response:
     return PlainTextResponse(__version__)
 
 
-async def not_found(request: Request, exc: Exception) -> Response:
-    # MLflow's client maps a 404 to ENDPOINT_NOT_FOUND; never RESOURCE_DOES_NOT_EXIST here.
-    return error_response(
-        "ENDPOINT_NOT_FOUND", f"No endpoint {request.method} {request.url.path} on this server."
-    )
-
-
 def _mlflow_routes() -> list[BaseRoute]:
     return [
         *experiments.routes,
         *runs.routes,
         *databricks.routes,
         *models.routes,
+        *registered_models.routes,
+        *model_versions.routes,
         *artifacts.tracking_routes,
         *auth_users.routes,
         *auth_grants.legacy_routes,
@@ -92,6 +90,7 @@ def _trackledger_routes() -> list[BaseRoute]:
     return [
         *extensions.routes,
         *browse.routes,
+        *registry_history.routes,
         *auth_tokens.routes,
         Route("/auth/login", auth_session.login, methods=["POST"]),
         Route("/auth/logout", auth_session.logout, methods=["POST"]),
@@ -178,10 +177,11 @@ def create_app(
         )
     if allowed_hosts is not None:
         middleware.insert(0, Middleware(HostCheck, allowed=allowed_hosts))
+    # Errors are answered here, once, by the class of what a handler raised (api/errors.py).
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={404: not_found},
+        exception_handlers=exception_handlers(),
         middleware=middleware,
     )
     app.state.retention_ms = retention_ms

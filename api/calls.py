@@ -11,7 +11,9 @@ from starlette.requests import Request
 
 from trackledger.api.auth.principal import SCOPED_BACKEND, principal_of
 from trackledger.api.errors import ApiError
+from trackledger.api.wire import refuse_nul
 from trackledger.eventlog.commands import AnyCommand, CreateExperiment, CreateRun
+from trackledger.eventlog.registry_commands import CreateRegisteredModel
 from trackledger.eventlog.results import AnyResult
 from trackledger.eventlog.store import Idempotency
 from trackledger.eventlog.validation import check_experiment_id, missing
@@ -21,6 +23,7 @@ __all__ = [
     "backend",
     "execute",
     "experiment_id",
+    "path_param",
     "required",
     "run_status",
     "view_type",
@@ -51,7 +54,7 @@ def actor(request: Request) -> str | None:
             decoded = base64.b64decode(header[6:], validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
             return None
-        return decoded.split(":", 1)[0] or None
+        return refuse_nul(decoded.split(":", 1)[0], "Authorization") or None
     return None
 
 
@@ -59,10 +62,11 @@ async def _idempotency(request: Request) -> Idempotency | None:
     key = request.headers.get("idempotency-key")
     if key is None:
         return None
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or "\x00" in key:
         raise ApiError(
             "INVALID_PARAMETER_VALUE",
-            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters long.",
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters long, "
+            "without NUL.",
         )
     digest = hashlib.sha256()
     digest.update(request.method.encode())
@@ -77,12 +81,12 @@ async def execute(request: Request, command: AnyCommand, *, user: str | None = N
     """Run ``command`` for this request: the actor is the authenticated user, else ``user``.
 
     With authentication on, a created run belongs to the authenticated user whatever the
-    request says, and the creator of an experiment gets MANAGE on it."""
+    request says, and the creator of an experiment or registered model gets MANAGE on it."""
     principal = principal_of(request)
     if principal is not None:
         if isinstance(command, CreateRun):
             command = msgspec.structs.replace(command, user_id=principal.username)
-        elif isinstance(command, CreateExperiment):
+        elif isinstance(command, (CreateExperiment, CreateRegisteredModel)):
             command = msgspec.structs.replace(
                 command, owner_id=principal.user_id, owner_name=principal.username
             )
@@ -91,6 +95,12 @@ async def execute(request: Request, command: AnyCommand, *, user: str | None = N
         actor=actor(request) or user,
         idempotency=await _idempotency(request),
     )
+
+
+def path_param(request: Request, name: str) -> str:
+    """A parameter from the URL path (URL-decoded, so it may hold a NUL)."""
+    value: str = request.path_params[name]
+    return refuse_nul(value, name)
 
 
 def required(value: str | None, name: str) -> str:

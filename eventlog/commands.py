@@ -28,6 +28,22 @@ from trackledger.eventlog.auth_commands import (
 )
 from trackledger.eventlog.command_base import Command, TagIn
 from trackledger.eventlog.events import DatasetInput, ModelOutput
+from trackledger.eventlog.registry_commands import (
+    CreateModelVersion,
+    CreateRegisteredModel,
+    DeleteModelVersion,
+    DeleteModelVersionTag,
+    DeleteRegisteredModel,
+    DeleteRegisteredModelAlias,
+    DeleteRegisteredModelTag,
+    RenameRegisteredModel,
+    SetModelVersionTag,
+    SetRegisteredModelAlias,
+    SetRegisteredModelTag,
+    TransitionModelVersionStage,
+    UpdateModelVersion,
+    UpdateRegisteredModel,
+)
 
 __all__ = [
     "AnyCommand",
@@ -271,4 +287,18 @@ AnyCommand = (
     | UnassignRole
     | GrantPermission
     | RevokePermission
+    | CreateRegisteredModel
+    | RenameRegisteredModel
+    | UpdateRegisteredModel
+    | DeleteRegisteredModel
+    | SetRegisteredModelTag
+    | DeleteRegisteredModelTag
+    | CreateModelVersion
+    | UpdateModelVersion
+    | TransitionModelVersionStage
+    | DeleteModelVersion
+    | SetModelVersionTag
+    | DeleteModelVersionTag
+    | SetRegisteredModelAlias
+    | DeleteRegisteredModelAlias
 )

@@ -31,9 +31,27 @@ from trackledger.eventlog.auth_events import (
     UserPasswordChanged,
 )
 from trackledger.eventlog.event_base import Event, Tag
+from trackledger.eventlog.registry_events import (
+    REGISTRY_EVENTS,
+    AliasDeleted,
+    AliasSet,
+    ModelVersionCreated,
+    ModelVersionDeleted,
+    ModelVersionStageChanged,
+    ModelVersionTagDeleted,
+    ModelVersionTagSet,
+    ModelVersionUpdated,
+    RegisteredModelCreated,
+    RegisteredModelDeleted,
+    RegisteredModelRenamed,
+    RegisteredModelTagDeleted,
+    RegisteredModelTagSet,
+    RegisteredModelUpdated,
+)
 
 __all__ = [
     "AUTH_EVENTS",
+    "REGISTRY_EVENTS",
     "TOMBSTONES",
     "AnyEvent",
     "BatchLogged",
@@ -337,6 +355,20 @@ AnyEvent = (
     | RoleUnassigned
     | PermissionGranted
     | PermissionRevoked
+    | RegisteredModelCreated
+    | RegisteredModelRenamed
+    | RegisteredModelUpdated
+    | RegisteredModelTagSet
+    | RegisteredModelTagDeleted
+    | RegisteredModelDeleted
+    | ModelVersionCreated
+    | ModelVersionUpdated
+    | ModelVersionStageChanged
+    | ModelVersionDeleted
+    | ModelVersionTagSet
+    | ModelVersionTagDeleted
+    | AliasSet
+    | AliasDeleted
 )
 
 _encoder = msgspec.msgpack.Encoder()

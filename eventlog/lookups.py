@@ -26,6 +26,16 @@ from trackledger.eventlog.auth_lookups import (
     NextAuthId,
 )
 from trackledger.eventlog.events import Event
+from trackledger.eventlog.registry_lookups import (
+    GetAliases,
+    GetLatestVersions,
+    GetLoggedModelTags,
+    GetModelVersion,
+    GetModelVersionTags,
+    GetRegisteredModel,
+    GetRegisteredModelTags,
+    GetVersionsInStage,
+)
 
 __all__ = [
     "Ask",
@@ -133,6 +143,8 @@ class LoggedModelState(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     status: str
     lifecycle_stage: str
+    artifact_location: str = ""
+    source_run_id: str | None = None
 
 
 class GetLoggedModel(msgspec.Struct, frozen=True):
@@ -227,6 +239,14 @@ Lookup = (
     | GetRolePermissionFor
     | GetAssignment
     | GetGrant
+    | GetRegisteredModel
+    | GetModelVersion
+    | GetVersionsInStage
+    | GetLatestVersions
+    | GetAliases
+    | GetRegisteredModelTags
+    | GetModelVersionTags
+    | GetLoggedModelTags
 )
 
 

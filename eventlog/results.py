@@ -18,7 +18,9 @@ __all__ = [
     "CreatedRun",
     "ExperimentId",
     "ModelId",
+    "ModelVersionRef",
     "Nothing",
+    "RegisteredModelRef",
     "RunInfo",
     "decode_result",
     "encode_result",
@@ -47,6 +49,15 @@ class AuthRef(_Result, frozen=True, kw_only=True, tag="auth_ref"):
     id: int
 
 
+class RegisteredModelRef(_Result, frozen=True, kw_only=True, tag="registered_model"):
+    registered_model_id: str
+
+
+class ModelVersionRef(_Result, frozen=True, kw_only=True, tag="model_version"):
+    registered_model_id: str
+    version: int
+
+
 class CreatedRun(_Result, frozen=True, kw_only=True, tag="created_run"):
     """The run as it was created (its creation event describes all of it)."""
 
@@ -64,7 +75,17 @@ class BulkResult(_Result, frozen=True, kw_only=True, tag="bulk"):
     artifact_uris: list[str] = []
 
 
-AnyResult = Nothing | ExperimentId | CreatedRun | RunInfo | BulkResult | ModelId | AuthRef
+AnyResult = (
+    Nothing
+    | ExperimentId
+    | CreatedRun
+    | RunInfo
+    | BulkResult
+    | ModelId
+    | RegisteredModelRef
+    | ModelVersionRef
+    | AuthRef
+)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[AnyResult] = msgspec.msgpack.Decoder(AnyResult)

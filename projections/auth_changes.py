@@ -12,6 +12,7 @@ import msgspec
 from trackledger.eventlog import auth_events as e
 
 __all__ = [
+    "AUTH_CHANGES",
     "AuthChange",
     "DropGrants",
     "SetAssignment",
@@ -91,6 +92,7 @@ class DropGrants(msgspec.Struct, frozen=True, kw_only=True):
 AuthChange = (
     SetUser | SetToken | SetRole | SetRolePermission | SetAssignment | SetGrant | DropGrants
 )
+AUTH_CHANGES = (SetUser, SetToken, SetRole, SetRolePermission, SetAssignment, SetGrant, DropGrants)
 
 
 def auth_changes_for(event: e.AuthEvent, pos: int) -> list[AuthChange]:  # noqa: C901 - one case per event

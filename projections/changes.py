@@ -17,6 +17,7 @@ import msgspec
 
 from trackledger.eventlog import events as e
 from trackledger.projections.auth_changes import AuthChange, DropGrants, auth_changes_for
+from trackledger.projections.registry_changes import RegistryChange, registry_changes_for
 
 __all__ = [
     "AddInputs",
@@ -152,6 +153,7 @@ AnyChange = (
     | AddMetrics
     | AddInputs
     | AuthChange
+    | RegistryChange
 )
 
 
@@ -170,6 +172,8 @@ def changes_for(event: e.AnyEvent, pos: int) -> list[AnyChange]:  # noqa: C901 -
     """The row changes ``event`` at log position ``pos`` makes."""
     if isinstance(event, e.AUTH_EVENTS):
         return list(auth_changes_for(event, pos))
+    if isinstance(event, e.REGISTRY_EVENTS):
+        return list(registry_changes_for(event, pos))
     match event:
         case e.ExperimentCreated():
             exp_id = int(event.experiment_id)

@@ -16,8 +16,14 @@ from typing import Any, NamedTuple
 import msgspec
 
 from trackledger.projections import changes as ch
+from trackledger.projections.auth_changes import AUTH_CHANGES
 from trackledger.projections.auth_merge import AuthStatements, auth_plan, auth_statements
 from trackledger.projections.numbers import as_number
+from trackledger.projections.registry_merge import (
+    RegistryStatements,
+    registry_plan,
+    registry_statements,
+)
 
 __all__ = ["MetricSeries", "Statements", "Step", "metric_series", "plan", "statements"]
 
@@ -194,6 +200,7 @@ class Statements(NamedTuple):
     purge_experiment: tuple[str, ...]
     purged_experiment: str
     auth: AuthStatements
+    registry: RegistryStatements
 
 
 def statements(dialect: str, suffix: str = "") -> Statements:
@@ -227,6 +234,7 @@ def statements(dialect: str, suffix: str = "") -> Statements:
             "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
         ),
         auth=auth_statements(dialect, suffix),
+        registry=registry_statements(dialect, suffix),
     )
 
 
@@ -420,6 +428,9 @@ def plan(sql: Statements, change: ch.AnyChange) -> Iterator[Step]:  # noqa: C901
             yield Step(sql.purged_experiment, [(change.experiment_id, change.time, change.pos)])
         case ch.AddMetrics():
             raise TypeError("metrics changes go through metric_series()")
+        case _ if isinstance(change, AUTH_CHANGES):
+            for auth_step in auth_plan(sql.auth, change):
+                yield Step(auth_step.sql, auth_step.rows)
         case _:
-            for step in auth_plan(sql.auth, change):
+            for step in registry_plan(sql.registry, change):
                 yield Step(step.sql, step.rows)

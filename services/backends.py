@@ -22,6 +22,7 @@ from trackledger.projections import postgres_rebuild, sqlite_rebuild
 from trackledger.projections.auth_reads import AuthReads
 from trackledger.projections.browse import Browse
 from trackledger.projections.postgres_apply import PostgresProjector
+from trackledger.projections.registry_reads import RegistryReads
 from trackledger.projections.sql_lookups import (
     answer_postgres,
     answer_postgres_many,
@@ -73,6 +74,9 @@ class Backend(Protocol):
     @property
     def auth(self) -> AuthReads: ...
 
+    @property
+    def registry(self) -> RegistryReads: ...
+
     async def rebuild(self, progress: Progress | None = None, chunk: int = CHUNK) -> int: ...
 
     async def verify(
@@ -110,6 +114,7 @@ class SQLiteBackend:
         self.reads = SqlReadModel(readers.fetchall, "sqlite")
         self.browse = Browse(readers.fetchall)
         self.auth = AuthReads(readers.fetchall)
+        self.registry = RegistryReads(readers.fetchall, "sqlite")
         self.upgraded = upgraded
 
     async def finish_upgrade(self, progress: Progress | None = None) -> bool:
@@ -194,6 +199,7 @@ class PostgresBackend:
         self.reads = SqlReadModel(PgFetchAll(read_pool), "postgres")
         self.browse = Browse(PgFetchAll(read_pool))
         self.auth = AuthReads(PgFetchAll(read_pool))
+        self.registry = RegistryReads(PgFetchAll(read_pool), "postgres")
         self.upgraded = upgraded
 
     async def finish_upgrade(self, progress: Progress | None = None) -> bool:

@@ -40,6 +40,12 @@ class ExperimentScope(msgspec.Struct, frozen=True):
             return None
         return self.only, tuple(sorted(int(i) for i in self.ids if i.isdigit()))
 
+    def restrict_ids(self) -> tuple[bool, tuple[str, ...]] | None:
+        """For searches of resources with text ids (registered models)."""
+        if not self.only and not self.ids:
+            return None
+        return self.only, tuple(sorted(self.ids))
+
 
 EVERY_EXPERIMENT = ExperimentScope(False, frozenset())
 
@@ -116,12 +122,18 @@ class AccessControl:
 
     async def experiment_scope(self, reads: AuthReads, principal: Principal) -> ExperimentScope:
         """The experiments ``principal`` may read, for searches."""
+        return await self.readable(reads, principal, access.EXPERIMENT)
+
+    async def readable(
+        self, reads: AuthReads, principal: Principal, resource_type: str
+    ) -> ExperimentScope:
+        """The resources of a type ``principal`` may read, for searches."""
         if principal.is_admin:
             return EVERY_EXPERIMENT
         grants = await self.grants(reads, principal)
         if access.manages_everything(grants):
             return EVERY_EXPERIMENT
-        mine = [g for g in grants if g.resource_type == access.EXPERIMENT]
+        mine = [g for g in grants if g.resource_type == resource_type]
         every = [g.permission for g in mine if g.pattern == "*"]
         base = access.allows(access.floor(access.fold(every), self.default), "read")
         specific: dict[str, list[str]] = {}

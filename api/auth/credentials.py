@@ -276,7 +276,7 @@ def csrf_token(session: str) -> str:
 def refusal_response(refusal: Refusal, headers: dict[str, str]) -> Response:
     """401 (with ``WWW-Authenticate: Basic`` unless the web UI asked) or 429."""
     if refusal.status == 429:
-        response = error_response("RESOURCE_EXHAUSTED", refusal.message, 429)
+        response = error_response("REQUEST_LIMIT_EXCEEDED", refusal.message, 429)
         response.headers["Retry-After"] = str(refusal.retry_after)
         return response
     response = error_response("UNAUTHENTICATED", refusal.message, 401)

@@ -41,9 +41,7 @@ from trackledger.api.auth.principal import PRINCIPAL, SCOPED_BACKEND, Principal
 from trackledger.api.auth.rules import ADMIN, Context, Rule
 from trackledger.api.auth.scope import ScopedBackend
 from trackledger.api.auth.table import RULES, rule_key
-from trackledger.api.errors import ApiError, error_response
-from trackledger.api.errors import _for_domain as for_domain
-from trackledger.eventlog.errors import TrackingError
+from trackledger.api.errors import error_response
 from trackledger.services.backends import Backend
 
 __all__ = ["AuthState", "Guard", "install", "route_rules", "walk"]
@@ -94,15 +92,12 @@ class Guard:
         if principal.via == "session" and method not in _SAFE_METHODS and not _csrf_ok(headers):
             await _denied("Missing or wrong CSRF token.")(scope, receive, send)
             return
-        context = Context(scope, receive, principal, backend.auth, state.access)
-        try:
-            allowed = await rule.check(context)
-        except ApiError as exc:
-            await error_response(exc.code, str(exc), exc.status)(scope, receive, send)
-            return
-        except TrackingError as exc:
-            await for_domain(exc)(scope, receive, send)
-            return
+        context = Context(
+            scope, receive, principal, backend.auth, state.access, backend.registry
+        )
+        # A malformed request raises here as in its handler (the app's error handlers
+        # answer it); the handler would have refused it just the same.
+        allowed = await rule.check(context)
         if not allowed:
             await _denied(
                 f"Permission denied: {principal.username} may not do this (needs {rule.text})."
@@ -111,10 +106,10 @@ class Guard:
         scope[PRINCIPAL] = principal
         if not principal.is_admin:
 
-            async def experiments() -> Any:
-                return await state.access.experiment_scope(backend.auth, principal)
+            async def readable(resource_type: str) -> Any:
+                return await state.access.readable(backend.auth, principal, resource_type)
 
-            scope[SCOPED_BACKEND] = ScopedBackend(backend, experiments)
+            scope[SCOPED_BACKEND] = ScopedBackend(backend, readable)
         await self.app(scope, context.receive() if context.replays else receive, send)
 
 

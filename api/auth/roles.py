@@ -14,8 +14,9 @@ from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api.auth.common import caller, integer, required, run_auth_command, state
+from trackledger.api.auth.grants import resource_key
 from trackledger.api.auth.users import find_user, role_json
-from trackledger.api.errors import ApiError, endpoint
+from trackledger.api.errors import ApiError
 from trackledger.api.wire import read
 from trackledger.eventlog import auth_commands as c
 from trackledger.eventlog.errors import NotFound
@@ -56,7 +57,6 @@ async def _params(request: Request) -> RoleRequest:
     return await read(request, RoleRequest, lists=frozenset())
 
 
-@endpoint
 async def create(request: Request) -> Response:
     req = await _params(request)
     name = required(req.name, "name")
@@ -70,14 +70,12 @@ async def create(request: Request) -> Response:
     return render.json_response({"role": role_json(await _role(request, result.id))})
 
 
-@endpoint
 async def get(request: Request) -> Response:
     req = await _params(request)
     role = await _role(request, integer(req.role_id, "role_id"))
     return render.json_response({"role": role_json(role)})
 
 
-@endpoint
 async def list_roles(request: Request) -> Response:
     state(request)
     workspaces = [w for w in request.query_params.getlist("workspace")]
@@ -90,7 +88,6 @@ async def list_roles(request: Request) -> Response:
     return render.json_response({"roles": [role_json(r) for r in roles]})
 
 
-@endpoint
 async def update(request: Request) -> Response:
     req = await _params(request)
     role_id = integer(req.role_id, "role_id")
@@ -102,7 +99,6 @@ async def update(request: Request) -> Response:
     return render.json_response({"role": role_json(await _role(request, role_id))})
 
 
-@endpoint
 async def delete(request: Request) -> Response:
     req = await _params(request)
     await run_auth_command(request, c.DeleteRole(role_id=integer(req.role_id, "role_id")))
@@ -116,13 +112,16 @@ async def _permission_json(request: Request, permission_id: int) -> dict[str, ob
     return msgspec.to_builtins(found)  # type: ignore[no-any-return]
 
 
-@endpoint
 async def add_permission(request: Request) -> Response:
     req = await _params(request)
+    resource_type = required(req.resource_type, "resource_type")
     command = c.AddRolePermission(
         role_id=integer(req.role_id, "role_id"),
-        resource_type=required(req.resource_type, "resource_type"),
-        resource_pattern=required(req.resource_pattern, "resource_pattern"),
+        resource_type=resource_type,
+        # A registered model's grants hold its id, not its name (grants.resource_key).
+        resource_pattern=await resource_key(
+            request, resource_type, required(req.resource_pattern, "resource_pattern")
+        ),
         permission=required(req.permission, "permission"),
     )
     result = await run_auth_command(request, command)
@@ -130,7 +129,6 @@ async def add_permission(request: Request) -> Response:
     return render.json_response({"role_permission": await _permission_json(request, result.id)})
 
 
-@endpoint
 async def remove_permission(request: Request) -> Response:
     req = await _params(request)
     permission_id = integer(req.role_permission_id, "role_permission_id")
@@ -138,7 +136,6 @@ async def remove_permission(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def list_permissions(request: Request) -> Response:
     req = await _params(request)
     role = await _role(request, integer(req.role_id, "role_id"))
@@ -147,7 +144,6 @@ async def list_permissions(request: Request) -> Response:
     )
 
 
-@endpoint
 async def update_permission(request: Request) -> Response:
     req = await _params(request)
     permission_id = integer(req.role_permission_id, "role_permission_id")
@@ -158,7 +154,6 @@ async def update_permission(request: Request) -> Response:
     return render.json_response({"role_permission": await _permission_json(request, permission_id)})
 
 
-@endpoint
 async def assign(request: Request) -> Response:
     req = await _params(request)
     username = required(req.username, "username")
@@ -171,7 +166,6 @@ async def assign(request: Request) -> Response:
     )
 
 
-@endpoint
 async def unassign(request: Request) -> Response:
     req = await _params(request)
     username = required(req.username, "username")
@@ -180,7 +174,6 @@ async def unassign(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def user_roles(request: Request) -> Response:
     caller(request)
     req = await _params(request)
@@ -189,7 +182,6 @@ async def user_roles(request: Request) -> Response:
     return render.json_response({"roles": [role_json(r) for r in roles]})
 
 
-@endpoint
 async def role_users(request: Request) -> Response:
     req = await _params(request)
     role = await _role(request, integer(req.role_id, "role_id"))

@@ -17,9 +17,10 @@ from starlette.types import Message, Receive, Scope
 
 from trackledger.api.auth.access import AccessControl
 from trackledger.api.auth.principal import Principal
-from trackledger.api.wire import DECODED, _has_camel_field, read
+from trackledger.api.wire import DECODED, read, read_body
 from trackledger.eventlog import access
 from trackledger.projections.auth_reads import AuthReads
+from trackledger.projections.registry_reads import RegistryReads
 
 __all__ = [
     "ADMIN",
@@ -31,7 +32,9 @@ __all__ = [
     "OnExperimentNamed",
     "OnGrantTarget",
     "OnLoggedModel",
+    "OnRegisteredModel",
     "OnRun",
+    "OnRuns",
     "Rule",
     "SelfOrAdmin",
     "SelfOrManager",
@@ -51,11 +54,13 @@ class Context:
         principal: Principal,
         reads: AuthReads,
         access_control: AccessControl,
+        registry: RegistryReads | None = None,
     ) -> None:
         self.scope = scope
         self.principal = principal
         self.reads = reads
         self.access = access_control
+        self.registry = registry
         self._receive = receive
         self._body: bytes | None = None
 
@@ -96,32 +101,20 @@ class Context:
         """The request's parameters as ``kind``, read as the handler reads them; with
         ``share`` (``kind`` is the handler's own type), the handler gets this value."""
         value = await self._params(kind, lists)
-        if share and self._json_body():
+        if share:
+            # The handler's own read would give exactly this (wire.read_body).
             self.scope[DECODED] = (kind, value)
         return value
-
-    def _json_body(self) -> bool:
-        """Whether the handler would take this body: a POST's must be JSON (wire.read)."""
-        for key, value in self.scope.get("headers", ()):
-            if key == b"content-type":
-                kind: bytes = value.split(b";")[0].strip().lower()
-                return kind == b"application/json"
-        return False
 
     async def _params(self, kind: type[T], lists: frozenset[str]) -> T:
         if self.scope["method"] in ("GET", "HEAD") and self.scope.get("query_string"):
             return await read(Request(self.scope, self._receive), kind, lists)
-        body = await self._read_body()
-        # The handler's own quick path (wire.read): no \\u escape, no field spelled in
-        # lowerCamel. A backslash search is one memchr; the two-byte search is ten times
-        # slower, so it runs only when there is a backslash at all.
-        quick = body[:1] == b"{" and (b"\\" not in body or b"\\u" not in body)
-        if quick and not _has_camel_field(body, kind):
-            try:
-                return msgspec.json.decode(body, type=kind, strict=False)
-            except msgspec.DecodeError:
-                pass
-        return await read(Request(self.scope, self.receive()), kind, lists)
+        content_type = None
+        for key, value in self.scope.get("headers", ()):
+            if key == b"content-type":
+                content_type = value.decode("latin-1")
+                break
+        return read_body(self.scope["method"], content_type, await self._read_body(), kind)
 
     @property
     def replays(self) -> bool:
@@ -176,6 +169,15 @@ class RunRef(msgspec.Struct):
 
 class ModelRef(msgspec.Struct):
     model_id: str | None = None
+
+
+class RunIdsRef(msgspec.Struct):
+    run_ids: list[str] = []
+
+
+class ModelNameRef(msgspec.Struct):
+    name: str | None = None
+    registered_model_id: str | None = None
 
 
 class ArtifactRef(msgspec.Struct):
@@ -247,6 +249,53 @@ class OnRun(Rule):
         return await ctx.allowed(access.EXPERIMENT, experiment_id, self.action)
 
 
+class OnRuns(Rule):
+    """``action`` on the experiment of every run named in ``run_ids``."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self.text = f"{action} on the runs' experiments"
+
+    async def check(self, ctx: Context) -> bool:
+        ref = await ctx.params(RunIdsRef, frozenset({"run_ids"}))
+        for run_id in dict.fromkeys(ref.run_ids):
+            experiment_id = await ctx.access.run_experiment(ctx.reads, run_id)
+            if experiment_id is not None and not await ctx.allowed(
+                access.EXPERIMENT, experiment_id, self.action
+            ):
+                return False
+        return True
+
+
+class OnRegisteredModel(Rule):
+    """``action`` on the registered model named by ``name`` (the live model of that name,
+    else the last deleted one, as the handlers look it up) or ``registered_model_id``.
+    Grants on a model are held by its internal id: a rename keeps them, and a new model
+    that takes a freed name starts with none."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self.text = f"{action} on the registered model"
+
+    async def check(self, ctx: Context) -> bool:
+        ref = await ctx.params(ModelNameRef)
+        model_id = ref.registered_model_id
+        if not model_id and ref.name and ctx.registry is not None:
+            found = await ctx.registry.model_ids_named(ref.name)
+            model_id = found[0][0] if found else None
+        if not model_id:
+            return True  # the handler answers: a missing name, or no such model
+        return await ctx.allowed(access.REGISTERED_MODEL, model_id, self.action)
+
+
+async def model_id_named(ctx: Context, name: str) -> str | None:
+    """The live registered model called ``name``."""
+    if ctx.registry is None:
+        return None
+    found = await ctx.registry.model_named(name)
+    return found.registered_model_id if found else None
+
+
 class OnLoggedModel(Rule):
     """``action`` on the experiment of the logged model in the path (or the body)."""
 
@@ -308,7 +357,13 @@ class OnGrantTarget(Rule):
             return True  # the handler refuses what is missing
         if ref.resource_id == "*" or ref.resource_type not in access.RESOURCE_TYPES:
             return False
-        return await ctx.allowed(ref.resource_type, ref.resource_id, "manage")
+        resource_id: str | None = ref.resource_id
+        if ref.resource_type == access.REGISTERED_MODEL:
+            # MLflow names registered models by name; grants hold the model's id.
+            resource_id = await model_id_named(ctx, ref.resource_id)
+        if resource_id is None:
+            return True  # the handler answers 404
+        return await ctx.allowed(ref.resource_type, resource_id, "manage")
 
 
 class SelfOrManager(Rule):
@@ -324,14 +379,22 @@ class SelfOrManager(Rule):
 
 
 class OnLegacyGrant(Rule):
-    """The per-experiment permission endpoints of older clients: MANAGE on the experiment."""
+    """The per-experiment and per-registered-model permission endpoints of older clients:
+    MANAGE on the experiment (``experiment_id``) or the model (``name``)."""
 
-    text = "admins, or MANAGE on the experiment"
+    def __init__(self, resource_type: str = access.EXPERIMENT) -> None:
+        self.resource_type = resource_type
+        self.text = f"admins, or MANAGE on the {resource_type.replace('_', ' ')}"
 
     async def check(self, ctx: Context) -> bool:
         if ctx.principal.is_admin:
             return True
-        experiment_id = (await ctx.params(ExperimentRef)).experiment_id
-        if not experiment_id:
+        resource_id: str | None
+        if self.resource_type == access.EXPERIMENT:
+            resource_id = (await ctx.params(ExperimentRef)).experiment_id
+        else:
+            name = (await ctx.params(ModelNameRef)).name
+            resource_id = await model_id_named(ctx, name) if name else None
+        if not resource_id:
             return True
-        return await ctx.allowed(access.EXPERIMENT, str(experiment_id), "manage")
+        return await ctx.allowed(self.resource_type, str(resource_id), "manage")

@@ -15,6 +15,7 @@ from trackledger.api.auth.access import ExperimentScope
 from trackledger.eventlog.store import EventStore
 from trackledger.projections.auth_reads import AuthReads
 from trackledger.projections.browse import Axis, Browse, MetricBucket, RunCounts, RunKeys
+from trackledger.projections.registry_reads import RegistryReads
 from trackledger.projections.sqlite_rebuild import CHUNK, Progress
 from trackledger.projections.views import (
     ExperimentView,
@@ -29,18 +30,19 @@ from trackledger.services.migrations import Migration
 
 __all__ = ["ScopedBackend"]
 
-ScopeSource = Callable[[], Awaitable[ExperimentScope]]
+#: The resources of a type (experiment, registered_model) the caller may read.
+ScopeSource = Callable[[str], Awaitable[ExperimentScope]]
 
 
 class _Scoped:
     def __init__(self, scope: ScopeSource) -> None:
         self._scope = scope
-        self._known: ExperimentScope | None = None
+        self._known: dict[str, ExperimentScope] = {}
 
-    async def scope(self) -> ExperimentScope:
-        if self._known is None:
-            self._known = await self._scope()
-        return self._known
+    async def scope(self, resource_type: str = "experiment") -> ExperimentScope:
+        if resource_type not in self._known:
+            self._known[resource_type] = await self._scope(resource_type)
+        return self._known[resource_type]
 
     async def readable(self, experiment_ids: list[int]) -> list[int]:
         scope = await self.scope()
@@ -146,6 +148,48 @@ class ScopedBrowse(Browse):
         return await self._browse.metric_buckets(run_id, key, axis=axis, buckets=buckets)
 
 
+class ScopedRegistry(RegistryReads):
+    """The registry's reads, its searches narrowed to the models the caller may read."""
+
+    def __init__(self, registry: RegistryReads, scoped: _Scoped) -> None:
+        super().__init__(registry._fetchall, registry._dialect)
+        self._scoped = scoped
+
+    async def search_models(
+        self,
+        *,
+        filter_text: str | None,
+        order_by: list[str],
+        max_results: int,
+        offset: int,
+        restrict: tuple[bool, tuple[str, ...]] | None = None,
+    ) -> Page:
+        return await super().search_models(
+            filter_text=filter_text,
+            order_by=order_by,
+            max_results=max_results,
+            offset=offset,
+            restrict=(await self._scoped.scope("registered_model")).restrict_ids(),
+        )
+
+    async def search_versions(
+        self,
+        *,
+        filter_text: str | None,
+        order_by: list[str],
+        max_results: int,
+        offset: int,
+        restrict: tuple[bool, tuple[str, ...]] | None = None,
+    ) -> Page:
+        return await super().search_versions(
+            filter_text=filter_text,
+            order_by=order_by,
+            max_results=max_results,
+            offset=offset,
+            restrict=(await self._scoped.scope("registered_model")).restrict_ids(),
+        )
+
+
 class ScopedBackend:
     """``backend`` with its searches narrowed to what one user may read."""
 
@@ -155,6 +199,7 @@ class ScopedBackend:
         self.kind = backend.kind
         self.reads = ScopedReads(backend.reads, scoped)
         self.browse = ScopedBrowse(backend.browse, scoped)
+        self.registry = ScopedRegistry(backend.registry, scoped)
         self.upgraded: list[Migration] = backend.upgraded
 
     @property

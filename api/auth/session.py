@@ -27,7 +27,7 @@ from trackledger.api.auth.credentials import (
     refusal_response,
 )
 from trackledger.api.auth.principal import PRINCIPAL, Principal
-from trackledger.api.errors import ApiError, endpoint
+from trackledger.api.errors import ApiError
 from trackledger.api.wire import read
 from trackledger.eventlog.auth_commands import CreateToken, RevokeToken
 from trackledger.services import secrets as keys
@@ -46,7 +46,6 @@ def _user_json(principal: Principal) -> dict[str, object]:
     return {"id": principal.user_id, "username": principal.username, "is_admin": principal.is_admin}
 
 
-@endpoint
 async def login(request: Request) -> Response:
     auth = state(request)
     req = await read(request, LoginRequest)
@@ -87,7 +86,6 @@ async def login(request: Request) -> Response:
     return response
 
 
-@endpoint
 async def logout(request: Request) -> Response:
     auth = state(request)
     session = cookie(headers_of(request.scope).get("cookie", ""), SESSION_COOKIE)

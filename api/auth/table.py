@@ -23,7 +23,9 @@ from trackledger.api.auth.rules import (
     OnGrantTarget,
     OnLegacyGrant,
     OnLoggedModel,
+    OnRegisteredModel,
     OnRun,
+    OnRuns,
     Rule,
     SelfOrAdmin,
     SelfOrManager,
@@ -36,6 +38,8 @@ from trackledger.api.requests import (
 )
 
 __all__ = ["RULES", "rule_key"]
+
+REGISTERED_MODEL = "registered_model"
 
 ML = "/api/2.0/mlflow"
 ML3 = "/api/3.0/mlflow"
@@ -93,6 +97,35 @@ RULES: dict[str, Rule] = {
     f"PATCH {ML}/logged-models/{{model_id}}/tags": OnLoggedModel("update"),
     f"DELETE {ML}/logged-models/{{model_id}}/tags/{{key:path}}": OnLoggedModel("update"),
     f"POST {ML}/logged-models/{{model_id}}/params": OnLoggedModel("update"),
+    # The model registry: by the model's name; creators get MANAGE.
+    f"POST {ML}/registered-models/create": USER,
+    f"GET {ML}/registered-models/get": OnRegisteredModel("read"),
+    f"POST {ML}/registered-models/rename": OnRegisteredModel("update"),
+    f"PATCH {ML}/registered-models/update": OnRegisteredModel("update"),
+    f"DELETE {ML}/registered-models/delete": OnRegisteredModel("delete"),
+    f"GET {ML}/registered-models/search": USER,
+    f"POST {ML}/registered-models/search": USER,
+    f"GET {ML}/registered-models/get-latest-versions": OnRegisteredModel("read"),
+    f"POST {ML}/registered-models/get-latest-versions": OnRegisteredModel("read"),
+    f"POST {ML}/registered-models/set-tag": OnRegisteredModel("update"),
+    f"DELETE {ML}/registered-models/delete-tag": OnRegisteredModel("update"),
+    f"POST {ML}/registered-models/alias": OnRegisteredModel("update"),
+    f"DELETE {ML}/registered-models/alias": OnRegisteredModel("update"),
+    f"GET {ML}/registered-models/alias": OnRegisteredModel("read"),
+    f"POST {ML}/model-versions/create": OnRegisteredModel("update"),
+    f"GET {ML}/model-versions/get": OnRegisteredModel("read"),
+    f"PATCH {ML}/model-versions/update": OnRegisteredModel("update"),
+    f"POST {ML}/model-versions/transition-stage": OnRegisteredModel("update"),
+    f"DELETE {ML}/model-versions/delete": OnRegisteredModel("delete"),
+    f"GET {ML}/model-versions/get-download-uri": OnRegisteredModel("read"),
+    f"GET {ML}/model-versions/search": USER,
+    f"POST {ML}/model-versions/search": USER,
+    f"POST {ML}/model-versions/set-tag": OnRegisteredModel("update"),
+    f"DELETE {ML}/model-versions/delete-tag": OnRegisteredModel("delete"),
+    f"GET {TL}/registered-models/history": OnRegisteredModel("read"),
+    f"GET {TL}/registered-models/get": OnRegisteredModel("read"),
+    f"GET {TL}/registered-models/alias": OnRegisteredModel("read"),
+    f"GET {TL}/model-versions/get": OnRegisteredModel("read"),
     # The artifact proxy: paths start with the experiment id.
     f"GET {ART}/artifacts": OnArtifactPath("read", query=True),
     f"GET {ART}/artifacts/{{path:path}}": OnArtifactPath("read"),
@@ -110,6 +143,8 @@ RULES: dict[str, Rule] = {
     f"GET {TL}/experiments/run-counts": USER,
     f"GET {TL}/runs/keys": USER,
     f"GET {TL}/metrics/sampled": READ_RUN,
+    f"GET {TL}/metrics/sampled-runs": OnRuns("read"),
+    f"POST {TL}/metrics/sampled-runs": OnRuns("read"),
     f"GET {TL}/runs/export-csv": USER,
     f"POST {TL}/tokens/create": USER,
     f"GET {TL}/tokens/list": USER,
@@ -134,6 +169,10 @@ RULES: dict[str, Rule] = {
     f"GET {ML}/experiments/permissions/get": OnLegacyGrant(),
     f"PATCH {ML}/experiments/permissions/update": OnLegacyGrant(),
     f"DELETE {ML}/experiments/permissions/delete": OnLegacyGrant(),
+    f"POST {ML}/registered-models/permissions/create": OnLegacyGrant(REGISTERED_MODEL),
+    f"GET {ML}/registered-models/permissions/get": OnLegacyGrant(REGISTERED_MODEL),
+    f"PATCH {ML}/registered-models/permissions/update": OnLegacyGrant(REGISTERED_MODEL),
+    f"DELETE {ML}/registered-models/permissions/delete": OnLegacyGrant(REGISTERED_MODEL),
     # Roles: administration.
     f"POST {ML3}/roles/create": ADMIN,
     f"GET {ML3}/roles/get": ADMIN,

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api.auth.common import caller, required, run_auth_command
-from trackledger.api.errors import ApiError, endpoint
+from trackledger.api.errors import ApiError
 from trackledger.api.wire import read
 from trackledger.eventlog.auth_commands import CreateToken, RevokeToken
 from trackledger.projections.auth_reads import AuthReads, TokenView
@@ -49,7 +49,6 @@ def _reads(request: Request) -> AuthReads:
     return reads
 
 
-@endpoint
 async def create(request: Request) -> Response:
     me = caller(request)
     req = await read(request, TokenRequest)
@@ -76,14 +75,12 @@ async def create(request: Request) -> Response:
     return render.json_response({"token": token, "token_info": _json(found[0])})
 
 
-@endpoint
 async def list_tokens(request: Request) -> Response:
     me = caller(request)
     tokens = await _reads(request).tokens(me.user_id)
     return render.json_response({"tokens": [_json(t) for t in tokens]})
 
 
-@endpoint
 async def revoke(request: Request) -> Response:
     me = caller(request)
     req = await read(request, TokenRequest)

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from trackledger.api import render
 from trackledger.api.auth.common import caller, required, run_auth_command, state
 from trackledger.api.auth.credentials import SESSION_COOKIE, cookie, csrf_token, headers_of
-from trackledger.api.errors import ApiError, endpoint
+from trackledger.api.errors import ApiError
 from trackledger.api.wire import read
 from trackledger.eventlog.auth_commands import ChangePassword, CreateUser, DeleteUser, SetAdmin
 from trackledger.eventlog.decide_auth import check_username
@@ -75,7 +75,6 @@ async def find_user(request: Request, username: str | None) -> UserView:
     return found
 
 
-@endpoint
 async def create(request: Request) -> Response:
     state(request)
     req = await read(request, UserRequest)
@@ -86,14 +85,12 @@ async def create(request: Request) -> Response:
     return render.json_response({"user": user_json(await find_user(request, username))})
 
 
-@endpoint
 async def get(request: Request) -> Response:
     state(request)
     req = await read(request, UserRequest)
     return render.json_response({"user": user_json(await find_user(request, req.username))})
 
 
-@endpoint
 async def list_users(request: Request) -> Response:
     me = caller(request)
     reads = _reads(request)
@@ -105,7 +102,6 @@ async def list_users(request: Request) -> Response:
     return render.json_response({"users": users})
 
 
-@endpoint
 async def current(request: Request) -> Response:
     me = caller(request)
     found = await find_user(request, me.username)
@@ -118,7 +114,6 @@ async def current(request: Request) -> Response:
     return render.json_response(body)
 
 
-@endpoint
 async def update_password(request: Request) -> Response:
     me = caller(request)
     req = await read(request, UserRequest)
@@ -155,7 +150,6 @@ def _flag(value: bool | str | None) -> bool:
     )
 
 
-@endpoint
 async def update_admin(request: Request) -> Response:
     state(request)
     req = await read(request, UserRequest)
@@ -164,7 +158,6 @@ async def update_admin(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def delete(request: Request) -> Response:
     me = caller(request)
     req = await read(request, UserRequest)

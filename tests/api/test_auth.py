@@ -530,7 +530,7 @@ async def test_failed_logins_are_limited_per_user(auth_app, admin):
                 error(await guess.get(f"{ML}/users/current"), "UNAUTHENTICATED", 401)
         async with client_of(auth_app, basic("kate", "guess-guess-guess")) as guess:
             response = await guess.get(f"{ML}/users/current")
-            error(response, "RESOURCE_EXHAUSTED", 429)
+            error(response, "REQUEST_LIMIT_EXCEEDED", 429)
             assert int(response.headers["Retry-After"]) > 0
         # The credential a running job already uses keeps working.
         await ok(await kate.get(f"{ML}/users/current"))
@@ -654,3 +654,79 @@ async def test_logging_calls_read_as_without_auth(auth_app, admin):
     assert run["data"]["metrics"] == [{"key": "m", "value": 1.5, "timestamp": 7, "step": 2}]
     tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
     assert tags["quote"] == 'say "hi" \\u00e9' and tags["k"] == "v"
+
+
+async def test_registered_models_creator_grants_search_and_rename(backend, tmp_path):
+    from trackledger.first_admin import ADMIN_PASSWORD, ADMIN_USERNAME, ensure_admin
+
+    await ensure_admin(backend, {ADMIN_USERNAME: ADMIN[0], ADMIN_PASSWORD: ADMIN[1]})
+    app = make_app(backend, tmp_path, auth_default_permission="NO_PERMISSIONS")
+    async with as_user(app, *ADMIN) as admin:
+        await add_user(admin, "alice")
+        await add_user(admin, "bob")
+    async with as_user(app, "alice") as alice, as_user(app, "bob") as bob:
+        await ok(await alice.post(f"{ML}/registered-models/create", json={"name": "m1"}))
+        await ok(await alice.post(f"{ML}/registered-models/create", json={"name": "m2"}))
+        found = await ok(await bob.get(f"{ML}/registered-models/search"))
+        assert found == {}
+        body = {"name": "m1", "username": "bob", "permission": "READ"}
+        made = await ok(await alice.post(f"{ML}/registered-models/permissions/create", json=body))
+        assert made["registered_model_permission"]["name"] == "m1"
+        found = await ok(await bob.get(f"{ML}/registered-models/search"))
+        assert [m["name"] for m in found["registered_models"]] == ["m1"]
+        error(
+            await bob.patch(
+                f"{ML}/registered-models/update", json={"name": "m1", "description": "x"}
+            ),
+            "PERMISSION_DENIED",
+            403,
+        )
+        # A rename keeps the model's grants: they are held by its id, not its name.
+        await ok(
+            await alice.post(
+                f"{ML}/registered-models/rename", json={"name": "m1", "new_name": "renamed"}
+            )
+        )
+        await ok(await bob.get(f"{ML}/registered-models/get", params={"name": "renamed"}))
+        got = await ok(
+            await alice.get(
+                f"{ML}/registered-models/permissions/get",
+                params={"name": "renamed", "username": "bob"},
+            )
+        )
+        assert got["registered_model_permission"]["permission"] == "READ"
+        history = await ok(
+            await alice.get(f"{TL}/registered-models/history", params={"name": "renamed"})
+        )
+        granted = [e["data"] for e in history["events"] if e["type"] == "permission.granted"]
+        assert [(g["username"], g["permission"]) for g in granted] == [
+            ("alice", "MANAGE"),
+            ("bob", "READ"),
+        ]
+        # A new model under a freed name starts with no grants.
+        await ok(
+            await alice.post(
+                f"{ML}/registered-models/permissions/create",
+                json={"name": "m2", "username": "bob", "permission": "EDIT"},
+            )
+        )
+        check = await ok(await admin_check(app, "bob", "registered_model", "m2"))
+        assert check == {"allowed": True, "permission": "EDIT"}
+        await ok(
+            await alice.request("DELETE", f"{ML}/registered-models/delete", json={"name": "m2"})
+        )
+        await ok(await alice.post(f"{ML}/registered-models/create", json={"name": "m2"}))
+        listed = await ok(await admin_check(app, "bob", "registered_model", "m2"))
+        assert listed == {"allowed": False, "permission": "NO_PERMISSIONS"}
+
+
+async def admin_check(app, username, resource_type, resource_id):
+    async with as_user(app, *ADMIN) as admin:
+        return await admin.get(
+            f"{ML3}/users/permissions/get",
+            params={
+                "username": username,
+                "resource_type": resource_type,
+                "resource_id": resource_id,
+            },
+        )

@@ -168,7 +168,47 @@ SAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     f"DELETE {ML3}/roles/unassign": (f"{ML3}/roles/unassign", {"username": "reader"}),
     f"GET {ML3}/roles/users/list": (f"{ML3}/roles/users/list", {"role_id": "1"}),
     f"GET {ML3}/users/roles/list": (f"{ML3}/users/roles/list", {"username": "reader"}),
+    f"POST {ML}/registered-models/create": (f"{ML}/registered-models/create", {}),
+    f"GET {TL}/metrics/sampled-runs": (f"{TL}/metrics/sampled-runs", {"run_ids": ["R"]}),
+    f"POST {TL}/metrics/sampled-runs": (f"{TL}/metrics/sampled-runs", {"run_ids": ["R"]}),
 }
+
+#: Routes about one registered model, by name (``RM``): a request for each.
+_MODEL_ROUTES = [
+    f"GET {ML}/registered-models/get",
+    f"POST {ML}/registered-models/rename",
+    f"PATCH {ML}/registered-models/update",
+    f"DELETE {ML}/registered-models/delete",
+    f"GET {ML}/registered-models/get-latest-versions",
+    f"POST {ML}/registered-models/get-latest-versions",
+    f"POST {ML}/registered-models/set-tag",
+    f"DELETE {ML}/registered-models/delete-tag",
+    f"POST {ML}/registered-models/alias",
+    f"DELETE {ML}/registered-models/alias",
+    f"GET {ML}/registered-models/alias",
+    f"POST {ML}/model-versions/create",
+    f"GET {ML}/model-versions/get",
+    f"PATCH {ML}/model-versions/update",
+    f"POST {ML}/model-versions/transition-stage",
+    f"DELETE {ML}/model-versions/delete",
+    f"GET {ML}/model-versions/get-download-uri",
+    f"POST {ML}/model-versions/set-tag",
+    f"DELETE {ML}/model-versions/delete-tag",
+    f"GET {TL}/registered-models/history",
+    f"GET {TL}/registered-models/get",
+    f"GET {TL}/registered-models/alias",
+    f"GET {TL}/model-versions/get",
+    f"POST {ML}/registered-models/permissions/create",
+    f"GET {ML}/registered-models/permissions/get",
+    f"PATCH {ML}/registered-models/permissions/update",
+    f"DELETE {ML}/registered-models/permissions/delete",
+]
+for _key in _MODEL_ROUTES:
+    SAMPLES[_key] = (_key.split(" ", 1)[1], {"name": "RM", "username": "reader"})
+for _key in (f"GET {ML}/registered-models/search", f"POST {ML}/registered-models/search"):
+    SAMPLES[_key] = (_key.split(" ", 1)[1], {})
+for _key in (f"GET {ML}/model-versions/search", f"POST {ML}/model-versions/search"):
+    SAMPLES[_key] = (_key.split(" ", 1)[1], {})
 
 #: The users asking, in the order they ask.
 USERS = ["anonymous", "denied", "reader", "editor", "manager", "admin"]
@@ -250,10 +290,14 @@ async def test_each_route_asks_for_its_permission(backend, tmp_path):
         await grant(admin, "denied", experiment_id, "DENY")
         await grant(admin, "editor", experiment_id, "EDIT")
         await grant(admin, "manager", experiment_id, "MANAGE")
+        made = await admin.post(f"{ML}/registered-models/create", json={"name": "team-model"})
+        assert made.status_code == 200, made.text
+        for user, level in (("denied", "DENY"), ("editor", "EDIT"), ("manager", "MANAGE")):
+            await grant(admin, user, "team-model", level, resource_type="registered_model")
 
     app = make_app(backend, tmp_path, expose_prometheus=True)
     assert await _stubbed(app) > 50
-    ids = {"E": experiment_id, "R": run_id, "M": model_id}
+    ids = {"E": experiment_id, "R": run_id, "M": model_id, "RM": "team-model"}
 
     def concrete(value: Any) -> Any:
         if isinstance(value, list):
