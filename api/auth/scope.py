@@ -132,7 +132,11 @@ class ScopedReads(ReadModel):
 
 
 class ScopedBrowse(Browse):
+    """The UI's reads, those across experiments narrowed; reads of given runs are judged by
+    the route's rule and pass through."""
+
     def __init__(self, browse: Browse, scoped: _Scoped) -> None:
+        super().__init__(browse._fetchall)
         self._browse = browse
         self._scoped = scoped
 

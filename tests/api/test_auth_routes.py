@@ -273,7 +273,9 @@ async def _stubbed(app: Starlette) -> int:
     return count
 
 
-async def test_each_route_asks_for_its_permission(backend, tmp_path):
+async def _setup(backend, tmp_path) -> dict[str, str]:
+    """Users with different permissions on an experiment, its run, its logged model and a
+    registered model; the ids of those, by their symbols in SAMPLES."""
     await ensure_admin(backend, {ADMIN_USERNAME: ADMIN[0], ADMIN_PASSWORD: ADMIN[1]})
     real = make_app(backend, tmp_path)
     async with client_of(real, basic(*ADMIN)) as admin:
@@ -295,10 +297,10 @@ async def test_each_route_asks_for_its_permission(backend, tmp_path):
         for user, level in (("denied", "DENY"), ("editor", "EDIT"), ("manager", "MANAGE")):
             await grant(admin, user, "team-model", level, resource_type="registered_model")
 
-    app = make_app(backend, tmp_path, expose_prometheus=True)
-    assert await _stubbed(app) > 50
-    ids = {"E": experiment_id, "R": run_id, "M": model_id, "RM": "team-model"}
+    return {"E": experiment_id, "R": run_id, "M": model_id, "RM": "team-model"}
 
+
+def _concrete(ids: dict[str, str]) -> Any:
     def concrete(value: Any) -> Any:
         if isinstance(value, list):
             return [concrete(v) for v in value]
@@ -312,6 +314,14 @@ async def test_each_route_asks_for_its_permission(backend, tmp_path):
             return value
         return value
 
+    return concrete
+
+
+async def test_each_route_asks_for_its_permission(backend, tmp_path):
+    ids = await _setup(backend, tmp_path)
+    app = make_app(backend, tmp_path, expose_prometheus=True)
+    assert await _stubbed(app) > 50
+    concrete = _concrete(ids)
     failures = []
     for key, (path, params) in SAMPLES.items():
         method = key.split(" ", 1)[0]
@@ -345,3 +355,26 @@ async def test_malformed_credentials_are_401(auth_app, header):
     assert response.status_code == 401
     assert response.json()["error_code"] == "UNAUTHENTICATED"
     assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+async def test_every_read_answers_a_user_who_is_not_an_admin(backend, tmp_path):
+    """Through the real handlers (no stubs): the backend a non-admin's handlers get serves
+    every read, narrowed where it lists across experiments or models."""
+    ids = await _setup(backend, tmp_path)
+    app = make_app(backend, tmp_path)
+    concrete = _concrete(ids)
+    failures = []
+    async with client_of(app, basic("reader", PASSWORD)) as http:
+        for key, (path, params) in SAMPLES.items():
+            method = key.split(" ", 1)[0]
+            if method != "GET" and not path.endswith("search"):
+                continue
+            body = {k: concrete(v) for k, v in params.items()}
+            url = concrete(path)
+            if method == "GET":
+                response = await http.get(url, params=body)
+            else:
+                response = await http.request(method, url, json=body)
+            if response.status_code >= 500 and response.status_code != 501:  # 501: by design
+                failures.append(f"{key}: {response.status_code} {response.text[:200]}")
+    assert failures == [], "\n".join(failures)
