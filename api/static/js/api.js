@@ -21,7 +21,7 @@ export function queryString(params) {
   return q.toString();
 }
 
-async function call(method, url, body) {
+export async function call(method, url, body) {
   const init = { method, headers: {} };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
