@@ -21,7 +21,7 @@ export function queryString(params) {
   return q.toString();
 }
 
-export async function call(method, url, body) {
+async function call(method, url, body) {
   const init = { method, headers: {} };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -77,3 +77,6 @@ export async function allPages(fetchPage, field) {
   } while (token);
   return out;
 }
+
+// For clients of other prefixes (the registry pages call /ajax-api, see registry.js).
+export { call };
