@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from trackledger.eventlog.errors import InvalidInput
 from trackledger.projections.search.ast import Comparison, Field
 from trackledger.projections.search.compile import (
     check_expr,
@@ -12,6 +13,7 @@ from trackledger.projections.search.compile import (
 )
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.parser import parse_filter, parse_order_by
+from trackledger.projections.search.runs import MAX_KEYS, check_order_by
 from trackledger.projections.search.sql import SqlBuilder
 
 __all__ = ["compile_experiment_search"]
@@ -82,6 +84,8 @@ def compile_experiment_search(
     joins = []
     for field in fields_of(expr):
         if field.entity == "tag" and field.key not in tags:
+            if len(tags) >= MAX_KEYS:
+                raise InvalidInput(f"A search reads at most {MAX_KEYS} distinct tags.")
             alias = tags[field.key] = f"t{len(tags)}"
             joins.append(
                 f" LEFT JOIN experiment_tags {alias} ON {alias}.experiment_id = e.experiment_id "
@@ -91,6 +95,7 @@ def compile_experiment_search(
     if expr is not None:
         conditions.append(f"({compile_tree(expr, lambda c: _comparison(c, tags, b))})")
     order_parts = []
+    check_order_by(order_by)
     keys = [parse_order_by(clause) for clause in order_by]
     for key in keys:
         column = _attribute(key.field)

@@ -17,6 +17,11 @@ Grammar (keywords in any case)::
 
 MLflow's AND-only subset parses to the same comparisons MLflow reads; OR, NOT, parentheses,
 IN on any field and the aggregates are trackledger's extensions.
+
+A filter is refused beyond ``MAX_NESTING`` parentheses and NOTs inside one another,
+``MAX_COMPARISONS`` comparisons or ``MAX_VALUES`` literal values: limits far above what
+people write, below what the parser's recursion, SQLite's expression depth (1000) and
+PostgreSQL's query parameters (32767) take (SQLite's parser overflows near 45 NOTs).
 """
 
 from __future__ import annotations
@@ -34,7 +39,18 @@ from trackledger.projections.search.ast import (
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.lexer import Token, tokenize
 
-__all__ = ["ENTITY_ALIASES", "parse_filter", "parse_order_by"]
+__all__ = [
+    "ENTITY_ALIASES",
+    "MAX_COMPARISONS",
+    "MAX_NESTING",
+    "MAX_VALUES",
+    "parse_filter",
+    "parse_order_by",
+]
+
+MAX_NESTING = 30
+MAX_COMPARISONS = 200
+MAX_VALUES = 10_000
 
 ENTITY_ALIASES = {
     "metric": "metric",
@@ -61,6 +77,9 @@ class _Parser:
         self.tokens = tokenize(text)
         self.i = 0
         self.what = what
+        self.depth = 0
+        self.comparisons = 0
+        self.values = 0
 
     @property
     def tok(self) -> Token:
@@ -115,20 +134,29 @@ class _Parser:
         return parts[0] if len(parts) == 1 else And(tuple(parts))
 
     def unary(self) -> Expr:
+        if not (self.keyword("NOT") or self.tok.kind == "LPAREN"):
+            return self.comparison()
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.fail(f"more than {MAX_NESTING} levels of parentheses and NOT")
+        expr: Expr
         if self.keyword("NOT"):
             self.advance()
-            return Not(self.unary())
-        if self.tok.kind == "LPAREN":
+            expr = Not(self.unary())
+        else:
             self.advance()
             expr = self.or_expr()
             if self.tok.kind != "RPAREN":
                 raise self.fail("expected ')'")
             self.advance()
-            return expr
-        return self.comparison()
+        self.depth -= 1
+        return expr
 
     def comparison(self) -> Expr:
         start = self.tok
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            raise self.fail(f"more than {MAX_COMPARISONS} comparisons")
         field = self.field()
         if self.tok.kind == "OP":
             op = _OPS.get(self.tok.text)
@@ -244,8 +272,15 @@ class _Parser:
             parts.append(self.advance().text)
         return ".".join(parts)
 
+    def count_value(self) -> None:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise self.fail(f"more than {MAX_VALUES} values")
+
     def value(self) -> tuple[Value, bool]:
         tok = self.tok
+        if tok.kind in ("STRING", "NUMBER"):
+            self.count_value()
         if tok.kind == "STRING":
             self.advance()
             return tok.value, True
@@ -264,6 +299,7 @@ class _Parser:
         values: list[str | float | int] = []
         while True:
             tok = self.tok
+            self.count_value()
             if tok.kind == "STRING":
                 values.append(tok.value)
             elif tok.kind == "NUMBER":
