@@ -9,7 +9,7 @@ import pytest
 
 from tests.api.helpers import error, new_experiment, new_run, ok, post
 from trackledger.api.calls import MAX_EXPERIMENT_IDS
-from trackledger.projections.search.parser import MAX_COMPARISONS, MAX_NESTING, MAX_VALUES
+from trackledger.projections.search.parser import MAX_COMPARISONS, MAX_DEPTH, MAX_VALUES
 from trackledger.projections.search.runs import MAX_KEYS, MAX_ORDER_BY
 
 TL = "/api/2.0/trackledger"
@@ -25,7 +25,7 @@ def _keys(n: int, joiner: str = " AND ") -> str:
 REFUSED = {
     "parentheses": ({"filter": "(" * 5000 + "params.a = 'x'" + ")" * 5000}, "levels"),
     "just too many parentheses": (
-        {"filter": "(" * (MAX_NESTING + 1) + "params.a = 'x'" + ")" * (MAX_NESTING + 1)},
+        {"filter": "(" * (MAX_DEPTH + 1) + "params.a = 'x'" + ")" * (MAX_DEPTH + 1)},
         "levels",
     ),
     "NOT chain": ({"filter": "NOT " * 5000 + "params.a = 'x'"}, "levels"),
@@ -47,10 +47,10 @@ REFUSED = {
         },
         "values",
     ),
-    "keys in the filter": ({"filter": _keys(MAX_KEYS + 1, " OR ")}, "distinct"),
+    "keys in the filter": ({"filter": _keys(MAX_KEYS + 1, " OR ")}, "different"),
     "keys in filter and order_by": (
         {"filter": _keys(MAX_KEYS - 5), "order_by": [f"metrics.m{i}" for i in range(10)]},
-        "distinct",
+        "different",
     ),
     "order_by clauses": ({"order_by": [f"params.o{i}" for i in range(32)]}, "order_by"),
     "2000 order_by clauses": ({"order_by": [f"params.o{i}" for i in range(2000)]}, "order_by"),
@@ -81,16 +81,16 @@ async def test_searches_past_the_limits_are_a_400(client, case):
 async def test_searches_up_to_the_limits_answer(client):
     exp = await new_experiment(client)
     run = await new_run(client, exp)
-    metrics = [{"key": f"m{i}", "value": i, "timestamp": 1, "step": 0} for i in range(40)]
-    params = [{"key": f"p{i}", "value": str(i)} for i in range(40)]
+    metrics = [{"key": f"m{i}", "value": i, "timestamp": 1, "step": 0} for i in range(MAX_KEYS)]
+    params = [{"key": f"p{i}", "value": str(i)} for i in range(MAX_KEYS)]
     await ok(
         await post(client, "runs/log-batch", {"run_id": run, "metrics": metrics, "params": params})
     )
     allowed = [
-        {"filter": "(" * MAX_NESTING + "params.p1 = '1'" + ")" * MAX_NESTING},
+        {"filter": "(" * MAX_DEPTH + "params.p1 = '1'" + ")" * MAX_DEPTH},
         {
-            "filter": "NOT " * MAX_NESTING
-            + ("params.p1 = '1'" if MAX_NESTING % 2 == 0 else "params.p1 = '0'")
+            "filter": "NOT " * MAX_DEPTH
+            + ("params.p1 = '1'" if MAX_DEPTH % 2 == 0 else "params.p1 = '0'")
         },
         {"filter": " AND ".join(["params.p1 = '1'"] * MAX_COMPARISONS)},
         {"filter": "params.p1 IN (" + ",".join(f"'{i}'" for i in range(MAX_VALUES)) + ")"},
