@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from trackledger import __version__
+from trackledger import MLFLOW_API_VERSION, __version__
 from trackledger.api import (
     artifacts,
     browse,
@@ -20,6 +20,7 @@ from trackledger.api import (
     experiments,
     extensions,
     models,
+    render,
     runs,
     ui,
 )
@@ -45,7 +46,13 @@ async def health(request: Request) -> Response:
 
 
 async def version(request: Request) -> Response:
-    return PlainTextResponse(__version__)
+    """The MLflow version whose API is served (the client gates features on it)."""
+    return PlainTextResponse(MLFLOW_API_VERSION)
+
+
+async def trackledger_version(request: Request) -> Response:
+    """trackledger's own version, and the MLflow API version it serves."""
+    return render.json_response({"version": __version__, "mlflow_api_version": MLFLOW_API_VERSION})
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
@@ -102,6 +109,7 @@ def create_app(
         # The same handlers serve the UI's /ajax-api prefix, as in MLflow.
         Mount("/api/2.0/mlflow", routes=mlflow),
         Mount("/ajax-api/2.0/mlflow", routes=mlflow),
+        Route("/api/2.0/trackledger/version", trackledger_version),
         Mount("/api/2.0/trackledger", routes=[*extensions.routes, *browse.routes]),
         Mount("/api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
         Mount("/ajax-api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
