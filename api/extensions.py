@@ -75,7 +75,10 @@ async def gc(request: Request) -> Response:
     done = await collect(
         backend(request), older_than, artifacts=request.app.state.artifacts, actor=actor(request)
     )
-    return render.json_response({"runs_purged": done.runs, "experiments_purged": done.experiments})
+    body = {"runs_purged": done.runs, "experiments_purged": done.experiments}
+    if done.traces:
+        body["traces_purged"] = done.traces
+    return render.json_response(body)
 
 
 async def _history(request: Request, stream: str, req: HistoryRequest) -> Response:

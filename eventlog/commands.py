@@ -215,6 +215,9 @@ class RestoreRun(Command, frozen=True, kw_only=True, tag="restore_run"):
     run_id: str
 
 
+# Trace commands subclass ``Command`` above, so their module is imported after it.
+from trackledger.eventlog.trace_commands import AnyTraceCommand  # noqa: E402
+
 AnyCommand = (
     EnsureDefaultExperiment
     | CreateExperiment
@@ -241,4 +244,5 @@ AnyCommand = (
     | DeleteLoggedModel
     | LogOutputs
     | RecordArtifact
+    | AnyTraceCommand
 )

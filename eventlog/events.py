@@ -285,6 +285,21 @@ class ExperimentPurged(_ExperimentEvent, frozen=True, kw_only=True, tag="experim
     events_removed: int
 
 
+# Traces live in their own module; it subclasses ``Event`` above, so it is imported here,
+# after the base classes (the package imports this module first).
+from trackledger.eventlog.trace_events import (  # noqa: E402
+    AssessmentDeleted,
+    AssessmentSet,
+    SpansLogged,
+    TraceDeleted,
+    TraceInfoLogged,
+    TraceLinkedToRuns,
+    TracePurged,
+    TraceRestored,
+    TraceTagDeleted,
+    TraceTagSet,
+)
+
 AnyEvent = (
     ExperimentCreated
     | ExperimentRenamed
@@ -312,6 +327,16 @@ AnyEvent = (
     | LoggedModelTagDeleted
     | LoggedModelParamsLogged
     | LoggedModelDeleted
+    | TraceInfoLogged
+    | SpansLogged
+    | TraceTagSet
+    | TraceTagDeleted
+    | AssessmentSet
+    | AssessmentDeleted
+    | TraceLinkedToRuns
+    | TraceDeleted
+    | TraceRestored
+    | TracePurged
 )
 
 _encoder = msgspec.msgpack.Encoder()
@@ -327,4 +352,4 @@ def decode_event(payload: bytes) -> AnyEvent:
 
 
 #: Events that replace their stream's history: appending one removes the stream's events.
-TOMBSTONES = (RunPurged, ExperimentPurged)
+TOMBSTONES = (RunPurged, ExperimentPurged, TracePurged)

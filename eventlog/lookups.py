@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from trackledger.eventlog.events import Event
+from trackledger.eventlog.trace_lookups import TraceLookup
 
 __all__ = [
     "Ask",
@@ -203,6 +204,7 @@ Lookup = (
     | GetExpired
     | CountStreamEvents
     | GetLoggedModel
+    | TraceLookup
 )
 
 

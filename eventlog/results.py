@@ -13,12 +13,14 @@ from trackledger.eventlog.lookups import RunState
 
 __all__ = [
     "AnyResult",
+    "AssessmentId",
     "BulkResult",
     "CreatedRun",
     "ExperimentId",
     "ModelId",
     "Nothing",
     "RunInfo",
+    "TraceId",
     "decode_result",
     "encode_result",
 ]
@@ -40,6 +42,14 @@ class ModelId(_Result, frozen=True, kw_only=True, tag="model_id"):
     model_id: str
 
 
+class TraceId(_Result, frozen=True, kw_only=True, tag="trace_id"):
+    trace_id: str
+
+
+class AssessmentId(_Result, frozen=True, kw_only=True, tag="assessment_id"):
+    assessment_id: str
+
+
 class CreatedRun(_Result, frozen=True, kw_only=True, tag="created_run"):
     """The run as it was created (its creation event describes all of it)."""
 
@@ -55,9 +65,13 @@ class BulkResult(_Result, frozen=True, kw_only=True, tag="bulk"):
     experiments: int = 0
     #: The artifact roots of purged runs, for the caller to remove from the artifact store.
     artifact_uris: list[str] = []
+    #: Traces purged (by a purge) alongside the runs.
+    traces: int = 0
 
 
-AnyResult = Nothing | ExperimentId | CreatedRun | RunInfo | BulkResult | ModelId
+AnyResult = (
+    Nothing | ExperimentId | CreatedRun | RunInfo | BulkResult | ModelId | TraceId | AssessmentId
+)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[AnyResult] = msgspec.msgpack.Decoder(AnyResult)

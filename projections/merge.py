@@ -17,6 +17,8 @@ import msgspec
 
 from trackledger.projections import changes as ch
 from trackledger.projections.numbers import as_number
+from trackledger.projections.trace_changes import TRACE_CHANGES
+from trackledger.projections.trace_merge import TraceStatements, trace_plan, trace_statements
 
 __all__ = ["MetricSeries", "Statements", "Step", "metric_series", "plan", "statements"]
 
@@ -192,6 +194,7 @@ class Statements(NamedTuple):
     purged_run: str
     purge_experiment: tuple[str, ...]
     purged_experiment: str
+    traces: TraceStatements
 
 
 def statements(dialect: str, suffix: str = "") -> Statements:
@@ -224,6 +227,7 @@ def statements(dialect: str, suffix: str = "") -> Statements:
             f"INSERT INTO purged_experiments{suffix} (experiment_id, purged_time, pos) "
             "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
         ),
+        traces=trace_statements(_FUNCTIONS[dialect], suffix),
     )
 
 
@@ -287,6 +291,10 @@ def _guarded(pos: int, value: object) -> int:
 
 def plan(sql: Statements, change: ch.AnyChange) -> Iterator[Step]:  # noqa: C901 - one case per change
     """The statements ``change`` runs, except metrics (see ``metric_series``)."""
+    if isinstance(change, TRACE_CHANGES):
+        for sql_text, rows in trace_plan(sql.traces, change):
+            yield Step(sql_text, rows)
+        return
     match change:
         case ch.SetRun():
             c = change

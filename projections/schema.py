@@ -8,6 +8,8 @@ tag's value parsed as a number when it is exactly one, for numeric filters.
 
 from __future__ import annotations
 
+from trackledger.projections.trace_schema import TRACE_TABLES, trace_ddl
+
 __all__ = ["PROJECTION_TABLES", "projection_ddl"]
 
 PROJECTION_TABLES = (
@@ -26,6 +28,7 @@ PROJECTION_TABLES = (
     "logged_models",
     "logged_model_tags",
     "logged_model_params",
+    *TRACE_TABLES,
 )
 
 
@@ -202,4 +205,5 @@ def projection_ddl(dialect: str, suffix: str = "", generation: int = 0) -> list[
             value TEXT NOT NULL,
             PRIMARY KEY (model_id, key)
         ){w}""",
+        *trace_ddl(dialect, s, g, t),
     ]
