@@ -15,13 +15,17 @@ from starlette.routing import BaseRoute, Mount, Route
 from trackledger import MLFLOW_API_VERSION, __version__
 from trackledger.api import (
     artifacts,
+    assessments,
     browse,
     databricks,
     experiments,
     extensions,
     models,
+    otlp,
     render,
     runs,
+    traces,
+    traces_v2,
     ui,
 )
 from trackledger.api.calls import backend
@@ -69,6 +73,17 @@ def _mlflow_routes() -> list[BaseRoute]:
         *databricks.routes,
         *models.routes,
         *artifacts.tracking_routes,
+        *traces.trace_routes_v2,
+        *traces_v2.legacy_routes,
+        *traces_v2.trace_data_routes,
+    ]
+
+
+def _mlflow_v3_routes() -> list[BaseRoute]:
+    return [
+        Route("/server-info", artifacts.server_info),
+        *traces.trace_routes_v3,
+        *assessments.assessment_routes,
     ]
 
 
@@ -113,8 +128,9 @@ def create_app(
         Mount("/api/2.0/trackledger", routes=[*extensions.routes, *browse.routes]),
         Mount("/api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
         Mount("/ajax-api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
-        Route("/api/3.0/mlflow/server-info", artifacts.server_info),
-        Route("/ajax-api/3.0/mlflow/server-info", artifacts.server_info),
+        Mount("/api/3.0/mlflow", routes=_mlflow_v3_routes()),
+        Mount("/ajax-api/3.0/mlflow", routes=_mlflow_v3_routes()),
+        *otlp.otlp_routes,
         *ui.routes,
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
