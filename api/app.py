@@ -125,7 +125,10 @@ def create_app(
         Mount("/api/2.0/mlflow", routes=mlflow),
         Mount("/ajax-api/2.0/mlflow", routes=mlflow),
         Route("/api/2.0/trackledger/version", trackledger_version),
-        Mount("/api/2.0/trackledger", routes=[*extensions.routes, *browse.routes]),
+        Mount(
+            "/api/2.0/trackledger",
+            routes=[*extensions.routes, *browse.routes, *traces.trackledger_trace_routes],
+        ),
         Mount("/api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
         Mount("/ajax-api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
         Mount("/api/3.0/mlflow", routes=_mlflow_v3_routes()),

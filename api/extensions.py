@@ -24,6 +24,7 @@ from trackledger.api.wire import read
 from trackledger.eventlog.errors import NotFound
 from trackledger.eventlog.events import experiment_stream, run_stream
 from trackledger.eventlog.store import StoredEvent
+from trackledger.eventlog.trace_events import trace_stream
 from trackledger.projections.history import describe
 from trackledger.projections.memory import fold_run
 from trackledger.projections.search import decode_page_token, encode_page_token
@@ -107,6 +108,13 @@ async def experiment_history(request: Request) -> Response:
     return await _history(request, experiment_stream(str(req.experiment_id)), req)
 
 
+@endpoint
+async def trace_history(request: Request) -> Response:
+    """A trace's events in log order (span batches summarized unless expanded)."""
+    req = await read(request, HistoryRequest)
+    return await _history(request, trace_stream(required(req.trace_id, "trace_id")), req)
+
+
 #: ``as_of`` values from here up are times (ms since the epoch, from 1973 on); below it,
 #: log positions.
 AS_OF_TIME_FROM = 10**11
@@ -163,6 +171,7 @@ routes = [
     Route("/runs/history", run_history, methods=["GET"]),
     Route("/runs/get", run_as_of, methods=["GET"]),
     Route("/experiments/history", experiment_history, methods=["GET"]),
+    Route("/traces/history", trace_history, methods=["GET"]),
     Route("/events", events_feed, methods=["GET"]),
     Route("/admin/gc", gc, methods=["POST"]),
 ]

@@ -35,6 +35,7 @@ __all__ = [
     "state_name",
     "trace_routes_v2",
     "trace_routes_v3",
+    "trackledger_trace_routes",
 ]
 
 _EMPTY = render.json_response({})
@@ -375,6 +376,18 @@ async def link_to_run(request: Request) -> Response:
 
 
 @endpoint
+async def restore_traces(request: Request) -> Response:
+    """trackledger's extension: deleted traces come back within the retention period."""
+    data = await w.body(request)
+    ids = ids_param(w.field(data, "trace_ids"), "trace_ids")
+    if not ids:
+        raise w.bad("Missing value for required parameter 'trace_ids'.")
+    result = await execute(request, tc.RestoreTraces(trace_ids=ids))
+    assert isinstance(result, BulkResult)
+    return render.json_response({"traces_restored": result.count})
+
+
+@endpoint
 async def not_served(request: Request) -> Response:
     raise ApiError(
         "NOT_IMPLEMENTED",
@@ -403,3 +416,6 @@ trace_routes_v2 = [
     Route("/traces/{request_id}/tags", set_tag, methods=["PATCH"]),
     Route("/traces/{request_id}/tags", delete_tag, methods=["DELETE"]),
 ]
+
+#: trackledger's own trace endpoints (under /api/2.0/trackledger).
+trackledger_trace_routes = [Route("/traces/restore", restore_traces, methods=["POST"])]

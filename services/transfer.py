@@ -44,10 +44,16 @@ def _line(stored: StoredEvent) -> bytes:
     )
 
 
-def _selected(stored: StoredEvent, experiments: set[str], runs: set[str]) -> bool:
+def _selected(stored: StoredEvent, experiments: set[str], runs: set[str], traces: set[str]) -> bool:
     event = stored.event
     if isinstance(event, e.RunCreated) and event.experiment_id in experiments:
         runs.add(event.run_id)
+    trace_id = getattr(event, "trace_id", None)
+    if trace_id is not None:
+        # A trace goes with the experiment its info or its first spans named.
+        if getattr(event, "experiment_id", None) in experiments:
+            traces.add(trace_id)
+        return trace_id in traces
     run_id = getattr(event, "run_id", None)
     if run_id is not None:
         return run_id in runs
@@ -60,17 +66,18 @@ async def export_log(
     experiments: list[str] | None = None,
     progress: Progress | None = None,
 ) -> int:
-    """Write the log (or the events of ``experiments`` and their runs) to ``out``."""
+    """Write the log (or the events of ``experiments``, their runs and traces) to ``out``."""
     out.write(orjson.dumps({"format": FORMAT, "version": VERSION, "backend": backend.kind}) + b"\n")
     wanted = set(experiments or [])
     runs: set[str] = set()
+    traces: set[str] = set()
     cursor, written = None, 0
     while True:
         page = await backend.store.read_all(after=cursor, limit=PAGE)
         if not page:
             return written
         for stored in page:
-            if not wanted or _selected(stored, wanted, runs):
+            if not wanted or _selected(stored, wanted, runs, traces):
                 out.write(_line(stored))
                 written += 1
         cursor = page[-1].cursor

@@ -307,14 +307,17 @@ def _order_by(b: SqlBuilder, order_by: list[str]) -> str:
     parts: list[str] = []
     seen: set[str] = set()
     for key in keys:
+        # A tag's column binds its key: each use of it binds it again, in text order.
         column, text = _order_column(b, key.field)
-        if column in seen:
+        identity = column if "?" not in column else f"{key.field.entity}:{key.field.key}"
+        if identity in seen:
             raise FilterError(
                 f"order_by names '{key.field.key}' twice", key.field.position, key.field.key
             )
-        seen.add(column)
+        seen.add(identity)
+        again, _ = _order_column(b, key.field)
         direction = "ASC" if key.ascending else "DESC"
-        ordered = b.text_order(column) if text else column
+        ordered = b.text_order(again) if text else again
         parts.append(f"{missing_last(column)}, {ordered} {direction}")
     # MLflow's tie-breakers: newest first, then by id.
     if "t.timestamp_ms" not in seen:
