@@ -103,13 +103,22 @@ async def test_export_one_experiment(tmp_path):
 
     keep = (await backend.store.execute(c.CreateExperiment(name="keep"))).experiment_id  # type: ignore[union-attr]
     drop = (await backend.store.execute(c.CreateExperiment(name="drop"))).experiment_id  # type: ignore[union-attr]
+    from trackledger.eventlog import trace_commands as tc
+    from trackledger.eventlog.trace_events import SpanRecord
+
     for exp in (keep, drop):
         run = await backend.store.execute(c.CreateRun(experiment_id=exp))
         await backend.store.execute(
             c.LogBatch(run_id=run.event.run_id, params=[c.ParamIn("p", exp)])
         )  # type: ignore[union-attr]
+        trace = f"tr-{int(exp):032x}"
+        spans = [SpanRecord(span_id="00000000000000aa", name="root")]
+        batch = tc.SpanBatch(trace_id=trace, spans=spans)
+        await backend.store.execute(tc.LogSpans(experiment_id=exp, batches=[batch]))
+        await backend.store.execute(tc.SetTraceTag(trace_id=trace, key="k", value="v"))
     out = io.BytesIO()
-    assert await export_log(backend, out, [keep]) == 3  # experiment, its run, the run's param
+    # The experiment, its run, the run's param, the trace's spans and its tag.
+    assert await export_log(backend, out, [keep]) == 5
     await backend.close()
 
 
