@@ -126,7 +126,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--scenarios",
         default=",".join(INGEST),
-        help="comma-separated, from: " + ", ".join(INGEST) + ", search",
+        help="comma-separated, from: " + ", ".join(INGEST) + "; or one of search, "
+        "traces-ingest, traces-search",
     )
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent connections")
     parser.add_argument("--seconds", type=float, default=10, help="length of a timed round")
@@ -147,9 +148,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--search-runs", type=int, default=100_000, help="runs to load for the search scenario"
     )
+    parser.add_argument(
+        "--trace-count", type=int, default=100_000, help="traces to load for traces-search"
+    )
+    parser.add_argument(
+        "--spans-per-request", type=int, default=100, help="spans per OTLP request (traces-ingest)"
+    )
     args = parser.parse_args(argv)
     if args.targets is None:
-        search = args.scenarios == "search"
+        search = args.scenarios in ("search", "traces-search")
         args.targets = ",".join(t for t in TARGETS if not search or t.startswith("trackledger"))
     for target in args.targets.split(","):
         if target not in TARGETS:
@@ -163,6 +170,14 @@ async def main_async(args: argparse.Namespace) -> str:
         from search import run_search
 
         return await run_search(args)
+    if scenarios == ["traces-ingest"]:
+        from traces import run_trace_ingest
+
+        return await run_trace_ingest(args)
+    if scenarios == ["traces-search"]:
+        from traces import run_trace_search
+
+        return await run_trace_search(args)
     rows = []
     started = time.monotonic()
     for scenario in scenarios:
