@@ -417,5 +417,23 @@ trace_routes_v2 = [
     Route("/traces/{request_id}/tags", delete_tag, methods=["DELETE"]),
 ]
 
+
+@endpoint
+async def linked_runs(request: Request) -> Response:
+    """trackledger's extension: the runs a trace ran under or was linked to."""
+    trace_id = request.query_params.get("trace_id")
+    if not trace_id:
+        raise w.bad("Missing value for required parameter 'trace_id'.")
+    view = await info_or_404(request, trace_id)
+    runs = list(view.run_ids)
+    source = view.metadata.get("mlflow.sourceRun")
+    if source and source not in runs:
+        runs.insert(0, source)
+    return render.json_response({"run_ids": runs})
+
+
 #: trackledger's own trace endpoints (under /api/2.0/trackledger).
-trackledger_trace_routes = [Route("/traces/restore", restore_traces, methods=["POST"])]
+trackledger_trace_routes = [
+    Route("/traces/restore", restore_traces, methods=["POST"]),
+    Route("/traces/runs", linked_runs, methods=["GET"]),
+]

@@ -2,6 +2,7 @@
 // nested runs as a tree, chosen param/metric/tag columns, compare, delete, restore and CSV.
 
 import { allPages, ApiError, ledger, mlflow } from "./api.js";
+import { experimentTabs } from "./traces.js";
 import {
   errorBox, filterKey, formatDuration, formatNumber, formatTime, h, quote, replace, runName, select, tagMap,
 } from "./dom.js";
@@ -290,6 +291,7 @@ export async function runsPage(view, experimentIds) {
     view.root,
     h("p", { class: "crumbs" }, h("a", { href: "#/experiments" }, "Experiments"), " / "),
     h("h1", {}, experiments.map((e) => e.name).join(", ")),
+    experimentIds.length === 1 ? experimentTabs(experimentIds[0], "Runs") : null,
     h("form", { class: "search", onsubmit: (e) => { e.preventDefault(); restart(); } },
       filterInput, h("button", { type: "submit" }, "Search")),
     filterError,
