@@ -5,7 +5,7 @@
   outputs and a type), as an OpenTelemetry batch exporter does; spans/s and latency, then
   the traces are counted back through the search API ("lost": acknowledged traces missing).
 - ``traces-search``: ``--trace-count`` one-span traces loaded the same way (10% tagged
-  env=prod, 1% team=a, 5% failed), then pages of 100 by filter, ``--repeats x 20`` requests
+  env=prod, 1% team=a, 5% failed, all of those prod), then pages of 100 by filter, ``--repeats x 20`` requests
   per query one after the other.
 
 The OTLP bodies are encoded here by hand (protobuf's wire format), so the load generator
@@ -261,7 +261,7 @@ class SearchLoader:
                 attrs["mlflow.traceTag.env"] = "dev"
             if n % 100 == 7:
                 attrs["mlflow.traceTag.team"] = "a"
-            status = 2 if n % 20 == 3 else 1
+            status = 2 if n % 20 == 10 else 1  # 5%, all of them tagged prod
             spans.append(
                 _span(n.to_bytes(16, "big"), 1, None, T0_NS + n * 1_000_000, status, attrs)
             )

@@ -219,10 +219,15 @@ class TraceReads:
         ids: list[str] | None = None
         if expr is not None and not order_by and not indexed_only(expr):
             # Newest first: the page usually lies among the newest traces, and scanning
-            # them in order beats a plan that sorts every match.
+            # them in order beats a plan that sorts every match. On PostgreSQL a wider
+            # window comes second: its tag index cannot hold the values (they reach 8000
+            # characters), so a search over everything reads every trace with the key.
             window = max(_WINDOW, 4 * (offset + max_results + 1))
-            ids = await page(window)
-            if len(ids) <= max_results and await self._scope_exceeds(experiment_ids, window):
+            sizes = (window, 10 * window) if self._dialect == "postgres" else (window,)
+            for size in sizes:
+                ids = await page(size)
+                if len(ids) > max_results or not await self._scope_exceeds(experiment_ids, size):
+                    break
                 ids = None
         if ids is None:
             ids = await page(None)

@@ -46,6 +46,13 @@ TRACE_ENTITIES = {
     "expectation": "expectation",
 }
 
+#: The columns of ``traces`` filters and orders read (a window carries only these).
+_SEARCHED = "trace_id, experiment_id, timestamp_ms, execution_time_ms, state, client_request_id"
+
+#: Columns every listed trace has (its info or its spans set them): no NULLs to put last,
+#: so an index can serve the order.
+_NEVER_NULL = {"t.timestamp_ms", "t.trace_id", "t.state", "t.experiment_id"}
+
 _NUMERIC = {
     "timestamp": "t.timestamp_ms",
     "timestamp_ms": "t.timestamp_ms",
@@ -318,7 +325,10 @@ def _order_by(b: SqlBuilder, order_by: list[str]) -> str:
         again, _ = _order_column(b, key.field)
         direction = "ASC" if key.ascending else "DESC"
         ordered = b.text_order(again) if text else again
-        parts.append(f"{missing_last(column)}, {ordered} {direction}")
+        if column in _NEVER_NULL:
+            parts.append(f"{ordered} {direction}")
+        else:
+            parts.append(f"{missing_last(column)}, {ordered} {direction}")
     # MLflow's tie-breakers: newest first, then by id.
     if "t.timestamp_ms" not in seen:
         parts.append("t.timestamp_ms DESC")
@@ -348,7 +358,7 @@ def compile_trace_search(
     ids = b.params_list(tuple(experiment_ids))
     if window is not None:
         source = (
-            f"(SELECT * FROM traces WHERE experiment_id IN {ids} AND stage = 'active' "
+            f"(SELECT {_SEARCHED} FROM traces WHERE experiment_id IN {ids} AND stage = 'active' "
             f"ORDER BY timestamp_ms DESC, trace_id LIMIT {b.param(window)}) t"
         )
         where = "1 = 1"

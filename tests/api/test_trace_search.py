@@ -229,3 +229,25 @@ async def test_filter_correlation(client):
         "INVALID_PARAMETER_VALUE",
         400,
     )
+
+
+async def test_pages_through_the_newest_window_and_past_it(client):
+    """A filtered newest-first search first looks at the newest traces only; pages that lie
+    past that window come from the whole experiment, and the pages are the same."""
+    exp = await new_experiment(client, "window")
+    for n in range(1, 41):
+        tags = {"every7": "yes"} if n % 7 == 0 else {"every2": "yes"} if n % 2 == 0 else {}
+        await ok(await start_trace(client, trace_id(n), exp, request_time=T0 + n, tags=tags))
+    for text in ("tags.every7 = 'yes'", "tags.every2 = 'yes'", "tags.every7 IS NULL"):
+        everything = await found_ids(client, [exp], filter=text, max_results=100)
+        paged, token = [], None
+        while True:
+            fields = {"filter": text, "max_results": 1}
+            if token:
+                fields["page_token"] = token
+            body = await ok(await search(client, [exp], **fields))
+            paged.extend(t["trace_id"] for t in body.get("traces", []))
+            token = body.get("next_page_token")
+            if not token:
+                break
+        assert paged == everything and everything, text
