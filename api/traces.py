@@ -388,6 +388,20 @@ async def restore_traces(request: Request) -> Response:
 
 
 @endpoint
+async def link_prompts(request: Request) -> Response:
+    data = await w.body(request)
+    trace_id = w.text(data, "trace_id")
+    if not trace_id:
+        raise w.bad("Missing value for required parameter 'trace_id'.")
+    versions = w.field(data, "prompt_versions", [])
+    if not isinstance(versions, list):
+        raise w.bad("Invalid value for parameter 'prompt_versions': expected a list.")
+    prompts = [f"{w.field(v, 'name', '')}/{w.field(v, 'version', '')}" for v in versions]
+    await execute(request, tc.LinkPromptsToTrace(trace_id=trace_id, prompts=prompts))
+    return _EMPTY
+
+
+@endpoint
 async def not_served(request: Request) -> Response:
     raise ApiError(
         "NOT_IMPLEMENTED",
@@ -413,6 +427,7 @@ trace_routes_v3 = [
 trace_routes_v2 = [
     Route("/traces/delete-traces", delete_traces, methods=["POST"]),
     Route("/traces/link-to-run", link_to_run, methods=["POST"]),
+    Route("/traces/link-prompts", link_prompts, methods=["POST"]),
     Route("/traces/{request_id}/tags", set_tag, methods=["PATCH"]),
     Route("/traces/{request_id}/tags", delete_tag, methods=["DELETE"]),
 ]

@@ -54,6 +54,7 @@ _DECISIONS: dict[type, Callable[[Any, DecideContext], Decision]] = {
     tc.DeleteTraces: traces.delete,
     tc.RestoreTraces: traces.restore,
     tc.LinkTracesToRun: traces.link_to_run,
+    tc.LinkPromptsToTrace: traces.link_prompts,
     tc.CreateAssessment: assessments.create,
     tc.UpdateAssessment: assessments.update,
     tc.DeleteAssessment: assessments.delete,

@@ -37,6 +37,7 @@ from trackledger.eventlog.trace_commands import (
     DeleteTraces,
     DeleteTraceTag,
     EndTraceV2,
+    LinkPromptsToTrace,
     LinkTracesToRun,
     LogSpans,
     RestoreTraces,
@@ -50,6 +51,7 @@ from trackledger.eventlog.trace_events import (
     TraceDeleted,
     TraceInfoLogged,
     TraceLinkedToRuns,
+    TracePromptsLinked,
     TracePurged,
     TraceRestored,
     TraceTagDeleted,
@@ -71,6 +73,7 @@ __all__ = [
     "delete_tag",
     "end_v2",
     "existing_trace",
+    "link_prompts",
     "link_to_run",
     "log_spans",
     "purge_experiment_traces",
@@ -358,6 +361,19 @@ def link_to_run(cmd: LinkTracesToRun, ctx: DecideContext) -> Decision:
         if row is None or row.lifecycle_stage != "active":
             raise NotFound(f"Trace with ID '{trace_id}' not found.")
     events: list[Event] = [TraceLinkedToRuns(trace_id=t, run_ids=[cmd.run_id]) for t in ids]
+    return Outcome(events=events, result=Nothing())
+
+
+def link_prompts(cmd: LinkPromptsToTrace, ctx: DecideContext) -> Decision:
+    prompts = sorted(set(cmd.prompts))
+    for prompt in prompts:
+        name, _, version = prompt.rpartition("/")
+        if not name or not version:
+            raise InvalidInput(f"Invalid prompt version {prompt!r}: expected 'name/version'.")
+    yield from existing_trace(cmd.trace_id)
+    events: list[Event] = (
+        [TracePromptsLinked(trace_id=cmd.trace_id, prompts=prompts)] if prompts else []
+    )
     return Outcome(events=events, result=Nothing())
 
 

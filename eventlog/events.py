@@ -294,6 +294,7 @@ from trackledger.eventlog.trace_events import (  # noqa: E402
     TraceDeleted,
     TraceInfoLogged,
     TraceLinkedToRuns,
+    TracePromptsLinked,
     TracePurged,
     TraceRestored,
     TraceTagDeleted,
@@ -334,6 +335,7 @@ AnyEvent = (
     | AssessmentSet
     | AssessmentDeleted
     | TraceLinkedToRuns
+    | TracePromptsLinked
     | TraceDeleted
     | TraceRestored
     | TracePurged

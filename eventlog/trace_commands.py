@@ -17,6 +17,7 @@ __all__ = [
     "DeleteTraceTag",
     "DeleteTraces",
     "EndTraceV2",
+    "LinkPromptsToTrace",
     "LinkTracesToRun",
     "LogSpans",
     "RestoreTraces",
@@ -125,6 +126,11 @@ class LinkTracesToRun(Command, frozen=True, kw_only=True, tag="link_traces_to_ru
     run_id: str
 
 
+class LinkPromptsToTrace(Command, frozen=True, kw_only=True, tag="link_prompts_to_trace"):
+    trace_id: str
+    prompts: list[str]
+
+
 class CreateAssessment(Command, frozen=True, kw_only=True, tag="create_assessment"):
     trace_id: str
     assessment: AssessmentIn
@@ -160,6 +166,7 @@ AnyTraceCommand = (
     | DeleteTraces
     | RestoreTraces
     | LinkTracesToRun
+    | LinkPromptsToTrace
     | CreateAssessment
     | UpdateAssessment
     | DeleteAssessment

@@ -35,6 +35,7 @@ __all__ = [
     "TraceEvent",
     "TraceInfoLogged",
     "TraceLinkedToRuns",
+    "TracePromptsLinked",
     "TracePurged",
     "TraceRestored",
     "TraceTagDeleted",
@@ -160,6 +161,12 @@ class TraceLinkedToRuns(TraceEvent, frozen=True, kw_only=True, tag="trace.linked
     run_ids: list[str]
 
 
+class TracePromptsLinked(TraceEvent, frozen=True, kw_only=True, tag="trace.prompts_linked"):
+    """Prompt versions (``name/version``) the trace used."""
+
+    prompts: list[str]
+
+
 class TraceDeleted(TraceEvent, frozen=True, kw_only=True, tag="trace.deleted"):
     time: int
 
@@ -183,6 +190,7 @@ TRACE_EVENTS = (
     AssessmentSet,
     AssessmentDeleted,
     TraceLinkedToRuns,
+    TracePromptsLinked,
     TraceDeleted,
     TraceRestored,
     TracePurged,

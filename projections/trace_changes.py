@@ -27,6 +27,7 @@ __all__ = [
     "AddSpans",
     "AnyTraceChange",
     "DeleteTraceAssessment",
+    "LinkTracePrompts",
     "LinkTraceRuns",
     "PurgeTrace",
     "RootSpan",
@@ -108,6 +109,11 @@ class LinkTraceRuns(msgspec.Struct, frozen=True, kw_only=True):
     run_ids: list[str]
 
 
+class LinkTracePrompts(msgspec.Struct, frozen=True, kw_only=True):
+    trace_id: str
+    prompts: list[str]
+
+
 class PurgeTrace(msgspec.Struct, frozen=True, kw_only=True):
     trace_id: str
     pos: int
@@ -122,6 +128,7 @@ AnyTraceChange = (
     | SetTraceAssessment
     | DeleteTraceAssessment
     | LinkTraceRuns
+    | LinkTracePrompts
     | PurgeTrace
 )
 
@@ -133,6 +140,7 @@ TRACE_CHANGES = (
     SetTraceAssessment,
     DeleteTraceAssessment,
     LinkTraceRuns,
+    LinkTracePrompts,
     PurgeTrace,
 )
 
@@ -228,6 +236,8 @@ def trace_changes_for(event: te.TraceEvent, pos: int) -> list[AnyTraceChange]:
             ]
         case te.TraceLinkedToRuns():
             return [LinkTraceRuns(trace_id=event.trace_id, run_ids=event.run_ids)]
+        case te.TracePromptsLinked():
+            return [LinkTracePrompts(trace_id=event.trace_id, prompts=event.prompts)]
         case te.TraceDeleted():
             return [
                 SetTrace(

@@ -101,6 +101,10 @@ ON CONFLICT (trace_id, assessment_id) DO UPDATE SET
 
 _LINK = "INSERT INTO trace_run_links{s} (trace_id, run_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
 
+_PROMPT = (
+    "INSERT INTO trace_prompt_links{s} (trace_id, prompt) VALUES (?, ?) ON CONFLICT DO NOTHING"
+)
+
 _PURGED = (
     "INSERT INTO purged_traces{s} (trace_id, purged_time, pos) VALUES (?, ?, ?) "
     "ON CONFLICT DO NOTHING"
@@ -115,6 +119,7 @@ class TraceStatements(NamedTuple):
     assessment: str
     assessment_deleted: str
     link: str
+    prompt: str
     purge: tuple[str, ...]
     purged: str
 
@@ -129,6 +134,7 @@ def trace_statements(functions: dict[str, str], suffix: str) -> TraceStatements:
         assessment=_ASSESSMENT.format(**f),
         assessment_deleted=_ASSESSMENT_DELETED.format(**f),
         link=_LINK.format(**f),
+        prompt=_PROMPT.format(**f),
         purge=tuple(
             f"DELETE FROM {t}{suffix} WHERE trace_id = ?"
             for t in TRACE_TABLES
@@ -234,6 +240,8 @@ def trace_plan(sql: TraceStatements, change: tc.AnyTraceChange) -> Iterator[tupl
             yield sql.assessment_deleted, [(change.trace_id, change.assessment_id, change.pos)]
         case tc.LinkTraceRuns():
             yield sql.link, [(change.trace_id, run_id) for run_id in sorted(set(change.run_ids))]
+        case tc.LinkTracePrompts():
+            yield sql.prompt, [(change.trace_id, p) for p in sorted(set(change.prompts))]
         case tc.PurgeTrace():
             # Tombstones win: whatever order events arrive in, a purged trace has no rows.
             for statement in sql.purge:

@@ -18,6 +18,7 @@ TRACE_TABLES = (
     "trace_spans",
     "trace_assessments",
     "trace_run_links",
+    "trace_prompt_links",
     "purged_traces",
 )
 
@@ -134,6 +135,14 @@ def trace_ddl(dialect: str, s: str, g: str, types: dict[str, str]) -> list[str]:
             PRIMARY KEY (trace_id, run_id)
         ){w}""",
         f"CREATE INDEX IF NOT EXISTS trace_run_links_run{g} ON trace_run_links{s} (run_id)",
+        # Prompt versions a trace used, as "name/version" (MLflow's `prompt = ...` filter).
+        f"""CREATE TABLE IF NOT EXISTS trace_prompt_links{s} (
+            trace_id TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            PRIMARY KEY (trace_id, prompt)
+        ){w}""",
+        f"""CREATE INDEX IF NOT EXISTS trace_prompt_links_prompt{g}
+            ON trace_prompt_links{s} (prompt)""",
         f"""CREATE TABLE IF NOT EXISTS purged_traces{s} (
             trace_id TEXT PRIMARY KEY,
             purged_time {i} NOT NULL,

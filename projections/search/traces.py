@@ -5,8 +5,9 @@ Fields (entity names as MLflow spells them, ``trace.`` and ``attribute.`` alike)
 - attributes: ``trace_id`` (``request_id``), ``timestamp``/``timestamp_ms``,
   ``execution_time``/``execution_time_ms``, ``end_time``/``end_time_ms``, ``status``
   (``state``), ``client_request_id``, ``experiment_id``; ``name`` is the
-  ``mlflow.traceName`` tag, ``run_id`` the run the trace came from or is linked to, and
-  ``text`` a text search (LIKE) through every span;
+  ``mlflow.traceName`` tag, ``run_id`` the run the trace came from or is linked to,
+  ``prompt`` a prompt version it used (``'name/version'``), and ``text`` a text search
+  (LIKE) through every span;
 - ``tags.<key>``, ``metadata.<key>`` (``request_metadata``);
 - ``span.name``, ``span.type``, ``span.status``, ``span.content``,
   ``span.attributes.<key>``: some span of the trace matches;
@@ -238,7 +239,14 @@ def _attribute(b: SqlBuilder, c: Comparison, key: str, mode: _Mode) -> str:
         return _run(b, c)
     if key == "text":
         return _span(b, c, "content")
-    valid = sorted({*_NUMERIC, *_TEXT, *_AS_TAG, "run_id", "text"})
+    if key == "prompt":
+        _check(c, "attribute 'prompt'", {"=", "IN"}, numeric=False)
+        values = c.value if isinstance(c.value, tuple) else (c.value,)
+        return (
+            "t.trace_id IN (SELECT p.trace_id FROM trace_prompt_links p "
+            f"WHERE p.prompt IN {b.params_list(values)})"
+        )
+    valid = sorted({*_NUMERIC, *_TEXT, *_AS_TAG, "run_id", "text", "prompt"})
     raise FilterError(
         f"invalid attribute '{key}'; valid attributes are {', '.join(valid)}",
         c.field.position,

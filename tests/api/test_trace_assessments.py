@@ -6,7 +6,16 @@ from __future__ import annotations
 import json
 
 from tests.api.helpers import error, new_experiment, ok
-from tests.api.trace_helpers import API3, found_ids, send_spans, sent, span, start_trace, trace_id
+from tests.api.trace_helpers import (
+    API3,
+    found_ids,
+    log_size,
+    send_spans,
+    sent,
+    span,
+    start_trace,
+    trace_id,
+)
 
 
 def _url(trace: str, assessment: str | None = None) -> str:
@@ -119,9 +128,9 @@ async def test_expectations_serialize_structured_values(client):
     )
 
 
-async def test_bad_assessments_append_nothing(client, events):
+async def test_bad_assessments_append_nothing(client, backend):
     _, trace = await _trace_with_spans(client)
-    before = await events()
+    before = await log_size(backend)
     source = {"source_type": "HUMAN"}
     cases = [
         (
@@ -159,7 +168,7 @@ async def test_bad_assessments_append_nothing(client, events):
         "RESOURCE_DOES_NOT_EXIST",
         404,
     )
-    assert await events() == before
+    assert await log_size(backend) == before
 
 
 async def test_search_by_feedback_and_expectation(client):

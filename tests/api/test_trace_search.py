@@ -251,3 +251,24 @@ async def test_pages_through_the_newest_window_and_past_it(client):
             if not token:
                 break
         assert paged == everything and everything, text
+
+
+async def test_traces_by_the_prompt_versions_they_used(client):
+    exp, _, _ = await _seed(client)
+    for n, versions in ((2, [("qa", 1), ("qa", 2)]), (4, [("qa", 2)]), (6, [("summary", 1)])):
+        body = {
+            "trace_id": trace_id(n),
+            "prompt_versions": [{"name": name, "version": str(v)} for name, v in versions],
+        }
+        await ok(await client.post(f"{API}/traces/link-prompts", json=body))
+    assert await found_ids(client, [exp], filter="prompt = 'qa/2'") == _ids(4, 2)
+    assert await found_ids(client, [exp], filter="prompt = 'summary/1'") == _ids(6)
+    error(await search(client, [exp], filter="prompt LIKE 'qa%'"), "INVALID_PARAMETER_VALUE", 400)
+    bad = {"trace_id": trace_id(2), "prompt_versions": [{"name": "qa"}]}
+    error(await client.post(f"{API}/traces/link-prompts", json=bad), "INVALID_PARAMETER_VALUE", 400)
+    unknown = {"trace_id": "tr-none", "prompt_versions": [{"name": "qa", "version": "1"}]}
+    error(
+        await client.post(f"{API}/traces/link-prompts", json=unknown),
+        "RESOURCE_DOES_NOT_EXIST",
+        404,
+    )

@@ -187,3 +187,13 @@ async def found_ids(
 def sent(response: httpx.Response) -> None:
     """The OTLP endpoint took the spans (it answers an empty protobuf message)."""
     assert response.status_code == 200, response.text
+
+
+async def log_size(backend: Any) -> int:
+    """How many events the log holds, read from its table: the tail reader on PostgreSQL
+    holds back events newer than the oldest transaction running anywhere on the server."""
+    if backend.kind == "sqlite":
+        rows = await backend.store.readers.fetchall("SELECT COUNT(*) FROM events", ())
+        return int(rows[0][0])
+    async with backend.pool.acquire() as conn:
+        return int(await conn.fetchval("SELECT COUNT(*) FROM events"))

@@ -43,6 +43,7 @@ async def random_workload(client, seed: int, steps: int = 300) -> None:
                 "trace_delete",
                 "trace_restore",
                 "trace_link",
+                "trace_prompts",
             ]
         )
         run_id = rng.choice(runs) if runs else "0" * 32
@@ -230,6 +231,15 @@ async def _link(client, rng, step, exp_id, run_id, assessments) -> None:
     )
 
 
+async def _prompts(client, rng, step, exp_id, run_id, assessments) -> None:
+    versions = [{"name": rng.choice("pq"), "version": str(rng.randint(1, 3))}]
+    await post(
+        client,
+        "traces/link-prompts",
+        {"trace_id": trace_id(_trace(rng)), "prompt_versions": versions},
+    )
+
+
 TRACE_ACTIONS = {
     "spans": _spans,
     "trace_info": _info,
@@ -240,4 +250,5 @@ TRACE_ACTIONS = {
     "trace_delete": _delete,
     "trace_restore": _restore,
     "trace_link": _link,
+    "trace_prompts": _prompts,
 }
