@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -20,16 +21,21 @@ from trackledger.api import (
     databricks,
     experiments,
     extensions,
+    model_versions,
     models,
+    openapi,
     otlp,
+    registered_models,
+    registry_history,
     render,
     runs,
     traces,
     traces_v2,
     ui,
 )
+from trackledger.api.body_limit import BodyLimit
 from trackledger.api.calls import backend
-from trackledger.api.errors import error_response
+from trackledger.api.errors import exception_handlers
 from trackledger.services.artifact_store import ArtifactStore
 from trackledger.services.backends import Backend
 from trackledger.services.gc import schedule
@@ -59,19 +65,14 @@ async def trackledger_version(request: Request) -> Response:
     return render.json_response({"version": __version__, "mlflow_api_version": MLFLOW_API_VERSION})
 
 
-async def not_found(request: Request, exc: Exception) -> Response:
-    # MLflow's client maps a 404 to ENDPOINT_NOT_FOUND; never RESOURCE_DOES_NOT_EXIST here.
-    return error_response(
-        "ENDPOINT_NOT_FOUND", f"No endpoint {request.method} {request.url.path} on this server."
-    )
-
-
 def _mlflow_routes() -> list[BaseRoute]:
     return [
         *experiments.routes,
         *runs.routes,
         *databricks.routes,
         *models.routes,
+        *registered_models.routes,
+        *model_versions.routes,
         *artifacts.tracking_routes,
         *traces.trace_routes_v2,
         *traces_v2.legacy_routes,
@@ -94,6 +95,9 @@ def create_app(
     retention_ms: int = 30 * 86_400_000,
     gc_interval_s: float = 0,
     statistics_interval_s: float = 0,
+    max_body_bytes: int = 16 * 2**20,
+    expose_prometheus: bool = False,
+    open_connections: Callable[[], int] | None = None,
 ) -> Starlette:
     """The app; the lifespan opens the backend, purges every ``gc_interval_s`` seconds
     what was deleted longer ago than ``retention_ms``, and refreshes the database's
@@ -121,13 +125,19 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/health", health),
         Route("/version", version),
+        Route("/openapi.json", openapi.endpoint),
         # The same handlers serve the UI's /ajax-api prefix, as in MLflow.
         Mount("/api/2.0/mlflow", routes=mlflow),
         Mount("/ajax-api/2.0/mlflow", routes=mlflow),
-        Route("/api/2.0/trackledger/version", trackledger_version),
         Mount(
             "/api/2.0/trackledger",
-            routes=[*extensions.routes, *browse.routes, *traces.trackledger_trace_routes],
+            routes=[
+                Route("/version", trackledger_version),
+                *extensions.routes,
+                *browse.routes,
+                *registry_history.routes,
+                *traces.trackledger_trace_routes,
+            ],
         ),
         Mount("/api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
         Mount("/ajax-api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
@@ -136,7 +146,20 @@ def create_app(
         *otlp.otlp_routes,
         *ui.routes,
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={404: not_found})
+    middleware = [Middleware(BodyLimit, max_bytes=max_body_bytes)]
+    if expose_prometheus:
+        from trackledger.api.metrics import Metrics  # prometheus_client is optional
+
+        metrics = Metrics(open_connections)
+        routes.insert(0, Route("/metrics", metrics.endpoint))
+        middleware.insert(0, Middleware(metrics.middleware))
+    # Errors are answered here, once, by the class of what a handler raised (api/errors.py).
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=exception_handlers(),
+        middleware=middleware,
+    )
     app.state.retention_ms = retention_ms
     app.state.artifacts = artifact_store
     return app

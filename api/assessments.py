@@ -10,8 +10,7 @@ from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api import trace_wire as w
-from trackledger.api.calls import backend, execute
-from trackledger.api.errors import endpoint
+from trackledger.api.calls import backend, execute, path_param
 from trackledger.api.traces import info_or_404
 from trackledger.eventlog import trace_commands as tc
 from trackledger.eventlog.errors import NotFound
@@ -39,20 +38,19 @@ async def _assessment(request: Request, trace_id: str, assessment_id: str) -> Re
     return render.json_response({"assessment": w.assessment_json(found)})
 
 
-@endpoint
 async def create(request: Request) -> Response:
     data = await w.body(request)
-    trace_id = request.path_params["trace_id"]
+    trace_id = path_param(request, "trace_id")
     assessment = w.assessment_in(w.field(data, "assessment"))
     result = await execute(request, tc.CreateAssessment(trace_id=trace_id, assessment=assessment))
     assert isinstance(result, AssessmentId)
     return await _assessment(request, trace_id, result.assessment_id)
 
 
-@endpoint
 async def get(request: Request) -> Response:
-    params = request.path_params
-    return await _assessment(request, params["trace_id"], params["assessment_id"])
+    return await _assessment(
+        request, path_param(request, "trace_id"), path_param(request, "assessment_id")
+    )
 
 
 def _paths(mask: Any) -> list[str]:
@@ -66,10 +64,9 @@ def _paths(mask: Any) -> list[str]:
     raise w.bad("Missing value for required parameter 'update_mask'.")
 
 
-@endpoint
 async def update(request: Request) -> Response:
     data = await w.body(request)
-    trace_id, assessment_id = request.path_params["trace_id"], request.path_params["assessment_id"]
+    trace_id, assessment_id = path_param(request, "trace_id"), path_param(request, "assessment_id")
     raw = w.field(data, "assessment")
     if not isinstance(raw, dict):
         raise w.bad("Missing value for required parameter 'assessment'.")
@@ -90,12 +87,13 @@ async def update(request: Request) -> Response:
     return await _assessment(request, trace_id, assessment_id)
 
 
-@endpoint
 async def delete(request: Request) -> Response:
-    params = request.path_params
     await execute(
         request,
-        tc.DeleteAssessment(trace_id=params["trace_id"], assessment_id=params["assessment_id"]),
+        tc.DeleteAssessment(
+            trace_id=path_param(request, "trace_id"),
+            assessment_id=path_param(request, "assessment_id"),
+        ),
     )
     return _EMPTY
 

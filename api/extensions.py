@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api.calls import actor, backend, experiment_id, required
-from trackledger.api.errors import ApiError, endpoint
+from trackledger.api.errors import ApiError
 from trackledger.api.limits import page_size
 from trackledger.api.requests import (
     AsOfRequest,
@@ -23,15 +23,17 @@ from trackledger.api.requests import (
 from trackledger.api.wire import read
 from trackledger.eventlog.errors import NotFound
 from trackledger.eventlog.events import experiment_stream, run_stream
-from trackledger.eventlog.store import StoredEvent
 from trackledger.eventlog.trace_events import trace_stream
+from trackledger.projections import as_of
 from trackledger.projections.history import describe
-from trackledger.projections.memory import fold_run
 from trackledger.projections.search import decode_page_token, encode_page_token
 from trackledger.projections.views import RunTree
 from trackledger.services.gc import collect, parse_duration
 
 __all__ = ["routes"]
+
+#: The longest ``older_than`` (about 285,000 years): beyond it, times leave 64 bits.
+MAX_AGE_MS = 2**53
 
 
 def _nested(tree: RunTree) -> dict[str, Any]:
@@ -52,7 +54,6 @@ def _nested(tree: RunTree) -> dict[str, Any]:
     return nodes[tree.path[0]]
 
 
-@endpoint
 async def run_tree(request: Request) -> Response:
     """The tree a run belongs to: ``root``, the ``path`` from the root down to the run, and
     the nested ``tree`` of every run under the root (deleted ones included, marked)."""
@@ -64,15 +65,21 @@ async def run_tree(request: Request) -> Response:
     return render.json_response({"root": tree.path[0], "path": tree.path, "tree": _nested(tree)})
 
 
-@endpoint
 async def gc(request: Request) -> Response:
     """Purge now what was deleted longer ago than ``older_than`` (default: the retention)."""
     req = await read(request, CollectRequest)
     default_ms: int = request.app.state.retention_ms
     try:
         older_than = parse_duration(req.older_than) if req.older_than else default_ms
+    except OverflowError:  # more digits than a float holds
+        older_than = MAX_AGE_MS + 1
     except ValueError as exc:
         raise ApiError("INVALID_PARAMETER_VALUE", str(exc)) from None
+    if older_than > MAX_AGE_MS:
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"Invalid value for parameter 'older_than': at most {MAX_AGE_MS // 86_400_000} days.",
+        )
     done = await collect(
         backend(request), older_than, artifacts=request.app.state.artifacts, actor=actor(request)
     )
@@ -94,21 +101,18 @@ async def _history(request: Request, stream: str, req: HistoryRequest) -> Respon
     return render.json_response(body)
 
 
-@endpoint
 async def run_history(request: Request) -> Response:
     """A run's events in log order: position, time, actor, type and what changed."""
     req = await read(request, HistoryRequest)
     return await _history(request, run_stream(required(req.run_id, "run_id")), req)
 
 
-@endpoint
 async def experiment_history(request: Request) -> Response:
     req = await read(request, HistoryRequest)
     experiment_id(req.experiment_id)
     return await _history(request, experiment_stream(str(req.experiment_id)), req)
 
 
-@endpoint
 async def trace_history(request: Request) -> Response:
     """A trace's events in log order (span batches summarized unless expanded)."""
     req = await read(request, HistoryRequest)
@@ -120,33 +124,22 @@ async def trace_history(request: Request) -> Response:
 AS_OF_TIME_FROM = 10**11
 
 
-@endpoint
 async def run_as_of(request: Request) -> Response:
     """The run exactly as runs/get would have answered at ``as_of`` (a time in ms, or a
-    log position)."""
+    log position): its events up to then, applied by the live projection code to tables
+    of its own (``projections/as_of.py``)."""
     req = await read(request, AsOfRequest)
     run_id = required(req.run_id or req.run_uuid, "run_id")
     if req.as_of is None:
         raise ApiError("INVALID_PARAMETER_VALUE", "Missing value for required parameter 'as_of'.")
-    as_of = req.as_of
-    stream = run_stream(run_id)
-    events: list[StoredEvent] = []
-    after = 0
-    while True:
-        page = await backend(request).store.read_stream(stream, after=after, limit=10_000)
-        events.extend(
-            s for s in page if (s.recorded_at if as_of >= AS_OF_TIME_FROM else s.position) <= as_of
-        )
-        if len(page) < 10_000:
-            break
-        after = page[-1].position
-    view = fold_run(run_id, events)
+    at = req.as_of
+    moment = as_of.Moment(time=at) if at >= AS_OF_TIME_FROM else as_of.Moment(position=at)
+    view = await as_of.run_as_of(backend(request).store, run_id, moment)
     if view is None:
-        raise NotFound(f"Run with id={run_id} did not exist at {as_of}")
+        raise NotFound(f"Run with id={run_id} did not exist at {at}")
     return render.json_response({"run": render.run(view)})
 
 
-@endpoint
 async def events_feed(request: Request) -> Response:
     """Events after the cursor ``after``, in an order a consumer can resume from
     (``next_cursor``). With ``wait_ms``, an empty answer waits up to that long for news."""

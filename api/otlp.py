@@ -20,8 +20,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from trackledger.api.calls import execute, experiment_id
-from trackledger.api.errors import ApiError, endpoint
+from trackledger.api.errors import ApiError
 from trackledger.api.otlp_decode import OtlpError, ResourceSpans, decode_json, decode_protobuf
+from trackledger.api.trace_wire import no_nul
+from trackledger.api.wire import _check_nesting
 from trackledger.eventlog import trace_commands as tc
 from trackledger.eventlog.trace_events import SpanRecord
 
@@ -77,7 +79,6 @@ def span_batches(resources: list[ResourceSpans]) -> list[tc.SpanBatch]:
     ]
 
 
-@endpoint
 async def export_traces(request: Request) -> Response:
     content_type = request.headers.get("content-type") or ""
     media = content_type.split(";")[0].strip().lower()
@@ -89,7 +90,13 @@ async def export_traces(request: Request) -> Response:
     experiment = experiment_id(experiment, EXPERIMENT_HEADER)
     body = _decompress(await request.body(), request.headers.get("content-encoding", "").lower())
     try:
-        resources = decode_protobuf(body) if media == _PROTOBUF else decode_json(orjson.loads(body))
+        if media == _PROTOBUF:
+            resources = decode_protobuf(body)
+        else:
+            _check_nesting(body)
+            data = orjson.loads(body)
+            no_nul(data, "request")
+            resources = decode_json(data)
     except (OtlpError, orjson.JSONDecodeError) as exc:
         raise _bad(f"Invalid OpenTelemetry format: {exc}") from None
     if not resources:

@@ -110,9 +110,12 @@ def _text(data: Any) -> str:
     if not isinstance(data, bytes):
         raise OtlpError("a string field has the wrong wire type")
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise OtlpError("a string field is not UTF-8") from None
+    if "\x00" in text:  # PostgreSQL cannot store it; refused on every backend alike
+        raise OtlpError("a string field holds a NUL character")
+    return text
 
 
 def _any_value(data: bytes) -> Any:

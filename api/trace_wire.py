@@ -21,6 +21,7 @@ import orjson
 from starlette.requests import Request
 
 from trackledger.api.errors import ApiError
+from trackledger.api.wire import _check_nesting, refuse_nul
 from trackledger.eventlog.commands import TagIn
 from trackledger.eventlog.trace_commands import AssessmentIn
 from trackledger.eventlog.trace_events import AssessmentRecord, SpanRecord
@@ -33,6 +34,7 @@ __all__ = [
     "body",
     "duration_ms",
     "field",
+    "no_nul",
     "number_json",
     "span_dict",
     "span_json",
@@ -72,15 +74,31 @@ async def body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
         return {}
+    _check_nesting(raw)  # the same limits as every other request body
     try:
         data = orjson.loads(raw)
         if isinstance(data, str):  # double-encoded by old clients
+            _check_nesting(data.encode())
             data = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise bad(f"Malformed JSON in the request body: {exc}") from None
     if not isinstance(data, dict):
         raise bad(f"The request body must be a JSON object, got {type(data).__name__}.")
+    no_nul(data, "request")
     return data
+
+
+def no_nul(value: Any, name: str) -> None:
+    """Refuse a NUL character anywhere in a request's strings (PostgreSQL cannot store it)."""
+    if isinstance(value, str):
+        refuse_nul(value, name)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(key, name)
+            no_nul(item, key)
+    elif isinstance(value, list):
+        for item in value:
+            no_nul(item, name)
 
 
 def field(obj: Any, name: str, default: Any = None) -> Any:

@@ -19,8 +19,8 @@ from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api import trace_wire as w
-from trackledger.api.calls import backend, execute, experiment_id
-from trackledger.api.errors import ApiError, endpoint
+from trackledger.api.calls import backend, execute, experiment_id, path_param
+from trackledger.api.errors import ApiError
 from trackledger.eventlog import trace_commands as tc
 from trackledger.eventlog.errors import NotFound
 from trackledger.eventlog.results import BulkResult
@@ -100,7 +100,6 @@ def ids_param(value: Any, name: str) -> list[str]:
 # -- create and read -----------------------------------------------------------------------
 
 
-@endpoint
 async def start_trace(request: Request) -> Response:
     data = await w.body(request)
     trace = w.field(data, "trace")
@@ -129,9 +128,8 @@ async def start_trace(request: Request) -> Response:
     return render.json_response({"trace": {"trace_info": w.trace_info_v3(view)}})
 
 
-@endpoint
 async def get_trace_info(request: Request) -> Response:
-    view = await info_or_404(request, request.path_params["trace_id"])
+    view = await info_or_404(request, path_param(request, "trace_id"))
     return render.json_response({"trace": {"trace_info": w.trace_info_v3(view)}})
 
 
@@ -157,7 +155,6 @@ def _trace_json(view: TraceInfoView, spans: list[Any]) -> dict[str, Any]:
     }
 
 
-@endpoint
 async def get_trace(request: Request) -> Response:
     params = await params_of(request)
     trace_id = w.text(params, "trace_id")
@@ -195,7 +192,6 @@ async def _scoped(request: Request, params: dict[str, Any]) -> list[TraceInfoVie
     return views
 
 
-@endpoint
 async def batch_get_traces(request: Request) -> Response:
     """Complete traces with their spans; traces still missing spans are left out."""
     views = await _complete(request, await _scoped(request, await params_of(request)))
@@ -204,7 +200,6 @@ async def batch_get_traces(request: Request) -> Response:
     return render.json_response({"traces": traces} if traces else {})
 
 
-@endpoint
 async def batch_get_trace_infos(request: Request) -> Response:
     views = await _scoped(request, await w.body(request))
     infos = [w.trace_info_v3(v) for v in views]
@@ -248,7 +243,6 @@ async def search_page(
     return page.items, token
 
 
-@endpoint
 async def search_traces(request: Request) -> Response:
     data = await w.body(request)
     locations = w.field(data, "locations")
@@ -291,7 +285,6 @@ def _correlation(total: int, first: int, second: int, joint: int) -> tuple[float
     return plain, _npmi(joint, n10, n01, n00, 0.5)
 
 
-@endpoint
 async def filter_correlation(request: Request) -> Response:
     """How two filters' matches go together among the traces: counts and NPMI."""
     data = await w.body(request)
@@ -323,7 +316,6 @@ async def filter_correlation(request: Request) -> Response:
 # -- writes --------------------------------------------------------------------------------
 
 
-@endpoint
 async def delete_traces(request: Request) -> Response:
     data = await w.body(request)
     command = tc.DeleteTraces(
@@ -341,11 +333,10 @@ async def delete_traces(request: Request) -> Response:
 
 
 def _trace_id(request: Request) -> str:
-    params = request.path_params
-    return str(params.get("trace_id") or params.get("request_id") or "")
+    name = "trace_id" if "trace_id" in request.path_params else "request_id"
+    return path_param(request, name)
 
 
-@endpoint
 async def set_tag(request: Request) -> Response:
     data = await w.body(request)
     await execute(
@@ -357,14 +348,12 @@ async def set_tag(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def delete_tag(request: Request) -> Response:
     data = await params_of(request) if request.url.query else await w.body(request)
     await execute(request, tc.DeleteTraceTag(trace_id=_trace_id(request), key=w.text(data, "key")))
     return _EMPTY
 
 
-@endpoint
 async def link_to_run(request: Request) -> Response:
     data = await w.body(request)
     run_id = w.text(data, "run_id")
@@ -375,7 +364,6 @@ async def link_to_run(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def restore_traces(request: Request) -> Response:
     """trackledger's extension: deleted traces come back within the retention period."""
     data = await w.body(request)
@@ -387,7 +375,6 @@ async def restore_traces(request: Request) -> Response:
     return render.json_response({"traces_restored": result.count})
 
 
-@endpoint
 async def link_prompts(request: Request) -> Response:
     data = await w.body(request)
     trace_id = w.text(data, "trace_id")
@@ -401,7 +388,6 @@ async def link_prompts(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def not_served(request: Request) -> Response:
     raise ApiError(
         "NOT_IMPLEMENTED",
@@ -433,7 +419,6 @@ trace_routes_v2 = [
 ]
 
 
-@endpoint
 async def linked_runs(request: Request) -> Response:
     """trackledger's extension: the runs a trace ran under or was linked to."""
     trace_id = request.query_params.get("trace_id")

@@ -12,8 +12,7 @@ from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api import trace_wire as w
-from trackledger.api.calls import backend, execute, experiment_id
-from trackledger.api.errors import endpoint
+from trackledger.api.calls import backend, execute, experiment_id, path_param
 from trackledger.api.traces import ids_param, info_or_404, params_of, search_page, state_name
 from trackledger.eventlog import trace_commands as tc
 from trackledger.eventlog.errors import NotFound
@@ -31,7 +30,6 @@ async def _info_v2(request: Request, trace_id: str) -> Response:
     return render.json_response({"trace_info": w.trace_info_v2(view)})
 
 
-@endpoint
 async def start_trace_v2(request: Request) -> Response:
     data = await w.body(request)
     command = tc.StartTraceV2(
@@ -45,10 +43,9 @@ async def start_trace_v2(request: Request) -> Response:
     return await _info_v2(request, result.trace_id)
 
 
-@endpoint
 async def end_trace_v2(request: Request) -> Response:
     data = await w.body(request)
-    trace_id = request.path_params["request_id"]
+    trace_id = path_param(request, "request_id")
     command = tc.EndTraceV2(
         trace_id=trace_id,
         timestamp_ms=w.integer(w.field(data, "timestamp_ms"), "timestamp_ms"),
@@ -60,12 +57,10 @@ async def end_trace_v2(request: Request) -> Response:
     return await _info_v2(request, trace_id)
 
 
-@endpoint
 async def get_trace_info_v2(request: Request) -> Response:
-    return await _info_v2(request, request.path_params["request_id"])
+    return await _info_v2(request, path_param(request, "request_id"))
 
 
-@endpoint
 async def search_traces_v2(request: Request) -> Response:
     params = await params_of(request)
     experiments = ids_param(w.field(params, "experiment_ids"), "experiment_ids")
@@ -93,7 +88,6 @@ def _uploaded(request: Request, location: str | None) -> bytes | None:
     return found.read_bytes() if found is not None else None
 
 
-@endpoint
 async def get_trace_artifact(request: Request) -> Response:
     """A trace's spans as MLflow's ``traces.json``: from the store, or the file a client
     uploaded when it could not send spans."""

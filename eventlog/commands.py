@@ -8,10 +8,29 @@ from __future__ import annotations
 
 import msgspec
 
+from trackledger.eventlog.command_base import Command, TagIn
 from trackledger.eventlog.events import DatasetInput, ModelOutput
+from trackledger.eventlog.registry_commands import (
+    CreateModelVersion,
+    CreateRegisteredModel,
+    DeleteModelVersion,
+    DeleteModelVersionTag,
+    DeleteRegisteredModel,
+    DeleteRegisteredModelAlias,
+    DeleteRegisteredModelTag,
+    RenameRegisteredModel,
+    SetModelVersionTag,
+    SetRegisteredModelAlias,
+    SetRegisteredModelTag,
+    TransitionModelVersionStage,
+    UpdateModelVersion,
+    UpdateRegisteredModel,
+)
+from trackledger.eventlog.trace_commands import AnyTraceCommand
 
 __all__ = [
     "AnyCommand",
+    "Command",
     "CreateExperiment",
     "CreateLoggedModel",
     "CreateRun",
@@ -43,11 +62,6 @@ __all__ = [
 ]
 
 
-class TagIn(msgspec.Struct, frozen=True):
-    key: str | None = None
-    value: str | None = None
-
-
 class ParamIn(msgspec.Struct, frozen=True):
     key: str | None = None
     value: str | None = None
@@ -61,10 +75,6 @@ class MetricIn(msgspec.Struct, frozen=True):
     model_id: str | None = None
     dataset_name: str | None = None
     dataset_digest: str | None = None
-
-
-class Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="command"):
-    pass
 
 
 class EnsureDefaultExperiment(Command, frozen=True, kw_only=True, tag="ensure_default"):
@@ -215,9 +225,6 @@ class RestoreRun(Command, frozen=True, kw_only=True, tag="restore_run"):
     run_id: str
 
 
-# Trace commands subclass ``Command`` above, so their module is imported after it.
-from trackledger.eventlog.trace_commands import AnyTraceCommand  # noqa: E402
-
 AnyCommand = (
     EnsureDefaultExperiment
     | CreateExperiment
@@ -245,4 +252,18 @@ AnyCommand = (
     | LogOutputs
     | RecordArtifact
     | AnyTraceCommand
+    | CreateRegisteredModel
+    | RenameRegisteredModel
+    | UpdateRegisteredModel
+    | DeleteRegisteredModel
+    | SetRegisteredModelTag
+    | DeleteRegisteredModelTag
+    | CreateModelVersion
+    | UpdateModelVersion
+    | TransitionModelVersionStage
+    | DeleteModelVersion
+    | SetModelVersionTag
+    | DeleteModelVersionTag
+    | SetRegisteredModelAlias
+    | DeleteRegisteredModelAlias
 )

@@ -10,8 +10,11 @@ from trackledger.eventlog import decide_assessments as assessments
 from trackledger.eventlog import decide_experiments as experiments
 from trackledger.eventlog import decide_lifecycle as lifecycle
 from trackledger.eventlog import decide_models as models
+from trackledger.eventlog import decide_registry as registry
 from trackledger.eventlog import decide_runs as runs
 from trackledger.eventlog import decide_traces as traces
+from trackledger.eventlog import decide_versions as versions
+from trackledger.eventlog import registry_commands as rc
 from trackledger.eventlog import trace_commands as tc
 from trackledger.eventlog.context import DecideContext
 from trackledger.eventlog.errors import TrackingError
@@ -58,6 +61,20 @@ _DECISIONS: dict[type, Callable[[Any, DecideContext], Decision]] = {
     tc.CreateAssessment: assessments.create,
     tc.UpdateAssessment: assessments.update,
     tc.DeleteAssessment: assessments.delete,
+    rc.CreateRegisteredModel: registry.create,
+    rc.RenameRegisteredModel: registry.rename,
+    rc.UpdateRegisteredModel: registry.update,
+    rc.DeleteRegisteredModel: registry.delete,
+    rc.SetRegisteredModelTag: registry.set_tag,
+    rc.DeleteRegisteredModelTag: registry.delete_tag,
+    rc.SetRegisteredModelAlias: registry.set_alias,
+    rc.DeleteRegisteredModelAlias: registry.delete_alias,
+    rc.CreateModelVersion: versions.create,
+    rc.UpdateModelVersion: versions.update,
+    rc.TransitionModelVersionStage: versions.transition,
+    rc.DeleteModelVersion: versions.delete,
+    rc.SetModelVersionTag: versions.set_tag,
+    rc.DeleteModelVersionTag: versions.delete_tag,
 }
 
 

@@ -11,7 +11,40 @@ from __future__ import annotations
 
 import msgspec
 
+from trackledger.eventlog.event_base import Event, Tag
+from trackledger.eventlog.registry_events import (
+    REGISTRY_EVENTS,
+    AliasDeleted,
+    AliasSet,
+    ModelVersionCreated,
+    ModelVersionDeleted,
+    ModelVersionStageChanged,
+    ModelVersionTagDeleted,
+    ModelVersionTagSet,
+    ModelVersionUpdated,
+    RegisteredModelCreated,
+    RegisteredModelDeleted,
+    RegisteredModelRenamed,
+    RegisteredModelTagDeleted,
+    RegisteredModelTagSet,
+    RegisteredModelUpdated,
+)
+from trackledger.eventlog.trace_events import (
+    AssessmentDeleted,
+    AssessmentSet,
+    SpansLogged,
+    TraceDeleted,
+    TraceInfoLogged,
+    TraceLinkedToRuns,
+    TracePromptsLinked,
+    TracePurged,
+    TraceRestored,
+    TraceTagDeleted,
+    TraceTagSet,
+)
+
 __all__ = [
+    "REGISTRY_EVENTS",
     "TOMBSTONES",
     "AnyEvent",
     "BatchLogged",
@@ -54,11 +87,6 @@ __all__ = [
 ]
 
 
-class Tag(msgspec.Struct, frozen=True, array_like=True):
-    key: str
-    value: str
-
-
 class Param(msgspec.Struct, frozen=True, array_like=True):
     key: str
     value: str
@@ -84,14 +112,6 @@ class DatasetInput(msgspec.Struct, frozen=True, kw_only=True):
     schema: str | None = None
     profile: str | None = None
     tags: list[Tag] = []
-
-
-class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
-    """Base of every event. ``stream`` names the log stream the event belongs to."""
-
-    @property
-    def stream(self) -> str:
-        raise NotImplementedError
 
 
 def model_stream(model_id: str) -> str:
@@ -285,22 +305,6 @@ class ExperimentPurged(_ExperimentEvent, frozen=True, kw_only=True, tag="experim
     events_removed: int
 
 
-# Traces live in their own module; it subclasses ``Event`` above, so it is imported here,
-# after the base classes (the package imports this module first).
-from trackledger.eventlog.trace_events import (  # noqa: E402
-    AssessmentDeleted,
-    AssessmentSet,
-    SpansLogged,
-    TraceDeleted,
-    TraceInfoLogged,
-    TraceLinkedToRuns,
-    TracePromptsLinked,
-    TracePurged,
-    TraceRestored,
-    TraceTagDeleted,
-    TraceTagSet,
-)
-
 AnyEvent = (
     ExperimentCreated
     | ExperimentRenamed
@@ -339,6 +343,20 @@ AnyEvent = (
     | TraceDeleted
     | TraceRestored
     | TracePurged
+    | RegisteredModelCreated
+    | RegisteredModelRenamed
+    | RegisteredModelUpdated
+    | RegisteredModelTagSet
+    | RegisteredModelTagDeleted
+    | RegisteredModelDeleted
+    | ModelVersionCreated
+    | ModelVersionUpdated
+    | ModelVersionStageChanged
+    | ModelVersionDeleted
+    | ModelVersionTagSet
+    | ModelVersionTagDeleted
+    | AliasSet
+    | AliasDeleted
 )
 
 _encoder = msgspec.msgpack.Encoder()
@@ -350,7 +368,13 @@ def encode_event(event: Event) -> bytes:
 
 
 def decode_event(payload: bytes) -> AnyEvent:
-    return _decoder.decode(payload)
+    """The event in ``payload``; one of an old tag through its upcaster (``upcast.py``)."""
+    try:
+        return _decoder.decode(payload)
+    except msgspec.ValidationError as refused:
+        from trackledger.eventlog.upcast import upcast  # only for old payloads
+
+        return upcast(payload, refused)
 
 
 #: Events that replace their stream's history: appending one removes the stream's events.

@@ -13,6 +13,16 @@ from typing import Any, TypeVar
 import msgspec
 
 from trackledger.eventlog.events import Event
+from trackledger.eventlog.registry_lookups import (
+    GetAliases,
+    GetLatestVersions,
+    GetLoggedModelTags,
+    GetModelVersion,
+    GetModelVersionTags,
+    GetRegisteredModel,
+    GetRegisteredModelTags,
+    GetVersionsInStage,
+)
 from trackledger.eventlog.trace_lookups import TraceLookup
 
 __all__ = [
@@ -121,6 +131,8 @@ class LoggedModelState(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     status: str
     lifecycle_stage: str
+    artifact_location: str = ""
+    source_run_id: str | None = None
 
 
 class GetLoggedModel(msgspec.Struct, frozen=True):
@@ -205,6 +217,14 @@ Lookup = (
     | CountStreamEvents
     | GetLoggedModel
     | TraceLookup
+    | GetRegisteredModel
+    | GetModelVersion
+    | GetVersionsInStage
+    | GetLatestVersions
+    | GetAliases
+    | GetRegisteredModelTags
+    | GetModelVersionTags
+    | GetLoggedModelTags
 )
 
 

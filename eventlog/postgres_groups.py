@@ -20,6 +20,7 @@ transaction is in flight are decided and written together, in one transaction:
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -32,7 +33,10 @@ from trackledger.eventlog.decide import Lockstep, Primed, decide
 from trackledger.eventlog.errors import StoreUnavailable
 from trackledger.eventlog.events import AnyEvent, Event
 from trackledger.eventlog.lookups import Lookup
+from trackledger.eventlog.postgres_sql import is_outage, unavailable
+from trackledger.eventlog.postgres_tail import appending
 from trackledger.eventlog.results import AnyResult
+from trackledger.eventlog.stats import WriteStats
 
 __all__ = ["AnswerMany", "GroupCommitter", "ProjectMany"]
 
@@ -80,6 +84,12 @@ class GroupCommitter:
         self._wakeup = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._commits: set[asyncio.Task[None]] = set()
+        self.stats = WriteStats()
+
+    @property
+    def queued(self) -> int:
+        """Log-batch commands waiting for a group."""
+        return len(self._queue)
 
     async def submit(
         self, command: LogBatch, ctx: DecideContext, primed: Primed, actor: str | None
@@ -127,14 +137,15 @@ class GroupCommitter:
 
     async def _commit(self, group: list[_Job]) -> None:
         outcomes: list[AnyResult | Exception]
+        started = time.perf_counter()
         try:
             outcomes = await self._attempts(group)
-        except (OSError, asyncpg.PostgresConnectionError) as exc:
-            outcomes = [StoreUnavailable(f"the database is unreachable: {exc}")] * len(group)
         except Exception as exc:  # the whole group failed: each command says so
-            outcomes = [exc] * len(group)
+            outcomes = [unavailable(exc) if is_outage(exc) else exc] * len(group)
+            self.stats.errors += 1
         finally:
             self._slots.release()
+        self.stats.committed(len(group), time.perf_counter() - started)
         for job, outcome in zip(group, outcomes, strict=True):
             if job.future.done():  # its request went away (the write stands, unanswered)
                 continue
@@ -151,7 +162,7 @@ class GroupCommitter:
                 for job in group:  # a decision runs once: decide anew
                     job.primed = Primed(decide(job.command, job.ctx))
             try:
-                async with self._pool.acquire() as conn, conn.transaction():
+                async with self._pool.acquire() as conn, appending(conn):
                     return await self._write(conn, group)
             except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
                 continue

@@ -4,12 +4,47 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 
-__all__ = ["PgFetchAll", "numbered"]
+from trackledger.eventlog.errors import StoreUnavailable
+
+__all__ = ["PgFetchAll", "connection", "is_outage", "numbered", "unavailable"]
+
+#: What asyncpg raises while the database is down, restarting or out of connections.
+_OUTAGES = (
+    OSError,  # refused, reset, timed out
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached now (not that a query is wrong)."""
+    if isinstance(exc, _OUTAGES):
+        return True
+    # A pooled connection the server closed under us: "connection is closed".
+    return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
+
+
+def unavailable(exc: BaseException) -> StoreUnavailable:
+    return StoreUnavailable(f"the database is unavailable: {exc}")
+
+
+@asynccontextmanager
+async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection; an outage while it is taken or used is StoreUnavailable."""
+    try:
+        async with pool.acquire() as conn:
+            yield conn
+    except Exception as exc:
+        if is_outage(exc):
+            raise unavailable(exc) from None
+        raise
 
 _MARK = re.compile(r"'(?:[^']|'')*'|\?")
 
@@ -36,6 +71,6 @@ class PgFetchAll:
         self._pool = pool
 
     async def __call__(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        async with self._pool.acquire() as conn:
+        async with connection(self._pool) as conn:
             rows = await conn.fetch(numbered(sql), *params)
         return [tuple(row) for row in rows]

@@ -6,7 +6,9 @@ Concurrent writers are safe because
   run one after the other;
 - projections merge in any order (``merge.py``), so whichever commits first, the tables
   equal a replay;
-- requests with the same Idempotency-Key are serialized by an advisory lock on the key.
+- requests with the same Idempotency-Key are serialized by an advisory lock on the key;
+- every write transaction takes the store's append lock first (``postgres_tail.py``), so
+  a tailing reader waits only for transactions that may still append to this store.
 
 Log-batch commands without an idempotency key go through a group commit
 (``postgres_groups.py``): many commands, one transaction, a few statements.
@@ -14,7 +16,8 @@ Log-batch commands without an idempotency key go through a group commit
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -32,8 +35,11 @@ from trackledger.eventlog.events import (
 )
 from trackledger.eventlog.lookups import Lookup
 from trackledger.eventlog.postgres_groups import AnswerMany, GroupCommitter, ProjectMany
+from trackledger.eventlog.postgres_sql import connection, is_outage, unavailable
+from trackledger.eventlog.postgres_tail import appending, horizon
 from trackledger.eventlog.results import AnyResult, encode_result
-from trackledger.eventlog.store import Idempotency, StoredEvent
+from trackledger.eventlog.stats import WriteStats
+from trackledger.eventlog.store import Idempotency, StoredEvent, cursor_parts
 
 __all__ = ["PostgresEventStore", "decode_cursor", "encode_cursor"]
 
@@ -53,8 +59,8 @@ def encode_cursor(txid: int, position: int) -> str:
 def decode_cursor(cursor: str | None) -> tuple[int, int]:
     if not cursor:
         return (0, 0)
-    txid, _, position = cursor.partition(".")
-    return int(txid), int(position or 0)
+    txid, position = [*cursor_parts(cursor, 2), 0][:2]
+    return txid, position
 
 
 def _stored(row: asyncpg.Record) -> StoredEvent:
@@ -104,14 +110,20 @@ class PostgresEventStore:
             # Validation runs before a connection is taken (and anew on a retry).
             primed = Primed(decide(command, ctx))
             try:
-                async with self.pool.acquire() as conn, conn.transaction():
-                    return await self._execute_in(conn, primed, now, actor, idempotency)
+                started = time.perf_counter()
+                async with self.pool.acquire() as conn, appending(conn):
+                    result = await self._execute_in(conn, primed, now, actor, idempotency)
+                self.stats.committed(1, time.perf_counter() - started)
+                return result
             except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
                 # Row locks taken in different orders by unrelated commands: retry.
                 if attempt == _ATTEMPTS - 1:
                     raise StoreUnavailable("the write kept conflicting with others") from None
-            except (OSError, asyncpg.PostgresConnectionError) as exc:
-                raise StoreUnavailable(f"the database is unreachable: {exc}") from None
+            except Exception as exc:
+                if is_outage(exc):
+                    self.stats.errors += 1
+                    raise unavailable(exc) from None
+                raise
         raise AssertionError("unreachable")
 
     async def _execute_in(
@@ -180,10 +192,12 @@ class PostgresEventStore:
             key,
             [encode_event(e) for e, _, _ in rows],
         )
-        return sorted(row["position"] for row in result)
+        positions = sorted(row["position"] for row in result)
+        self.stats.appended(positions[-1])
+        return positions
 
     async def append_imported(self, events: list[StoredEvent]) -> int:
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, appending(conn):
             rows = await conn.fetch(
                 "INSERT INTO events (stream_id, type, recorded_at, actor, idempotency_key, "
                 "payload) SELECT s, t, r, a, k, p FROM unnest($1::text[], $2::text[], "
@@ -209,7 +223,7 @@ class PostgresEventStore:
     async def read_stream(
         self, stream_id: str, after: int = 0, limit: int = 1000
     ) -> list[StoredEvent]:
-        async with self.pool.acquire() as conn:
+        async with connection(self.pool) as conn:
             rows = await conn.fetch(
                 f"SELECT {_EVENT_COLUMNS}, txid::text::bigint AS txid FROM events "
                 "WHERE stream_id = $1 AND position > $2 ORDER BY position LIMIT $3",
@@ -222,21 +236,53 @@ class PostgresEventStore:
     async def read_all(self, after: str | None = None, limit: int = 1000) -> list[StoredEvent]:
         """Events after ``after`` (a cursor) in (txid, position) order.
 
-        Only transactions older than every one still running are read: one that commits
-        late cannot then add an event behind a cursor already handed out.
+        Only transactions below the horizon of this store's appenders are read, so one
+        that commits late cannot add an event behind a cursor already handed out, and
+        transactions elsewhere on the server hold nothing back (``postgres_tail.py``).
         """
-        txid, position = decode_cursor(after)
-        async with self.pool.acquire() as conn:
+        cursor = decode_cursor(after)
+        async with connection(self.pool) as conn:
+            # Two statements outside a transaction block: the read's snapshot is newer
+            # than the horizon's.
+            below = await horizon(conn, cursor)
+            if below is None:
+                return []
             rows = await conn.fetch(
                 f"SELECT {_EVENT_COLUMNS}, txid::text::bigint AS txid FROM events "
-                "WHERE (txid, position) > ($1::text::xid8, $2) "
-                "AND txid < pg_snapshot_xmin(pg_current_snapshot()) "
-                "ORDER BY txid, position LIMIT $3",
-                str(txid),
-                position,
+                "WHERE (txid, position) > ($1::text::xid8, $2) AND txid < $3::text::xid8 "
+                "ORDER BY txid, position LIMIT $4",
+                str(cursor[0]),
+                cursor[1],
+                str(below),
                 limit,
             )
         return [_stored(row) for row in rows]
+
+    @property
+    def stats(self) -> WriteStats:
+        return self._groups.stats
+
+    def queued(self) -> int:
+        return self._groups.queued
+
+    async def read_snapshot(self, page: int = 5000) -> AsyncGenerator[list[StoredEvent], None]:
+        # One REPEATABLE READ transaction: every page reads the snapshot of the first.
+        async with (
+            connection(self.pool) as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            after = 0
+            while True:
+                rows = await conn.fetch(
+                    f"SELECT {_EVENT_COLUMNS}, txid::text::bigint AS txid FROM events "
+                    "WHERE position > $1 ORDER BY position LIMIT $2",
+                    after,
+                    page,
+                )
+                if not rows:
+                    return
+                yield [_stored(row) for row in rows]
+                after = rows[-1]["position"]
 
     async def close(self) -> None:
         await self._groups.close()

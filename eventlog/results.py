@@ -18,7 +18,9 @@ __all__ = [
     "CreatedRun",
     "ExperimentId",
     "ModelId",
+    "ModelVersionRef",
     "Nothing",
+    "RegisteredModelRef",
     "RunInfo",
     "TraceId",
     "decode_result",
@@ -50,6 +52,15 @@ class AssessmentId(_Result, frozen=True, kw_only=True, tag="assessment_id"):
     assessment_id: str
 
 
+class RegisteredModelRef(_Result, frozen=True, kw_only=True, tag="registered_model"):
+    registered_model_id: str
+
+
+class ModelVersionRef(_Result, frozen=True, kw_only=True, tag="model_version"):
+    registered_model_id: str
+    version: int
+
+
 class CreatedRun(_Result, frozen=True, kw_only=True, tag="created_run"):
     """The run as it was created (its creation event describes all of it)."""
 
@@ -70,7 +81,16 @@ class BulkResult(_Result, frozen=True, kw_only=True, tag="bulk"):
 
 
 AnyResult = (
-    Nothing | ExperimentId | CreatedRun | RunInfo | BulkResult | ModelId | TraceId | AssessmentId
+    Nothing
+    | ExperimentId
+    | CreatedRun
+    | RunInfo
+    | BulkResult
+    | ModelId
+    | RegisteredModelRef
+    | ModelVersionRef
+    | TraceId
+    | AssessmentId
 )
 
 _encoder = msgspec.msgpack.Encoder()

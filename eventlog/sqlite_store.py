@@ -10,7 +10,7 @@ hand-overs of the GIL between the writer and the event loop, which set the write
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from trackledger.eventlog.commands import AnyCommand, LogBatch
@@ -28,7 +28,8 @@ from trackledger.eventlog.results import AnyResult, encode_result
 from trackledger.eventlog.sqlite_readers import ReaderPool
 from trackledger.eventlog.sqlite_sql import many_rows
 from trackledger.eventlog.sqlite_writer import GroupCommitWriter, Outcomes
-from trackledger.eventlog.store import Idempotency, StoredEvent
+from trackledger.eventlog.stats import WriteStats
+from trackledger.eventlog.store import Idempotency, StoredEvent, cursor_parts
 
 __all__ = ["SQLiteEventStore"]
 
@@ -119,6 +120,7 @@ class SQLiteEventStore:
             if accepted:
                 rows = [_event_row(event, job.ctx.now, job.actor, None) for event, job in accepted]
                 positions = _append_many(conn, rows)
+                self.writer.stats.appended(positions[-1])
                 self._project_many(
                     conn,
                     [(event, pos) for (event, _), pos in zip(accepted, positions, strict=True)],  # type: ignore[misc]
@@ -150,6 +152,7 @@ class SQLiteEventStore:
                 conn.execute("DELETE FROM purge_permit")
             cursor = conn.execute(_INSERT_EVENT, _event_row(event, now, actor, key))
             assert cursor.lastrowid is not None
+            self.writer.stats.appended(cursor.lastrowid)
             self._project(conn, event, cursor.lastrowid)  # type: ignore[arg-type]
         result: AnyResult = outcome.result
         if idempotency is not None:
@@ -200,9 +203,39 @@ class SQLiteEventStore:
         # One writer commits in position order, so the position is a safe cursor.
         rows = await self.readers.fetchall(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
-            (int(after or 0), limit),
+            (cursor_parts(after, 1)[0] if after else 0, limit),
         )
         return [_stored(row) for row in rows]
+
+    @property
+    def stats(self) -> WriteStats:
+        return self.writer.stats
+
+    def queued(self) -> int:
+        return self.writer.queued
+
+    async def read_snapshot(self, page: int = 5000) -> AsyncGenerator[list[StoredEvent], None]:
+        # One read transaction: in WAL mode it sees the log as of its first read, while
+        # the writer goes on (the WAL cannot be reset behind it until it ends).
+        async with self.readers.connection() as conn:
+            await conn.execute("BEGIN")
+            try:
+                after = 0
+                while True:
+                    rows = [
+                        tuple(row)
+                        for row in await conn.execute_fetchall(
+                            f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? "
+                            "ORDER BY position LIMIT ?",
+                            (after, page),
+                        )
+                    ]
+                    if not rows:
+                        return
+                    yield [_stored(row) for row in rows]
+                    after = rows[-1][0]
+            finally:
+                await conn.execute("ROLLBACK")
 
     async def close(self) -> None:
         await self.writer.close()

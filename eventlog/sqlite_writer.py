@@ -32,16 +32,21 @@ checkpoint never blocks the writer; the automatic one stays, set high, as a back
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from trackledger.eventlog.errors import StoreUnavailable
+from trackledger.eventlog.stats import WriteStats
 
 __all__ = ["GroupCommitWriter", "Outcomes", "connect"]
+
+log = logging.getLogger("trackledger.writer")
 
 T = TypeVar("T")
 Job = Callable[[sqlite3.Connection], Any]
@@ -51,6 +56,9 @@ _STOP = object()
 CHECKPOINT_INTERVAL = 0.1  # seconds between background checkpoints (smaller ones stall less)
 BACKSTOP_PAGES = 50_000  # the writer checkpoints itself past this WAL size (about 200 MB)
 CACHE_KIB = 131_072  # page cache of the write connection
+#: When a checkpoint lets the WAL start over, it is cut back to this size, so a WAL that
+#: grew while checkpoints could not run (a full disk, a long reader) shrinks again.
+WAL_KEEP_BYTES = 64 * 2**20
 
 
 def connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
@@ -62,6 +70,7 @@ def connect(path: str, synchronous: str = "FULL") -> sqlite3.Connection:
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+    conn.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
     # Statement journals (a copy of each page a multi-row statement or a savepoint touches)
     # stay in memory: in temp files they were half of all the bytes ingest wrote.
     conn.execute("PRAGMA temp_store=MEMORY")
@@ -81,13 +90,32 @@ class _Checkpointer(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
-        conn = connect(self._path, self._synchronous)
-        try:
-            while not self._stop_event.wait(CHECKPOINT_INTERVAL):
+        conn: sqlite3.Connection | None = None
+        failing = False
+        while not self._stop_event.wait(CHECKPOINT_INTERVAL):
+            # A failed checkpoint (a full disk, an I/O error) is tried again, never the end
+            # of the thread: without checkpoints the WAL only grows.
+            try:
+                conn = conn or connect(self._path, self._synchronous)
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                if failing:
+                    log.warning("WAL checkpoints work again")
+                failing = False
+            except sqlite3.Error as exc:
+                if not failing:
+                    log.error("WAL checkpoint failed, retrying: %s", exc)
+                failing = True
+                if conn is not None:
+                    conn.close()
+                    conn = None
+        try:
+            conn = conn or connect(self._path, self._synchronous)
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            log.error("final WAL checkpoint failed: %s", exc)
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -103,8 +131,11 @@ Answers = tuple[list["asyncio.Future[Any]"], Outcomes]
 class _WalSyncer(threading.Thread):
     """Makes committed groups durable (fdatasync of the WAL file), then hands them on."""
 
-    def __init__(self, wal_path: str, deliver: Callable[[list[Answers]], None]) -> None:
+    def __init__(
+        self, wal_path: str, deliver: Callable[[list[Answers]], None], stats: WriteStats
+    ) -> None:
         super().__init__(name="trackledger-syncer", daemon=True)
+        self.stats = stats
         self._fd = os.open(wal_path, os.O_RDONLY)
         self._deliver = deliver
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -121,8 +152,12 @@ class _WalSyncer(threading.Thread):
                     stopping = True
                     ready = [item for item in ready if item is not _STOP]
                 try:
+                    started = time.perf_counter()
                     os.fdatasync(self._fd)
+                    self.stats.syncs += 1
+                    self.stats.sync_seconds += time.perf_counter() - started
                 except OSError as exc:
+                    self.stats.errors += 1
                     error = StoreUnavailable(f"the write could not be made durable: {exc}")
                     ready = [(futures, [(False, error)] * len(futures)) for futures, _ in ready]
                 self._deliver(ready)
@@ -165,6 +200,17 @@ class GroupCommitWriter:
         self._stopped: asyncio.Future[None] | None = None
         self._checkpointer = _Checkpointer(path, self._synchronous)
         self._closed = False
+        self.stats = WriteStats()
+
+    @property
+    def queued(self) -> int:
+        """Jobs waiting for the writer thread."""
+        return self._queue.qsize()
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return self._path
 
     async def start(self, setup: Job) -> None:
         """Open the write connection and run ``setup`` (schema, migrations) on it."""
@@ -175,7 +221,7 @@ class GroupCommitWriter:
         try:
             await self.run_exclusive(setup)
             if self._synchronous == "FULL":  # the WAL file exists once the setup wrote
-                syncer = _WalSyncer(f"{self._path}-wal", self._deliver_soon)
+                syncer = _WalSyncer(f"{self._path}-wal", self._deliver_soon, self.stats)
                 syncer.start()
                 await self.run_exclusive(lambda _: setattr(self, "_syncer", syncer))
         except BaseException:
@@ -214,11 +260,14 @@ class GroupCommitWriter:
                 group = [item for item in group if item is not _STOP]
             while group:
                 batch, group = _split_exclusive(group)
+                started = time.perf_counter()
                 try:
                     outcomes = self._commit([job for job, _ in batch])
                 except Exception as exc:  # the COMMIT itself failed: nothing in it holds
                     error = StoreUnavailable(f"the write could not be committed: {exc}")
                     outcomes = [(False, error)] * len(batch)
+                    self.stats.errors += 1
+                self.stats.committed(len(batch), time.perf_counter() - started)
                 answers = ([future for _, future in batch], outcomes)
                 if self._syncer is not None:
                     self._syncer.put(answers)
@@ -320,11 +369,22 @@ def _alone(conn: sqlite3.Connection, job: Job) -> tuple[bool, Any]:
     try:
         value = job(conn)
     except Exception as exc:
+        if not conn.in_transaction:  # SQLite gave up the whole transaction (disk full)
+            raise
         conn.execute("ROLLBACK TO job")
         conn.execute("RELEASE job")
-        return (False, exc)
+        return (False, _unavailable(exc) if _out_of_space(exc) else exc)
     conn.execute("RELEASE job")
     return (True, value)
+
+
+def _out_of_space(exc: Exception) -> bool:
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary code of an extended one
+    return isinstance(exc, sqlite3.Error) and code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR)
+
+
+def _unavailable(exc: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"the write could not be stored: {exc}")
 
 
 def _resolve(future: asyncio.Future[None] | None) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from trackledger.eventlog.commands import Command, TagIn
+from trackledger.eventlog.command_base import Command, TagIn
 from trackledger.eventlog.trace_events import SpanRecord
 
 __all__ = [

@@ -10,8 +10,7 @@ A trace is told by
 Span attribute values are kept decoded (strings, numbers, booleans, lists, maps), as the
 OTLP request carried them; MLflow's JSON-in-a-string encoding is a rendering detail.
 
-This module is imported by ``events.py`` (the ``AnyEvent`` union); it imports only the base
-classes defined above that import.
+``events.py`` gathers these into the ``AnyEvent`` union.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from trackledger.eventlog.events import Event, Tag
+from trackledger.eventlog.event_base import Event, Tag
 
 __all__ = [
     "TRACE_EVENTS",

@@ -5,8 +5,8 @@
   outputs and a type), as an OpenTelemetry batch exporter does; spans/s and latency, then
   the traces are counted back through the search API ("lost": acknowledged traces missing).
 - ``traces-search``: ``--trace-count`` one-span traces loaded the same way (10% tagged
-  env=prod, 1% team=a, 5% failed, all of those prod), then pages of 100 by filter, ``--repeats x 20`` requests
-  per query one after the other.
+  env=prod, 1% team=a, 5% failed, all of those prod), then pages of 100 by filter,
+  ``--repeats x 20`` requests per query one after the other.
 
 The OTLP bodies are encoded here by hand (protobuf's wire format), so the load generator
 needs no protobuf library.

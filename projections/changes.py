@@ -17,6 +17,7 @@ import msgspec
 
 from trackledger.eventlog import events as e
 from trackledger.eventlog.trace_events import TraceEvent
+from trackledger.projections.registry_changes import RegistryChange, registry_changes_for
 from trackledger.projections.trace_changes import AnyTraceChange, trace_changes_for
 
 __all__ = [
@@ -153,6 +154,7 @@ AnyChange = (
     | AddParams
     | AddMetrics
     | AddInputs
+    | RegistryChange
 )
 
 
@@ -171,6 +173,8 @@ def changes_for(event: e.AnyEvent, pos: int) -> list[AnyChange]:  # noqa: C901 -
     """The row changes ``event`` at log position ``pos`` makes."""
     if isinstance(event, TraceEvent):
         return list(trace_changes_for(event, pos))
+    if isinstance(event, e.REGISTRY_EVENTS):
+        return list(registry_changes_for(event, pos))
     match event:
         case e.ExperimentCreated():
             exp_id = int(event.experiment_id)

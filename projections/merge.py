@@ -17,6 +17,11 @@ import msgspec
 
 from trackledger.projections import changes as ch
 from trackledger.projections.numbers import as_number
+from trackledger.projections.registry_merge import (
+    RegistryStatements,
+    registry_plan,
+    registry_statements,
+)
 from trackledger.projections.trace_changes import TRACE_CHANGES
 from trackledger.projections.trace_merge import TraceStatements, trace_plan, trace_statements
 
@@ -195,6 +200,7 @@ class Statements(NamedTuple):
     purge_experiment: tuple[str, ...]
     purged_experiment: str
     traces: TraceStatements
+    registry: RegistryStatements
 
 
 def statements(dialect: str, suffix: str = "") -> Statements:
@@ -228,6 +234,7 @@ def statements(dialect: str, suffix: str = "") -> Statements:
             "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
         ),
         traces=trace_statements(_FUNCTIONS[dialect], suffix),
+        registry=registry_statements(dialect, suffix),
     )
 
 
@@ -425,3 +432,6 @@ def plan(sql: Statements, change: ch.AnyChange) -> Iterator[Step]:  # noqa: C901
             yield Step(sql.purged_experiment, [(change.experiment_id, change.time, change.pos)])
         case ch.AddMetrics():
             raise TypeError("metrics changes go through metric_series()")
+        case _:
+            for step in registry_plan(sql.registry, change):
+                yield Step(step.sql, step.rows)

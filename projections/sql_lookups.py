@@ -17,6 +17,7 @@ import asyncpg
 from trackledger.eventlog import lookups as q
 from trackledger.eventlog.postgres_sql import numbered
 from trackledger.eventlog.trace_lookups import TRACE_LOOKUPS
+from trackledger.projections.registry_lookups_sql import registry_lookup_query
 from trackledger.projections.trace_lookups import trace_lookup_query
 
 __all__ = [
@@ -107,6 +108,10 @@ def lookup_query(lookup: q.Lookup, dialect: str) -> LookupQuery:  # noqa: C901 -
 
     def lock(mode: str) -> str:
         return _LOCKS[mode] if dialect == "postgres" else ""
+
+    registry = registry_lookup_query(lookup, dialect)
+    if registry is not None:
+        return LookupQuery(*registry)
 
     match lookup:
         case q.GetRun():
@@ -230,7 +235,8 @@ def lookup_query(lookup: q.Lookup, dialect: str) -> LookupQuery:  # noqa: C901 -
             )
         case q.GetLoggedModel():
             return LookupQuery(
-                "SELECT model_id, experiment_id, name, status, lifecycle_stage "
+                "SELECT model_id, experiment_id, name, status, lifecycle_stage, "
+                "artifact_location, source_run_id "
                 "FROM logged_models WHERE model_id = ? AND experiment_id IS NOT NULL",
                 (lookup.model_id,),
                 lambda rows: (
@@ -240,6 +246,8 @@ def lookup_query(lookup: q.Lookup, dialect: str) -> LookupQuery:  # noqa: C901 -
                         name=rows[0][2],
                         status=rows[0][3],
                         lifecycle_stage=rows[0][4],
+                        artifact_location=rows[0][5] or "",
+                        source_run_id=rows[0][6],
                     )
                     if rows
                     else None

@@ -9,11 +9,11 @@ halfway leaves the live tables untouched; the next one starts from a fresh shado
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import random
 import sqlite3
 from collections.abc import Callable
-from typing import Any
 
 from trackledger.eventlog.events import decode_event
 from trackledger.eventlog.sqlite_writer import GroupCommitWriter
@@ -175,30 +175,50 @@ async def verify(
 ) -> dict[str, int]:
     """Replay the log beside the live tables and report the tables that differ.
 
-    With ``shuffle``, the events are applied in that random order instead, in one job (a
-    check of order independence, for test-sized logs).
+    The replay runs on a connection of its own, in one read transaction, into TEMP tables
+    that SQLite keeps in a file in the temporary directory: it sees one consistent snapshot
+    of the log and the tables, never blocks the writer, and needs no space on the store's
+    own disk (so it works on a store whose disk is full). With ``shuffle``, the events are
+    applied in that random order (a check of order independence, for test-sized logs).
     """
-    if shuffle is not None:
-        rng = shuffle
+    return await asyncio.to_thread(_verify_snapshot, writer.path, progress, shuffle, chunk)
 
-        def shuffled(conn: sqlite3.Connection) -> dict[str, int]:
-            start_shadow(conn)
+
+#: Suffix and index generation of verify's TEMP tables (names apart from live and shadow).
+VERIFY = "__verify"
+_VERIFY_GENERATION = 999_999
+
+
+def _verify_snapshot(
+    path: str, progress: Progress | None, shuffle: random.Random | None, chunk: int
+) -> dict[str, int]:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA temp_store=FILE")
+        conn.execute("BEGIN")
+        conn.execute("SELECT 1 FROM events LIMIT 1").fetchall()  # the snapshot starts here
+        for ddl in projection_ddl("sqlite", VERIFY, _VERIFY_GENERATION):
+            conn.execute(ddl.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+        projector = SQLiteProjector(VERIFY)
+        if shuffle is not None:
             rows = conn.execute("SELECT position, payload FROM events").fetchall()
-            rng.shuffle(rows)
-            projector = SQLiteProjector(SHADOW)
+            shuffle.shuffle(rows)
             for position, payload in rows:
                 projector.apply(conn, decode_event(payload), position)
-            differences = diff_tables(conn)
-            drop_shadow(conn)
-            return differences
-
-        return await writer.submit(shuffled)
-    last = await _replay(writer, progress, chunk)
-
-    def finish(conn: sqlite3.Connection) -> dict[str, Any]:
-        _catch_up(conn, last)
-        differences = diff_tables(conn)
-        drop_shadow(conn)
+        else:
+            done, after = 0, 0
+            while rows := conn.execute(
+                "SELECT position, payload FROM events WHERE position > ? ORDER BY position "
+                "LIMIT ?",
+                (after, chunk),
+            ).fetchall():
+                for position, payload in rows:
+                    projector.apply(conn, decode_event(payload), position)
+                done, after = done + len(rows), rows[-1][0]
+                if progress is not None:
+                    progress(done, after)
+        differences = diff_tables(conn, VERIFY)
+        conn.execute("ROLLBACK")
         return differences
-
-    return await writer.submit(finish)
+    finally:
+        conn.close()

@@ -3,12 +3,15 @@
 The first line is a header ``{"format": "trackledger-log", "version": 1, ...}``; each
 further line is one event with its stream, type, time, actor and idempotency key, and the
 event itself as base64 msgpack (lossless: JSON would turn NaN metric values into null).
-Reading and writing go in pages, so memory stays flat whatever the size of the log.
+Reading and writing go in pages, so memory stays flat whatever the size of the log. An
+export reads one consistent snapshot in position order, so an import (which appends in
+file order) gives every last-writer-wins field the winner it had.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import IO
 
@@ -16,6 +19,7 @@ import orjson
 
 from trackledger.eventlog import events as e
 from trackledger.eventlog.store import StoredEvent
+from trackledger.eventlog.trace_events import SpansLogged, TraceInfoLogged
 from trackledger.services.backends import Backend
 
 __all__ = ["FORMAT", "VERSION", "export_log", "import_log"]
@@ -33,7 +37,8 @@ def _line(stored: StoredEvent) -> bytes:
             {
                 "position": stored.position,
                 "stream_id": stored.stream_id,
-                "type": stored.type,
+                # The event's own tag: an old event is written upcast, in the current shape.
+                "type": stored.event.__struct_config__.tag,
                 "recorded_at": stored.recorded_at,
                 "actor": stored.actor,
                 "idempotency_key": stored.idempotency_key,
@@ -44,20 +49,24 @@ def _line(stored: StoredEvent) -> bytes:
     )
 
 
-def _selected(stored: StoredEvent, experiments: set[str], runs: set[str], traces: set[str]) -> bool:
-    event = stored.event
-    if isinstance(event, e.RunCreated) and event.experiment_id in experiments:
-        runs.add(event.run_id)
-    trace_id = getattr(event, "trace_id", None)
-    if trace_id is not None:
-        # A trace goes with the experiment its info or its first spans named.
-        if getattr(event, "experiment_id", None) in experiments:
-            traces.add(trace_id)
-        return trace_id in traces
-    run_id = getattr(event, "run_id", None)
-    if run_id is not None:
-        return run_id in runs
-    return getattr(event, "experiment_id", None) in experiments
+class _Selection:
+    """Which events an export of some experiments keeps: the experiments' own streams and
+    the streams of the runs, logged models and traces created in them. A run or model is
+    created before anything else is logged to it, and a trace by its info or its spans, so
+    position order meets its creation first."""
+
+    def __init__(self, experiments: list[str]) -> None:
+        self._experiments = set(experiments)
+        self._streams = {e.experiment_stream(x) for x in experiments}
+
+    def __call__(self, stored: StoredEvent) -> bool:
+        event = stored.event
+        if (
+            isinstance(event, (e.RunCreated, e.LoggedModelCreated, TraceInfoLogged, SpansLogged))
+            and event.experiment_id in self._experiments
+        ):
+            self._streams.add(event.stream)
+        return stored.stream_id in self._streams
 
 
 async def export_log(
@@ -66,23 +75,21 @@ async def export_log(
     experiments: list[str] | None = None,
     progress: Progress | None = None,
 ) -> int:
-    """Write the log (or the events of ``experiments``, their runs and traces) to ``out``."""
+    """Write the log (or the events of ``experiments``, their runs, logged models and
+    traces) to ``out``: one consistent snapshot, in position order, whatever is written
+    meanwhile."""
     out.write(orjson.dumps({"format": FORMAT, "version": VERSION, "backend": backend.kind}) + b"\n")
-    wanted = set(experiments or [])
-    runs: set[str] = set()
-    traces: set[str] = set()
-    cursor, written = None, 0
-    while True:
-        page = await backend.store.read_all(after=cursor, limit=PAGE)
-        if not page:
-            return written
-        for stored in page:
-            if not wanted or _selected(stored, wanted, runs, traces):
-                out.write(_line(stored))
-                written += 1
-        cursor = page[-1].cursor
-        if progress is not None:
-            progress(written)
+    selected = _Selection(experiments) if experiments else None
+    written = 0
+    async with contextlib.aclosing(backend.store.read_snapshot(PAGE)) as pages:
+        async for page in pages:
+            for stored in page:
+                if selected is None or selected(stored):
+                    out.write(_line(stored))
+                    written += 1
+            if progress is not None:
+                progress(written)
+    return written
 
 
 def _read(src: IO[bytes]) -> Iterator[StoredEvent]:

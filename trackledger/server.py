@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.util
 import logging
 import logging.config
 import os
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import uvicorn
 from starlette.applications import Starlette
 
-from trackledger import __version__
+from trackledger import __version__, connections
 from trackledger.api.app import create_app
 from trackledger.services.artifact_store import LocalArtifactStore
 from trackledger.services.backends import Backend, open_backend
@@ -26,6 +27,9 @@ __all__ = ["app_from_env", "build_app", "serve"]
 
 #: How often the server refreshes planner statistics that went stale (PostgreSQL).
 STATISTICS_INTERVAL_S = 30.0
+
+#: How long in-flight requests get to finish after SIGTERM before they are cut off.
+GRACEFUL_SHUTDOWN_S = 7
 
 log = logging.getLogger("trackledger.server")
 
@@ -70,12 +74,18 @@ def build_app(settings: Settings) -> Starlette:
         retention_ms=int(settings.retention_days * 86_400_000),
         gc_interval_s=settings.gc_interval_seconds,
         statistics_interval_s=STATISTICS_INTERVAL_S,
+        max_body_bytes=int(settings.max_body_mb * 2**20),
+        expose_prometheus=settings.expose_prometheus,
+        open_connections=connections.open_connections,
     )
 
 
 def app_from_env() -> Starlette:
     """The app for uvicorn's worker processes, configured by TRACKLEDGER_* variables."""
-    app = build_app(Settings.load())
+    settings = Settings.load()
+    cap = connections.configure(settings.max_connections, settings.head_timeout_seconds)
+    log.debug("at most %d connections in process %d", cap, os.getpid())
+    app = build_app(settings)
     _tune_collector()
     return app
 
@@ -93,6 +103,10 @@ def _tune_collector() -> None:
 def check(settings: Settings) -> None:
     if settings.workers < 1:
         raise ValueError("--workers must be at least 1")
+    if settings.expose_prometheus and importlib.util.find_spec("prometheus_client") is None:
+        raise ValueError(
+            "--expose-prometheus needs prometheus_client: pip install 'trackledger[prometheus]'"
+        )
     if settings.workers > 1 and sqlite_path(settings.backend_store_uri) is not None:
         raise ValueError(
             "--workers > 1 needs PostgreSQL: SQLite allows one writer, and trackledger "
@@ -117,6 +131,7 @@ async def upgrade(settings: Settings) -> None:
 def serve(settings: Settings) -> None:
     check(settings)
     logging.config.dictConfig(logging_config(settings.log_level))
+    connections.raise_file_limit()  # worker processes inherit it
     asyncio.run(upgrade(settings))
     # Worker processes read their settings back from the environment.
     for setting in SETTINGS:
@@ -127,9 +142,13 @@ def serve(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
+        http="trackledger.connections:GuardedProtocol",
         log_level=settings.log_level.lower(),
         log_config=logging_config(settings.log_level),
         access_log=settings.access_log,
+        # SIGTERM: stop accepting, let in-flight requests answer, then the lifespan drains
+        # the writer queue and closes the store; all within 10 s.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
 
 

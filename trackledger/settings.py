@@ -30,6 +30,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sqlite_synchronous: str = "FULL"
     log_level: str = "info"
     access_log: bool = False
+    max_connections: int = 0
+    head_timeout_seconds: float = 10.0
+    max_body_mb: float = 16.0
+    expose_prometheus: bool = False
 
     @classmethod
     def load(
@@ -75,6 +79,14 @@ HELP = {
     "a crash or power loss; NORMAL survives a process crash only",
     "log_level": f"server log level: {', '.join(LOG_LEVELS)}",
     "access_log": "log every request (method, path, status)",
+    "max_connections": "open connections per server process; beyond it the longest-idle one "
+    "is closed (0: half the open-file limit, which is raised to its hard limit)",
+    "max_body_mb": "largest API request body in MB (413 beyond it); artifact uploads stream "
+    "and have no limit",
+    "expose_prometheus": "serve Prometheus metrics at /metrics (needs the prometheus extra: "
+    "pip install 'trackledger[prometheus]')",
+    "head_timeout_seconds": "a connection that has not sent a whole request head this long "
+    "after arriving (or after its last answer) is closed",
 }
 
 
