@@ -13,9 +13,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from trackledger import __version__
+from trackledger import MLFLOW_API_VERSION, __version__
 from trackledger.api import (
     artifacts,
+    assessments,
     browse,
     databricks,
     experiments,
@@ -23,9 +24,13 @@ from trackledger.api import (
     model_versions,
     models,
     openapi,
+    otlp,
     registered_models,
     registry_history,
+    render,
     runs,
+    traces,
+    traces_v2,
     ui,
 )
 from trackledger.api.body_limit import BodyLimit
@@ -51,7 +56,13 @@ async def health(request: Request) -> Response:
 
 
 async def version(request: Request) -> Response:
-    return PlainTextResponse(__version__)
+    """The MLflow version whose API is served (the client gates features on it)."""
+    return PlainTextResponse(MLFLOW_API_VERSION)
+
+
+async def trackledger_version(request: Request) -> Response:
+    """trackledger's own version, and the MLflow API version it serves."""
+    return render.json_response({"version": __version__, "mlflow_api_version": MLFLOW_API_VERSION})
 
 
 def _mlflow_routes() -> list[BaseRoute]:
@@ -63,6 +74,17 @@ def _mlflow_routes() -> list[BaseRoute]:
         *registered_models.routes,
         *model_versions.routes,
         *artifacts.tracking_routes,
+        *traces.trace_routes_v2,
+        *traces_v2.legacy_routes,
+        *traces_v2.trace_data_routes,
+    ]
+
+
+def _mlflow_v3_routes() -> list[BaseRoute]:
+    return [
+        Route("/server-info", artifacts.server_info),
+        *traces.trace_routes_v3,
+        *assessments.assessment_routes,
     ]
 
 
@@ -113,12 +135,19 @@ def create_app(
         Mount("/ajax-api/2.0/mlflow", routes=mlflow),
         Mount(
             "/api/2.0/trackledger",
-            routes=[*extensions.routes, *browse.routes, *registry_history.routes],
+            routes=[
+                Route("/version", trackledger_version),
+                *extensions.routes,
+                *browse.routes,
+                *registry_history.routes,
+                *traces.trackledger_trace_routes,
+            ],
         ),
         Mount("/api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
         Mount("/ajax-api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
-        Route("/api/3.0/mlflow/server-info", artifacts.server_info),
-        Route("/ajax-api/3.0/mlflow/server-info", artifacts.server_info),
+        Mount("/api/3.0/mlflow", routes=_mlflow_v3_routes()),
+        Mount("/ajax-api/3.0/mlflow", routes=_mlflow_v3_routes()),
+        *otlp.otlp_routes,
         *ui.routes,
     ]
     middleware = [Middleware(BodyLimit, max_bytes=max_body_bytes)]

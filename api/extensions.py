@@ -24,6 +24,7 @@ from trackledger.api.requests import (
 from trackledger.api.wire import read
 from trackledger.eventlog.errors import NotFound
 from trackledger.eventlog.events import experiment_stream, run_stream
+from trackledger.eventlog.trace_events import trace_stream
 from trackledger.projections import as_of
 from trackledger.projections.history import describe
 from trackledger.projections.search import decode_page_token, encode_page_token
@@ -120,7 +121,10 @@ async def gc(request: Request) -> Response:
     done = await collect(
         backend(request), older_than, artifacts=request.app.state.artifacts, actor=actor(request)
     )
-    return render.json_response({"runs_purged": done.runs, "experiments_purged": done.experiments})
+    body = {"runs_purged": done.runs, "experiments_purged": done.experiments}
+    if done.traces:
+        body["traces_purged"] = done.traces
+    return render.json_response(body)
 
 
 async def _history(request: Request, stream: str, req: HistoryRequest) -> Response:
@@ -145,6 +149,12 @@ async def experiment_history(request: Request) -> Response:
     req = await read(request, HistoryRequest)
     experiment_id(req.experiment_id)
     return await _history(request, experiment_stream(str(req.experiment_id)), req)
+
+
+async def trace_history(request: Request) -> Response:
+    """A trace's events in log order (span batches summarized unless expanded)."""
+    req = await read(request, HistoryRequest)
+    return await _history(request, trace_stream(required(req.trace_id, "trace_id")), req)
 
 
 #: ``as_of`` values from here up are times (ms since the epoch, from 1973 on); below it,
@@ -192,6 +202,7 @@ routes = [
     Route("/runs/history", run_history, methods=["GET"]),
     Route("/runs/get", run_as_of, methods=["GET"]),
     Route("/experiments/history", experiment_history, methods=["GET"]),
+    Route("/traces/history", trace_history, methods=["GET"]),
     Route("/events", events_feed, methods=["GET"]),
     Route("/admin/gc", gc, methods=["POST"]),
 ]

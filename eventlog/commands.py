@@ -26,6 +26,7 @@ from trackledger.eventlog.registry_commands import (
     UpdateModelVersion,
     UpdateRegisteredModel,
 )
+from trackledger.eventlog.trace_commands import AnyTraceCommand
 
 __all__ = [
     "AnyCommand",
@@ -250,6 +251,7 @@ AnyCommand = (
     | DeleteLoggedModel
     | LogOutputs
     | RecordArtifact
+    | AnyTraceCommand
     | CreateRegisteredModel
     | RenameRegisteredModel
     | UpdateRegisteredModel

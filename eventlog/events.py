@@ -29,6 +29,19 @@ from trackledger.eventlog.registry_events import (
     RegisteredModelTagSet,
     RegisteredModelUpdated,
 )
+from trackledger.eventlog.trace_events import (
+    AssessmentDeleted,
+    AssessmentSet,
+    SpansLogged,
+    TraceDeleted,
+    TraceInfoLogged,
+    TraceLinkedToRuns,
+    TracePromptsLinked,
+    TracePurged,
+    TraceRestored,
+    TraceTagDeleted,
+    TraceTagSet,
+)
 
 __all__ = [
     "REGISTRY_EVENTS",
@@ -319,6 +332,17 @@ AnyEvent = (
     | LoggedModelTagDeleted
     | LoggedModelParamsLogged
     | LoggedModelDeleted
+    | TraceInfoLogged
+    | SpansLogged
+    | TraceTagSet
+    | TraceTagDeleted
+    | AssessmentSet
+    | AssessmentDeleted
+    | TraceLinkedToRuns
+    | TracePromptsLinked
+    | TraceDeleted
+    | TraceRestored
+    | TracePurged
     | RegisteredModelCreated
     | RegisteredModelRenamed
     | RegisteredModelUpdated
@@ -354,4 +378,4 @@ def decode_event(payload: bytes) -> AnyEvent:
 
 
 #: Events that replace their stream's history: appending one removes the stream's events.
-TOMBSTONES = (RunPurged, ExperimentPurged)
+TOMBSTONES = (RunPurged, ExperimentPurged, TracePurged)

@@ -23,6 +23,7 @@ from trackledger.eventlog.registry_lookups import (
     GetRegisteredModelTags,
     GetVersionsInStage,
 )
+from trackledger.eventlog.trace_lookups import TraceLookup
 
 __all__ = [
     "Ask",
@@ -215,6 +216,7 @@ Lookup = (
     | GetExpired
     | CountStreamEvents
     | GetLoggedModel
+    | TraceLookup
     | GetRegisteredModel
     | GetModelVersion
     | GetVersionsInStage

@@ -13,6 +13,7 @@ from trackledger.eventlog.lookups import RunState
 
 __all__ = [
     "AnyResult",
+    "AssessmentId",
     "BulkResult",
     "CreatedRun",
     "ExperimentId",
@@ -21,6 +22,7 @@ __all__ = [
     "Nothing",
     "RegisteredModelRef",
     "RunInfo",
+    "TraceId",
     "decode_result",
     "encode_result",
 ]
@@ -40,6 +42,14 @@ class ExperimentId(_Result, frozen=True, kw_only=True, tag="experiment_id"):
 
 class ModelId(_Result, frozen=True, kw_only=True, tag="model_id"):
     model_id: str
+
+
+class TraceId(_Result, frozen=True, kw_only=True, tag="trace_id"):
+    trace_id: str
+
+
+class AssessmentId(_Result, frozen=True, kw_only=True, tag="assessment_id"):
+    assessment_id: str
 
 
 class RegisteredModelRef(_Result, frozen=True, kw_only=True, tag="registered_model"):
@@ -66,6 +76,8 @@ class BulkResult(_Result, frozen=True, kw_only=True, tag="bulk"):
     experiments: int = 0
     #: The artifact roots of purged runs, for the caller to remove from the artifact store.
     artifact_uris: list[str] = []
+    #: Traces purged (by a purge) alongside the runs.
+    traces: int = 0
 
 
 AnyResult = (
@@ -77,6 +89,8 @@ AnyResult = (
     | ModelId
     | RegisteredModelRef
     | ModelVersionRef
+    | TraceId
+    | AssessmentId
 )
 
 _encoder = msgspec.msgpack.Encoder()

@@ -16,7 +16,9 @@ from __future__ import annotations
 import msgspec
 
 from trackledger.eventlog import events as e
+from trackledger.eventlog.trace_events import TraceEvent
 from trackledger.projections.registry_changes import RegistryChange, registry_changes_for
+from trackledger.projections.trace_changes import AnyTraceChange, trace_changes_for
 
 __all__ = [
     "AddInputs",
@@ -138,7 +140,8 @@ class AddInputs(msgspec.Struct, frozen=True, kw_only=True):
 
 
 AnyChange = (
-    SetModel
+    AnyTraceChange
+    | SetModel
     | SetModelTags
     | AddModelParams
     | AddRunOutputs
@@ -168,6 +171,8 @@ def _run_tags(event: e.RunTagged | e.BatchLogged, pos: int) -> list[AnyChange]:
 
 def changes_for(event: e.AnyEvent, pos: int) -> list[AnyChange]:  # noqa: C901 - one case per event
     """The row changes ``event`` at log position ``pos`` makes."""
+    if isinstance(event, TraceEvent):
+        return list(trace_changes_for(event, pos))
     if isinstance(event, e.REGISTRY_EVENTS):
         return list(registry_changes_for(event, pos))
     match event:

@@ -10,6 +10,7 @@ import msgspec
 
 from trackledger.eventlog import events as e
 from trackledger.eventlog.store import StoredEvent
+from trackledger.eventlog.trace_events import SpansLogged
 
 __all__ = ["describe", "summary"]
 
@@ -47,6 +48,8 @@ def describe(stored: StoredEvent, expand: bool = False) -> dict[str, Any]:
     data.pop("type", None)
     if isinstance(event, (e.MetricsLogged, e.BatchLogged)) and event.metrics:
         data["metrics"] = _metrics(event.metrics, expand)
+    if isinstance(event, SpansLogged) and not expand:
+        data["spans"] = {"count": len(event.spans), "names": [s.name for s in event.spans[:20]]}
     for name in ("params", "tags"):
         if isinstance(data.get(name), list):
             data[name] = {pair[0]: pair[1] for pair in data[name]}
@@ -86,6 +89,8 @@ def summary(stored: StoredEvent) -> str:
         parts.append(event.key)
     if isinstance(event, e.ExperimentTagSet):
         parts.append(f"{event.key}={event.value}")
+    if isinstance(event, SpansLogged):
+        parts.append(f"{len(event.spans)} spans")
     if isinstance(event, (e.ExperimentCreated, e.ExperimentRenamed)):
         parts.append(f"name={event.name}")
     text = "; ".join(p for p in parts if p)

@@ -22,6 +22,8 @@ from trackledger.projections.registry_merge import (
     registry_plan,
     registry_statements,
 )
+from trackledger.projections.trace_changes import TRACE_CHANGES
+from trackledger.projections.trace_merge import TraceStatements, trace_plan, trace_statements
 
 __all__ = ["MetricSeries", "Statements", "Step", "metric_series", "plan", "statements"]
 
@@ -197,6 +199,7 @@ class Statements(NamedTuple):
     purged_run: str
     purge_experiment: tuple[str, ...]
     purged_experiment: str
+    traces: TraceStatements
     registry: RegistryStatements
 
 
@@ -230,6 +233,7 @@ def statements(dialect: str, suffix: str = "") -> Statements:
             f"INSERT INTO purged_experiments{suffix} (experiment_id, purged_time, pos) "
             "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
         ),
+        traces=trace_statements(_FUNCTIONS[dialect], suffix),
         registry=registry_statements(dialect, suffix),
     )
 
@@ -294,6 +298,10 @@ def _guarded(pos: int, value: object) -> int:
 
 def plan(sql: Statements, change: ch.AnyChange) -> Iterator[Step]:  # noqa: C901 - one case per change
     """The statements ``change`` runs, except metrics (see ``metric_series``)."""
+    if isinstance(change, TRACE_CHANGES):
+        for sql_text, rows in trace_plan(sql.traces, change):
+            yield Step(sql_text, rows)
+        return
     match change:
         case ch.SetRun():
             c = change

@@ -9,6 +9,7 @@ tag's value parsed as a number when it is exactly one, for numeric filters.
 from __future__ import annotations
 
 from trackledger.projections.registry_schema import REGISTRY_TABLES, registry_ddl
+from trackledger.projections.trace_schema import TRACE_TABLES, trace_ddl
 
 __all__ = ["PROJECTION_TABLES", "projection_ddl"]
 
@@ -28,6 +29,7 @@ PROJECTION_TABLES = (
     "logged_models",
     "logged_model_tags",
     "logged_model_params",
+    *TRACE_TABLES,
     *REGISTRY_TABLES,
 )
 
@@ -52,7 +54,11 @@ def projection_ddl(dialect: str, suffix: str = "", generation: int = 0) -> list[
     # PostgreSQL's btree entries are limited to about 2.7 kB and param and tag values reach
     # 8000 characters, so there the text indexes lead with (key, run) instead of the value.
     kv = "key, value" if dialect == "sqlite" else "key, run_id"
-    return [*_tracking_ddl(s, g, i, r, b, w, kv), *registry_ddl(dialect, suffix, generation)]
+    return [
+        *_tracking_ddl(s, g, i, r, b, w, kv),
+        *registry_ddl(dialect, suffix, generation),
+        *trace_ddl(dialect, s, g, t),
+    ]
 
 
 def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> list[str]:

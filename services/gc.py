@@ -40,6 +40,7 @@ def parse_duration(text: str) -> int:
 class Collected(msgspec.Struct, frozen=True):
     runs: int
     experiments: int
+    traces: int = 0
 
 
 async def _remove_artifacts(store: ArtifactStore, uris: list[str]) -> None:
@@ -63,18 +64,19 @@ async def collect(
 ) -> Collected:
     """Purge runs and experiments deleted at least ``older_than_ms`` ago, in transactions
     of at most 1000 runs, until none is left."""
-    runs = experiments = 0
+    runs = experiments = traces = 0
     while True:
         result = await backend.store.execute(Purge(older_than_ms=older_than_ms), actor=actor)
         assert isinstance(result, BulkResult)
         runs += result.count
         experiments += result.experiments
+        traces += result.traces
         if artifacts is not None:
             await _remove_artifacts(artifacts, result.artifact_uris)
         if progress is not None and result.count:
             progress(runs)
-        if result.count == 0:
-            return Collected(runs, experiments)
+        if result.count == 0 and result.traces == 0:
+            return Collected(runs, experiments, traces)
 
 
 async def schedule(

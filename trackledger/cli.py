@@ -126,7 +126,8 @@ async def _gc(settings: Settings, older_than: str | None) -> int:
     finally:
         await artifacts.close()
         await backend.close()
-    print(f"purged {done.runs:,} runs and {done.experiments:,} experiments")
+    traces = f", {done.traces:,} traces" if done.traces else ""
+    print(f"purged {done.runs:,} runs{traces} and {done.experiments:,} experiments")
     return 0
 
 

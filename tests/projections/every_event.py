@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from tests.api.helpers import get, new_experiment, new_run, ok, post
+from tests.api.trace_helpers import API3, otlp_body, span, start_trace, trace_id
 from tests.conftest import Clock
 from trackledger.eventlog.events import AnyEvent
 from trackledger.services.backends import Backend
@@ -32,6 +33,7 @@ class Made(typing.NamedTuple):
     experiments: list[str]
     runs: list[str]
     models: list[str]
+    traces: list[str] = []
 
 
 def all_event_types() -> set[str]:
@@ -134,16 +136,59 @@ async def every_event_workload(client: httpx.AsyncClient, clock: Clock) -> Made:
     await ok(await post(client, "runs/log-inputs", inputs))
 
     await _registry(client, parent, model)
+    traces = await _traces(client, exp, parent)
 
     # Purged: a run, and an experiment with its run (tombstones stay in the log).
     await ok(await post(client, "runs/delete", {"run_id": doomed}))
     await ok(await post(client, "experiments/delete", {"experiment_id": doomed_exp}))
     clock.advance(31 * DAY_MS)
     purged = await ok(await client.post(f"{TL}/admin/gc", json={"older_than": "30d"}))
-    assert purged == {"runs_purged": 2, "experiments_purged": 1}
+    assert purged == {"runs_purged": 2, "experiments_purged": 1, "traces_purged": 1}
     # Writes after the purge, on the day the clock now shows.
     await ok(await post(client, "runs/set-tag", {"run_id": child, "key": "late", "value": "1"}))
-    return Made([exp, back, doomed_exp, "0"], runs, models)
+    return Made([exp, back, doomed_exp, "0"], runs, models, traces)
+
+
+async def _traces(client: httpx.AsyncClient, exp: str, run_id: str) -> list[str]:
+    """Every trace event: spans, info, tags, assessments, links, delete, restore, and a
+    deleted trace for the purge."""
+
+    async def spans(n: int, **headers: str) -> None:
+        body = otlp_body([span(n, 1, attributes={"mlflow.spanInputs": {"q": n}}), span(n, 2, 1)])
+        headers = {
+            "content-type": "application/x-protobuf",
+            "x-mlflow-experiment-id": exp,
+            **headers,
+        }
+        response = await client.post("/v1/traces", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+
+    kept, restored, doomed = trace_id(1), trace_id(2), trace_id(3)
+    await spans(1, **{"x-mlflow-run-id": run_id})
+    await ok(await start_trace(client, kept, exp, tags={"t": "1"}, metadata={"m": "1"}))
+    url = f"{API3}/traces/{kept}"
+    await ok(await client.patch(f"{url}/tags", json={"key": "drop", "value": "x"}))
+    await ok(await client.request("DELETE", f"{url}/tags", json={"key": "drop"}))
+    feedback = {
+        "assessment_name": "ok",
+        "feedback": {"value": True},
+        "source": {"source_type": "HUMAN"},
+    }
+    first = await ok(await client.post(f"{url}/assessments", json={"assessment": feedback}))
+    aid = first["assessment"]["assessment_id"]
+    override = {**feedback, "feedback": {"value": False}, "overrides": aid}
+    second = await ok(await client.post(f"{url}/assessments", json={"assessment": override}))
+    await ok(await client.delete(f"{url}/assessments/{second['assessment']['assessment_id']}"))
+    await ok(await post(client, "traces/link-to-run", {"trace_ids": [kept], "run_id": run_id}))
+    prompts = {"trace_id": kept, "prompt_versions": [{"name": "p", "version": "1"}]}
+    await ok(await post(client, "traces/link-prompts", prompts))
+    for n in (2, 3):
+        await spans(n)
+    for trace in (restored, doomed):
+        body = {"experiment_id": exp, "request_ids": [trace]}
+        await ok(await client.post(f"{API3}/traces/delete-traces", json=body))
+    await ok(await client.post(f"{TL}/traces/restore", json={"trace_ids": [restored]}))
+    return [kept, restored, doomed]
 
 
 async def _registry(client: httpx.AsyncClient, run_id: str, model_id: str) -> None:
@@ -269,6 +314,22 @@ async def read_answers(client: httpx.AsyncClient, made: Made) -> dict[str, Any]:
     out["registered-models/history"] = _history(
         await _answer(client.get(f"{TL}/registered-models/history", params={"name": "classifier"}))
     )
+    for trace in made.traces:
+        out[f"traces/get {trace}"] = await _answer(
+            client.get(f"{API3}/traces/get", params={"trace_id": trace, "allow_partial": "true"})
+        )
+        out[f"traces v2 info {trace}"] = await _answer(client.get(f"{API}/traces/{trace}/info"))
+        out[f"traces/history {trace}"] = _history(
+            await _answer(
+                client.get(f"{TL}/traces/history", params={"trace_id": trace, "expand": "true"})
+            )
+        )
+    locations = [{"mlflow_experiment": {"experiment_id": e}} for e in exps]
+    for text in ("", "feedback.ok = 'true'", "prompt = 'p/1'"):
+        body = {"locations": locations, "filter": text, "max_results": 100}
+        out[f"traces/search {text}"] = await _answer(
+            client.post(f"{API3}/traces/search", json=body)
+        )
     ids = {"experiment_ids": exps}
     out["run-counts"] = await _answer(client.get(f"{TL}/experiments/run-counts", params=ids))
     out["runs/keys"] = await _answer(client.get(f"{TL}/runs/keys", params=ids))

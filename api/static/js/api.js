@@ -2,6 +2,7 @@
 // own message, which the pages show as they are.
 
 const MLFLOW = "/api/2.0/mlflow";
+const MLFLOW3 = "/api/3.0/mlflow";
 const TRACKLEDGER = "/api/2.0/trackledger";
 
 export class ApiError extends Error {
@@ -49,6 +50,12 @@ async function call(method, url, body) {
 export const mlflow = {
   get: (path, params) => call("GET", `${MLFLOW}/${path}?${queryString(params)}`),
   post: (path, body) => call("POST", `${MLFLOW}/${path}`, body || {}),
+};
+
+// MLflow 3's trace API.
+export const traces = {
+  get: (path, params) => call("GET", `${MLFLOW3}/${path}?${queryString(params)}`),
+  post: (path, body) => call("POST", `${MLFLOW3}/${path}`, body || {}),
 };
 
 export const ledger = {

@@ -10,6 +10,8 @@ import { decodePart } from "./registry.js";
 import { runsPage } from "./runs.js";
 import { runPage } from "./run.js";
 import { comparePage } from "./compare.js";
+import { tracesPage } from "./traces.js";
+import { tracePage } from "./trace.js";
 import { errorBox, replace } from "./dom.js";
 
 const routes = [
@@ -21,6 +23,8 @@ const routes = [
   [/^#\/experiments\/\d+\/models\/([^/?]+)\/?$/, (m) => (view) => loggedModelPage(view, decodePart(m[1]))],
   [/^#?\/?(experiments\/?)?$/, () => experimentsPage],
   [/^#\/experiments\/(\d+)\/runs\/([\w-]+)\/?$/, (m) => (view) => runPage(view, m[1], m[2])],
+  [/^#\/experiments\/(\d+)\/traces\/?$/, (m) => (view) => tracesPage(view, m[1])],
+  [/^#\/experiments\/(\d+)\/traces\/([\w.:-]+)\/?$/, (m) => (view) => tracePage(view, m[1], m[2])],
   [/^#\/experiments\/([\d,]+)\/?(?:\?.*)?$/, (m) => (view) => runsPage(view, m[1].split(","))],
   [/^#\/compare\?runs=([\w,-]+)$/, (m) => (view) => comparePage(view, m[1].split(","))],
 ];

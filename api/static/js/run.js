@@ -1,7 +1,7 @@
 // The run page: overview, description (Markdown), datasets and models, a chart per metric
 // (the most-changing first), params, metrics, tags, artifacts, history.
 
-import { artifactUrl, ledger, mlflow } from "./api.js";
+import { artifactUrl, ledger, mlflow, traces } from "./api.js";
 import {
   errorBox, formatDuration, formatNumber, formatTime, h, numeric, replace, runName, tagMap,
 } from "./dom.js";
@@ -173,8 +173,28 @@ export async function runPage(view, experimentId, runId) {
       systemTags.length ? h("details", {}, h("summary", {}, `System tags (${systemTags.length})`),
         h("table", { class: "grid" }, h("tbody", {}, systemTags.map(([k, v]) => tagRow(k, v))))) : null),
     section("Artifacts", artifactBrowser(run)),
+    section("Traces", runTraces(experimentId, runId)),
     section("History", historyTable(runId)),
   );
+}
+
+// The traces that ran under the run or were linked to it, newest first.
+function runTraces(experimentId, runId) {
+  const box = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  traces.post("traces/search", {
+    locations: [{ type: "MLFLOW_EXPERIMENT", mlflow_experiment: { experiment_id: experimentId } }],
+    filter: `run_id = '${runId}'`,
+    max_results: 100,
+  }).then((page) => {
+    const found = page.traces || [];
+    replace(box, found.length
+      ? h("ul", { id: "run-traces" }, found.map((t) => h("li", {},
+        h("a", { href: `#/experiments/${experimentId}/traces/${t.trace_id}` }, (t.tags || {})["mlflow.traceName"] || t.trace_id),
+        " ", h("span", { class: `status trace-${t.state}` }, t.state), " ",
+        h("span", { class: "muted" }, formatTime(Date.parse(t.request_time))))))
+      : h("p", { class: "muted" }, "None."));
+  }).catch((err) => replace(box, errorBox(err)));
+  return box;
 }
 
 function artifactBrowser(run) {
