@@ -12,6 +12,7 @@ from __future__ import annotations
 import msgspec
 
 __all__ = [
+    "IMPORT_MARKERS",
     "TOMBSTONES",
     "AnyEvent",
     "BatchLogged",
@@ -19,6 +20,7 @@ __all__ = [
     "Event",
     "ExperimentCreated",
     "ExperimentDeleted",
+    "ExperimentImported",
     "ExperimentPurged",
     "ExperimentRenamed",
     "ExperimentRestored",
@@ -28,6 +30,7 @@ __all__ = [
     "LoggedModelCreated",
     "LoggedModelDeleted",
     "LoggedModelFinalized",
+    "LoggedModelImported",
     "LoggedModelParamsLogged",
     "LoggedModelTagDeleted",
     "LoggedModelTagged",
@@ -39,6 +42,7 @@ __all__ = [
     "RunArtifactLogged",
     "RunCreated",
     "RunDeleted",
+    "RunImported",
     "RunOutputsLogged",
     "RunPurged",
     "RunRestored",
@@ -285,6 +289,54 @@ class ExperimentPurged(_ExperimentEvent, frozen=True, kw_only=True, tag="experim
     events_removed: int
 
 
+class ExperimentImported(_ExperimentEvent, frozen=True, kw_only=True, tag="experiment.imported"):
+    """The experiment came (or came again) from another tracking server or its database.
+
+    ``source`` names it (without credentials), ``source_id`` is the experiment's id there
+    and ``imported_at`` the time of the import. The other fields are what the source held
+    at that import: the next import compares the source with them, so it brings only what
+    changed there since, and never undoes a change made here.
+    """
+
+    source: str
+    source_id: str
+    imported_at: int
+    name: str
+    lifecycle_stage: str
+    last_update_time: int | None = None
+    tags: list[Tag] = []
+
+
+class RunImported(_RunEvent, frozen=True, kw_only=True, tag="run.imported"):
+    """The run came (or came again) from another tracking server (see
+    ``ExperimentImported``); the run keeps its id."""
+
+    source: str
+    source_id: str
+    imported_at: int
+    run_name: str
+    status: str
+    lifecycle_stage: str
+    end_time: int | None = None
+    tags: list[Tag] = []
+
+
+class LoggedModelImported(_ModelEvent, frozen=True, kw_only=True, tag="model.imported"):
+    """The logged model came (or came again) from another tracking server (see
+    ``ExperimentImported``); the model keeps its id."""
+
+    source: str
+    source_id: str
+    imported_at: int
+    status: str
+    lifecycle_stage: str
+    last_updated_time: int | None = None
+    tags: list[Tag] = []
+
+
+#: Events that say where a stream's data came from, when it came from another server.
+IMPORT_MARKERS = (ExperimentImported, RunImported, LoggedModelImported)
+
 AnyEvent = (
     ExperimentCreated
     | ExperimentRenamed
@@ -312,6 +364,9 @@ AnyEvent = (
     | LoggedModelTagDeleted
     | LoggedModelParamsLogged
     | LoggedModelDeleted
+    | ExperimentImported
+    | RunImported
+    | LoggedModelImported
 )
 
 _encoder = msgspec.msgpack.Encoder()
