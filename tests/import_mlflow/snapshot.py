@@ -157,14 +157,16 @@ def main() -> None:
             "artifact_location": model.artifact_location,
             "status": str(model.status),
             "source_run_id": model.source_run_id,
-            "model_type": model.model_type,
+            # The REST API says "" where the SQL store (a client without a server) says None.
+            "model_type": model.model_type or "",
             "creation_timestamp": model.creation_timestamp,
             "tags": dict(sorted(model.tags.items())),
             "params": dict(sorted(model.params.items())),
+            # Loading a model from a local directory writes registered_model_meta into it.
             "files": sorted(
                 [str(p.relative_to(local)), hashlib.sha256(p.read_bytes()).hexdigest()]
                 for p in Path(local).rglob("*")
-                if p.is_file()
+                if p.is_file() and p.name != "registered_model_meta"
             ),
             "prediction": loaded.predict([1, 2]),
         }
