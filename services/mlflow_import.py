@@ -43,6 +43,7 @@ from trackledger.services.mlflow_runs import (
 )
 from trackledger.services.mlflow_source import (
     ArtifactReader,
+    BatchSize,
     Source,
     SourceExperiment,
     SourceRun,
@@ -55,6 +56,8 @@ __all__ = ["ImportOptions", "Progress", "import_mlflow", "open_source"]
 Progress = Callable[[int, int | None, int], None]
 #: Artifact copies at once.
 _COPIES = 8
+#: Metric points a batch of runs aims to hold (a run's whole history is read at once).
+POINT_BUDGET = 1_000_000
 
 
 @dataclass
@@ -237,15 +240,40 @@ class _Importer:
     # -- runs ------------------------------------------------------------------------
 
     async def runs(self, mapping: dict[str, str], progress: Progress | None) -> None:
+        """Import the runs batch by batch: while one batch is appended (on the store's
+        writer), the next is read and compared."""
         parents = await self.source.parents()
         experiment_ids = sorted(mapping)
         total = await self.source.count_runs(experiment_ids)
-        done = 0
-        async for batch in self.source.runs(experiment_ids, self.options.batch_runs):
-            await self.batch(batch, mapping, parents)
-            done += len(batch)
+        done = appended = 0
+        appending: asyncio.Task[None] | None = None
+
+        async def append(
+            events: list[StoredEvent], streams: list[str], runs: int, points: int
+        ) -> None:
+            nonlocal done, appended
+            await self.append(events, streams)
+            done, appended = done + runs, appended + points
             if progress is not None:
-                progress(done, total, self.tally.points)
+                progress(done, total, appended)
+
+        try:
+            size = BatchSize(self.options.batch_runs)
+            async for batch in self.source.runs(experiment_ids, size):
+                before = self.tally.points
+                events, new_streams = await self.batch(batch, mapping, parents)
+                points = self.tally.points - before
+                # Long histories make smaller batches: memory stays bounded.
+                per_run = max(points // len(batch), 1)
+                size.runs = max(1, min(self.options.batch_runs, POINT_BUDGET // per_run))
+                if appending is not None:
+                    await appending
+                appending = asyncio.create_task(append(events, new_streams, len(batch), points))
+            if appending is not None:
+                await appending
+        finally:
+            if appending is not None and not appending.done():
+                appending.cancel()
 
     def _admit(self, run: SourceRun, held: HeldRun | None, experiment: str) -> bool:
         if held is None:
@@ -258,7 +286,8 @@ class _Importer:
 
     async def batch(
         self, batch: list[SourceRun], mapping: dict[str, str], parents: dict[str, str]
-    ) -> None:
+    ) -> tuple[list[StoredEvent], list[str]]:
+        """The events that bring ``batch`` in, and the streams they must start."""
         ids = [run.run_id for run in batch]
         held = await self.target.runs(ids)
         purged = await self.target.purged_runs(ids)
@@ -266,7 +295,7 @@ class _Importer:
         for run in batch:
             experiment = mapping[run.experiment_id]
             if run.run_id in purged:
-                self.tally.runs_skipped += 1
+                self.tally.runs_skipped += 1  # purged here: gone for good
                 continue
             here = held.get(run.run_id)
             if not self._admit(run, here, experiment):
@@ -274,8 +303,6 @@ class _Importer:
             ours = f"{ROOT}{experiment}/{run.run_id}/artifacts"
             uri, _ = (ours, None) if here is not None else self.destination(run.artifact_uri, ours)
             works.append(RunWork(run, experiment, uri, here))
-        if len(purged):
-            self.tally.warnings.append(f"{len(purged)} runs were purged here: not imported again")
         await self._read_points(works)
         await asyncio.gather(*(self._copy_run(w) for w in works))
         events: list[StoredEvent] = []
@@ -297,7 +324,7 @@ class _Importer:
             self.tally.points += len(work.points)
             self._check_retention(work.run)
             events.extend(changes)
-        await self.append(events, new_streams)
+        return events, new_streams
 
     def _check_retention(self, run: SourceRun) -> None:
         if run.lifecycle_stage == "deleted" and run.deleted_time is not None:
@@ -306,22 +333,26 @@ class _Importer:
 
     async def _read_points(self, works: list[RunWork]) -> None:
         updates = [w for w in works if w.held is not None]
-        counts = None
+        counted = None
         if updates:
-            counts = await self.source.metric_counts([w.run.run_id for w in updates])
-        wanted: dict[str, list[str]] = {}
+            counted = await self.source.metric_counts([w.run.run_id for w in updates])
+        counts: dict[str, dict[str, int]] = {}
+        for (run_id, key), n in (counted or {}).items():
+            counts.setdefault(run_id, {})[key] = n
+        wanted: dict[str, list[str] | None] = {}
         for work in works:
             if work.held is None:
-                keys = sorted(work.run.latest)
-            else:
-                keys = series_to_read(work.run, work.held, counts)
-            if keys:
-                wanted[work.run.run_id] = keys
+                wanted[work.run.run_id] = None  # every point
+                continue
+            run_counts = None if counted is None else counts.get(work.run.run_id, {})
+            if read := series_to_read(work.run, work.held, run_counts):
+                wanted[work.run.run_id] = read
         histories = await self.source.histories(wanted)
         for work in works:
             points = histories.get(work.run.run_id, [])
-            if work.held is not None and points:
-                held = await self.target.history(work.run.run_id, wanted[work.run.run_id])
+            keys = wanted.get(work.run.run_id)
+            if work.held is not None and points and keys:
+                held = await self.target.history(work.run.run_id, keys)
                 points = new_points(points, held)
             work.points = points
 

@@ -21,6 +21,7 @@ from trackledger.eventlog.events import DatasetInput, ModelOutput, Tag
 from trackledger.services.mlflow_artifacts import Resolver
 from trackledger.services.mlflow_source import (
     ArtifactReader,
+    BatchSize,
     Point,
     SourceExperiment,
     SourceModel,
@@ -207,11 +208,15 @@ class RestSource:
         wanted = set(experiment_ids)
         return sum(run.experiment_id in wanted for run in await self._all_runs())
 
-    async def runs(self, experiment_ids: list[str], batch: int) -> AsyncIterator[list[SourceRun]]:
+    async def runs(
+        self, experiment_ids: list[str], size: BatchSize
+    ) -> AsyncIterator[list[SourceRun]]:
         wanted = set(experiment_ids)
         selected = [run for run in await self._all_runs() if run.experiment_id in wanted]
-        for start in range(0, len(selected), batch):
-            yield selected[start : start + batch]
+        start = 0
+        while start < len(selected):
+            yield selected[start : start + size.runs]
+            start += size.runs
 
     async def metric_counts(self, run_ids: list[str]) -> dict[tuple[str, str], int] | None:
         return None
@@ -221,15 +226,16 @@ class RestSource:
         params: dict[str, Any] = {"run_id": run_id, "metric_key": key, "max_results": HISTORY_PAGE}
         while True:
             page = await self._call("GET", f"{API}/metrics/get-history", params=params)
-            points.extend(
-                (key, _number(m["value"]), int(m.get("timestamp", 0)), int(m.get("step", 0)))
-                for m in page.get("metrics", [])
-            )
+            for m in page.get("metrics", []):
+                value = _number(m["value"])
+                nan = value != value
+                ts, step = int(m.get("timestamp", 0)), int(m.get("step", 0))
+                points.append((key, 0.0 if nan else value, ts, step, int(nan)))
             if not page.get("next_page_token"):
                 return points
             params["page_token"] = page["next_page_token"]
 
-    async def histories(self, wanted: dict[str, list[str]]) -> dict[str, list[Point]]:
+    async def histories(self, wanted: dict[str, list[str] | None]) -> dict[str, list[Point]]:
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def one(run_id: str, key: str) -> tuple[str, list[Point]]:
@@ -237,7 +243,12 @@ class RestSource:
                 return run_id, await self._history(run_id, key)
 
         out: dict[str, list[Point]] = {}
-        jobs = [one(run_id, key) for run_id, keys in wanted.items() for key in keys]
+        latest = {run.run_id: sorted(run.latest) for run in await self._all_runs()}
+        jobs = [
+            one(run_id, key)
+            for run_id, keys in wanted.items()
+            for key in (keys if keys is not None else latest.get(run_id, []))
+        ]
         for run_id, points in await asyncio.gather(*jobs):
             out.setdefault(run_id, []).extend(points)
         return out

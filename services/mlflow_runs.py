@@ -77,9 +77,13 @@ def _metric_events(work: RunWork, points: list[Point], now: int) -> list[StoredE
     if len(points) > POINTS_PER_EVENT:
         points = sorted(points, key=lambda p: (p[2], p[3], p[0]))
     out = []
+    nan = math.nan
     for start in range(0, len(points), POINTS_PER_EVENT):
         chunk = points[start : start + POINTS_PER_EVENT]
-        metrics = [e.MetricPoint(key, value, ts, step) for key, value, ts, step in chunk]
+        metrics = [
+            e.MetricPoint(key, nan if is_nan else value, ts, step)
+            for key, value, ts, step, is_nan in chunk
+        ]
         last = max(p[2] for p in chunk)
         event = e.MetricsLogged(run_id=run.run_id, metrics=metrics)
         out.append(stored(event, _clamped(last, run, now), run.user_id, now))
@@ -149,9 +153,7 @@ def _same_latest(a: Latest, b: tuple[int, int, float, int]) -> bool:
     )
 
 
-def series_to_read(
-    run: SourceRun, held: HeldRun, counts: dict[tuple[str, str], int] | None
-) -> list[str]:
+def series_to_read(run: SourceRun, held: HeldRun, counts: dict[str, int] | None) -> list[str]:
     """The metric keys whose history may hold points trackledger lacks.
 
     With point counts (a database source), a key whose count differs. Without (the REST
@@ -161,8 +163,8 @@ def series_to_read(
     if counts is not None:
         return sorted(
             key
-            for (run_id, key), count in counts.items()
-            if run_id == run.run_id and (key not in held.latest or held.latest[key][3] != count)
+            for key, count in counts.items()
+            if key not in held.latest or held.latest[key][3] != count
         )
     marker = held.marker
     unsettled = (
@@ -178,14 +180,9 @@ def series_to_read(
 
 
 def new_points(points: list[Point], held: set[HeldPoint]) -> list[Point]:
-    """The source's points that trackledger does not hold (as the history table keys them:
-    NaN is 0 with is_nan set)."""
-    out = []
-    for key, value, ts, step in points:
-        nan = value != value
-        if (key, step, ts, 0.0 if nan else value, int(nan)) not in held:
-            out.append((key, value, ts, step))
-    return out
+    """The source's points that trackledger does not hold (both keep NaN as 0 with is_nan
+    set)."""
+    return [p for p in points if (p[0], p[3], p[2], p[1], p[4]) not in held]
 
 
 def run_update_events(work: RunWork, imp: Import, tally: Tally) -> list[StoredEvent]:

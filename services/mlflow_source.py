@@ -17,6 +17,7 @@ from trackledger.eventlog.events import DatasetInput, ModelOutput
 
 __all__ = [
     "ArtifactReader",
+    "BatchSize",
     "Point",
     "Source",
     "SourceExperiment",
@@ -26,10 +27,18 @@ __all__ = [
     "describe_source",
 ]
 
-#: One metric point: key, value (NaN where MLflow says is_nan), timestamp, step.
-Point = tuple[str, float, int, int]
+#: One metric point as MLflow stores it: key, value (0 for NaN), timestamp, step, is_nan.
+Point = tuple[str, float, int, int, int]
 #: A series' latest point: step, timestamp, value.
 Latest = tuple[int, int, float]
+
+
+class BatchSize:
+    """How many runs the next batch of ``Source.runs`` holds (the importer makes batches
+    of runs with long histories smaller)."""
+
+    def __init__(self, runs: int) -> None:
+        self.runs = runs
 
 
 class SourceUnavailable(Exception):
@@ -112,9 +121,9 @@ class Source(Protocol):
         """Every run's parent run id (the ``mlflow.parentRunId`` tag), for nested runs."""
         ...
 
-    def runs(self, experiment_ids: list[str], batch: int) -> AsyncIterator[list[SourceRun]]:
-        """The runs of these experiments (deleted ones too), in batches of about
-        ``batch``, without their metric histories."""
+    def runs(self, experiment_ids: list[str], size: BatchSize) -> AsyncIterator[list[SourceRun]]:
+        """The runs of these experiments (deleted ones too), in batches of ``size.runs``
+        (read before each batch), without their metric histories."""
         ...
 
     async def count_runs(self, experiment_ids: list[str]) -> int | None:
@@ -125,8 +134,8 @@ class Source(Protocol):
         """Points per (run, key), or None when the source cannot count them."""
         ...
 
-    async def histories(self, wanted: dict[str, list[str]]) -> dict[str, list[Point]]:
-        """The points of these (run: keys) series."""
+    async def histories(self, wanted: dict[str, list[str] | None]) -> dict[str, list[Point]]:
+        """The points of these (run: keys) series; None: every key of the run."""
         ...
 
     async def logged_models(self, experiment_ids: list[str]) -> list[SourceModel]: ...

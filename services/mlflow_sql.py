@@ -1,10 +1,10 @@
 """Read the database of an MLflow SQL store (SQLite or PostgreSQL), read only.
 
 The tables and columns are MLflow 3.17's (``mlflow/store/tracking/dbmodels/models.py``
-and its alembic migrations). SQLite is opened with a ``mode=ro`` URI and
-``query_only``; PostgreSQL reads in one READ ONLY, REPEATABLE READ transaction. Either way
-every read sees one snapshot and nothing is ever written. Reads go in bulk: one query per
-table for a whole batch of runs.
+and its alembic migrations). SQLite is opened with a ``mode=ro`` URI and ``query_only``,
+each query its own read transaction; PostgreSQL reads in one READ ONLY, REPEATABLE READ
+transaction (which blocks no writer). Nothing is ever written. Reads go in bulk: one query
+per table for a whole batch of runs (histories: one query per run, on its index range).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from trackledger.eventlog.postgres_sql import numbered
 from trackledger.services.mlflow_artifacts import Resolver
 from trackledger.services.mlflow_source import (
     ArtifactReader,
+    BatchSize,
     Point,
     SourceExperiment,
     SourceModel,
@@ -43,6 +44,7 @@ _MODEL_STATUS = {
     2: "LOGGED_MODEL_READY",
     3: "LOGGED_MODEL_UPLOAD_FAILED",
 }
+_HISTORY = "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ?"
 _REQUIRED_TABLES = ("experiments", "experiment_tags", "runs", "tags", "params", "metrics")
 #: The alembic revision of MLflow 3.17.2's schema.
 KNOWN_REVISION = "dc11669786a5"
@@ -54,9 +56,12 @@ class _SQLite:
     def __init__(self, path: str) -> None:
         uri = f"file:{urllib.parse.quote(str(Path(path).resolve()))}?mode=ro"
         try:
-            self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            # Autocommit: no read transaction outlives a query, so a running MLflow server
+            # (a rollback journal, by default) is never kept from writing for long.
+            self.conn = sqlite3.connect(
+                uri, uri=True, check_same_thread=False, isolation_level=None
+            )
             self.conn.execute("PRAGMA query_only = 1")
-            self.conn.execute("BEGIN")  # one snapshot for the whole import
             self.conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchall()
         except sqlite3.Error as exc:
             raise SourceUnavailable(f"cannot open {path} read-only: {exc}") from None
@@ -69,6 +74,21 @@ class _SQLite:
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return await asyncio.to_thread(lambda: self.conn.execute(sql, params).fetchall())
+
+    async def histories(self, wanted: dict[str, list[str] | None]) -> dict[str, list[Point]]:
+        """One query per run, all in one thread: the run's index range, rows as they are."""
+
+        def read() -> dict[str, list[Point]]:
+            out: dict[str, list[Point]] = {}
+            for run_id, keys in wanted.items():
+                rows = self.conn.execute(_HISTORY, (run_id,)).fetchall()
+                if keys is not None:
+                    chosen = set(keys)
+                    rows = [row for row in rows if row[0] in chosen]
+                out[run_id] = rows
+            return out
+
+        return await asyncio.to_thread(read)
 
     async def tables(self) -> set[str]:
         rows = await self.fetch("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -103,6 +123,19 @@ class _Postgres:
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in await self.conn.fetch(numbered(sql), *params)]
+
+    async def histories(self, wanted: dict[str, list[str] | None]) -> dict[str, list[Point]]:
+        rows = await self.conn.fetch(
+            "SELECT run_uuid, key, value, timestamp, step, is_nan::int FROM metrics "
+            "WHERE run_uuid = ANY($1::text[])",
+            list(wanted),
+        )
+        out: dict[str, list[Point]] = {run_id: [] for run_id in wanted}
+        chosen = {run_id: set(keys) for run_id, keys in wanted.items() if keys is not None}
+        for run_id, key, value, ts, step, nan in rows:
+            if run_id not in chosen or key in chosen[run_id]:
+                out[run_id].append((key, value, ts, step, nan))
+        return out
 
     async def tables(self) -> set[str]:
         rows = await self.fetch(
@@ -174,7 +207,9 @@ class SqlSource:
         )
         return int(rows[0][0])
 
-    async def runs(self, experiment_ids: list[str], batch: int) -> AsyncIterator[list[SourceRun]]:
+    async def runs(
+        self, experiment_ids: list[str], size: BatchSize
+    ) -> AsyncIterator[list[SourceRun]]:
         after = ""
         experiments = self.db.ids([int(x) for x in experiment_ids])
         while True:
@@ -183,7 +218,7 @@ class SqlSource:
                 "lifecycle_stage, deleted_time, artifact_uri FROM runs "
                 f"WHERE {self._in('experiment_id', 'int')} AND run_uuid > ? "
                 "ORDER BY run_uuid LIMIT ?",
-                (experiments, after, batch),
+                (experiments, after, size.runs),
             )
             if not rows:
                 return
@@ -281,21 +316,10 @@ class SqlSource:
         )
         return {(run_id, key): int(count) for run_id, key, count in rows}
 
-    async def histories(self, wanted: dict[str, list[str]]) -> dict[str, list[Point]]:
+    async def histories(self, wanted: dict[str, list[str] | None]) -> dict[str, list[Point]]:
         if not wanted:
             return {}
-        rows = await self.db.fetch(
-            "SELECT run_uuid, key, value, timestamp, step, is_nan FROM metrics "
-            f"WHERE {self._in('run_uuid')}",
-            (self.db.ids(list(wanted)),),
-        )
-        out: dict[str, list[Point]] = defaultdict(list)
-        keys = {run_id: set(wanted_keys) for run_id, wanted_keys in wanted.items()}
-        nan = math.nan
-        for run_id, key, value, ts, step, is_nan in rows:
-            if key in keys[run_id]:
-                out[run_id].append((key, nan if is_nan else value, ts, step))
-        return out
+        return await self.db.histories(wanted)
 
     async def logged_models(self, experiment_ids: list[str]) -> list[SourceModel]:
         if "logged_models" not in self.tables:

@@ -23,7 +23,7 @@ from trackledger.eventlog.postgres_sql import PgFetchAll
 from trackledger.projections.sql_reads import FetchAll
 from trackledger.services.backends import Backend, PostgresBackend, SQLiteBackend
 
-__all__ = ["HeldExperiment", "HeldModel", "HeldRun", "Target"]
+__all__ = ["HeldExperiment", "HeldModel", "HeldRun", "Target", "fetcher"]
 
 _CHUNK = 5000
 #: A point as the history table holds it: key, step, timestamp, value, is_nan.
@@ -65,7 +65,8 @@ class HeldModel(msgspec.Struct, kw_only=True):
     marker: LoggedModelImported | None = None
 
 
-def _fetcher(backend: Backend) -> FetchAll:
+def fetcher(backend: Backend) -> FetchAll:
+    """Run a query on the backend's read connections (``?`` placeholders)."""
     if isinstance(backend, SQLiteBackend):
         return backend.store.readers.fetchall
     if isinstance(backend, PostgresBackend):
@@ -79,7 +80,7 @@ def _marks(n: int) -> str:
 
 class Target:
     def __init__(self, backend: Backend) -> None:
-        self._fetch = _fetcher(backend)
+        self._fetch = fetcher(backend)
 
     async def _in(self, sql: str, ids: Sequence[Any], *extra: Any) -> list[tuple[Any, ...]]:
         """``sql`` with ``{ids}`` as an IN list, run over ``ids`` in chunks."""
