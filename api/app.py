@@ -21,6 +21,7 @@ from trackledger.api import (
     experiments,
     extensions,
     models,
+    openapi,
     runs,
     ui,
 )
@@ -104,6 +105,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/health", health),
         Route("/version", version),
+        Route("/openapi.json", openapi.endpoint),
         # The same handlers serve the UI's /ajax-api prefix, as in MLflow.
         Mount("/api/2.0/mlflow", routes=mlflow),
         Mount("/ajax-api/2.0/mlflow", routes=mlflow),

@@ -23,9 +23,8 @@ from trackledger.api.requests import (
 from trackledger.api.wire import read
 from trackledger.eventlog.errors import NotFound
 from trackledger.eventlog.events import experiment_stream, run_stream
-from trackledger.eventlog.store import StoredEvent
+from trackledger.projections import as_of
 from trackledger.projections.history import describe
-from trackledger.projections.memory import fold_run
 from trackledger.projections.search import decode_page_token, encode_page_token
 from trackledger.projections.views import RunTree
 from trackledger.services.gc import collect, parse_duration
@@ -112,26 +111,17 @@ AS_OF_TIME_FROM = 10**11
 @endpoint
 async def run_as_of(request: Request) -> Response:
     """The run exactly as runs/get would have answered at ``as_of`` (a time in ms, or a
-    log position)."""
+    log position): its events up to then, applied by the live projection code to tables
+    of its own (``projections/as_of.py``)."""
     req = await read(request, AsOfRequest)
     run_id = required(req.run_id or req.run_uuid, "run_id")
     if req.as_of is None:
         raise ApiError("INVALID_PARAMETER_VALUE", "Missing value for required parameter 'as_of'.")
-    as_of = req.as_of
-    stream = run_stream(run_id)
-    events: list[StoredEvent] = []
-    after = 0
-    while True:
-        page = await backend(request).store.read_stream(stream, after=after, limit=10_000)
-        events.extend(
-            s for s in page if (s.recorded_at if as_of >= AS_OF_TIME_FROM else s.position) <= as_of
-        )
-        if len(page) < 10_000:
-            break
-        after = page[-1].position
-    view = fold_run(run_id, events)
+    at = req.as_of
+    moment = as_of.Moment(time=at) if at >= AS_OF_TIME_FROM else as_of.Moment(position=at)
+    view = await as_of.run_as_of(backend(request).store, run_id, moment)
     if view is None:
-        raise NotFound(f"Run with id={run_id} did not exist at {as_of}")
+        raise NotFound(f"Run with id={run_id} did not exist at {at}")
     return render.json_response({"run": render.run(view)})
 
 

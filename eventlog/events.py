@@ -378,7 +378,13 @@ def encode_event(event: Event) -> bytes:
 
 
 def decode_event(payload: bytes) -> AnyEvent:
-    return _decoder.decode(payload)
+    """The event in ``payload``; one of an old tag through its upcaster (``upcast.py``)."""
+    try:
+        return _decoder.decode(payload)
+    except msgspec.ValidationError as refused:
+        from trackledger.eventlog.upcast import upcast  # only for old payloads
+
+        return upcast(payload, refused)
 
 
 #: Events that replace their stream's history: appending one removes the stream's events.

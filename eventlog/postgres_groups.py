@@ -34,6 +34,7 @@ from trackledger.eventlog.errors import StoreUnavailable
 from trackledger.eventlog.events import AnyEvent, Event
 from trackledger.eventlog.lookups import Lookup
 from trackledger.eventlog.postgres_sql import is_outage, unavailable
+from trackledger.eventlog.postgres_tail import appending
 from trackledger.eventlog.results import AnyResult
 from trackledger.eventlog.stats import WriteStats
 
@@ -161,7 +162,7 @@ class GroupCommitter:
                 for job in group:  # a decision runs once: decide anew
                     job.primed = Primed(decide(job.command, job.ctx))
             try:
-                async with self._pool.acquire() as conn, conn.transaction():
+                async with self._pool.acquire() as conn, appending(conn):
                     return await self._write(conn, group)
             except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
                 continue

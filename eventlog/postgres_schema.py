@@ -6,7 +6,9 @@ These are migration 1's statements; the runner and later migrations are in
 
 from __future__ import annotations
 
-__all__ = ["LOG_V1", "MIGRATION_LOCK"]
+from trackledger.eventlog.postgres_tail import APPEND_LOCK_CLASS
+
+__all__ = ["LOG_V1", "LOG_V2", "MIGRATION_LOCK"]
 
 MIGRATION_LOCK = 7_245_110_001  # pg_advisory_xact_lock key for schema changes
 
@@ -49,4 +51,27 @@ LOG_V1 = [
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     )""",
+]
+
+LOG_V2 = [
+    # Only transactions that may append to this store hold its feed back
+    # (postgres_tail.py): each takes the append lock before it has a transaction id. This
+    # trigger holds every writer to that: an INSERT whose transaction has not taken the
+    # lock takes it now if the transaction has no id yet, and is refused otherwise.
+    f"""CREATE FUNCTION events_append_lock() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF current_setting('trackledger.append_lock', true) IS DISTINCT FROM TG_RELID::text
+        THEN
+            IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
+                RAISE EXCEPTION 'take the append lock before writing (postgres_tail.py)'
+                    USING DETAIL = 'This transaction wrote or locked rows before appending.';
+            END IF;
+            PERFORM pg_advisory_xact_lock_shared(
+                ({APPEND_LOCK_CLASS}::bigint << 32) | TG_RELID::bigint);
+            PERFORM set_config('trackledger.append_lock', TG_RELID::text, true);
+        END IF;
+        RETURN NULL;
+    END $$""",
+    """CREATE TRIGGER events_append_lock BEFORE INSERT ON events
+        FOR EACH STATEMENT EXECUTE FUNCTION events_append_lock()""",
 ]

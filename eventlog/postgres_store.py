@@ -6,7 +6,9 @@ Concurrent writers are safe because
   run one after the other;
 - projections merge in any order (``merge.py``), so whichever commits first, the tables
   equal a replay;
-- requests with the same Idempotency-Key are serialized by an advisory lock on the key.
+- requests with the same Idempotency-Key are serialized by an advisory lock on the key;
+- every write transaction takes the store's append lock first (``postgres_tail.py``), so
+  a tailing reader waits only for transactions that may still append to this store.
 
 Log-batch commands without an idempotency key go through a group commit
 (``postgres_groups.py``): many commands, one transaction, a few statements.
@@ -15,7 +17,7 @@ Log-batch commands without an idempotency key go through a group commit
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -34,6 +36,7 @@ from trackledger.eventlog.events import (
 from trackledger.eventlog.lookups import Lookup
 from trackledger.eventlog.postgres_groups import AnswerMany, GroupCommitter, ProjectMany
 from trackledger.eventlog.postgres_sql import connection, is_outage, unavailable
+from trackledger.eventlog.postgres_tail import appending, horizon
 from trackledger.eventlog.results import AnyResult, encode_result
 from trackledger.eventlog.stats import WriteStats
 from trackledger.eventlog.store import Idempotency, StoredEvent
@@ -109,7 +112,7 @@ class PostgresEventStore:
             primed = Primed(decide(command, ctx))
             try:
                 started = time.perf_counter()
-                async with self.pool.acquire() as conn, conn.transaction():
+                async with self.pool.acquire() as conn, appending(conn):
                     result = await self._execute_in(conn, primed, now, actor, idempotency)
                 self.stats.committed(1, time.perf_counter() - started)
                 return result
@@ -197,7 +200,7 @@ class PostgresEventStore:
     async def append_imported(
         self, events: list[StoredEvent], *, new_streams: Sequence[str] = ()
     ) -> int:
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn, appending(conn):
             if new_streams:
                 taken = await conn.fetchval(
                     "SELECT stream_id FROM events WHERE stream_id = ANY($1::text[]) LIMIT 1",
@@ -245,18 +248,24 @@ class PostgresEventStore:
     async def read_all(self, after: str | None = None, limit: int = 1000) -> list[StoredEvent]:
         """Events after ``after`` (a cursor) in (txid, position) order.
 
-        Only transactions older than every one still running are read: one that commits
-        late cannot then add an event behind a cursor already handed out.
+        Only transactions below the horizon of this store's appenders are read, so one
+        that commits late cannot add an event behind a cursor already handed out, and
+        transactions elsewhere on the server hold nothing back (``postgres_tail.py``).
         """
-        txid, position = decode_cursor(after)
+        cursor = decode_cursor(after)
         async with connection(self.pool) as conn:
+            # Two statements outside a transaction block: the read's snapshot is newer
+            # than the horizon's.
+            below = await horizon(conn, cursor)
+            if below is None:
+                return []
             rows = await conn.fetch(
                 f"SELECT {_EVENT_COLUMNS}, txid::text::bigint AS txid FROM events "
-                "WHERE (txid, position) > ($1::text::xid8, $2) "
-                "AND txid < pg_snapshot_xmin(pg_current_snapshot()) "
-                "ORDER BY txid, position LIMIT $3",
-                str(txid),
-                position,
+                "WHERE (txid, position) > ($1::text::xid8, $2) AND txid < $3::text::xid8 "
+                "ORDER BY txid, position LIMIT $4",
+                str(cursor[0]),
+                cursor[1],
+                str(below),
                 limit,
             )
         return [_stored(row) for row in rows]
@@ -267,6 +276,25 @@ class PostgresEventStore:
 
     def queued(self) -> int:
         return self._groups.queued
+
+    async def read_snapshot(self, page: int = 5000) -> AsyncGenerator[list[StoredEvent], None]:
+        # One REPEATABLE READ transaction: every page reads the snapshot of the first.
+        async with (
+            connection(self.pool) as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            after = 0
+            while True:
+                rows = await conn.fetch(
+                    f"SELECT {_EVENT_COLUMNS}, txid::text::bigint AS txid FROM events "
+                    "WHERE position > $1 ORDER BY position LIMIT $2",
+                    after,
+                    page,
+                )
+                if not rows:
+                    return
+                yield [_stored(row) for row in rows]
+                after = rows[-1]["position"]
 
     async def close(self) -> None:
         await self._groups.close()

@@ -10,7 +10,7 @@ hand-overs of the GIL between the writer and the event loop, which set the write
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
 from trackledger.eventlog.commands import AnyCommand, LogBatch
@@ -223,6 +223,29 @@ class SQLiteEventStore:
 
     def queued(self) -> int:
         return self.writer.queued
+
+    async def read_snapshot(self, page: int = 5000) -> AsyncGenerator[list[StoredEvent], None]:
+        # One read transaction: in WAL mode it sees the log as of its first read, while
+        # the writer goes on (the WAL cannot be reset behind it until it ends).
+        async with self.readers.connection() as conn:
+            await conn.execute("BEGIN")
+            try:
+                after = 0
+                while True:
+                    rows = [
+                        tuple(row)
+                        for row in await conn.execute_fetchall(
+                            f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? "
+                            "ORDER BY position LIMIT ?",
+                            (after, page),
+                        )
+                    ]
+                    if not rows:
+                        return
+                    yield [_stored(row) for row in rows]
+                    after = rows[-1][0]
+            finally:
+                await conn.execute("ROLLBACK")
 
     async def close(self) -> None:
         await self.writer.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Protocol
 
 import msgspec
@@ -92,6 +92,13 @@ class EventStore(Protocol):
 
     def queued(self) -> int:
         """Commands waiting to be written."""
+        ...
+
+    def read_snapshot(self, page: int = 5000) -> AsyncGenerator[list[StoredEvent], None]:
+        """Every event of one consistent snapshot of the log, in position order, ``page``
+        events at a time: what the projections held at one moment, whatever is appended
+        meanwhile. Replaying it in this order gives every field the same last writer.
+        The snapshot keeps a read connection until the iterator ends or is closed."""
         ...
 
     async def close(self) -> None: ...

@@ -91,12 +91,17 @@ class PostgresProjector:
             return
         history = [row for s in series for row in s.history]
         latest = [list(column) for column in zip(*(s.latest for s in series), strict=True)]
+        # A savepoint: a duplicate undoes only this. Plain statements, because the append
+        # transaction is not asyncpg's own (postgres_tail.appending).
+        await conn.execute("SAVEPOINT new_points")
         try:
-            async with conn.transaction():  # a savepoint: a duplicate undoes only this
-                await conn.copy_records_to_table(
-                    self._history, records=history, columns=_HISTORY_COLUMNS
-                )
-                await conn.execute(self._counted, *latest, [len(s.history) for s in series])
+            await conn.copy_records_to_table(
+                self._history, records=history, columns=_HISTORY_COLUMNS
+            )
+            await conn.execute(self._counted, *latest, [len(s.history) for s in series])
         except asyncpg.UniqueViolationError:
+            await conn.execute("ROLLBACK TO SAVEPOINT new_points; RELEASE SAVEPOINT new_points")
             columns = [list(column) for column in zip(*history, strict=True)]
             await conn.execute(self._merging, *columns, *latest)
+        else:
+            await conn.execute("RELEASE SAVEPOINT new_points")

@@ -2,9 +2,10 @@
 
 The log is replayed into shadow tables in chunks, each its own transaction, while servers
 keep appending and reading. Chunks follow the tail order (txid, position) below the
-snapshot horizon, so an event that commits late, behind positions already replayed, is
-still picked up. The last step locks the log against appends (SHARE mode waits for every
-appending transaction to commit), applies the tail and swaps the tables in one transaction.
+horizon of this store's appenders (``postgres_tail.py``), so an event that commits late,
+behind positions already replayed, is still picked up. The last step locks the log
+against appends (SHARE mode waits for every appending transaction to commit), applies the
+tail and swaps the tables in one transaction.
 A rebuild that dies halfway leaves the live tables untouched.
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Callable
 import asyncpg
 
 from trackledger.eventlog.events import decode_event
+from trackledger.eventlog.postgres_tail import horizon
 from trackledger.projections.postgres_apply import PostgresProjector
 from trackledger.projections.schema import PROJECTION_TABLES, projection_ddl
 
@@ -32,7 +34,7 @@ _TAIL = (
     "WHERE (txid, position) > ($1::text::xid8, $2) {horizon}"
     "ORDER BY txid, position LIMIT $3"
 )
-_BELOW_HORIZON = "AND txid < pg_snapshot_xmin(pg_current_snapshot()) "
+_BELOW = "AND txid < $4::text::xid8 "
 
 
 async def generation(conn: asyncpg.Connection) -> int:
@@ -59,11 +61,15 @@ async def start_shadow(conn: asyncpg.Connection) -> None:
 
 
 async def _chunk(
-    conn: asyncpg.Connection, after: Cursor, *, horizon: bool, limit: int = CHUNK
+    conn: asyncpg.Connection, after: Cursor, *, below: int | None, limit: int = CHUNK
 ) -> tuple[int, Cursor]:
+    """Apply up to ``limit`` events after ``after`` (below the txid ``below``, if given)."""
     projector = PostgresProjector(SHADOW)
-    sql = _TAIL.format(horizon=_BELOW_HORIZON if horizon else "")
-    rows = await conn.fetch(sql, str(after[0]), after[1], limit)
+    if below is None:
+        rows = await conn.fetch(_TAIL.format(horizon=""), str(after[0]), after[1], limit)
+    else:
+        sql = _TAIL.format(horizon=_BELOW)
+        rows = await conn.fetch(sql, str(after[0]), after[1], limit, str(below))
     for row in rows:
         await projector.apply(conn, decode_event(bytes(row["payload"])), row["position"])
     if not rows:
@@ -75,8 +81,14 @@ async def _replay(conn: asyncpg.Connection, progress: Progress | None, chunk: in
     await start_shadow(conn)
     done, cursor = 0, (0, 0)
     while True:
+        # The horizon of this store's appenders, outside the chunk's transaction (see
+        # postgres_tail.py): a transaction elsewhere on the server does not push the
+        # replay into the locked catch-up.
+        below = await horizon(conn, cursor)
+        if below is None:
+            return cursor
         async with conn.transaction():
-            count, cursor = await _chunk(conn, cursor, horizon=True, limit=chunk)
+            count, cursor = await _chunk(conn, cursor, below=below, limit=chunk)
         done += count
         if progress is not None:
             progress(done, cursor[1])
@@ -88,7 +100,7 @@ async def _catch_up_locked(conn: asyncpg.Connection, cursor: Cursor) -> Cursor:
     """Inside a transaction: block appends, then apply everything after ``cursor``."""
     await conn.execute("LOCK TABLE events IN SHARE MODE")
     while True:
-        count, cursor = await _chunk(conn, cursor, horizon=False)
+        count, cursor = await _chunk(conn, cursor, below=None)
         if count < CHUNK:
             return cursor
 

@@ -29,7 +29,7 @@ from typing import Literal
 import asyncpg
 import msgspec
 
-from trackledger.eventlog.postgres_schema import LOG_V1, MIGRATION_LOCK
+from trackledger.eventlog.postgres_schema import LOG_V1, LOG_V2, MIGRATION_LOCK
 from trackledger.eventlog.sqlite_schema import LOG_DDL
 from trackledger.projections import postgres_rebuild, sqlite_rebuild
 
@@ -63,6 +63,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         summary="the event log, idempotency keys, id counters and the read model",
         sqlite=tuple(LOG_DDL),
         postgres=tuple(LOG_V1),
+    ),
+    Migration(
+        version=2,
+        summary="PostgreSQL appends take the store's append lock, so the event feed waits "
+        "only for this store's writers",
+        postgres=tuple(LOG_V2),
     ),
 )
 

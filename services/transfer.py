@@ -3,12 +3,15 @@
 The first line is a header ``{"format": "trackledger-log", "version": 1, ...}``; each
 further line is one event with its stream, type, time, actor and idempotency key, and the
 event itself as base64 msgpack (lossless: JSON would turn NaN metric values into null).
-Reading and writing go in pages, so memory stays flat whatever the size of the log.
+Reading and writing go in pages, so memory stays flat whatever the size of the log. An
+export reads one consistent snapshot in position order, so an import (which appends in
+file order) gives every last-writer-wins field the winner it had.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Callable, Iterator
 from typing import IO
 
@@ -33,7 +36,8 @@ def _line(stored: StoredEvent) -> bytes:
             {
                 "position": stored.position,
                 "stream_id": stored.stream_id,
-                "type": stored.type,
+                # The event's own tag: an old event is written upcast, in the current shape.
+                "type": stored.event.__struct_config__.tag,
                 "recorded_at": stored.recorded_at,
                 "actor": stored.actor,
                 "idempotency_key": stored.idempotency_key,
@@ -44,14 +48,23 @@ def _line(stored: StoredEvent) -> bytes:
     )
 
 
-def _selected(stored: StoredEvent, experiments: set[str], runs: set[str]) -> bool:
-    event = stored.event
-    if isinstance(event, e.RunCreated) and event.experiment_id in experiments:
-        runs.add(event.run_id)
-    run_id = getattr(event, "run_id", None)
-    if run_id is not None:
-        return run_id in runs
-    return getattr(event, "experiment_id", None) in experiments
+class _Selection:
+    """Which events an export of some experiments keeps: the experiments' own streams and
+    the streams of the runs and logged models created in them. A run or model is created
+    before anything else is logged to it, so position order meets its creation first."""
+
+    def __init__(self, experiments: list[str]) -> None:
+        self._experiments = set(experiments)
+        self._streams = {e.experiment_stream(x) for x in experiments}
+
+    def __call__(self, stored: StoredEvent) -> bool:
+        event = stored.event
+        if (
+            isinstance(event, (e.RunCreated, e.LoggedModelCreated))
+            and event.experiment_id in self._experiments
+        ):
+            self._streams.add(event.stream)
+        return stored.stream_id in self._streams
 
 
 async def export_log(
@@ -60,22 +73,20 @@ async def export_log(
     experiments: list[str] | None = None,
     progress: Progress | None = None,
 ) -> int:
-    """Write the log (or the events of ``experiments`` and their runs) to ``out``."""
+    """Write the log (or the events of ``experiments``, their runs and logged models) to
+    ``out``: one consistent snapshot, in position order, whatever is written meanwhile."""
     out.write(orjson.dumps({"format": FORMAT, "version": VERSION, "backend": backend.kind}) + b"\n")
-    wanted = set(experiments or [])
-    runs: set[str] = set()
-    cursor, written = None, 0
-    while True:
-        page = await backend.store.read_all(after=cursor, limit=PAGE)
-        if not page:
-            return written
-        for stored in page:
-            if not wanted or _selected(stored, wanted, runs):
-                out.write(_line(stored))
-                written += 1
-        cursor = page[-1].cursor
-        if progress is not None:
-            progress(written)
+    selected = _Selection(experiments) if experiments else None
+    written = 0
+    async with contextlib.aclosing(backend.store.read_snapshot(PAGE)) as pages:
+        async for page in pages:
+            for stored in page:
+                if selected is None or selected(stored):
+                    out.write(_line(stored))
+                    written += 1
+            if progress is not None:
+                progress(written)
+    return written
 
 
 def _read(src: IO[bytes]) -> Iterator[StoredEvent]:

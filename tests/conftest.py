@@ -123,8 +123,24 @@ async def client(backend: Backend, tmp_path: Path) -> AsyncIterator[httpx.AsyncC
         yield http
 
 
+async def stored_positions(backend: Backend) -> list[int]:
+    """The position of every event in this test's own log, read straight from its table.
+
+    Not through ``read_all``: on PostgreSQL it holds back every event newer than the oldest
+    transaction still open anywhere on the server (another test's, another process's), so a
+    count through it could be short, then grow with no write of this test's.
+    """
+    sql = "SELECT position FROM events ORDER BY position"
+    if backend.kind == "sqlite":
+        rows = await backend.store.readers.fetchall(sql)  # type: ignore[attr-defined]
+    else:
+        async with backend.pool.acquire() as conn:  # type: ignore[attr-defined]
+            rows = await conn.fetch(sql)
+    return [row[0] for row in rows]
+
+
 async def count_events(backend: Backend) -> int:
-    return len(await backend.store.read_all(limit=10**9))
+    return len(await stored_positions(backend))
 
 
 @pytest.fixture

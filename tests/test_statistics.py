@@ -4,6 +4,7 @@ autovacuum would not do it); SQLite's planner runs without them."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from trackledger.eventlog import commands as c
 from trackledger.services.backends import open_backend
@@ -17,7 +18,8 @@ async def test_changed_tables_are_analyzed(backend, store_uri) -> None:
         await asyncio.gather(*(writer.store.execute(c.CreateRun(start_time=i)) for i in range(300)))
     finally:
         await writer.close()
-    await asyncio.sleep(0.2)
+    if backend.kind == "postgres":
+        await _inserts_reported(backend, "runs", 300)
     analyzed = await backend.refresh_statistics()
     if backend.kind == "sqlite":
         assert analyzed == []
@@ -33,3 +35,22 @@ async def test_changed_tables_are_analyzed(backend, store_uri) -> None:
         assert estimate == 300
     # Nothing changed since: nothing to analyze.
     assert await backend.refresh_statistics() == []
+
+
+async def _inserts_reported(backend, table: str, rows: int) -> None:
+    """Wait until the statistics system counts ``rows`` inserts into ``table``. A closed
+    connection reports its changes as its server process exits, which a loaded machine can
+    delay past any fixed pause; the writes to every table of the test went through the
+    same connections in the same transactions, so they are reported together."""
+    deadline = time.monotonic() + 60
+    async with backend.pool.acquire() as conn:
+        while True:
+            inserted = await conn.fetchval(
+                "SELECT n_tup_ins FROM pg_stat_user_tables "
+                "WHERE schemaname = current_schema() AND relname = $1",
+                table,
+            )
+            if inserted is not None and inserted >= rows:
+                return
+            assert time.monotonic() < deadline, f"{table}: {inserted} inserts reported"
+            await asyncio.sleep(0.1)

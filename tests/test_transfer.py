@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import httpx
+import orjson
 import pytest
 
 from tests.projections.workload import random_workload
@@ -97,20 +98,49 @@ async def test_sqlite_to_postgres_and_back(tmp_path, postgres_uri):
     await again.close()
 
 
-async def test_export_one_experiment(tmp_path):
-    backend = await open_backend(f"sqlite:///{tmp_path / 'db.sqlite'}")
+async def test_export_one_experiment(backend):
     from trackledger.eventlog import commands as c
 
-    keep = (await backend.store.execute(c.CreateExperiment(name="keep"))).experiment_id  # type: ignore[union-attr]
-    drop = (await backend.store.execute(c.CreateExperiment(name="drop"))).experiment_id  # type: ignore[union-attr]
+    store = backend.store
+    keep = (await store.execute(c.CreateExperiment(name="keep"))).experiment_id  # type: ignore[union-attr]
+    drop = (await store.execute(c.CreateExperiment(name="drop"))).experiment_id  # type: ignore[union-attr]
     for exp in (keep, drop):
-        run = await backend.store.execute(c.CreateRun(experiment_id=exp))
-        await backend.store.execute(
-            c.LogBatch(run_id=run.event.run_id, params=[c.ParamIn("p", exp)])
-        )  # type: ignore[union-attr]
+        run = (await store.execute(c.CreateRun(experiment_id=exp))).event.run_id  # type: ignore[union-attr]
+        await store.execute(c.LogBatch(run_id=run, params=[c.ParamIn("p", exp)]))
+        model = (await store.execute(c.CreateLoggedModel(experiment_id=exp, name="m"))).model_id  # type: ignore[union-attr]
+        await store.execute(c.FinalizeLoggedModel(model_id=model, status="LOGGED_MODEL_READY"))
+        await store.execute(c.SetLoggedModelTags(model_id=model, tags=[c.TagIn("t", exp)]))
     out = io.BytesIO()
-    assert await export_log(backend, out, [keep]) == 3  # experiment, its run, the run's param
-    await backend.close()
+    # The experiment; its run and the run's param; its model, finalized and tagged.
+    assert await export_log(backend, out, [keep]) == 6
+    lines = [orjson.loads(line) for line in out.getvalue().splitlines()[1:]]
+    assert [line["type"] for line in lines] == [
+        "experiment.created",
+        "run.created",
+        "run.params_logged",
+        "model.created",
+        "model.finalized",
+        "model.tagged",
+    ]
+
+
+async def test_export_reads_one_snapshot(backend):
+    """Appends made while an export runs are not in it, whichever page it is on."""
+    from trackledger.eventlog import commands as c
+
+    for i in range(5):
+        await backend.store.execute(c.SetExperimentTag(experiment_id="0", key=f"k{i}", value="v"))
+    before = [s.position for s in await backend.store.read_all(limit=1000)]
+    pages = backend.store.read_snapshot(page=2)
+    seen = [s.position for s in await anext(pages)]
+    for i in range(5):  # appended between the first page and the next ones
+        await backend.store.execute(c.SetExperimentTag(experiment_id="0", key=f"n{i}", value="v"))
+    async for page in pages:
+        seen.extend(s.position for s in page)
+    assert seen == sorted(before)
+    # A new snapshot sees them.
+    everything = [s.position async for page in backend.store.read_snapshot() for s in page]
+    assert len(everything) == len(before) + 5
 
 
 @pytest.mark.parametrize(
@@ -124,3 +154,46 @@ async def test_import_refuses_what_is_not_an_export(tmp_path, content):
             await import_log(backend, io.BytesIO(content))
     finally:
         await backend.close()
+
+
+async def test_an_import_keeps_the_last_writer_of_concurrent_transactions(tmp_path, postgres_uri):
+    """On PostgreSQL a transaction can take its xid first and its position last: the export
+    keeps position order, so the import picks the same last writer as the source."""
+    import asyncpg
+
+    from trackledger.eventlog.commands import SetExperimentTag
+    from trackledger.eventlog.events import ExperimentTagSet, encode_event
+    from trackledger.eventlog.postgres_tail import appending
+    from trackledger.projections.postgres_apply import PostgresProjector
+
+    source = await open_backend(postgres_uri)
+    slow = await asyncpg.connect(postgres_uri)
+    try:
+        first = appending(slow)
+        await first.__aenter__()
+        await slow.execute("INSERT INTO meta (key, value) VALUES ('probe', '1')")  # its xid
+        await source.store.execute(SetExperimentTag(experiment_id="0", key="x", value="early"))
+        event = ExperimentTagSet(experiment_id="0", key="x", value="late")
+        position = await slow.fetchval(
+            "INSERT INTO events (stream_id, type, recorded_at, payload) "
+            "VALUES ($1, 'experiment.tagged', 0, $2) RETURNING position",
+            event.stream,
+            encode_event(event),
+        )
+        await PostgresProjector().apply(slow, event, position)
+        await first.__aexit__(None, None, None)
+        live = await source.reads.get_experiment("0")
+        assert live is not None and [(t.key, t.value) for t in live.tags] == [("x", "late")]
+        exported = io.BytesIO()
+        await export_log(source, exported)
+    finally:
+        await slow.close()
+        await source.close()
+    target = await open_backend(f"sqlite:///{tmp_path / 'target.db'}")
+    try:
+        exported.seek(0)
+        await import_log(target, exported)
+        imported = await target.reads.get_experiment("0")
+        assert imported is not None and [(t.key, t.value) for t in imported.tags] == [("x", "late")]
+    finally:
+        await target.close()

@@ -9,12 +9,14 @@ from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.sql import SqlBuilder
 
 __all__ = [
+    "MAX_KEYS",
     "VIEW_STAGES",
     "check_expr",
     "compile_expr",
     "compile_tree",
     "fields_of",
     "missing_last",
+    "too_many_keys",
 ]
 
 #: The lifecycle stages each MLflow ViewType shows.
@@ -24,6 +26,10 @@ VIEW_STAGES = {
     "ALL": ("active", "deleted"),
 }
 
+#: How many different metrics, params and tags one search may read. Each is a join, and
+#: SQLite joins at most 64 tables in one SELECT (the runs, a driving table, the keys).
+MAX_KEYS = 50
+
 _ENTITY_NAMES = {
     "metric": "metric",
     "parameter": "param",
@@ -31,6 +37,15 @@ _ENTITY_NAMES = {
     "attribute": "attribute",
     "dataset": "dataset",
 }
+
+
+def too_many_keys(field: Field, what: str = "filter") -> FilterError:
+    return FilterError(
+        f"a search may read at most {MAX_KEYS} different metrics, params and tags",
+        field.position,
+        field.key,
+        what=what,
+    )
 
 
 def fields_of(expr: Expr | None) -> Iterator[Field]:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from trackledger.projections.search.ast import Comparison, Field
 from trackledger.projections.search.compile import (
+    MAX_KEYS,
     check_expr,
     compile_expr,
     compile_tree,
     fields_of,
     missing_last,
+    too_many_keys,
 )
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.parser import parse_filter, parse_order_by
@@ -82,6 +84,8 @@ def compile_experiment_search(
     joins = []
     for field in fields_of(expr):
         if field.entity == "tag" and field.key not in tags:
+            if len(tags) == MAX_KEYS:
+                raise too_many_keys(field)
             alias = tags[field.key] = f"t{len(tags)}"
             joins.append(
                 f" LEFT JOIN experiment_tags {alias} ON {alias}.experiment_id = e.experiment_id "

@@ -66,9 +66,10 @@ def tokenize(text: str) -> list[Token]:
                 tokens.append(Token("NUMBER", text[i : match.end()], i))
                 i = match.end()
                 continue
-        if ch.isdigit() or (ch == "." and prev != "WORD" and _NUMBER.match(text, i)):
-            match = _NUMBER.match(text, i)
-            assert match is not None
+        # str.isdigit() also holds for digits no number is written with ("²"): only what
+        # the number pattern takes is a number; anything else is an unexpected character.
+        match = _NUMBER.match(text, i) if ch.isdigit() or (ch == "." and prev != "WORD") else None
+        if match:
             tokens.append(Token("NUMBER", match.group(), i))
             i = match.end()
             continue

@@ -34,7 +34,14 @@ from trackledger.projections.search.ast import (
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.lexer import Token, tokenize
 
-__all__ = ["ENTITY_ALIASES", "parse_filter", "parse_order_by"]
+__all__ = [
+    "ENTITY_ALIASES",
+    "MAX_COMPARISONS",
+    "MAX_DEPTH",
+    "MAX_VALUES",
+    "parse_filter",
+    "parse_order_by",
+]
 
 ENTITY_ALIASES = {
     "metric": "metric",
@@ -53,6 +60,17 @@ ENTITY_ALIASES = {
     "datasets": "dataset",
 }
 _AGGREGATES = {"min": "min", "max": "max", "latest": "latest"}
+#: How deep NOTs and parentheses may nest. Each level is a level of recursion here and in
+#: every compiler, and a level of parentheses in the SQL: a thousand "(" exhausted Python's
+#: stack, and SQLite's parser stack (3.40) overflows at about 20 levels of a compiled
+#: filter (an OR in an AND in ... ordered by a metric). Past the bound is a 400, not a 500.
+MAX_DEPTH = 16
+#: How many comparisons one filter may make: SQLite caps an expression's depth at 1,000,
+#: and a chain of ORs is as deep as it is long.
+MAX_COMPARISONS = 500
+#: How many values one filter may list: each is a query parameter, on every arm of a
+#: search ordered by a metric (three), and asyncpg sends at most 32,767 of them.
+MAX_VALUES = 5000
 _OPS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
@@ -61,6 +79,9 @@ class _Parser:
         self.tokens = tokenize(text)
         self.i = 0
         self.what = what
+        self.depth = 0
+        self.comparisons = 0
+        self.values = 0
 
     @property
     def tok(self) -> Token:
@@ -115,20 +136,27 @@ class _Parser:
         return parts[0] if len(parts) == 1 else And(tuple(parts))
 
     def unary(self) -> Expr:
-        if self.keyword("NOT"):
-            self.advance()
-            return Not(self.unary())
-        if self.tok.kind == "LPAREN":
-            self.advance()
+        if not (self.keyword("NOT") or self.tok.kind == "LPAREN"):
+            return self.comparison()
+        if self.depth == MAX_DEPTH:
+            raise self.fail(f"NOT and parentheses nest more than {MAX_DEPTH} levels deep")
+        self.depth += 1
+        expr: Expr
+        if self.advance().kind == "LPAREN":
             expr = self.or_expr()
             if self.tok.kind != "RPAREN":
                 raise self.fail("expected ')'")
             self.advance()
-            return expr
-        return self.comparison()
+        else:
+            expr = Not(self.unary())
+        self.depth -= 1
+        return expr
 
     def comparison(self) -> Expr:
         start = self.tok
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            raise self.fail(f"a filter may make at most {MAX_COMPARISONS} comparisons")
         field = self.field()
         if self.tok.kind == "OP":
             op = _OPS.get(self.tok.text)
@@ -244,8 +272,15 @@ class _Parser:
             parts.append(self.advance().text)
         return ".".join(parts)
 
+    def count_value(self) -> None:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise self.fail(f"a filter may hold at most {MAX_VALUES} values")
+
     def value(self) -> tuple[Value, bool]:
         tok = self.tok
+        if tok.kind in ("STRING", "NUMBER"):
+            self.count_value()
         if tok.kind == "STRING":
             self.advance()
             return tok.value, True
@@ -264,6 +299,8 @@ class _Parser:
         values: list[str | float | int] = []
         while True:
             tok = self.tok
+            if tok.kind in ("STRING", "NUMBER"):
+                self.count_value()
             if tok.kind == "STRING":
                 values.append(tok.value)
             elif tok.kind == "NUMBER":
@@ -297,7 +334,9 @@ def _number(text: str) -> float | int:
         value = int(text)
     except ValueError:
         return float(text)
-    return value if -(2**63) <= value < 2**63 else float(value)
+    # float() of the text, not of the int: a float of an int past 1e308 overflows, while
+    # the text reads as inf, as MLflow's float(value) reads it.
+    return value if -(2**63) <= value < 2**63 else float(text)
 
 
 def parse_filter(text: str | None) -> Expr | None:

@@ -17,11 +17,13 @@ from collections.abc import Callable
 
 from trackledger.projections.search.ast import Comparison, Expr, Field, OrderKey
 from trackledger.projections.search.compile import (
+    MAX_KEYS,
     check_expr,
     compile_expr,
     compile_tree,
     fields_of,
     missing_last,
+    too_many_keys,
 )
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.parser import parse_filter, parse_order_by
@@ -65,9 +67,12 @@ class _Joins:
     def __init__(self) -> None:
         self.aliases: dict[tuple[str, str], str] = {}
 
-    def alias(self, entity: str, key: str) -> str:
+    def alias(self, entity: str, key: str, at: Field, what: str = "filter") -> str:
+        """The join's alias; ``at`` is the field that reads it, blamed past MAX_KEYS."""
         found = self.aliases.get((entity, key))
         if found is None:
+            if len(self.aliases) == MAX_KEYS:
+                raise too_many_keys(at, what)
             found = f"{entity[0]}{len(self.aliases)}"
             self.aliases[(entity, key)] = found
         return found
@@ -91,9 +96,9 @@ class _Joins:
 def _field_column(field: Field, joins: _Joins) -> tuple[str, str]:
     """(kind, column) for a comparison: kind is metric, text, number or dataset."""
     if field.entity == "metric":
-        return "metric", joins.alias("metric", field.key)
+        return "metric", joins.alias("metric", field.key, field)
     if field.entity in ("parameter", "tag"):
-        return "text", joins.alias(field.entity, field.key)
+        return "text", joins.alias(field.entity, field.key, field)
     if field.entity == "dataset":
         column = _DATASET_COLUMNS.get(field.key)
         if column is None:
@@ -104,7 +109,7 @@ def _field_column(field: Field, joins: _Joins) -> tuple[str, str]:
             )
         return "dataset", column
     if field.key in _RUN_NAME_KEYS:
-        return "text", joins.alias("tag", "mlflow.runName")
+        return "text", joins.alias("tag", "mlflow.runName", field)
     if field.key in _STRING_ATTRIBUTES:
         return "attribute", _STRING_ATTRIBUTES[field.key]
     if field.key in _NUMERIC_ATTRIBUTES:
@@ -166,7 +171,7 @@ def _order(key: OrderKey, joins: _Joins, b: SqlBuilder) -> list[str]:
     field = key.field
     direction = "ASC" if key.ascending else "DESC"
     if field.entity == "metric":
-        alias = joins.alias("metric", field.key)
+        alias = joins.alias("metric", field.key, field, "order_by clause")
         if field.aggregate == "latest":
             # MLflow: values first, then NaN, then runs without the metric, either direction.
             flag = (
@@ -176,7 +181,7 @@ def _order(key: OrderKey, joins: _Joins, b: SqlBuilder) -> list[str]:
         column = f"{alias}.{field.aggregate}_value"
         return [missing_last(column), f"{column} {direction}"]
     if field.entity in ("parameter", "tag"):
-        column = f"{joins.alias(field.entity, field.key)}.value"
+        column = f"{joins.alias(field.entity, field.key, field, 'order_by clause')}.value"
         return [missing_last(column), f"{b.text_order(column)} {direction}"]
     if field.entity == "attribute" and field.key in _ORDER_ATTRIBUTES:
         column = _ORDER_ATTRIBUTES[field.key]
@@ -335,7 +340,7 @@ def compile_run_search(
     q = _Query(b, parse_filter(filter_text), keys, experiment_ids, stages)
     for key in keys[1:] if keys and keys[0].field.entity in _DRIVERS else keys:
         if key.field.entity in _DRIVERS:
-            q.joins.alias(key.field.entity, key.field.key)
+            q.joins.alias(key.field.entity, key.field.key, key.field, "order_by clause")
     if keys and keys[0].field.entity in _DRIVERS:
         arms = _segments(q, keys[0], limit + offset)
         union = " UNION ALL ".join(f"SELECT run_id FROM ({arm}) s{i}" for i, arm in enumerate(arms))

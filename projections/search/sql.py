@@ -10,6 +10,7 @@ off.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 __all__ = ["SqlBuilder"]
@@ -51,6 +52,14 @@ def _next_prefix(prefix: str) -> str | None:
     return None
 
 
+def _double(value: int) -> float:
+    """The nearest double, infinite past its range (where float() raises)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 class SqlBuilder:
     """Collects parameters in the order their placeholders appear in the SQL text."""
 
@@ -65,10 +74,12 @@ class SqlBuilder:
         return "?"
 
     def number(self, value: float | int) -> str:
-        """A numeric literal. On PostgreSQL an int64 takes the column's type, so an index
-        on an integer column still serves the comparison; anything else is a double."""
-        self.params.append(value)
-        if self.dialect == "sqlite" or (isinstance(value, int) and -(2**63) <= value < 2**63):
+        """A numeric literal. An int64 takes the column's type, so an index on an integer
+        column still serves the comparison; anything else is a double (SQLite cannot bind
+        a wider int: it raised OverflowError, e.g. for experiment_id = '1' + 20 zeros)."""
+        int64 = isinstance(value, int) and -(2**63) <= value < 2**63
+        self.params.append(value if int64 or isinstance(value, float) else _double(value))
+        if self.dialect == "sqlite" or int64:
             return "?"
         return "?::float8"
 

@@ -6,6 +6,7 @@ import asyncio
 import os
 import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -61,15 +62,19 @@ async def test_full_mode_answers_only_after_the_wal_is_flushed(tmp_path, monkeyp
     real_fdatasync = os.fdatasync
 
     def held_fdatasync(fd: int) -> None:
-        release.wait(10)
+        release.wait(120)  # longer than the test waits for the commit below
         real_fdatasync(fd)
         flushed.set()
 
     monkeypatch.setattr(os, "fdatasync", held_fdatasync)
     try:
         job = asyncio.ensure_future(writer.submit(_insert(1)))
-        await asyncio.sleep(0.3)
-        # Committed (another connection sees it) but not yet flushed: not answered.
+        # Committed (another connection sees it) but not yet flushed: not answered. Wait for
+        # the commit itself: a fixed pause can end before a loaded machine's writer commits.
+        deadline = time.monotonic() + 60
+        while _count(path) == 0:
+            assert time.monotonic() < deadline, "the writer never committed the job"
+            await asyncio.sleep(0.05)
         assert _count(path) == 1
         assert not job.done()
         release.set()

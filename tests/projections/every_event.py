@@ -1,0 +1,246 @@
+"""A workload through the API whose log holds every event type, and every read answer.
+
+``every_event_workload`` drives each kind of write at least once (``missing_types`` says
+which event types a log lacks, so a new event type fails the tests that use it until the
+workload writes it). ``read_answers`` asks every read endpoint about everything the
+workload made, as JSON, with what legitimately differs between two stores (positions,
+each store's own Default experiment) left out.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+import httpx
+
+from tests.api.helpers import get, new_experiment, new_run, ok, post
+from tests.conftest import Clock
+from trackledger.eventlog.events import AnyEvent
+from trackledger.services.backends import Backend
+
+API = "/api/2.0/mlflow"
+TL = "/api/2.0/trackledger"
+PROXY = "/api/2.0/mlflow-artifacts/artifacts"
+DAY_MS = 86_400_000
+METRIC_KEYS = ("loss", "acc", "single")
+
+
+class Made(typing.NamedTuple):
+    """Ids of what the workload made (purged ones included)."""
+
+    experiments: list[str]
+    runs: list[str]
+    models: list[str]
+
+
+def all_event_types() -> set[str]:
+    return {cls.__struct_config__.tag for cls in typing.get_args(AnyEvent)}
+
+
+async def missing_types(backend: Backend) -> set[str]:
+    present = {s.type for s in await backend.store.read_all(limit=10**6)}
+    return all_event_types() - present
+
+
+async def _model(client: httpx.AsyncClient, exp_id: str, run_id: str, name: str) -> str:
+    body = {
+        "experiment_id": exp_id,
+        "name": name,
+        "source_run_id": run_id,
+        "model_type": "sklearn",
+        "params": [{"key": "alpha", "value": "0.5"}],
+        "tags": [{"key": "t", "value": "1"}],
+    }
+    created = await ok(await client.post(f"{API}/logged-models", json=body))
+    model_id: str = created["model"]["info"]["model_id"]
+    return model_id
+
+
+async def every_event_workload(client: httpx.AsyncClient, clock: Clock) -> Made:
+    exp = await new_experiment(client, "alpha")
+    await ok(await post(client, "experiments/update", {"experiment_id": exp, "new_name": "beta"}))
+    tag = {"experiment_id": exp, "key": "team", "value": "vision"}
+    await ok(await post(client, "experiments/set-experiment-tag", tag))
+    await ok(await post(client, "experiments/set-experiment-tag", {**tag, "key": "gone"}))
+    gone = {"experiment_id": exp, "key": "gone"}
+    await ok(await post(client, "experiments/delete-experiment-tag", gone))
+    back = await new_experiment(client, "comes-back")
+    await ok(await post(client, "experiments/delete", {"experiment_id": back}))
+    await ok(await post(client, "experiments/restore", {"experiment_id": back}))
+    doomed_exp = await new_experiment(client, "doomed")
+
+    parent = await new_run(client, exp, run_name="parent", tags=[{"key": "k", "value": "v"}])
+    child = await new_run(
+        client, exp, run_name="child", tags=[{"key": "mlflow.parentRunId", "value": parent}]
+    )
+    other = await new_run(client, back, run_name="other")
+    doomed = await new_run(client, exp, run_name="doomed")
+    doomed_child = await new_run(client, doomed_exp, run_name="in-doomed")
+    runs = [parent, child, other, doomed, doomed_child]
+
+    await ok(
+        await post(client, "runs/log-parameter", {"run_id": parent, "key": "lr", "value": "1"})
+    )
+    single = {"run_id": parent, "key": "single", "value": 0.5, "timestamp": 5, "step": 1}
+    await ok(await post(client, "runs/log-metric", single))
+    for run_id in (parent, child, other, doomed):
+        batch = {
+            "run_id": run_id,
+            "metrics": [
+                {"key": key, "value": value, "timestamp": ts, "step": step}
+                for key in ("loss", "acc")
+                for step, ts, value in ((0, 1, 0.9), (1, 2, "NaN"), (2, 3, 0.1), (2, 3, 0.3))
+            ],
+            "params": [{"key": "p", "value": run_id[:4]}],
+            "tags": [{"key": "mlflow.runName", "value": f"renamed-{run_id[:4]}"}],
+        }
+        await ok(await post(client, "runs/log-batch", batch))
+    await ok(await post(client, "runs/set-tag", {"run_id": parent, "key": "stage", "value": "a"}))
+    await ok(await post(client, "runs/set-tag", {"run_id": parent, "key": "drop", "value": "x"}))
+    await ok(await post(client, "runs/delete-tag", {"run_id": parent, "key": "drop"}))
+    update = {"run_id": parent, "status": "FINISHED", "end_time": 77, "run_name": "final"}
+    await ok(await post(client, "runs/update", update))
+    await ok(await post(client, "runs/delete", {"run_id": child}))
+    await ok(await post(client, "runs/restore", {"run_id": child}))
+
+    root = f"{exp}/{parent}/artifacts"
+    assert (await client.put(f"{PROXY}/{root}/notes.txt", content=b"notes")).status_code == 200
+
+    model = await _model(client, exp, parent, "kept")
+    dropped = await _model(client, exp, parent, "dropped")
+    models = [model, dropped]
+    url = f"{API}/logged-models/{model}"
+    await ok(await client.patch(url, json={"model_id": model, "status": "LOGGED_MODEL_READY"}))
+    await ok(await client.patch(f"{url}/tags", json={"tags": [{"key": "u", "value": "2"}]}))
+    await ok(await client.delete(f"{url}/tags/t"))
+    params = {"model_id": model, "params": [{"key": "beta", "value": "2"}]}
+    await ok(await client.post(f"{url}/params", json=params))
+    await ok(await client.delete(f"{API}/logged-models/{dropped}"))
+    outputs = {"run_id": parent, "models": [{"model_id": model, "step": 3}]}
+    await ok(await post(client, "runs/outputs", outputs))
+    dataset = {
+        "dataset": {
+            "name": "d",
+            "digest": "x1",
+            "source_type": "local",
+            "source": "/data",
+            "schema": "{}",
+            "profile": "{}",
+        },
+        "tags": [{"key": "mlflow.data.context", "value": "train"}],
+    }
+    inputs = {"run_id": child, "datasets": [dataset], "models": [{"model_id": model}]}
+    await ok(await post(client, "runs/log-inputs", inputs))
+
+    # Purged: a run, and an experiment with its run (tombstones stay in the log).
+    await ok(await post(client, "runs/delete", {"run_id": doomed}))
+    await ok(await post(client, "experiments/delete", {"experiment_id": doomed_exp}))
+    clock.advance(31 * DAY_MS)
+    purged = await ok(await client.post(f"{TL}/admin/gc", json={"older_than": "30d"}))
+    assert purged == {"runs_purged": 2, "experiments_purged": 1}
+    # Writes after the purge, on the day the clock now shows.
+    await ok(await post(client, "runs/set-tag", {"run_id": child, "key": "late", "value": "1"}))
+    return Made([exp, back, doomed_exp, "0"], runs, models)
+
+
+def _without_default_times(value: Any) -> Any:
+    """Each store makes its own Default experiment (id 0) at its own time: drop those times."""
+    if isinstance(value, dict):
+        out = {k: _without_default_times(v) for k, v in value.items()}
+        if out.get("experiment_id") == "0":
+            for key in ("creation_time", "last_update_time"):
+                out.pop(key, None)
+        return out
+    if isinstance(value, list):
+        return [_without_default_times(v) for v in value]
+    return value
+
+
+async def _answer(call: typing.Awaitable[httpx.Response]) -> Any:
+    response = await call
+    if response.headers.get("content-type", "").startswith("application/json"):
+        return response.status_code, _without_default_times(response.json())
+    return response.status_code, response.text
+
+
+def _history(answer: Any) -> Any:
+    """A history without positions (an import numbers the log anew), and without the
+    Default experiment's own creation."""
+    status, data = answer
+    events = [
+        {k: v for k, v in event.items() if k != "position"}
+        for event in data.get("events", [])
+        if not (event["type"] == "experiment.created" and event["data"]["experiment_id"] == "0")
+    ]
+    return status, events
+
+
+async def read_answers(client: httpx.AsyncClient, made: Made) -> dict[str, Any]:
+    """What every read endpoint answers about everything in ``made``."""
+    out: dict[str, Any] = {}
+    exps = made.experiments
+    for view in ("ACTIVE_ONLY", "DELETED_ONLY", "ALL"):
+        search = {"max_results": 1000, "view_type": view, "order_by": ["experiment_id"]}
+        out[f"experiments/search {view}"] = await _answer(
+            post(client, "experiments/search", search)
+        )
+        for order in ([], ["metrics.loss DESC", "params.p"], ["attributes.run_name"]):
+            body = {"experiment_ids": exps, "run_view_type": view, "max_results": 1000}
+            out[f"runs/search {view} {order}"] = await _answer(
+                post(client, "runs/search", {**body, "order_by": order})
+            )
+    filtered = {"experiment_ids": exps, "filter": "metrics.loss < 0.5 and params.p != 'x'"}
+    out["runs/search filtered"] = await _answer(post(client, "runs/search", filtered))
+    for exp in exps:
+        found = await _answer(get(client, "experiments/get", experiment_id=exp))
+        out[f"experiments/get {exp}"] = found
+        if found[0] == 200:
+            name = found[1]["experiment"]["name"]
+            out[f"get-by-name {name}"] = await _answer(
+                get(client, "experiments/get-by-name", experiment_name=name)
+            )
+        params = {"experiment_id": exp, "expand": "true"}
+        out[f"experiments/history {exp}"] = _history(
+            await _answer(client.get(f"{TL}/experiments/history", params=params))
+        )
+    for run_id in made.runs:
+        out.update(await _run_answers(client, run_id))
+    for model in made.models:
+        url = f"{API}/logged-models/{model}"
+        out[f"logged-models/get {model}"] = await _answer(client.get(url))
+        out[f"logged-models/get deleted {model}"] = await _answer(
+            client.get(url, params={"allow_deleted": "true"})
+        )
+    models = {"experiment_ids": exps, "max_results": 100}
+    out["logged-models/search"] = await _answer(
+        client.post(f"{API}/logged-models/search", json=models)
+    )
+    ids = {"experiment_ids": exps}
+    out["run-counts"] = await _answer(client.get(f"{TL}/experiments/run-counts", params=ids))
+    out["runs/keys"] = await _answer(client.get(f"{TL}/runs/keys", params=ids))
+    csv = {"experiment_ids": exps, "run_view_type": "ALL"}
+    out["runs/export-csv"] = await _answer(client.get(f"{TL}/runs/export-csv", params=csv))
+    return out
+
+
+async def _run_answers(client: httpx.AsyncClient, run_id: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    out["runs/get"] = await _answer(get(client, "runs/get", run_id=run_id))
+    params = {"run_id": run_id, "expand": "true"}
+    history = _history(await _answer(client.get(f"{TL}/runs/history", params=params)))
+    out["runs/history"] = history
+    for event in history[1]:  # the run as of each of its events' times
+        at = {"run_id": run_id, "as_of": event["time"]}
+        out[f"as-of {event['time']}"] = await _answer(client.get(f"{TL}/runs/get", params=at))
+    out["runs/tree"] = await _answer(client.get(f"{TL}/runs/tree", params={"run_id": run_id}))
+    for key in METRIC_KEYS:
+        out[f"history {key}"] = await _answer(
+            get(client, "metrics/get-history", run_id=run_id, metric_key=key)
+        )
+        for axis in ("step", "timestamp"):
+            sampled = {"run_id": run_id, "metric_key": key, "x_axis": axis}
+            out[f"sampled {key} {axis}"] = await _answer(
+                client.get(f"{TL}/metrics/sampled", params=sampled)
+            )
+    return {f"{name} {run_id}": answer for name, answer in out.items()}
