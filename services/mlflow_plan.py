@@ -23,6 +23,7 @@ __all__ = [
     "ExperimentPlan",
     "Import",
     "Tally",
+    "experiment_events",
     "map_experiments",
     "model_events",
     "stored",
