@@ -7,12 +7,7 @@ writing nothing, and the source database never written."""
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,34 +21,9 @@ from trackledger.services.artifact_store import LocalArtifactStore
 from trackledger.services.mlflow_import import ImportOptions, import_mlflow, open_source
 from trackledger.services.mlflow_plan import Tally
 
-HERE = Path(__file__).parent
 T0 = 1_690_000_000_000
 DAY = 86_400_000
 API = "/api/2.0/mlflow"
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mlflow-template")
-    done = subprocess.run(
-        [sys.executable, str(HERE / "make_db.py"), str(folder / "mlflow.db")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=folder,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return folder / "mlflow.db", json.loads(done.stdout.strip().splitlines()[-1])
-
-
-@pytest.fixture
-def mlflow_db(template, tmp_path):
-    """A copy of the template database, and its run ids by name."""
-    path, ids = template
-    copy = tmp_path / "mlflow.db"
-    shutil.copy(path, copy)
-    return copy, ids
 
 
 def _sql(db: Path, sql: str, *params: object) -> None:
