@@ -169,16 +169,19 @@ class _Importer:
 
     # -- artifacts -------------------------------------------------------------------
 
-    async def copy(self, reader: ArtifactReader, destination: str) -> list[tuple[str, int, str]]:
+    async def copy(
+        self, reader: ArtifactReader, destination: str
+    ) -> list[tuple[str, int, str]] | None:
         """Copy the files trackledger lacks (or holds with another size) from ``reader`` to
-        ``destination`` in its store; return (path, size, sha256) of each copied file."""
+        ``destination`` in its store; return (path, size, sha256) of each copied file, or
+        None when the files cannot even be listed."""
         assert self.store is not None
         try:
             async with self.gate:
                 listed = await reader.files()
         except (httpx.HTTPError, OSError) as exc:
             self.tally.warnings.append(f"cannot list the files at {reader.where}: {exc}")
-            return []
+            return None
         have = stored_files(self.store, destination)
         copied = []
         for path, size in listed:
@@ -227,7 +230,8 @@ class _Importer:
                 reader = reader if trackledger_path(location) else None
             path = trackledger_path(location)
             if reader is not None and path is not None:
-                await self.copy(reader, path)
+                if await self.copy(reader, path) is None and here is None:
+                    location = self.source.reference(m.artifact_location)  # left in place
             changes = model_events(m, experiment, here, location, self.imp)
             events.extend(changes)
             if here is None:
@@ -363,7 +367,12 @@ class _Importer:
         reader = self.source.artifacts(work.run.artifact_uri)
         if reader is None:
             return
-        for relative, size, sha256 in await self.copy(reader, path):
+        copied = await self.copy(reader, path)
+        if copied is None:
+            if work.held is None:  # unreadable: a new run references its files in place
+                work.artifact_uri = self.source.reference(work.run.artifact_uri)
+            return
+        for relative, size, sha256 in copied:
             work.files.append(
                 e.RunArtifactLogged(run_id=work.run.run_id, path=relative, size=size, sha256=sha256)
             )

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import count_events
+from tests.server.process import free_port
 from trackledger.eventlog import commands as c
 from trackledger.eventlog import events as e
 from trackledger.eventlog.errors import InvalidInput
@@ -35,8 +36,10 @@ def _sql(db: Path, sql: str, *params: object) -> None:
         conn.close()
 
 
-async def _import(backend, db: Path, tmp_path: Path, now: int, **options: object) -> Tally:
-    source, _ = await open_source(f"sqlite:///{db}")
+async def _import(
+    backend, db: Path, tmp_path: Path, now: int, artifacts: str | None = None, **options: object
+) -> Tally:
+    source, _ = await open_source(f"sqlite:///{db}", artifacts)
     try:
         return await import_mlflow(
             backend,
@@ -240,3 +243,18 @@ async def test_deleted_runs_keep_what_is_left_of_their_window(backend, mlflow_db
     await backend.store.execute(c.RestoreRun(run_id=ids["r3"]))
     run = await backend.reads.get_run(ids["r3"])
     assert run is not None and run.info.lifecycle_stage == "active"
+
+
+async def test_files_that_cannot_be_read_stay_where_they_are(backend, mlflow_db, clock, tmp_path):
+    db, ids = mlflow_db
+    uri = f"mlflow-artifacts:/1/{ids['r1']}/artifacts"
+    _sql(db, "UPDATE runs SET artifact_uri = ? WHERE run_uuid = ?", uri, ids["r1"])
+    server = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    tally = await _import(backend, db, tmp_path, clock.now, artifacts=server)
+    assert any(w.startswith("cannot list the files at") for w in tally.warnings)
+    run = await backend.reads.get_run(ids["r1"])
+    assert run is not None
+    assert (
+        run.info.artifact_uri
+        == f"{server}/api/2.0/mlflow-artifacts/artifacts/1/{ids['r1']}/artifacts"
+    )
