@@ -20,14 +20,17 @@ from trackledger.api import (
     databricks,
     experiments,
     extensions,
+    model_versions,
     models,
     openapi,
+    registered_models,
+    registry_history,
     runs,
     ui,
 )
 from trackledger.api.body_limit import BodyLimit
 from trackledger.api.calls import backend
-from trackledger.api.errors import error_response
+from trackledger.api.errors import exception_handlers
 from trackledger.services.artifact_store import ArtifactStore
 from trackledger.services.backends import Backend
 from trackledger.services.gc import schedule
@@ -51,19 +54,14 @@ async def version(request: Request) -> Response:
     return PlainTextResponse(__version__)
 
 
-async def not_found(request: Request, exc: Exception) -> Response:
-    # MLflow's client maps a 404 to ENDPOINT_NOT_FOUND; never RESOURCE_DOES_NOT_EXIST here.
-    return error_response(
-        "ENDPOINT_NOT_FOUND", f"No endpoint {request.method} {request.url.path} on this server."
-    )
-
-
 def _mlflow_routes() -> list[BaseRoute]:
     return [
         *experiments.routes,
         *runs.routes,
         *databricks.routes,
         *models.routes,
+        *registered_models.routes,
+        *model_versions.routes,
         *artifacts.tracking_routes,
     ]
 
@@ -109,7 +107,10 @@ def create_app(
         # The same handlers serve the UI's /ajax-api prefix, as in MLflow.
         Mount("/api/2.0/mlflow", routes=mlflow),
         Mount("/ajax-api/2.0/mlflow", routes=mlflow),
-        Mount("/api/2.0/trackledger", routes=[*extensions.routes, *browse.routes]),
+        Mount(
+            "/api/2.0/trackledger",
+            routes=[*extensions.routes, *browse.routes, *registry_history.routes],
+        ),
         Mount("/api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
         Mount("/ajax-api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
         Route("/api/3.0/mlflow/server-info", artifacts.server_info),
@@ -123,10 +124,11 @@ def create_app(
         metrics = Metrics(open_connections)
         routes.insert(0, Route("/metrics", metrics.endpoint))
         middleware.insert(0, Middleware(metrics.middleware))
+    # Errors are answered here, once, by the class of what a handler raised (api/errors.py).
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={404: not_found},
+        exception_handlers=exception_handlers(),
         middleware=middleware,
     )
     app.state.retention_ms = retention_ms

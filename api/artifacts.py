@@ -2,8 +2,9 @@
 
 Uploads stream to the artifact store chunk by chunk, downloads stream from it: a file of
 any size passes through a bounded amount of memory. Every path is checked by the store
-(no ``..``, nothing absolute, nothing outside the root). A file stored under a run's
-artifact root is recorded in the run's history (path, size, sha256).
+(no ``..``, nothing absolute, nothing outside the root, no over-long names); its refusals
+(``UnsafePath``, ``PathConflict``) are answered by the app's error handlers. A file stored
+under a run's artifact root is recorded in the run's history (path, size, sha256).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api.calls import backend, required
-from trackledger.api.errors import ApiError, endpoint
+from trackledger.api.errors import ApiError
 from trackledger.api.requests import GetRunRequest
 from trackledger.api.wire import read
 from trackledger.eventlog import commands as c
 from trackledger.eventlog.errors import NotFound
-from trackledger.services.artifact_store import ArtifactStore, UnsafePath, clean
+from trackledger.services.artifact_store import ArtifactStore, clean
 
 __all__ = ["proxy_routes", "server_info", "tracking_routes"]
 
@@ -35,13 +36,6 @@ def _store(request: Request) -> ArtifactStore:
     return store
 
 
-def _path(raw: str) -> str:
-    try:
-        return clean(raw)
-    except UnsafePath as exc:
-        raise ApiError("INVALID_PARAMETER_VALUE", str(exc)) from None
-
-
 def _listing(store: ArtifactStore, path: str, prefix: str = "") -> list[dict[str, object]]:
     files = []
     for entry in store.list(path):
@@ -52,12 +46,11 @@ def _listing(store: ArtifactStore, path: str, prefix: str = "") -> list[dict[str
     return files
 
 
-@endpoint
 async def upload(request: Request) -> Response:
     raw = request.path_params["path"]
     if raw.endswith("/"):
         raise ApiError("INVALID_PARAMETER_VALUE", "Invalid path: an artifact needs a file name")
-    path = _path(raw)
+    path = clean(raw)
     written = await _store(request).write(path, request.stream())
     run_file = _RUN_FILE.match(path)
     if run_file is not None:
@@ -69,9 +62,8 @@ async def upload(request: Request) -> Response:
     return render.json_response({})
 
 
-@endpoint
 async def download(request: Request) -> Response:
-    path = _path(request.path_params["path"])
+    path = clean(request.path_params["path"])
     store = _store(request)
     file = store.local_file(path)
     if file is None:
@@ -89,23 +81,20 @@ async def download(request: Request) -> Response:
     )
 
 
-@endpoint
 async def listing(request: Request) -> Response:
-    path = _path(request.query_params.get("path", ""))
+    path = clean(request.query_params.get("path", ""))
     files = _listing(_store(request), path)
     return render.json_response({"files": files} if files else {})
 
 
-@endpoint
 async def delete(request: Request) -> Response:
-    path = _path(request.path_params["path"])
+    path = clean(request.path_params["path"])
     if not path:
         raise ApiError("INVALID_PARAMETER_VALUE", "Invalid path: refusing to delete every artifact")
     _store(request).delete(path)
     return render.json_response({})
 
 
-@endpoint
 async def not_supported(request: Request) -> Response:
     # The client falls back to a plain PUT on this exact message (reference section 4.2).
     raise ApiError(
@@ -114,7 +103,6 @@ async def not_supported(request: Request) -> Response:
     )
 
 
-@endpoint
 async def tracking_list(request: Request) -> Response:
     """GET /api/2.0/mlflow/artifacts/list: paths relative to the run's artifact root."""
     req = await read(request, GetRunRequest)
@@ -122,11 +110,11 @@ async def tracking_list(request: Request) -> Response:
     run = await backend(request).reads.get_run(run_id)
     if run is None:
         raise NotFound(f"Run with id={run_id} not found")
-    relative = _path(request.query_params.get("path", ""))
+    relative = clean(request.query_params.get("path", ""))
     body: dict[str, object] = {"root_uri": run.info.artifact_uri}
     uri = run.info.artifact_uri
     if uri.startswith(_SCHEME):
-        root = _path(uri[len(_SCHEME) :].lstrip("/"))  # the URI path, not user input
+        root = clean(uri[len(_SCHEME) :].lstrip("/"))  # the URI path, not user input
         location = f"{root}/{relative}" if relative else root
         prefix = f"{relative}/" if relative else ""
         files = _listing(_store(request), location, prefix)

@@ -1,13 +1,12 @@
 """Endpoints under /api/2.0/trackledger that the web UI reads beyond MLflow's API: run
 counts per experiment, the keys an experiment's runs carry, metric histories downsampled for
-charts, and searches downloaded as CSV."""
+charts (one run's, or one metric of many runs at once), and searches downloaded as CSV."""
 
 from __future__ import annotations
 
-import csv
-import io
+import asyncio
+import re
 from collections.abc import AsyncIterator
-from typing import Any
 
 import msgspec
 from starlette.requests import Request
@@ -16,10 +15,11 @@ from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api.calls import backend, experiment_id, required, view_type
-from trackledger.api.errors import ApiError, endpoint
+from trackledger.api.errors import ApiError
 from trackledger.api.requests import SearchRunsRequest
 from trackledger.api.wire import Int32, read
 from trackledger.eventlog.errors import NotFound
+from trackledger.projections.browse import Axis
 from trackledger.projections.views import Page, RunView
 
 __all__ = ["routes"]
@@ -27,6 +27,8 @@ __all__ = ["routes"]
 #: Points a chart asks for by default, and at most (a chart is a few thousand pixels wide).
 DEFAULT_BUCKETS = 1000
 MAX_BUCKETS = 10_000
+#: Runs one metrics/sampled-runs request may ask for (a chart of a page of 500 runs).
+MAX_SAMPLED_RUNS = 500
 #: Runs fetched per search while writing a CSV download.
 CSV_PAGE = 1000
 
@@ -42,48 +44,60 @@ class SampledHistoryRequest(msgspec.Struct):
     max_points: Int32 | None = None
 
 
+class SampledRunsRequest(msgspec.Struct):
+    run_ids: list[str] = []
+    metric_key: str | None = None
+    x_axis: str = "step"
+    max_points: Int32 | None = None
+
+
 async def _experiment_ids(request: Request) -> list[int]:
     req = await read(request, ExperimentIdsRequest, lists=frozenset({"experiment_ids"}))
     return [int(experiment_id(e, "experiment_ids")) for e in req.experiment_ids]
 
 
-@endpoint
 async def run_counts(request: Request) -> Response:
     """``{"counts": {experiment_id: {"active": n, "deleted": n}}}``."""
     counts = await backend(request).browse.run_counts(await _experiment_ids(request))
     return render.json_response({"counts": {e: msgspec.to_builtins(c) for e, c in counts.items()}})
 
 
-@endpoint
 async def run_keys(request: Request) -> Response:
     """The param, metric and tag keys of the experiments' runs: the columns a table offers."""
     keys = await backend(request).browse.run_keys(await _experiment_ids(request))
     return render.json_response(msgspec.to_builtins(keys))
 
 
-@endpoint
+def _axis(x_axis: str) -> Axis:
+    if x_axis not in ("step", "timestamp"):
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"Invalid value {x_axis!r} for parameter 'x_axis': use 'step' or 'timestamp'.",
+        )
+    return "step" if x_axis == "step" else "timestamp"
+
+
+def _buckets(max_points: int | None) -> int:
+    buckets = DEFAULT_BUCKETS if max_points is None else max_points
+    if not 1 <= buckets <= MAX_BUCKETS:
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"Invalid value {buckets} for parameter 'max_points': use 1 to {MAX_BUCKETS}.",
+        )
+    return buckets
+
+
 async def sampled_history(request: Request) -> Response:
     """A metric's history in at most ``max_points`` buckets of the ``x_axis`` (step or
     timestamp), each with its lowest and highest value: long series keep their spikes."""
     req = await read(request, SampledHistoryRequest)
     run_id = required(req.run_id, "run_id")
     key = required(req.metric_key, "metric_key")
-    if req.x_axis not in ("step", "timestamp"):
-        raise ApiError(
-            "INVALID_PARAMETER_VALUE",
-            f"Invalid value {req.x_axis!r} for parameter 'x_axis': use 'step' or 'timestamp'.",
-        )
-    buckets = DEFAULT_BUCKETS if req.max_points is None else req.max_points
-    if not 1 <= buckets <= MAX_BUCKETS:
-        raise ApiError(
-            "INVALID_PARAMETER_VALUE",
-            f"Invalid value {buckets} for parameter 'max_points': use 1 to {MAX_BUCKETS}.",
-        )
+    axis = _axis(req.x_axis)
+    buckets = _buckets(req.max_points)
     if await backend(request).reads.get_run(run_id) is None:
         raise NotFound(f"Run with id={run_id} not found")
-    points = await backend(request).browse.metric_buckets(
-        run_id, key, axis="step" if req.x_axis == "step" else "timestamp", buckets=buckets
-    )
+    points = await backend(request).browse.metric_buckets(run_id, key, axis=axis, buckets=buckets)
     return render.json_response(
         {
             "metric_key": key,
@@ -101,13 +115,71 @@ async def sampled_history(request: Request) -> Response:
     )
 
 
-def _csv_line(values: list[Any]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow(values)
-    return out.getvalue()
+async def sampled_runs(request: Request) -> Response:
+    """One metric of several runs, each run's history downsampled as metrics/sampled does,
+    in columns (``step``, ``timestamp``, ``min``, ``max``, ``count``): one request draws
+    a chart of every run in view. Runs without the metric come back with empty columns."""
+    req = await read(request, SampledRunsRequest, lists=frozenset({"run_ids"}))
+    key = required(req.metric_key, "metric_key")
+    axis = _axis(req.x_axis)
+    buckets = _buckets(req.max_points)
+    run_ids = list(dict.fromkeys(req.run_ids))
+    if not run_ids:
+        raise ApiError("INVALID_PARAMETER_VALUE", "Give at least one run_ids.")
+    if len(run_ids) > MAX_SAMPLED_RUNS:
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"Too many run_ids ({len(run_ids)}): give at most {MAX_SAMPLED_RUNS}.",
+        )
+    browse = backend(request).browse
+    missing = set(run_ids) - await browse.existing_runs(run_ids)
+    if missing:
+        raise NotFound(f"Run with id={min(missing)} not found")
+    histories = await asyncio.gather(
+        *(browse.metric_buckets(r, key, axis=axis, buckets=buckets) for r in run_ids)
+    )
+    return render.json_response(
+        {
+            "metric_key": key,
+            "runs": [
+                {
+                    "run_id": run_id,
+                    "step": [p.step for p in points],
+                    "timestamp": [p.timestamp for p in points],
+                    "min": [render.wire_float(p.min) for p in points],
+                    "max": [render.wire_float(p.max) for p in points],
+                    "count": [p.count for p in points],
+                }
+                for run_id, points in zip(run_ids, histories, strict=True)
+            ],
+        }
+    )
 
 
-@endpoint
+#: What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection"): such a
+#: cell gets a leading single quote, and quotes around it.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: A plain number cannot be a formula: it stays as it is, so a spreadsheet reads a number.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+
+def _cell(value: str | float) -> str:
+    """One CSV cell: numbers as numbers, text quoted as needed and defused."""
+    if not isinstance(value, str):
+        wire = render.wire_float(float(value))
+        return wire if isinstance(wire, str) else repr(wire)
+    if value.startswith(_FORMULA_START) and _PLAIN_NUMBER.fullmatch(value) is None:
+        return "\"'" + value.replace('"', '""') + '"'
+    if _NEEDS_QUOTES.search(value):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _csv_line(values: list[str | float]) -> str:
+    return ",".join(_cell(v) for v in values) + "\n"
+
+
 async def export_csv(request: Request) -> Response:
     """Every run a search finds, as CSV: run id, name, source type, source name, user and
     status, then a column per param and per metric (latest value) of the experiments."""
@@ -134,7 +206,7 @@ async def export_csv(request: Request) -> Response:
     def row(run: RunView) -> str:
         tags = {t.key: t.value for t in run.tags}
         params = {p.key: p.value for p in run.params}
-        metrics = {m.key: render.wire_float(m.value) for m in run.metrics}
+        metrics: dict[str, str | float] = {m.key: m.value for m in run.metrics}
         return _csv_line(
             [
                 run.info.run_id,
@@ -179,5 +251,6 @@ routes = [
     Route("/experiments/run-counts", run_counts, methods=["GET"]),
     Route("/runs/keys", run_keys, methods=["GET"]),
     Route("/metrics/sampled", sampled_history, methods=["GET"]),
+    Route("/metrics/sampled-runs", sampled_runs, methods=["GET", "POST"]),
     Route("/runs/export-csv", export_csv, methods=["GET"]),
 ]

@@ -9,6 +9,7 @@ import hashlib
 from starlette.requests import Request
 
 from trackledger.api.errors import ApiError
+from trackledger.api.wire import refuse_nul
 from trackledger.eventlog.commands import AnyCommand
 from trackledger.eventlog.results import AnyResult
 from trackledger.eventlog.store import Idempotency
@@ -19,6 +20,7 @@ __all__ = [
     "backend",
     "execute",
     "experiment_id",
+    "path_param",
     "required",
     "run_status",
     "view_type",
@@ -43,7 +45,7 @@ def actor(request: Request) -> str | None:
             decoded = base64.b64decode(header[6:], validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
             return None
-        return decoded.split(":", 1)[0] or None
+        return refuse_nul(decoded.split(":", 1)[0], "Authorization") or None
     return None
 
 
@@ -51,10 +53,11 @@ async def _idempotency(request: Request) -> Idempotency | None:
     key = request.headers.get("idempotency-key")
     if key is None:
         return None
-    if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_LENGTH or "\x00" in key:
         raise ApiError(
             "INVALID_PARAMETER_VALUE",
-            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters long.",
+            f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters long, "
+            "without NUL.",
         )
     digest = hashlib.sha256()
     digest.update(request.method.encode())
@@ -72,6 +75,12 @@ async def execute(request: Request, command: AnyCommand, *, user: str | None = N
         actor=actor(request) or user,
         idempotency=await _idempotency(request),
     )
+
+
+def path_param(request: Request, name: str) -> str:
+    """A parameter from the URL path (URL-decoded, so it may hold a NUL)."""
+    value: str = request.path_params[name]
+    return refuse_nul(value, name)
 
 
 def required(value: str | None, name: str) -> str:

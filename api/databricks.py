@@ -8,7 +8,6 @@ from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api.calls import execute, experiment_id
-from trackledger.api.errors import endpoint
 from trackledger.api.requests import DeleteRunsRequest, RestoreRunsRequest
 from trackledger.api.wire import read
 from trackledger.eventlog import commands as c
@@ -17,7 +16,6 @@ from trackledger.eventlog.results import BulkResult
 __all__ = ["routes"]
 
 
-@endpoint
 async def delete_runs(request: Request) -> Response:
     req = await read(request, DeleteRunsRequest)
     command = c.DeleteRunsByTime(
@@ -30,7 +28,6 @@ async def delete_runs(request: Request) -> Response:
     return render.json_response({"runs_deleted": result.count})
 
 
-@endpoint
 async def restore_runs(request: Request) -> Response:
     req = await read(request, RestoreRunsRequest)
     command = c.RestoreRunsByTime(

@@ -8,7 +8,6 @@ from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api.calls import backend, execute, experiment_id, required, view_type
-from trackledger.api.errors import endpoint
 from trackledger.api.limits import page_size
 from trackledger.api.requests import (
     CreateExperimentRequest,
@@ -31,7 +30,6 @@ __all__ = ["routes"]
 _EMPTY = render.json_response({})
 
 
-@endpoint
 async def create(request: Request) -> Response:
     req = await read(request, CreateExperimentRequest)
     result = await execute(
@@ -46,7 +44,6 @@ async def create(request: Request) -> Response:
     return render.json_response({"experiment_id": result.experiment_id})
 
 
-@endpoint
 async def get(request: Request) -> Response:
     req = await read(request, GetExperimentRequest)
     exp_id = experiment_id(req.experiment_id)
@@ -56,7 +53,6 @@ async def get(request: Request) -> Response:
     return render.json_response({"experiment": render.experiment(found)})
 
 
-@endpoint
 async def get_by_name(request: Request) -> Response:
     req = await read(request, GetExperimentByNameRequest)
     name = required(req.experiment_name, "experiment_name")
@@ -66,7 +62,6 @@ async def get_by_name(request: Request) -> Response:
     return render.json_response({"experiment": render.experiment(found)})
 
 
-@endpoint
 async def search(request: Request) -> Response:
     req = await read(request, SearchExperimentsRequest, lists=frozenset({"order_by"}))
     limit = page_size(req.max_results, default=1000)
@@ -87,7 +82,6 @@ async def search(request: Request) -> Response:
     return render.json_response(body)
 
 
-@endpoint
 async def update(request: Request) -> Response:
     req = await read(request, UpdateExperimentRequest)
     exp_id = experiment_id(req.experiment_id)
@@ -95,21 +89,18 @@ async def update(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def delete(request: Request) -> Response:
     req = await read(request, ExperimentIdRequest)
     await execute(request, c.DeleteExperiment(experiment_id=experiment_id(req.experiment_id)))
     return _EMPTY
 
 
-@endpoint
 async def restore(request: Request) -> Response:
     req = await read(request, ExperimentIdRequest)
     await execute(request, c.RestoreExperiment(experiment_id=experiment_id(req.experiment_id)))
     return _EMPTY
 
 
-@endpoint
 async def set_tag(request: Request) -> Response:
     req = await read(request, ExperimentTagRequest)
     exp_id = experiment_id(req.experiment_id)
@@ -117,7 +108,6 @@ async def set_tag(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def delete_tag(request: Request) -> Response:
     req = await read(request, ExperimentTagRequest)
     exp_id = experiment_id(req.experiment_id)

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api.calls import actor, backend, experiment_id, required
-from trackledger.api.errors import ApiError, endpoint
+from trackledger.api.errors import ApiError
 from trackledger.api.limits import page_size
 from trackledger.api.requests import (
     AsOfRequest,
@@ -30,6 +30,9 @@ from trackledger.projections.views import RunTree
 from trackledger.services.gc import collect, parse_duration
 
 __all__ = ["routes"]
+
+#: The longest ``older_than`` (about 285,000 years): beyond it, times leave 64 bits.
+MAX_AGE_MS = 2**53
 
 
 def _nested(tree: RunTree) -> dict[str, Any]:
@@ -50,7 +53,6 @@ def _nested(tree: RunTree) -> dict[str, Any]:
     return nodes[tree.path[0]]
 
 
-@endpoint
 async def run_tree(request: Request) -> Response:
     """The tree a run belongs to: ``root``, the ``path`` from the root down to the run, and
     the nested ``tree`` of every run under the root (deleted ones included, marked)."""
@@ -62,15 +64,21 @@ async def run_tree(request: Request) -> Response:
     return render.json_response({"root": tree.path[0], "path": tree.path, "tree": _nested(tree)})
 
 
-@endpoint
 async def gc(request: Request) -> Response:
     """Purge now what was deleted longer ago than ``older_than`` (default: the retention)."""
     req = await read(request, CollectRequest)
     default_ms: int = request.app.state.retention_ms
     try:
         older_than = parse_duration(req.older_than) if req.older_than else default_ms
+    except OverflowError:  # more digits than a float holds
+        older_than = MAX_AGE_MS + 1
     except ValueError as exc:
         raise ApiError("INVALID_PARAMETER_VALUE", str(exc)) from None
+    if older_than > MAX_AGE_MS:
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"Invalid value for parameter 'older_than': at most {MAX_AGE_MS // 86_400_000} days.",
+        )
     done = await collect(
         backend(request), older_than, artifacts=request.app.state.artifacts, actor=actor(request)
     )
@@ -89,14 +97,12 @@ async def _history(request: Request, stream: str, req: HistoryRequest) -> Respon
     return render.json_response(body)
 
 
-@endpoint
 async def run_history(request: Request) -> Response:
     """A run's events in log order: position, time, actor, type and what changed."""
     req = await read(request, HistoryRequest)
     return await _history(request, run_stream(required(req.run_id, "run_id")), req)
 
 
-@endpoint
 async def experiment_history(request: Request) -> Response:
     req = await read(request, HistoryRequest)
     experiment_id(req.experiment_id)
@@ -108,7 +114,6 @@ async def experiment_history(request: Request) -> Response:
 AS_OF_TIME_FROM = 10**11
 
 
-@endpoint
 async def run_as_of(request: Request) -> Response:
     """The run exactly as runs/get would have answered at ``as_of`` (a time in ms, or a
     log position): its events up to then, applied by the live projection code to tables
@@ -125,7 +130,6 @@ async def run_as_of(request: Request) -> Response:
     return render.json_response({"run": render.run(view)})
 
 
-@endpoint
 async def events_feed(request: Request) -> Response:
     """Events after the cursor ``after``, in an order a consumer can resume from
     (``next_cursor``). With ``wait_ms``, an empty answer waits up to that long for news."""

@@ -9,7 +9,10 @@ __all__ = ["MAX_PAGE_SIZE", "page_size"]
 MAX_PAGE_SIZE = 50_000
 
 
-def page_size(value: int | None, *, default: int, field: str = "max_results") -> int:
+def page_size(
+    value: int | None, *, default: int, field: str = "max_results", most: int | None = MAX_PAGE_SIZE
+) -> int:
+    """``value`` (or ``default``), refused unless positive and at most ``most``."""
     if value is None:
         return default
     if value <= 0:
@@ -18,10 +21,9 @@ def page_size(value: int | None, *, default: int, field: str = "max_results") ->
             f"Invalid value {value} for parameter '{field}' supplied. It must be a positive "
             "integer",
         )
-    if value > MAX_PAGE_SIZE:
+    if most is not None and value > most:
         raise ApiError(
             "INVALID_PARAMETER_VALUE",
-            f"Invalid value {value} for parameter '{field}' supplied. It must be at most "
-            f"{MAX_PAGE_SIZE}",
+            f"Invalid value {value} for parameter '{field}' supplied. It must be at most {most}",
         )
     return value

@@ -8,8 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from trackledger.api import render
-from trackledger.api.calls import backend, execute, experiment_id, required
-from trackledger.api.errors import endpoint
+from trackledger.api.calls import backend, execute, experiment_id, path_param, required
 from trackledger.api.limits import page_size
 from trackledger.api.requests import TagWire
 from trackledger.api.wire import Int64, read
@@ -92,7 +91,6 @@ def _pairs(items: list[TagWire]) -> list[c.TagIn]:
     return [c.TagIn(t.key, t.value) for t in items]
 
 
-@endpoint
 async def create(request: Request) -> Response:
     req = await read(request, CreateRequest)
     command = c.CreateLoggedModel(
@@ -108,52 +106,46 @@ async def create(request: Request) -> Response:
     return await _model(request, result.model_id)
 
 
-@endpoint
 async def get(request: Request) -> Response:
     req = await read(request, GetRequest)
-    return await _model(request, request.path_params["model_id"], req.allow_deleted)
+    return await _model(request, path_param(request, "model_id"), req.allow_deleted)
 
 
-@endpoint
 async def finalize(request: Request) -> Response:
     req = await read(request, FinalizeRequest)
     status = (
         _STATUS_NUMBERS.get(req.status, req.status) if isinstance(req.status, int) else req.status
     )
-    model_id = request.path_params["model_id"]
+    model_id = path_param(request, "model_id")
     await execute(request, c.FinalizeLoggedModel(model_id=model_id, status=status))  # type: ignore[arg-type]
     return await _model(request, model_id)
 
 
-@endpoint
 async def delete(request: Request) -> Response:
-    await execute(request, c.DeleteLoggedModel(model_id=request.path_params["model_id"]))
+    await execute(request, c.DeleteLoggedModel(model_id=path_param(request, "model_id")))
     return _EMPTY
 
 
-@endpoint
 async def set_tags(request: Request) -> Response:
     req = await read(request, TagsRequest)
-    model_id = request.path_params["model_id"]
+    model_id = path_param(request, "model_id")
     await execute(request, c.SetLoggedModelTags(model_id=model_id, tags=_pairs(req.tags)))
     return _EMPTY
 
 
-@endpoint
 async def delete_tag(request: Request) -> Response:
     command = c.DeleteLoggedModelTag(
-        model_id=request.path_params["model_id"], key=request.path_params["key"]
+        model_id=path_param(request, "model_id"), key=path_param(request, "key")
     )
     await execute(request, command)
     return _EMPTY
 
 
-@endpoint
 async def log_params(request: Request) -> Response:
     req = await read(request, ParamsRequest)
     params = [c.ParamIn(p.key, p.value) for p in req.params]
     await execute(
-        request, c.LogLoggedModelParams(model_id=request.path_params["model_id"], params=params)
+        request, c.LogLoggedModelParams(model_id=path_param(request, "model_id"), params=params)
     )
     return _EMPTY
 
@@ -168,7 +160,6 @@ _ORDER_FIELDS = {
 }
 
 
-@endpoint
 async def search(request: Request) -> Response:
     req = await read(request, SearchRequest)
     ids = [int(experiment_id(e)) for e in req.experiment_ids]
@@ -192,7 +183,6 @@ async def search(request: Request) -> Response:
     return render.json_response(body)
 
 
-@endpoint
 async def log_outputs(request: Request) -> Response:
     req = await read(request, OutputsRequest)
     outputs = [

@@ -94,7 +94,8 @@ def document(routes: list[BaseRoute]) -> dict[str, Any]:
             for name in route.param_convertors
         ]
         if struct is not None and method == "GET":
-            parameters += _query_parameters(components[struct.__name__])
+            name = by_struct[struct]["$ref"].rsplit("/", 1)[-1]  # qualified if names clash
+            parameters += _query_parameters(components[name])
         elif struct is not None:
             operation["requestBody"] = {
                 "required": True,

@@ -8,7 +8,6 @@ from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api.calls import backend, execute, experiment_id, required, run_status, view_type
-from trackledger.api.errors import endpoint
 from trackledger.api.limits import page_size
 from trackledger.api.requests import (
     CreateRunRequest,
@@ -49,7 +48,6 @@ def _metric(m: MetricWire) -> c.MetricIn:
     )
 
 
-@endpoint
 async def create(request: Request) -> Response:
     req = await read(request, CreateRunRequest)
     exp_id = experiment_id(req.experiment_id) if req.experiment_id else None
@@ -68,7 +66,6 @@ async def create(request: Request) -> Response:
     return render.json_response({"run": render.run_from_created(result.event)})
 
 
-@endpoint
 async def get(request: Request) -> Response:
     req = await read(request, GetRunRequest)
     run_id = _run_id(req)
@@ -78,7 +75,6 @@ async def get(request: Request) -> Response:
     return render.json_response({"run": render.run(found)})
 
 
-@endpoint
 async def update(request: Request) -> Response:
     req = await read(request, UpdateRunRequest)
     result = await execute(
@@ -94,7 +90,6 @@ async def update(request: Request) -> Response:
     return render.json_response({"run_info": render.run_info(result.run)})
 
 
-@endpoint
 async def delete(request: Request) -> Response:
     req = await read(request, DeleteRunRequest)
     command = c.DeleteRun(run_id=_run_id(req), include_descendants=req.include_descendants)
@@ -102,14 +97,12 @@ async def delete(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def restore(request: Request) -> Response:
     req = await read(request, RunIdRequest)
     await execute(request, c.RestoreRun(run_id=_run_id(req)))
     return _EMPTY
 
 
-@endpoint
 async def log_metric(request: Request) -> Response:
     req = await read(request, LogMetricRequest)
     command = c.LogBatch(run_id=_run_id(req), metrics=[_metric(req)], shape="single")
@@ -117,7 +110,6 @@ async def log_metric(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def log_param(request: Request) -> Response:
     req = await read(request, LogParamRequest)
     command = c.LogBatch(
@@ -127,7 +119,6 @@ async def log_param(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def set_tag(request: Request) -> Response:
     req = await read(request, SetTagRequest)
     command = c.LogBatch(run_id=_run_id(req), tags=[c.TagIn(req.key, req.value)], shape="single")
@@ -135,14 +126,12 @@ async def set_tag(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def delete_tag(request: Request) -> Response:
     req = await read(request, DeleteTagRequest)
     await execute(request, c.DeleteRunTag(run_id=required(req.run_id, "run_id"), key=req.key))
     return _EMPTY
 
 
-@endpoint
 async def log_batch(request: Request) -> Response:
     req = await read(request, LogBatchRequest)
     command = c.LogBatch(
@@ -155,7 +144,6 @@ async def log_batch(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def log_inputs(request: Request) -> Response:
     req = await read(request, LogInputsRequest)
     datasets = []
@@ -184,7 +172,6 @@ async def log_inputs(request: Request) -> Response:
     return _EMPTY
 
 
-@endpoint
 async def search(request: Request) -> Response:
     req = await read(request, SearchRunsRequest, lists=frozenset({"experiment_ids", "order_by"}))
     exp_ids = [int(experiment_id(e)) for e in req.experiment_ids]
@@ -210,16 +197,23 @@ async def search(request: Request) -> Response:
     return render.json_response(body)
 
 
-@endpoint
 async def metric_history(request: Request) -> Response:
     req = await read(request, GetMetricHistoryRequest)
     run_id = _run_id(req)
     key = required(req.metric_key, "metric_key")
-    limit = None if req.max_results is None else page_size(req.max_results, default=0)
-    offset = decode_page_token(req.page_token) if limit is not None else 0
-    page = await backend(request).reads.metric_history(run_id, key, offset=offset, limit=limit)
+    # As MLflow: pages only with max_results, which has no upper bound here (the client
+    # asks for 25,000); a page token is read (and refused if bad) with or without it.
+    limit = None if req.max_results is None else page_size(req.max_results, default=0, most=None)
+    offset = decode_page_token(req.page_token)
+    reads = backend(request).reads
+    if limit is None:  # everything from the token's offset on
+        page = await reads.metric_history(run_id, key, offset=0, limit=None)
+        items = page.items[offset:]
+    else:
+        page = await reads.metric_history(run_id, key, offset=offset, limit=limit)
+        items = page.items
     body: dict[str, object] = {}
-    metrics = [render.metric(m) for m in page.items if isinstance(m, MetricValue)]
+    metrics = [render.metric(m) for m in items if isinstance(m, MetricValue)]
     if metrics:
         body["metrics"] = metrics
     if page.next_offset is not None:

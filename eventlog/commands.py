@@ -8,10 +8,28 @@ from __future__ import annotations
 
 import msgspec
 
+from trackledger.eventlog.command_base import Command, TagIn
 from trackledger.eventlog.events import DatasetInput, ModelOutput
+from trackledger.eventlog.registry_commands import (
+    CreateModelVersion,
+    CreateRegisteredModel,
+    DeleteModelVersion,
+    DeleteModelVersionTag,
+    DeleteRegisteredModel,
+    DeleteRegisteredModelAlias,
+    DeleteRegisteredModelTag,
+    RenameRegisteredModel,
+    SetModelVersionTag,
+    SetRegisteredModelAlias,
+    SetRegisteredModelTag,
+    TransitionModelVersionStage,
+    UpdateModelVersion,
+    UpdateRegisteredModel,
+)
 
 __all__ = [
     "AnyCommand",
+    "Command",
     "CreateExperiment",
     "CreateLoggedModel",
     "CreateRun",
@@ -43,11 +61,6 @@ __all__ = [
 ]
 
 
-class TagIn(msgspec.Struct, frozen=True):
-    key: str | None = None
-    value: str | None = None
-
-
 class ParamIn(msgspec.Struct, frozen=True):
     key: str | None = None
     value: str | None = None
@@ -61,10 +74,6 @@ class MetricIn(msgspec.Struct, frozen=True):
     model_id: str | None = None
     dataset_name: str | None = None
     dataset_digest: str | None = None
-
-
-class Command(msgspec.Struct, frozen=True, kw_only=True, tag_field="command"):
-    pass
 
 
 class EnsureDefaultExperiment(Command, frozen=True, kw_only=True, tag="ensure_default"):
@@ -241,4 +250,18 @@ AnyCommand = (
     | DeleteLoggedModel
     | LogOutputs
     | RecordArtifact
+    | CreateRegisteredModel
+    | RenameRegisteredModel
+    | UpdateRegisteredModel
+    | DeleteRegisteredModel
+    | SetRegisteredModelTag
+    | DeleteRegisteredModelTag
+    | CreateModelVersion
+    | UpdateModelVersion
+    | TransitionModelVersionStage
+    | DeleteModelVersion
+    | SetModelVersionTag
+    | DeleteModelVersionTag
+    | SetRegisteredModelAlias
+    | DeleteRegisteredModelAlias
 )

@@ -9,7 +9,10 @@ from trackledger.eventlog import commands as c
 from trackledger.eventlog import decide_experiments as experiments
 from trackledger.eventlog import decide_lifecycle as lifecycle
 from trackledger.eventlog import decide_models as models
+from trackledger.eventlog import decide_registry as registry
 from trackledger.eventlog import decide_runs as runs
+from trackledger.eventlog import decide_versions as versions
+from trackledger.eventlog import registry_commands as rc
 from trackledger.eventlog.context import DecideContext
 from trackledger.eventlog.errors import TrackingError
 from trackledger.eventlog.lookups import Decision, Lookup, Outcome
@@ -42,6 +45,20 @@ _DECISIONS: dict[type, Callable[[Any, DecideContext], Decision]] = {
     c.DeleteLoggedModel: models.delete,
     c.LogOutputs: models.log_outputs,
     c.RecordArtifact: models.record_artifact,
+    rc.CreateRegisteredModel: registry.create,
+    rc.RenameRegisteredModel: registry.rename,
+    rc.UpdateRegisteredModel: registry.update,
+    rc.DeleteRegisteredModel: registry.delete,
+    rc.SetRegisteredModelTag: registry.set_tag,
+    rc.DeleteRegisteredModelTag: registry.delete_tag,
+    rc.SetRegisteredModelAlias: registry.set_alias,
+    rc.DeleteRegisteredModelAlias: registry.delete_alias,
+    rc.CreateModelVersion: versions.create,
+    rc.UpdateModelVersion: versions.update,
+    rc.TransitionModelVersionStage: versions.transition,
+    rc.DeleteModelVersion: versions.delete,
+    rc.SetModelVersionTag: versions.set_tag,
+    rc.DeleteModelVersionTag: versions.delete_tag,
 }
 
 

@@ -11,8 +11,28 @@ from __future__ import annotations
 
 import msgspec
 
+from trackledger.eventlog.event_base import Event, Tag
+from trackledger.eventlog.registry_events import (
+    REGISTRY_EVENTS,
+    AliasDeleted,
+    AliasSet,
+    ModelVersionCreated,
+    ModelVersionDeleted,
+    ModelVersionStageChanged,
+    ModelVersionTagDeleted,
+    ModelVersionTagSet,
+    ModelVersionUpdated,
+    RegisteredModelCreated,
+    RegisteredModelDeleted,
+    RegisteredModelRenamed,
+    RegisteredModelTagDeleted,
+    RegisteredModelTagSet,
+    RegisteredModelUpdated,
+)
+
 __all__ = [
     "IMPORT_MARKERS",
+    "REGISTRY_EVENTS",
     "TOMBSTONES",
     "AnyEvent",
     "BatchLogged",
@@ -58,11 +78,6 @@ __all__ = [
 ]
 
 
-class Tag(msgspec.Struct, frozen=True, array_like=True):
-    key: str
-    value: str
-
-
 class Param(msgspec.Struct, frozen=True, array_like=True):
     key: str
     value: str
@@ -88,14 +103,6 @@ class DatasetInput(msgspec.Struct, frozen=True, kw_only=True):
     schema: str | None = None
     profile: str | None = None
     tags: list[Tag] = []
-
-
-class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
-    """Base of every event. ``stream`` names the log stream the event belongs to."""
-
-    @property
-    def stream(self) -> str:
-        raise NotImplementedError
 
 
 def model_stream(model_id: str) -> str:
@@ -367,6 +374,20 @@ AnyEvent = (
     | ExperimentImported
     | RunImported
     | LoggedModelImported
+    | RegisteredModelCreated
+    | RegisteredModelRenamed
+    | RegisteredModelUpdated
+    | RegisteredModelTagSet
+    | RegisteredModelTagDeleted
+    | RegisteredModelDeleted
+    | ModelVersionCreated
+    | ModelVersionUpdated
+    | ModelVersionStageChanged
+    | ModelVersionDeleted
+    | ModelVersionTagSet
+    | ModelVersionTagDeleted
+    | AliasSet
+    | AliasDeleted
 )
 
 _encoder = msgspec.msgpack.Encoder()

@@ -13,6 +13,16 @@ from typing import Any, TypeVar
 import msgspec
 
 from trackledger.eventlog.events import Event
+from trackledger.eventlog.registry_lookups import (
+    GetAliases,
+    GetLatestVersions,
+    GetLoggedModelTags,
+    GetModelVersion,
+    GetModelVersionTags,
+    GetRegisteredModel,
+    GetRegisteredModelTags,
+    GetVersionsInStage,
+)
 
 __all__ = [
     "Ask",
@@ -120,6 +130,8 @@ class LoggedModelState(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     status: str
     lifecycle_stage: str
+    artifact_location: str = ""
+    source_run_id: str | None = None
 
 
 class GetLoggedModel(msgspec.Struct, frozen=True):
@@ -203,6 +215,14 @@ Lookup = (
     | GetExpired
     | CountStreamEvents
     | GetLoggedModel
+    | GetRegisteredModel
+    | GetModelVersion
+    | GetVersionsInStage
+    | GetLatestVersions
+    | GetAliases
+    | GetRegisteredModelTags
+    | GetModelVersionTags
+    | GetLoggedModelTags
 )
 
 

@@ -39,7 +39,7 @@ from trackledger.eventlog.postgres_sql import connection, is_outage, unavailable
 from trackledger.eventlog.postgres_tail import appending, horizon
 from trackledger.eventlog.results import AnyResult, encode_result
 from trackledger.eventlog.stats import WriteStats
-from trackledger.eventlog.store import Idempotency, StoredEvent
+from trackledger.eventlog.store import Idempotency, StoredEvent, cursor_parts
 
 __all__ = ["PostgresEventStore", "decode_cursor", "encode_cursor"]
 
@@ -59,8 +59,8 @@ def encode_cursor(txid: int, position: int) -> str:
 def decode_cursor(cursor: str | None) -> tuple[int, int]:
     if not cursor:
         return (0, 0)
-    txid, _, position = cursor.partition(".")
-    return int(txid), int(position or 0)
+    txid, position = [*cursor_parts(cursor, 2), 0][:2]
+    return txid, position
 
 
 def _stored(row: asyncpg.Record) -> StoredEvent:

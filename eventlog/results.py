@@ -17,7 +17,9 @@ __all__ = [
     "CreatedRun",
     "ExperimentId",
     "ModelId",
+    "ModelVersionRef",
     "Nothing",
+    "RegisteredModelRef",
     "RunInfo",
     "decode_result",
     "encode_result",
@@ -40,6 +42,15 @@ class ModelId(_Result, frozen=True, kw_only=True, tag="model_id"):
     model_id: str
 
 
+class RegisteredModelRef(_Result, frozen=True, kw_only=True, tag="registered_model"):
+    registered_model_id: str
+
+
+class ModelVersionRef(_Result, frozen=True, kw_only=True, tag="model_version"):
+    registered_model_id: str
+    version: int
+
+
 class CreatedRun(_Result, frozen=True, kw_only=True, tag="created_run"):
     """The run as it was created (its creation event describes all of it)."""
 
@@ -57,7 +68,16 @@ class BulkResult(_Result, frozen=True, kw_only=True, tag="bulk"):
     artifact_uris: list[str] = []
 
 
-AnyResult = Nothing | ExperimentId | CreatedRun | RunInfo | BulkResult | ModelId
+AnyResult = (
+    Nothing
+    | ExperimentId
+    | CreatedRun
+    | RunInfo
+    | BulkResult
+    | ModelId
+    | RegisteredModelRef
+    | ModelVersionRef
+)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[AnyResult] = msgspec.msgpack.Decoder(AnyResult)

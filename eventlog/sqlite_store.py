@@ -30,7 +30,7 @@ from trackledger.eventlog.sqlite_readers import ReaderPool
 from trackledger.eventlog.sqlite_sql import many_rows
 from trackledger.eventlog.sqlite_writer import GroupCommitWriter, Outcomes
 from trackledger.eventlog.stats import WriteStats
-from trackledger.eventlog.store import Idempotency, StoredEvent
+from trackledger.eventlog.store import Idempotency, StoredEvent, cursor_parts
 
 __all__ = ["SQLiteEventStore"]
 
@@ -213,7 +213,7 @@ class SQLiteEventStore:
         # One writer commits in position order, so the position is a safe cursor.
         rows = await self.readers.fetchall(
             f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
-            (int(after or 0), limit),
+            (cursor_parts(after, 1)[0] if after else 0, limit),
         )
         return [_stored(row) for row in rows]
 

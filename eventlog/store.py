@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncGenerator, Sequence
 from typing import Protocol
 
 import msgspec
 
 from trackledger.eventlog.commands import AnyCommand
-from trackledger.eventlog.errors import IdempotencyKeyReused
+from trackledger.eventlog.errors import IdempotencyKeyReused, InvalidInput
 from trackledger.eventlog.events import AnyEvent
 from trackledger.eventlog.results import AnyResult, decode_result
 from trackledger.eventlog.stats import WriteStats
 
-__all__ = ["EventStore", "Idempotency", "StoredEvent", "system_clock"]
+__all__ = ["EventStore", "Idempotency", "StoredEvent", "cursor_parts", "system_clock"]
+
+_CURSOR = re.compile(r"[0-9]{1,19}(?:\.[0-9]{1,19})*")
+_INT64_MAX = 2**63 - 1
 
 
 class StoredEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -45,6 +49,20 @@ class Idempotency(msgspec.Struct, frozen=True):
         if stored_hash != self.request_hash:
             raise IdempotencyKeyReused(self.key)
         return decode_result(stored_result)
+
+
+def cursor_parts(cursor: str, count: int) -> list[int]:
+    """The numbers of a cursor ``read_all`` handed out: 1 to ``count`` of them, joined by
+    dots, each a 64-bit integer of plain digits. Anything else is refused, not guessed at."""
+    parts = cursor.split(".")
+    if (
+        len(parts) > count
+        or _CURSOR.fullmatch(cursor) is None
+        or any(int(part) > _INT64_MAX for part in parts)
+    ):
+        shown = repr(cursor) if len(cursor) <= 100 else f"{cursor[:100]!r}..."
+        raise InvalidInput(f"Invalid cursor {shown}: pass back a next_cursor this server returned.")
+    return [int(part) for part in parts]
 
 
 def system_clock() -> int:

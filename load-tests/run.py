@@ -7,7 +7,8 @@ Each (target, scenario) gets a freshly started server on an empty store, a warm-
 ``--repeats`` timed rounds; the table shows the medians of the rounds. Afterwards the runner
 counts the points the server holds through the API and reports any acknowledged point that
 is missing. Requests go to 127.0.0.1 only, and every round is bounded in seconds and
-requests. ``--scenarios search`` runs the search scenario (search.py) instead.
+requests. ``--scenarios search`` runs the search scenario (search.py) instead, and
+``--scenarios registry`` the model registry's (registry.py).
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--scenarios",
         default=",".join(INGEST),
-        help="comma-separated, from: " + ", ".join(INGEST) + ", search",
+        help="comma-separated, from: " + ", ".join(INGEST) + ", search, registry",
     )
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent connections")
     parser.add_argument("--seconds", type=float, default=10, help="length of a timed round")
@@ -147,9 +148,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--search-runs", type=int, default=100_000, help="runs to load for the search scenario"
     )
+    parser.add_argument(
+        "--registry-models", type=int, default=1000, help="models for the registry scenario"
+    )
+    parser.add_argument(
+        "--registry-versions", type=int, default=100, help="versions of each model (registry)"
+    )
     args = parser.parse_args(argv)
     if args.targets is None:
-        search = args.scenarios == "search"
+        search = args.scenarios in ("search", "registry")
         args.targets = ",".join(t for t in TARGETS if not search or t.startswith("trackledger"))
     for target in args.targets.split(","):
         if target not in TARGETS:
@@ -163,6 +170,10 @@ async def main_async(args: argparse.Namespace) -> str:
         from search import run_search
 
         return await run_search(args)
+    if scenarios == ["registry"]:
+        from registry import run_registry
+
+        return await run_registry(args)
     rows = []
     started = time.monotonic()
     for scenario in scenarios:

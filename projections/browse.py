@@ -14,6 +14,9 @@ from trackledger.projections.sql_reads import FetchAll
 
 __all__ = ["Axis", "Browse", "MetricBucket", "RunCounts", "RunKeys"]
 
+#: Run ids looked up per query when checking that runs exist.
+_ID_CHUNK = 500
+
 #: What a chart's x axis measures.
 Axis = Literal["step", "timestamp"]
 
@@ -94,16 +97,40 @@ class Browse:
             tags=await keys("run_tags", " AND t.value IS NOT NULL"),
         )
 
+    async def existing_runs(self, run_ids: list[str]) -> set[str]:
+        """Which of ``run_ids`` name a run (deleted ones included)."""
+        found: set[str] = set()
+        for start in range(0, len(run_ids), _ID_CHUNK):
+            chunk = run_ids[start : start + _ID_CHUNK]
+            rows = await self._fetchall(
+                f"SELECT run_id FROM runs WHERE run_id IN ({_marks(len(chunk))})", chunk
+            )
+            found.update(row[0] for row in rows)
+        return found
+
     async def metric_buckets(
         self, run_id: str, key: str, *, axis: Axis, buckets: int
     ) -> list[MetricBucket]:
         """One metric's history cut into at most ``buckets`` equal slices of ``axis``, in
         order. Histories no longer than ``buckets`` come back point by point."""
-        span = await self._fetchall(
-            f"SELECT count(*), min({axis}), max({axis}) FROM metric_history "
-            "WHERE run_id = ? AND key = ?",
-            (run_id, key),
-        )
+        if axis == "step":
+            # Both ends from the (run_id, key, step, ...) key, and the count only as far as
+            # telling a short history from a long one: a few index probes, not a scan.
+            span = await self._fetchall(
+                "SELECT (SELECT count(*) FROM (SELECT 1 FROM metric_history "
+                "WHERE run_id = ? AND key = ? LIMIT ?) c), "
+                "(SELECT step FROM metric_history WHERE run_id = ? AND key = ? "
+                "ORDER BY step LIMIT 1), "
+                "(SELECT step FROM metric_history WHERE run_id = ? AND key = ? "
+                "ORDER BY step DESC LIMIT 1)",
+                (run_id, key, buckets + 1, run_id, key, run_id, key),
+            )
+        else:
+            span = await self._fetchall(
+                "SELECT count(*), min(timestamp), max(timestamp) FROM metric_history "
+                "WHERE run_id = ? AND key = ?",
+                (run_id, key),
+            )
         total, low, high = span[0]
         if not total:
             return []

@@ -16,6 +16,7 @@ from __future__ import annotations
 import msgspec
 
 from trackledger.eventlog import events as e
+from trackledger.projections.registry_changes import RegistryChange, registry_changes_for
 
 __all__ = [
     "AddInputs",
@@ -150,6 +151,7 @@ AnyChange = (
     | AddParams
     | AddMetrics
     | AddInputs
+    | RegistryChange
 )
 
 
@@ -166,6 +168,8 @@ def _run_tags(event: e.RunTagged | e.BatchLogged, pos: int) -> list[AnyChange]:
 
 def changes_for(event: e.AnyEvent, pos: int) -> list[AnyChange]:  # noqa: C901 - one case per event
     """The row changes ``event`` at log position ``pos`` makes."""
+    if isinstance(event, e.REGISTRY_EVENTS):
+        return list(registry_changes_for(event, pos))
     match event:
         case e.ExperimentCreated():
             exp_id = int(event.experiment_id)

@@ -17,6 +17,11 @@ import msgspec
 
 from trackledger.projections import changes as ch
 from trackledger.projections.numbers import as_number
+from trackledger.projections.registry_merge import (
+    RegistryStatements,
+    registry_plan,
+    registry_statements,
+)
 
 __all__ = ["MetricSeries", "Statements", "Step", "metric_series", "plan", "statements"]
 
@@ -192,6 +197,7 @@ class Statements(NamedTuple):
     purged_run: str
     purge_experiment: tuple[str, ...]
     purged_experiment: str
+    registry: RegistryStatements
 
 
 def statements(dialect: str, suffix: str = "") -> Statements:
@@ -224,6 +230,7 @@ def statements(dialect: str, suffix: str = "") -> Statements:
             f"INSERT INTO purged_experiments{suffix} (experiment_id, purged_time, pos) "
             "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
         ),
+        registry=registry_statements(dialect, suffix),
     )
 
 
@@ -417,3 +424,6 @@ def plan(sql: Statements, change: ch.AnyChange) -> Iterator[Step]:  # noqa: C901
             yield Step(sql.purged_experiment, [(change.experiment_id, change.time, change.pos)])
         case ch.AddMetrics():
             raise TypeError("metrics changes go through metric_series()")
+        case _:
+            for step in registry_plan(sql.registry, change):
+                yield Step(step.sql, step.rows)

@@ -8,6 +8,8 @@ tag's value parsed as a number when it is exactly one, for numeric filters.
 
 from __future__ import annotations
 
+from trackledger.projections.registry_schema import REGISTRY_TABLES, registry_ddl
+
 __all__ = ["PROJECTION_TABLES", "projection_ddl"]
 
 PROJECTION_TABLES = (
@@ -26,6 +28,7 @@ PROJECTION_TABLES = (
     "logged_models",
     "logged_model_tags",
     "logged_model_params",
+    *REGISTRY_TABLES,
 )
 
 
@@ -49,6 +52,10 @@ def projection_ddl(dialect: str, suffix: str = "", generation: int = 0) -> list[
     # PostgreSQL's btree entries are limited to about 2.7 kB and param and tag values reach
     # 8000 characters, so there the text indexes lead with (key, run) instead of the value.
     kv = "key, value" if dialect == "sqlite" else "key, run_id"
+    return [*_tracking_ddl(s, g, i, r, b, w, kv), *registry_ddl(dialect, suffix, generation)]
+
+
+def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> list[str]:
     return [
         f"""CREATE TABLE IF NOT EXISTS experiments{s} (
             experiment_id {i} PRIMARY KEY,

@@ -16,6 +16,7 @@ import asyncpg
 
 from trackledger.eventlog import lookups as q
 from trackledger.eventlog.postgres_sql import numbered
+from trackledger.projections.registry_lookups_sql import registry_lookup_query
 
 __all__ = [
     "LookupQuery",
@@ -102,6 +103,10 @@ def _keys(sql: str, owner: Any, keys: list[str]) -> LookupQuery:
 def lookup_query(lookup: q.Lookup, dialect: str) -> LookupQuery:  # noqa: C901 - one case each
     def lock(mode: str) -> str:
         return _LOCKS[mode] if dialect == "postgres" else ""
+
+    registry = registry_lookup_query(lookup, dialect)
+    if registry is not None:
+        return LookupQuery(*registry)
 
     match lookup:
         case q.GetRun():
@@ -225,7 +230,8 @@ def lookup_query(lookup: q.Lookup, dialect: str) -> LookupQuery:  # noqa: C901 -
             )
         case q.GetLoggedModel():
             return LookupQuery(
-                "SELECT model_id, experiment_id, name, status, lifecycle_stage "
+                "SELECT model_id, experiment_id, name, status, lifecycle_stage, "
+                "artifact_location, source_run_id "
                 "FROM logged_models WHERE model_id = ? AND experiment_id IS NOT NULL",
                 (lookup.model_id,),
                 lambda rows: (
@@ -235,6 +241,8 @@ def lookup_query(lookup: q.Lookup, dialect: str) -> LookupQuery:  # noqa: C901 -
                         name=rows[0][2],
                         status=rows[0][3],
                         lifecycle_stage=rows[0][4],
+                        artifact_location=rows[0][5] or "",
+                        source_run_id=rows[0][6],
                     )
                     if rows
                     else None

@@ -1,8 +1,10 @@
 """Where artifact bytes live: an interface, and the local filesystem implementation.
 
 Paths are relative to the store's root and use ``/``. Every path is checked before it is
-used: no ``..`` segment, nothing absolute, no backslash, NUL or ``#``, after URL-decoding,
-and the resolved location must stay inside the root (so a symlink cannot lead out).
+used: no ``..`` segment, nothing absolute, no backslash, NUL or ``#``, however many times it
+was URL-encoded; no name longer than a filesystem allows; and the resolved location must
+stay inside the root (so a symlink cannot lead out). An upload that would collide with a
+directory, or go below a file, is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -18,11 +20,29 @@ from typing import Protocol
 
 import msgspec
 
-__all__ = ["ArtifactStore", "Entry", "LocalArtifactStore", "UnsafePath", "Written"]
+__all__ = [
+    "ArtifactStore",
+    "Entry",
+    "LocalArtifactStore",
+    "PathConflict",
+    "UnsafePath",
+    "Written",
+]
+
+#: The longest name of one file or directory (bytes of UTF-8), as on common filesystems.
+MAX_NAME_BYTES = 255
+#: The longest path below the root (bytes of UTF-8); the OS allows 4096 with the root.
+MAX_PATH_BYTES = 3072
+#: URL-decoding rounds before a path is deemed unreadable (as MLflow's ``_decode``).
+_DECODE_ROUNDS = 10
 
 
 class UnsafePath(ValueError):
-    """A path that could reach outside the artifact root."""
+    """A path that could reach outside the artifact root, or that no filesystem takes."""
+
+
+class PathConflict(ValueError):
+    """A write onto an existing directory, or below an existing file."""
 
 
 class Entry(msgspec.Struct, frozen=True):
@@ -50,9 +70,7 @@ class ArtifactStore(Protocol):
     def delete(self, path: str) -> None: ...
 
 
-def clean(path: str) -> str:
-    """``path`` URL-decoded and checked; "" is the root."""
-    decoded = urllib.parse.unquote(path)
+def _check(path: str, decoded: str) -> list[str]:
     if any(bad in decoded for bad in ("\\", "\x00", "#")):
         raise UnsafePath(f"Invalid path: {path!r}")
     if decoded.startswith("/") or (len(decoded) > 1 and decoded[1] == ":"):
@@ -60,7 +78,35 @@ def clean(path: str) -> str:
     parts = [p for p in decoded.split("/") if p not in ("", ".")]
     if ".." in parts:
         raise UnsafePath(f"Invalid path: {path!r} leaves the artifact root")
-    return "/".join(parts)
+    return parts
+
+
+def clean(path: str) -> str:
+    """``path`` URL-decoded once and checked; "" is the root.
+
+    What a path would become if decoded again and again (as MLflow's server does before
+    its own check) is checked as well: ``%25252e%25252e`` is refused like ``..``.
+    """
+    decoded = urllib.parse.unquote(path)
+    parts = _check(path, decoded)
+    deeper = decoded
+    for _ in range(_DECODE_ROUNDS):
+        again = urllib.parse.unquote(deeper)
+        if again == deeper:
+            break
+        _check(path, again)
+        deeper = again
+    else:
+        raise UnsafePath(f"Invalid path: {path!r} is URL-encoded too many times")
+    for part in parts:
+        if len(part.encode()) > MAX_NAME_BYTES:
+            raise UnsafePath(
+                f"Invalid path: the name {part[:40]!r}... is longer than {MAX_NAME_BYTES} bytes"
+            )
+    cleaned = "/".join(parts)
+    if len(cleaned.encode()) > MAX_PATH_BYTES:
+        raise UnsafePath(f"Invalid path: longer than {MAX_PATH_BYTES} bytes")
+    return cleaned
 
 
 class LocalArtifactStore:
@@ -79,7 +125,11 @@ class LocalArtifactStore:
         target = self._resolve(path)
         if target == self.root:
             raise UnsafePath("Invalid path: an artifact needs a file name")
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._check_room(path, target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):  # a file appeared meanwhile
+            raise PathConflict(f"Invalid path: {path!r} lies below an existing file") from None
         digest = hashlib.sha256()
         size = 0
         fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
@@ -90,10 +140,24 @@ class LocalArtifactStore:
                     digest.update(chunk)
                     size += len(chunk)
             os.replace(temporary, target)
+        except IsADirectoryError:  # a directory appeared meanwhile
+            Path(temporary).unlink(missing_ok=True)
+            raise PathConflict(f"Invalid path: {path!r} is an existing directory") from None
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
         return Written(size=size, sha256=digest.hexdigest())
+
+    def _check_room(self, path: str, target: Path) -> None:
+        """Refuse, before writing anything, a file onto a directory or below a file."""
+        if target.is_dir():
+            raise PathConflict(f"Invalid path: {path!r} is an existing directory")
+        for parent in reversed(target.relative_to(self.root).parents):
+            above = self.root / parent
+            if above.exists() and not above.is_dir():
+                raise PathConflict(
+                    f"Invalid path: {path!r} lies below the existing file {parent.as_posix()!r}"
+                )
 
     def local_file(self, path: str) -> Path | None:
         target = self._resolve(path)
@@ -122,5 +186,6 @@ class LocalArtifactStore:
             raise UnsafePath("Invalid path: refusing to delete the artifact root")
         if target.is_dir():
             shutil.rmtree(target)
-        else:
+        elif target.is_file():
             target.unlink(missing_ok=True)
+        # Else nothing is there (a path below a file included): nothing to delete.

@@ -21,6 +21,7 @@ from trackledger.eventlog.store import EventStore, system_clock
 from trackledger.projections import postgres_rebuild, sqlite_rebuild
 from trackledger.projections.browse import Browse
 from trackledger.projections.postgres_apply import PostgresProjector
+from trackledger.projections.registry_reads import RegistryReads
 from trackledger.projections.sql_lookups import (
     answer_postgres,
     answer_postgres_many,
@@ -69,6 +70,9 @@ class Backend(Protocol):
     @property
     def browse(self) -> Browse: ...
 
+    @property
+    def registry(self) -> RegistryReads: ...
+
     async def rebuild(self, progress: Progress | None = None, chunk: int = CHUNK) -> int: ...
 
     async def verify(
@@ -105,6 +109,7 @@ class SQLiteBackend:
         self.store = store
         self.reads = SqlReadModel(readers.fetchall, "sqlite")
         self.browse = Browse(readers.fetchall)
+        self.registry = RegistryReads(readers.fetchall, "sqlite")
         self.upgraded = upgraded
 
     async def finish_upgrade(self, progress: Progress | None = None) -> bool:
@@ -188,6 +193,7 @@ class PostgresBackend:
         self.store = store
         self.reads = SqlReadModel(PgFetchAll(read_pool), "postgres")
         self.browse = Browse(PgFetchAll(read_pool))
+        self.registry = RegistryReads(PgFetchAll(read_pool), "postgres")
         self.upgraded = upgraded
 
     async def finish_upgrade(self, progress: Progress | None = None) -> bool:

@@ -70,6 +70,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "only for this store's writers",
         postgres=tuple(LOG_V2),
     ),
+    Migration(
+        version=3,
+        summary="the model registry's tables (new projection tables, empty until registry "
+        "events arrive)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -126,9 +126,10 @@ async def client(backend: Backend, tmp_path: Path) -> AsyncIterator[httpx.AsyncC
 async def stored_positions(backend: Backend) -> list[int]:
     """The position of every event in this test's own log, read straight from its table.
 
-    Not through ``read_all``: on PostgreSQL it holds back every event newer than the oldest
-    transaction still open anywhere on the server (another test's, another process's), so a
-    count through it could be short, then grow with no write of this test's.
+    Not through ``read_all``, the tailing reader's view: on PostgreSQL it stops below any
+    transaction that may still append to the store (before postgres_tail.py, below any
+    transaction open anywhere on the server, which made counts through it come out short
+    and then grow with no write of the test's). The table shows every committed event.
     """
     sql = "SELECT position FROM events ORDER BY position"
     if backend.kind == "sqlite":

@@ -8,7 +8,11 @@ import json
 
 from trackledger.eventlog.errors import InvalidInput
 
-__all__ = ["decode_page_token", "encode_page_token"]
+__all__ = ["MAX_OFFSET", "decode_page_token", "encode_page_token"]
+
+#: The largest offset a token may carry: far beyond any real result, and small enough that
+#: the offset plus a page (times the search window's factor) stays a 64-bit integer.
+MAX_OFFSET = 2**53
 
 
 def encode_page_token(offset: int) -> str:
@@ -18,11 +22,14 @@ def encode_page_token(offset: int) -> str:
 def decode_page_token(token: str | None) -> int:
     if not token:
         return 0
+    shown = repr(token) if len(token) <= 100 else f"{token[:100]!r}..."
     try:
         data = json.loads(base64.b64decode(token, validate=True))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidInput(f"Invalid page token, could not base64-decode: {token!r}") from None
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        raise InvalidInput(f"Invalid page token, could not base64-decode: {shown}") from None
     offset = data.get("offset") if isinstance(data, dict) else None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidInput(f"Invalid page token, expected a non-negative offset: {token!r}")
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidInput(
+            f"Invalid page token, expected an offset from 0 to {MAX_OFFSET}: {shown}"
+        )
     return offset

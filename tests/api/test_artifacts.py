@@ -154,3 +154,80 @@ async def test_purging_a_run_removes_its_artifacts(client, clock, tmp_path):
     )
     assert purged["runs_purged"] == 1
     assert not run_dir.exists()
+
+
+def _tree(root) -> dict[str, bytes | None]:
+    """Every file (with its bytes) and directory under ``root``."""
+    if not root.exists():
+        return {}
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes() if p.is_file() else None)
+        for p in sorted(root.rglob("*"))
+    }
+
+
+_DEEP = "/".join(["d" * 200] * 20) + "/f.txt"
+
+
+@pytest.mark.parametrize(
+    "path, needle",
+    [
+        ("a/" + "x" * 256, "longer than 255 bytes"),
+        ("x" * 300 + "/file.txt", "longer than 255 bytes"),
+        ("a/" + "%C3%A9" * 128 + ".txt", "longer than 255 bytes"),  # 260 bytes of UTF-8
+        (_DEEP, "longer than 3072 bytes"),
+        # Encoded three times: the server decodes once, the check decodes the rest.
+        ("%25252e%25252e/escape.txt", "leaves the artifact root"),
+        ("a/%25252e%25252e/%25252e%25252e/escape.txt", "leaves the artifact root"),
+        ("%2525252e%2525252e/escape.txt", "leaves the artifact root"),
+        ("%25252fetc/escape.txt", "absolute"),
+        ("a/%25255c..%25255cescape.txt", "Invalid path"),
+        ("a%252523b", "Invalid path"),
+        ("a%252500b", "Invalid path"),
+        ("a/%25" + "25" * 14 + "2e%25" + "25" * 14 + "2e/escape.txt", "Invalid path"),
+    ],
+)
+async def test_hostile_artifact_paths_are_refused_and_write_nothing(
+    client, events, tmp_path, path, needle
+):
+    root = tmp_path / "artifacts"
+    await ok(await client.put(f"{PROXY}/keep/file.txt", content=b"keep"))
+    before, logged = _tree(root), await events()
+    for method in ("put", "get", "delete"):
+        response = await getattr(client, method)(
+            f"{PROXY}/{path}", **({"content": b"x" * 10} if method == "put" else {})
+        )
+        assert needle in error(response, "INVALID_PARAMETER_VALUE", 400), method
+    listing = await client.get(PROXY, params={"path": path.replace("%2525", "%25")})
+    error(listing, "INVALID_PARAMETER_VALUE", 400)
+    assert _tree(root) == before
+    assert await events() == logged
+    assert not [p for p in tmp_path.rglob("*") if "escape" in p.name]
+
+
+async def test_an_upload_onto_a_directory_or_below_a_file_is_refused(client, events, tmp_path):
+    exp_id = await new_experiment(client)
+    run_id = await new_run(client, exp_id)
+    base = f"{exp_id}/{run_id}/artifacts"
+    await ok(await client.put(f"{PROXY}/{base}/dir/inner.txt", content=b"inner"))
+    await ok(await client.put(f"{PROXY}/{base}/file.txt", content=b"file"))
+    root = tmp_path / "artifacts"
+    before, logged = _tree(root), await events()
+    for path, needle in [
+        ("dir", "is an existing directory"),
+        ("dir/", "needs a file name"),
+        ("file.txt/child.txt", "below the existing file"),
+        ("file.txt/deeper/child.txt", "below the existing file"),
+        ("dir/inner.txt/x", "below the existing file"),
+    ]:
+        response = await client.put(f"{PROXY}/{base}/{path}", content=b"new bytes")
+        assert needle in error(response, "INVALID_PARAMETER_VALUE", 400), path
+    # Nothing half-written: no temporary file, no directory made, no history event.
+    assert _tree(root) == before
+    assert await events() == logged
+    # Reading or deleting below a file finds nothing there.
+    error(await client.get(f"{PROXY}/{base}/file.txt/child.txt"), "RESOURCE_DOES_NOT_EXIST", 404)
+    await ok(await client.delete(f"{PROXY}/{base}/file.txt/child.txt"))
+    assert _tree(root) == before
+    download = await client.get(f"{PROXY}/{base}/file.txt")
+    assert download.status_code == 200 and download.content == b"file"

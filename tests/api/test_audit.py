@@ -108,15 +108,16 @@ async def test_as_of_each_step_reproduces_that_steps_runs_get(client):
 
 async def caught_up_feed(client, backend) -> dict:
     """The feed's first page once it shows every event of the table. On PostgreSQL the feed
-    holds back events newer than the oldest transaction still open anywhere on the server
-    (another process's, another test run's), so a first read may miss this test's own."""
+    stops below any transaction that may still append to the store, so a first read could
+    miss this test's own events while one is open (before the feed was scoped to its store,
+    any other test's transaction on the server did that)."""
     deadline = time.monotonic() + 60
     while True:
         page = await ok(await client.get(f"{TL}/events", params={"limit": 10000}))
         if len(page.get("events", [])) == await count_events(backend):
             return page
         assert time.monotonic() < deadline, (
-            "the feed never caught up with the table: is a transaction held open on the server?"
+            "the feed never caught up with the table: is an appending transaction held open?"
         )
         await asyncio.sleep(0.1)
 

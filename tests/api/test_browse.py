@@ -133,6 +133,92 @@ async def test_sampled_history_rejects_bad_input(client) -> None:
     assert missing == {"metric_key": "loss", "points": []}
 
 
+async def test_sampled_runs_gives_each_run_its_own_buckets(client) -> None:
+    exp = await new_experiment(client)
+    long_run, short_run, without = [await new_run(client, exp) for _ in range(3)]
+    values = [float(s % 7) for s in range(2000)]
+    values[1234] = 99.0
+    for start in range(0, 2000, 1000):
+        await _log(
+            client,
+            long_run,
+            metrics=[
+                {"key": "loss", "value": values[s], "timestamp": 10**12 + s, "step": s}
+                for s in range(start, start + 1000)
+            ],
+        )
+    await _log(
+        client,
+        short_run,
+        metrics=[{"key": "loss", "value": 0.25, "timestamp": 5, "step": 3}],
+    )
+    body = {
+        "run_ids": [long_run, short_run, without, long_run],
+        "metric_key": "loss",
+        "max_points": 50,
+    }
+    got = await ok(await client.post(f"{TL}/metrics/sampled-runs", json=body))
+    assert got["metric_key"] == "loss"
+    assert [r["run_id"] for r in got["runs"]] == [long_run, short_run, without]
+    first, second, third = got["runs"]
+    assert len(first["step"]) == 50 and sum(first["count"]) == 2000
+    assert first["step"][:3] == [0, 40, 80] and max(first["max"]) == 99.0
+    # The same buckets the one-run endpoint gives.
+    one = await ok(
+        await client.get(
+            f"{TL}/metrics/sampled",
+            params={"run_id": long_run, "metric_key": "loss", "max_points": 50},
+        )
+    )
+    assert [p["max"] for p in one["points"]] == first["max"]
+    assert [p["min"] for p in one["points"]] == first["min"]
+    assert second == {
+        "run_id": short_run,
+        "step": [3],
+        "timestamp": [5],
+        "min": [0.25],
+        "max": [0.25],
+        "count": [1],
+    }
+    assert third == {
+        "run_id": without,
+        "step": [],
+        "timestamp": [],
+        "min": [],
+        "max": [],
+        "count": [],
+    }
+    # A GET with the ids in the query string answers the same; by time too.
+    by_get = await ok(
+        await client.get(
+            f"{TL}/metrics/sampled-runs",
+            params={"run_ids": [long_run, short_run], "metric_key": "loss", "max_points": 50},
+        )
+    )
+    assert by_get["runs"] == got["runs"][:2]
+    by_time = await ok(
+        await client.post(f"{TL}/metrics/sampled-runs", json={**body, "x_axis": "timestamp"})
+    )
+    assert max(by_time["runs"][0]["max"]) == 99.0
+
+
+async def test_sampled_runs_rejects_bad_input(client) -> None:
+    exp = await new_experiment(client)
+    run_id = await new_run(client, exp)
+    base = {"run_ids": [run_id], "metric_key": "loss"}
+    for extra, code, status in [
+        ({"x_axis": "wall"}, "INVALID_PARAMETER_VALUE", 400),
+        ({"max_points": 0}, "INVALID_PARAMETER_VALUE", 400),
+        ({"run_ids": []}, "INVALID_PARAMETER_VALUE", 400),
+        ({"run_ids": [f"{i:032x}" for i in range(501)]}, "INVALID_PARAMETER_VALUE", 400),
+        ({"metric_key": None}, "INVALID_PARAMETER_VALUE", 400),
+        ({"run_ids": [run_id, "f" * 32]}, "RESOURCE_DOES_NOT_EXIST", 404),
+    ]:
+        error(
+            await client.post(f"{TL}/metrics/sampled-runs", json={**base, **extra}), code, status
+        )
+
+
 async def test_csv_download_of_a_search(client) -> None:
     exp = await new_experiment(client)
     ids = {}
@@ -204,3 +290,55 @@ async def test_the_ui_is_served_at_the_root(client) -> None:
     for asset in ["/static/app.css", "/static/js/main.js", "/static/js/runs.js"]:
         assert (await client.get(asset)).status_code == 200, asset
     error(await client.get("/static/../api/app.py"), "ENDPOINT_NOT_FOUND", 404)
+
+
+async def test_csv_download_defuses_formulas_and_keeps_numbers(client) -> None:
+    """OWASP's advice on CSV injection: a cell a spreadsheet would read as a formula (it
+    begins with =, +, -, @, a tab or a carriage return) gets a leading single quote and
+    quotes; numbers, negative ones included, stay numbers."""
+    exp = await new_experiment(client)
+    run = await new_run(
+        client,
+        exp,
+        run_name='=HYPERLINK("http://evil", "x")',
+        user_id="@SUM(1+1)",
+        tags=[
+            {"key": "mlflow.source.type", "value": "+cmd|' /C calc'!A0"},
+            {"key": "mlflow.source.name", "value": "\tindented"},
+        ],
+    )
+    params = {
+        "a_negative": "-0.5",
+        "b_exponent": "+1e-3",
+        "c_minus_formula": "-1+2",
+        "d_carriage": "\rreturn",
+        "e_plain": "plain, with a comma",
+        "f_at": "@",
+    }
+    await _log(
+        client,
+        run,
+        params=[{"key": k, "value": v} for k, v in params.items()],
+        metrics=[
+            {"key": "loss", "value": -0.5, "timestamp": 1, "step": 0},
+            {"key": "low", "value": "-Infinity", "timestamp": 1, "step": 0},
+        ],
+    )
+    response = await client.get(f"{TL}/runs/export-csv", params={"experiment_ids": [exp]})
+    assert response.status_code == 200, response.text
+    header, row = list(csv.reader(io.StringIO(response.text)))
+    cells = dict(zip(header, row, strict=True))
+    assert cells["Name"] == '\'=HYPERLINK("http://evil", "x")'
+    assert cells["User"] == "'@SUM(1+1)"
+    assert cells["Source Type"] == "'+cmd|' /C calc'!A0"
+    assert cells["Source Name"] == "'\tindented"
+    assert cells["params.a_negative"] == "-0.5"
+    assert cells["params.b_exponent"] == "+1e-3"
+    assert cells["params.c_minus_formula"] == "'-1+2"
+    assert cells["params.d_carriage"] == "'\rreturn"
+    assert cells["params.e_plain"] == "plain, with a comma"
+    assert cells["params.f_at"] == "'@"
+    assert cells["metrics.loss"] == "-0.5" and cells["metrics.low"] == "-Infinity"
+    # On the wire: a defused cell is quoted; a number is bare.
+    line = response.text.split("\n")[1]  # a cell holds a carriage return
+    assert ',"\'@SUM(1+1)",' in line and ",-0.5," in line and line.endswith(",-0.5,-Infinity")

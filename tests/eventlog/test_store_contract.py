@@ -3,7 +3,7 @@ PostgreSQL, through the interface alone.
 
 Counts are relative to a baseline taken inside each test, and read from the test's own
 events table (``stored_positions``): never a global count, and never through ``read_all``,
-whose PostgreSQL reader holds back events behind transactions still open elsewhere.
+which on PostgreSQL stops below any transaction that may still append to the store.
 """
 
 from __future__ import annotations
@@ -215,9 +215,10 @@ async def test_read_stream_gives_a_streams_events_in_order_and_pages(backend) ->
 
 
 async def _read_all_catches_up(store, backend) -> list[StoredEvent]:
-    """read_all from the start once it shows every event of the table. On PostgreSQL it may
-    hold back the newest while any older transaction on the server is still open, and its
-    order is the commit order, (transaction, position), not always the positions' order."""
+    """read_all from the start once it shows every event of the table. On PostgreSQL it stops
+    below any transaction that may still append to the store (none should be open once the
+    writes are answered: this only bounds the wait if one is), and its order is the commit
+    order, (transaction, position), not always the positions' order."""
     expected = await stored_positions(backend)
     deadline = time.monotonic() + 60
     while True:

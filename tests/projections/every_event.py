@@ -212,6 +212,8 @@ async def every_event_workload(client: httpx.AsyncClient, clock: Clock, backend:
     inputs = {"run_id": child, "datasets": [dataset], "models": [{"model_id": model}]}
     await ok(await post(client, "runs/log-inputs", inputs))
 
+    await _registry(client, parent, model)
+
     # Purged: a run, and an experiment with its run (tombstones stay in the log).
     await ok(await post(client, "runs/delete", {"run_id": doomed}))
     await ok(await post(client, "experiments/delete", {"experiment_id": doomed_exp}))
@@ -226,6 +228,40 @@ async def every_event_workload(client: httpx.AsyncClient, clock: Clock, backend:
         runs + imported.runs,
         models + imported.models,
     )
+
+
+async def _registry(client: httpx.AsyncClient, run_id: str, model_id: str) -> None:
+    """Every registry event: models, versions, tags, aliases, stages, deletes."""
+
+    async def call(method: str, path: str, body: dict[str, Any]) -> None:
+        await ok(await client.request(method, f"{API}/{path}", json=body))
+
+    await call(
+        "POST", "registered-models/create", {"name": "clf", "tags": [{"key": "a", "value": "1"}]}
+    )
+    await call("POST", "registered-models/rename", {"name": "clf", "new_name": "classifier"})
+    await call("PATCH", "registered-models/update", {"name": "classifier", "description": "d"})
+    await call(
+        "POST", "registered-models/set-tag", {"name": "classifier", "key": "b", "value": "2"}
+    )
+    await call("DELETE", "registered-models/delete-tag", {"name": "classifier", "key": "a"})
+    source = {"name": "classifier", "source": f"runs:/{run_id}/model", "run_id": run_id}
+    await call("POST", "model-versions/create", source)
+    from_model = {"name": "classifier", "source": f"models:/{model_id}", "model_id": model_id}
+    await call("POST", "model-versions/create", from_model)
+    version = {"name": "classifier", "version": "1"}
+    await call("PATCH", "model-versions/update", {**version, "description": "first"})
+    await call("POST", "model-versions/set-tag", {**version, "key": "v", "value": "1"})
+    await call("DELETE", "model-versions/delete-tag", {**version, "key": "v"})
+    stage = {**version, "stage": "Production", "archive_existing_versions": False}
+    await call("POST", "model-versions/transition-stage", stage)
+    alias = {"name": "classifier", "alias": "champion", "version": "1"}
+    await call("POST", "registered-models/alias", alias)
+    await call("POST", "registered-models/alias", {**alias, "alias": "old"})
+    await call("DELETE", "registered-models/alias", {"name": "classifier", "alias": "old"})
+    await call("DELETE", "model-versions/delete", {"name": "classifier", "version": "2"})
+    await call("POST", "registered-models/create", {"name": "scratch"})
+    await call("DELETE", "registered-models/delete", {"name": "scratch"})
 
 
 def _without_default_times(value: Any) -> Any:
@@ -299,6 +335,23 @@ async def read_answers(client: httpx.AsyncClient, made: Made) -> dict[str, Any]:
     models = {"experiment_ids": exps, "max_results": 100}
     out["logged-models/search"] = await _answer(
         client.post(f"{API}/logged-models/search", json=models)
+    )
+    out["registered-models/search"] = await _answer(
+        client.get(f"{API}/registered-models/search", params={"max_results": 100})
+    )
+    out["model-versions/search"] = await _answer(
+        client.get(f"{API}/model-versions/search", params={"filter": "name = 'classifier'"})
+    )
+    out["registered-models/get"] = await _answer(
+        client.get(f"{API}/registered-models/get", params={"name": "classifier"})
+    )
+    out["registered-models/alias"] = await _answer(
+        client.get(
+            f"{API}/registered-models/alias", params={"name": "classifier", "alias": "champion"}
+        )
+    )
+    out["registered-models/history"] = _history(
+        await _answer(client.get(f"{TL}/registered-models/history", params={"name": "classifier"}))
     )
     ids = {"experiment_ids": exps}
     out["run-counts"] = await _answer(client.get(f"{TL}/experiments/run-counts", params=ids))

@@ -65,9 +65,9 @@ async def _tail(uri: str, seen: list, stop: asyncio.Event) -> None:
                 cursor = batch[-1].cursor
                 continue
             if stopping:
-                # The writes are over. The tail may still be held back behind transactions
-                # open elsewhere on the server: it stops once it has read as many events as
-                # the table holds, or after 60 s (the test then reports what it missed).
+                # The writes are over, but a server's appending transaction may still hold the
+                # tail back: it stops once it has read as many events as the table holds, or
+                # after 60 s (the test then reports what it missed).
                 caught_up_by = caught_up_by or time.monotonic() + 60
                 held = len(seen) < await count_events(backend)
                 if not held or time.monotonic() > caught_up_by:

@@ -129,9 +129,10 @@ async def _flow(base: str, seeded: Seeded, page, shots: Path) -> None:
     # The run page: its chart is drawn, min/max come from the whole history (the spike).
     await page.get_by_role("link", name="baseline").click()
     await expect(page.locator("h1")).to_contain_text("baseline")
-    loss = page.locator('path.series[data-series="loss"]')
-    await expect(loss).to_have_count(1)
-    assert (await loss.get_attribute("d") or "").count("L") >= 199
+    loss = page.locator('.chart-card[data-metric="loss"]')
+    await expect(loss).to_have_attribute("data-state", "drawn")
+    await expect(loss).to_have_attribute("data-kind", "line")
+    await expect(loss.locator("canvas")).to_have_count(1)
     await expect(
         page.locator("#metrics tbody tr", has_text="loss").locator("td").nth(3)
     ).to_have_text("6.15621")
@@ -226,14 +227,15 @@ async def test_experiments_and_a_run_are_managed_in_the_browser(
         )
         await page.get_by_label("Description").fill("lr sweep, second trial")
         await page.get_by_role("button", name="Save description").click()
-        await expect(page.locator(".note pre")).to_have_text("lr sweep, second trial")
+        await expect(page.locator(".note .markdown")).to_have_text("lr sweep, second trial")
         run = httpx.get(f"{base}{API}/runs/get", params={"run_id": run_id}).json()["run"]
         assert run["info"]["run_name"] == "trial-one"
         assert {"key": "mlflow.note.content", "value": "lr sweep, second trial"} in run["data"][
             "tags"
         ]
-        # The parent links to this child, and the child back to its parent.
-        await page.get_by_role("link", name=seeded.runs["sweep"]).click()
+        # The parent links to this child, and the child back to its parent, by name.
+        overview = page.locator('section[data-section="Overview"]')
+        await overview.get_by_role("link", name="sweep", exact=True).click()
         await expect(page.locator("h1")).to_contain_text("sweep")
         await expect(page.get_by_role("link", name="trial-one")).to_be_visible()
     finally:

@@ -53,6 +53,7 @@ export const mlflow = {
 
 export const ledger = {
   get: (path, params) => call("GET", `${TRACKLEDGER}/${path}?${queryString(params)}`),
+  post: (path, body) => call("POST", `${TRACKLEDGER}/${path}`, body || {}),
   url: (path, params) => `${TRACKLEDGER}/${path}?${queryString(params)}`,
 };
 

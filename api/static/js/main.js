@@ -15,12 +15,16 @@ const routes = [
 ];
 
 let current = 0;
+let leaving = [];
 
 function route() {
   const token = ++current;
   const root = document.getElementById("app");
-  // Pages check alive() after each await, so a slow answer never paints over a newer page.
-  const view = { root, alive: () => token === current };
+  // What the page left running (charts hold window listeners) ends as the next one starts.
+  for (const done of leaving.splice(0)) done();
+  // Pages check alive() after each await, so a slow answer never paints over a newer page;
+  // they hand onLeave what to stop when another page opens.
+  const view = { root, alive: () => token === current, onLeave: (fn) => leaving.push(fn) };
   const hash = window.location.hash || "#/";
   for (const [pattern, page] of routes) {
     const match = pattern.exec(hash);

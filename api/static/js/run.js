@@ -1,10 +1,15 @@
-// The run page: overview, description, charts, params, metrics, tags, artifacts, history.
+// The run page: overview, description (Markdown), datasets and models, a chart per metric
+// (the most-changing first), params, metrics, tags, artifacts, history.
 
 import { artifactUrl, ledger, mlflow } from "./api.js";
 import {
-  errorBox, formatDuration, formatNumber, formatTime, h, replace, runName, tagMap,
+  errorBox, formatDuration, formatNumber, formatTime, h, numeric, replace, runName, tagMap,
 } from "./dom.js";
-import { metricChartPanel, metricRange } from "./metricchart.js";
+import { changeScore, chartGrid, sampledRuns } from "./chartgrid.js";
+import { ColorBook } from "./colors.js";
+import { historyTable } from "./history.js";
+import { renderMarkdown } from "./markdown.js";
+import { datasetsTable, modelsTable } from "./runinputs.js";
 
 const NOTE = "mlflow.note.content";
 
@@ -28,7 +33,10 @@ export async function runPage(view, experimentId, runId) {
   ]);
   const tree = await ledger.get("runs/tree", { run_id: runId });
   if (!view.alive()) return;
-  const reload = () => runPage(view, experimentId, runId);
+  const reload = () => {
+    if (charts) charts.destroy(); // (declared below; reload runs only after the page is drawn)
+    return runPage(view, experimentId, runId);
+  };
   const tags = tagMap(run);
   const message = h("div", { class: "message" });
   const fail = (err) => replace(message, errorBox(err));
@@ -62,7 +70,7 @@ export async function runPage(view, experimentId, runId) {
     ["User", run.info.user_id || ""],
     ["Source", [tags["mlflow.source.type"], tags["mlflow.source.name"]].filter(Boolean).join(" · ")],
     ["Git commit", tags["mlflow.source.git.commit"] || ""],
-    ["Parent run", parent ? runLink(parent) : ""],
+    ["Parent run", parent ? runLink(parent, findNode(tree.tree, parent)?.run_name || parent) : ""],
     ["Child runs", node && node.children.length ? node.children.map((c, i) => [i ? ", " : "", runLink(c.run_id, c.run_name || c.run_id)]) : ""],
     ["Artifact URI", run.info.artifact_uri],
   ].map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v)))));
@@ -76,7 +84,7 @@ export async function runPage(view, experimentId, runId) {
     }
   }
 
-  const note = h("div", { class: "note" }, tags[NOTE] ? h("pre", {}, tags[NOTE]) : h("p", { class: "muted" }, "No description."));
+  const note = h("div", { class: "note" }, tags[NOTE] ? renderMarkdown(tags[NOTE]) : h("p", { class: "muted" }, "No description."));
   const editNote = h("button", { class: "small", onclick: () => {
     const text = h("textarea", { rows: 5, "aria-label": "Description" }, tags[NOTE] || "");
     replace(note, h("form", { onsubmit: (e) => { e.preventDefault(); setTag(NOTE, text.value); } }, text, h("button", {}, "Save description")));
@@ -84,12 +92,35 @@ export async function runPage(view, experimentId, runId) {
 
   const params = run.data.params || [];
   const metrics = run.data.metrics || [];
+  // Every metric's history, downsampled: its range for the table, and how much it moves,
+  // so the charts open on the metric that changes most and skip single values.
+  const histories = new Map();
+  await Promise.all(metrics.map(async (m) => {
+    try {
+      histories.set(m.key, (await sampledRuns([runId], m.key, "step", 1000)).get(runId));
+    } catch { /* the table shows "?" */ }
+  }));
+  if (!view.alive()) return;
   const metricRows = metrics.map((m) => {
-    const lo = h("td", { class: "num" }, "…");
-    const hi = h("td", { class: "num" }, "…");
-    metricRange(runId, m.key).then(([a, b]) => { lo.textContent = formatNumber(a); hi.textContent = formatNumber(b); }, () => { lo.textContent = hi.textContent = "?"; });
-    return h("tr", {}, h("td", {}, m.key), h("td", { class: "num" }, formatNumber(m.value)), lo, hi, h("td", { class: "num" }, m.step));
+    const hist = histories.get(m.key);
+    let lo = null;
+    let hi = null;
+    for (let i = 0; hist && i < hist.min.length; i++) {
+      const a = numeric(hist.min[i]);
+      const b = numeric(hist.max[i]);
+      if (a !== null && (lo === null || a < lo)) lo = a;
+      if (b !== null && (hi === null || b > hi)) hi = b;
+    }
+    return h("tr", {}, h("td", {}, m.key), h("td", { class: "num" }, formatNumber(m.value)),
+      h("td", { class: "num" }, hist ? formatNumber(lo) : "?"), h("td", { class: "num" }, hist ? formatNumber(hi) : "?"), h("td", { class: "num" }, m.step));
   });
+  const ranked = metrics.map((m) => ({ key: m.key, ...changeScore([histories.get(m.key)]) }));
+  const charted = ranked.filter((m) => m.points > 1)
+    .sort((a, b) => b.score - a.score || b.points - a.points || a.key.localeCompare(b.key));
+  const singles = metrics.filter((m) => !charted.some((c) => c.key === m.key));
+  const chartRuns = [{ id: runId, name: runName(run), color: new ColorBook().color(runId), startTime: run.info.start_time }];
+  const charts = charted.length ? chartGrid({ runs: chartRuns, keys: charted.map((m) => m.key), points: 1000 }) : null;
+  if (charts) view.onLeave(() => charts.destroy());
 
   function tagRow(key, value) {
     const cell = h("td", {}, value);
@@ -118,9 +149,17 @@ export async function runPage(view, experimentId, runId) {
     h("p", { class: "crumbs" }, h("a", { href: "#/experiments" }, "Experiments"), " / ", h("a", { href: `#/experiments/${experimentId}` }, experiment.name), " /"),
     title,
     message,
-    section("Overview", overview),
-    section("Description", note, editNote),
-    metrics.length ? section("Charts", metricChartPanel([run], metrics.map((m) => m.key), metrics.slice(0, 3).map((m) => m.key))) : null,
+    h("div", { class: "run-top" },
+      section("Overview", overview),
+      section("Description", note, editNote)),
+    metrics.length ? section("Charts",
+      charts ? charts.el : null,
+      singles.length ? h("div", { class: "single-values", id: "single-values" },
+        h("span", { class: "muted" }, charts ? "Single values:" : "Each metric holds a single value:"),
+        singles.map((m) => h("span", { "data-metric": m.key }, h("b", {}, m.key), " ", formatNumber(m.value)))) : null) : null,
+    h("div", { class: "run-top" },
+      section("Datasets", datasetsTable(run)),
+      section("Logged models", modelsTable(run))),
     section(`Parameters (${params.length})`, params.length
       ? h("table", { class: "grid", id: "params" }, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Value"))), h("tbody", {}, params.map((p) => h("tr", {}, h("td", {}, p.key), h("td", {}, p.value)))))
       : h("p", { class: "muted" }, "None.")),
@@ -196,42 +235,4 @@ function artifactBrowser(run) {
   const root = h("div", { class: "artifact-tree" });
   listing("", root);
   return h("div", { class: "artifacts" }, root, preview);
-}
-
-function describe(event) {
-  const data = event.data || {};
-  const parts = [];
-  if (data.metrics) parts.push(`${data.metrics.count} metric points: ${Object.entries(data.metrics.keys).map(([k, n]) => `${k}×${n}`).join(", ")}`);
-  for (const field of ["params", "tags"]) {
-    if (data[field] && Object.keys(data[field]).length) parts.push(`${field} ${Object.entries(data[field]).map(([k, v]) => `${k}=${v}`).join(", ")}`);
-  }
-  for (const [k, v] of Object.entries(data)) {
-    if (["metrics", "params", "tags", "run_id"].includes(k) || v === null || typeof v === "object") continue;
-    parts.push(`${k}=${v}`);
-  }
-  return parts.join("; ");
-}
-
-function historyTable(runId) {
-  const body = h("tbody");
-  const more = h("button", { class: "small" }, "Load more");
-  const box = h("div", {}, h("table", { class: "grid", id: "history" },
-    h("thead", {}, h("tr", {}, ["#", "When", "Who", "What", "Change"].map((t) => h("th", {}, t)))), body), more);
-  let token;
-  async function page() {
-    try {
-      const found = await ledger.get("runs/history", { run_id: runId, max_results: 50, page_token: token });
-      for (const e of found.events || []) {
-        body.append(h("tr", {}, h("td", { class: "num" }, e.position), h("td", {}, formatTime(e.time)), h("td", {}, e.actor || ""),
-          h("td", {}, e.type), h("td", { class: "change" }, describe(e))));
-      }
-      token = found.next_page_token;
-      more.hidden = !token;
-    } catch (err) {
-      box.append(errorBox(err));
-    }
-  }
-  more.addEventListener("click", page);
-  page();
-  return box;
 }
