@@ -24,6 +24,7 @@ from trackledger.eventlog.registry_events import (
     ModelVersionUpdated,
     RegisteredModelCreated,
     RegisteredModelDeleted,
+    RegisteredModelImported,
     RegisteredModelRenamed,
     RegisteredModelTagDeleted,
     RegisteredModelTagSet,
@@ -342,7 +343,7 @@ class LoggedModelImported(_ModelEvent, frozen=True, kw_only=True, tag="model.imp
 
 
 #: Events that say where a stream's data came from, when it came from another server.
-IMPORT_MARKERS = (ExperimentImported, RunImported, LoggedModelImported)
+IMPORT_MARKERS = (ExperimentImported, RunImported, LoggedModelImported, RegisteredModelImported)
 
 AnyEvent = (
     ExperimentCreated
@@ -388,6 +389,7 @@ AnyEvent = (
     | ModelVersionTagDeleted
     | AliasSet
     | AliasDeleted
+    | RegisteredModelImported
 )
 
 _encoder = msgspec.msgpack.Encoder()

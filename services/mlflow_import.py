@@ -34,6 +34,7 @@ from trackledger.services.mlflow_plan import (
     model_events,
     model_location,
 )
+from trackledger.services.mlflow_registry import UriMap, plan_registry
 from trackledger.services.mlflow_runs import (
     RunWork,
     new_points,
@@ -135,6 +136,8 @@ class _Importer:
         self.imp = Import(source.label, now, options.importer, copy)
         self.gate = asyncio.Semaphore(_COPIES)
         self.uncopied = 0
+        #: Where the source's artifact locations went (for the registry's versions).
+        self.moved = UriMap()
 
     async def append(self, events: list[StoredEvent], new_streams: list[str]) -> None:
         self.tally.events += len(events)
@@ -232,6 +235,7 @@ class _Importer:
             if reader is not None and path is not None:
                 if await self.copy(reader, path) is None and here is None:
                     location = self.source.reference(m.artifact_location)  # left in place
+            self.moved.add(m.artifact_location, location)
             changes = model_events(m, experiment, here, location, self.imp)
             events.extend(changes)
             if here is None:
@@ -304,14 +308,19 @@ class _Importer:
             here = held.get(run.run_id)
             if not self._admit(run, here, experiment):
                 continue
-            ours = f"{ROOT}{experiment}/{run.run_id}/artifacts"
-            uri, _ = (ours, None) if here is not None else self.destination(run.artifact_uri, ours)
+            if here is not None:
+                uri = here.artifact_uri
+            else:
+                uri, _ = self.destination(
+                    run.artifact_uri, f"{ROOT}{experiment}/{run.run_id}/artifacts"
+                )
             works.append(RunWork(run, experiment, uri, here))
         await self._read_points(works)
         await asyncio.gather(*(self._copy_run(w) for w in works))
         events: list[StoredEvent] = []
         new_streams = []
         for work in works:
+            self.moved.add(work.run.artifact_uri, work.artifact_uri)
             if work.held is None:
                 changes = new_run_events(work, parents, self.imp)
                 new_streams.append(e.run_stream(work.run.run_id))
@@ -329,6 +338,17 @@ class _Importer:
             self._check_retention(work.run)
             events.extend(changes)
         return events, new_streams
+
+    # -- the model registry ----------------------------------------------------------
+
+    async def registry(self) -> None:
+        plan = plan_registry(
+            await self.source.registry(), await self.target.registry(), self.imp, self.moved
+        )
+        self.tally.clashes.extend(plan.clashes)
+        self.tally.registered_models_created += plan.created
+        self.tally.registered_models_updated += plan.updated
+        await self.append(plan.events, plan.new_streams)
 
     def _check_retention(self, run: SourceRun) -> None:
         if run.lifecycle_stage == "deleted" and run.deleted_time is not None:
@@ -402,6 +422,12 @@ async def import_mlflow(
     mapping = await importer.experiments()
     await importer.models(mapping)
     await importer.runs(mapping, progress)
+    if options.experiments:
+        importer.tally.warnings.append(
+            "the model registry is imported only with every experiment (no --experiment)"
+        )
+    else:
+        await importer.registry()
     if importer.uncopied:
         importer.tally.warnings.append(
             f"{importer.uncopied} artifact locations could not be read from here and are "

@@ -56,6 +56,8 @@ class Tally:
     runs_skipped: int = 0
     models_created: int = 0
     models_updated: int = 0
+    registered_models_created: int = 0
+    registered_models_updated: int = 0
     points: int = 0
     params: int = 0
     tags: int = 0

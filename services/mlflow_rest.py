@@ -25,8 +25,10 @@ from trackledger.services.mlflow_source import (
     Point,
     SourceExperiment,
     SourceModel,
+    SourceRegisteredModel,
     SourceRun,
     SourceUnavailable,
+    SourceVersion,
     describe_source,
 )
 
@@ -38,6 +40,7 @@ HISTORY_PAGE = 25_000
 #: Histories read at once.
 CONCURRENCY = 8
 _RETRY_STATUSES = (429, 502, 503, 504)
+IS_PROMPT = "mlflow.prompt.is_prompt"
 
 
 def source_http_client() -> httpx.AsyncClient:
@@ -73,6 +76,11 @@ def _number(value: Any) -> float:
 
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _quoted(text: str) -> str:
+    """A string literal of MLflow's filter language."""
+    return f'"{text}"' if "'" in text else f"'{text}'"
 
 
 def _pairs(items: list[dict[str, Any]] | None) -> dict[str, str]:
@@ -280,6 +288,69 @@ class RestSource:
                 break
             body["page_token"] = page["next_page_token"]
         return out
+
+    async def _paged(self, path: str, params: dict[str, Any], items: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        while True:
+            page = await self._call("GET", path, params=params)
+            out.extend(page.get(items, []))
+            if not page.get("next_page_token"):
+                return out
+            params = {**params, "page_token": page["next_page_token"]}
+
+    async def registry(self) -> list[SourceRegisteredModel]:
+        path = f"{API}/registered-models/search"
+        found = await self._paged(path, {"max_results": 1000}, "registered_models")
+        # The search leaves prompts out unless asked for them.
+        prompts = {"max_results": 1000, "filter": f"tags.`{IS_PROMPT}` = 'true'"}
+        found += await self._paged(path, prompts, "registered_models")
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(body: dict[str, Any]) -> SourceRegisteredModel:
+            name = body["name"]
+            is_prompt = _pairs(body.get("tags")).get(IS_PROMPT) == "true"
+            query = f"name={_quoted(name)}" + (
+                f" AND tags.`{IS_PROMPT}` = 'true'" if is_prompt else ""
+            )
+            async with gate:
+                versions = await self._paged(
+                    f"{API}/model-versions/search",
+                    {"filter": query, "max_results": 200_000},
+                    "model_versions",
+                )
+                return SourceRegisteredModel(
+                    name=name,
+                    creation_time=_int(body.get("creation_timestamp")),
+                    last_updated_time=_int(body.get("last_updated_timestamp")),
+                    description=body.get("description"),
+                    tags=_pairs(body.get("tags")),
+                    aliases={a["alias"]: int(a["version"]) for a in body.get("aliases", [])},
+                    versions=[await self._version(name, v) for v in versions],
+                )
+
+        models = await asyncio.gather(*(one(body) for body in found))
+        return sorted({m.name: m for m in models}.values(), key=lambda m: m.name)
+
+    async def _version(self, name: str, body: dict[str, Any]) -> SourceVersion:
+        number = int(body["version"])
+        where = await self._call(
+            "GET",
+            f"{API}/model-versions/get-download-uri",
+            params={"name": name, "version": str(number)},
+        )
+        return SourceVersion(
+            version=number,
+            creation_time=_int(body.get("creation_timestamp")),
+            last_updated_time=_int(body.get("last_updated_timestamp")),
+            description=body.get("description"),
+            user_id=body.get("user_id") or None,
+            stage=body.get("current_stage", "None"),
+            source=body.get("source", ""),
+            storage_location=where.get("artifact_uri"),
+            run_id=body.get("run_id") or None,
+            run_link=body.get("run_link"),
+            tags=_pairs(body.get("tags")),
+        )
 
     def artifacts(self, uri: str) -> ArtifactReader | None:
         return self.resolver.reader(uri)

@@ -22,8 +22,10 @@ __all__ = [
     "Source",
     "SourceExperiment",
     "SourceModel",
+    "SourceRegisteredModel",
     "SourceRun",
     "SourceUnavailable",
+    "SourceVersion",
     "describe_source",
 ]
 
@@ -94,6 +96,34 @@ class SourceModel(msgspec.Struct, frozen=True, kw_only=True):
     params: dict[str, str]
 
 
+class SourceVersion(msgspec.Struct, frozen=True, kw_only=True):
+    """A registered model's version; ``deleted`` ones are MLflow's ``Deleted_Internal``."""
+
+    version: int
+    creation_time: int | None
+    last_updated_time: int | None
+    description: str | None
+    user_id: str | None
+    stage: str
+    source: str
+    #: Where the files are (MLflow resolves a ``models:/`` source to it).
+    storage_location: str | None
+    run_id: str | None
+    run_link: str | None
+    tags: dict[str, str]
+    deleted: bool = False
+
+
+class SourceRegisteredModel(msgspec.Struct, frozen=True, kw_only=True):
+    name: str
+    creation_time: int | None
+    last_updated_time: int | None
+    description: str | None
+    tags: dict[str, str]
+    aliases: dict[str, int]
+    versions: list[SourceVersion]
+
+
 class ArtifactReader(Protocol):
     """The files under one artifact location of the source."""
 
@@ -139,6 +169,10 @@ class Source(Protocol):
         ...
 
     async def logged_models(self, experiment_ids: list[str]) -> list[SourceModel]: ...
+
+    async def registry(self) -> list[SourceRegisteredModel]:
+        """Every registered model (prompts included) with its versions."""
+        ...
 
     def artifacts(self, uri: str) -> ArtifactReader | None:
         """Where the files under the artifact ``uri`` can be read, or None if this import

@@ -30,8 +30,10 @@ from trackledger.services.mlflow_source import (
     Point,
     SourceExperiment,
     SourceModel,
+    SourceRegisteredModel,
     SourceRun,
     SourceUnavailable,
+    SourceVersion,
     describe_source,
 )
 
@@ -362,6 +364,65 @@ class SqlSource:
             )
             for row in rows
         ]
+
+    async def registry(self) -> list[SourceRegisteredModel]:
+        if "registered_models" not in self.tables:
+            return []
+        fetch = self.db.fetch
+        tags: dict[str, dict[str, str]] = defaultdict(dict)
+        for name, key, value in await fetch("SELECT name, key, value FROM registered_model_tags"):
+            tags[name][key] = value or ""
+        aliases: dict[str, dict[str, int]] = defaultdict(dict)
+        for name, alias, version in await fetch(
+            "SELECT name, alias, version FROM registered_model_aliases"
+        ):
+            aliases[name][alias] = int(version)
+        version_tags: dict[tuple[str, int], dict[str, str]] = defaultdict(dict)
+        for name, version, key, value in await fetch(
+            "SELECT name, version, key, value FROM model_version_tags"
+        ):
+            version_tags[(name, int(version))][key] = value or ""
+        versions: dict[str, list[SourceVersion]] = defaultdict(list)
+        for row in await fetch(
+            "SELECT name, version, creation_time, last_updated_time, description, user_id, "
+            "current_stage, source, storage_location, run_id, run_link FROM model_versions "
+            "ORDER BY name, version"
+        ):
+            name, number = row[0], int(row[1])
+            versions[name].append(
+                SourceVersion(
+                    version=number,
+                    creation_time=row[2],
+                    last_updated_time=row[3],
+                    description=row[4],
+                    user_id=row[5],
+                    stage=row[6] or "None",
+                    source=row[7] or "",
+                    storage_location=row[8],
+                    run_id=row[9],
+                    run_link=row[10],
+                    tags=version_tags.get((name, number), {}),
+                    deleted=row[6] == "Deleted_Internal",
+                )
+            )
+        models: dict[str, SourceRegisteredModel] = {}
+        for name, created, updated, description in await fetch(
+            "SELECT name, creation_time, last_updated_time, description FROM registered_models "
+            "ORDER BY name"
+        ):
+            models.setdefault(  # one model per name, whatever the workspace
+                name,
+                SourceRegisteredModel(
+                    name=name,
+                    creation_time=created,
+                    last_updated_time=updated,
+                    description=description,
+                    tags=tags.get(name, {}),
+                    aliases=aliases.get(name, {}),
+                    versions=versions.get(name, []),
+                ),
+            )
+        return list(models.values())
 
     def artifacts(self, uri: str) -> ArtifactReader | None:
         return self.resolver.reader(uri)

@@ -20,10 +20,19 @@ from trackledger.eventlog.events import (
     run_stream,
 )
 from trackledger.eventlog.postgres_sql import PgFetchAll
+from trackledger.eventlog.registry_events import RegisteredModelImported
 from trackledger.projections.sql_reads import FetchAll
 from trackledger.services.backends import Backend, PostgresBackend, SQLiteBackend
 
-__all__ = ["HeldExperiment", "HeldModel", "HeldRun", "Target", "fetcher"]
+__all__ = [
+    "HeldExperiment",
+    "HeldModel",
+    "HeldRegisteredModel",
+    "HeldRun",
+    "HeldVersion",
+    "Target",
+    "fetcher",
+]
 
 _CHUNK = 5000
 #: A point as the history table holds it: key, step, timestamp, value, is_nan.
@@ -41,6 +50,7 @@ class HeldExperiment(msgspec.Struct, kw_only=True):
 class HeldRun(msgspec.Struct, kw_only=True):
     run_id: str
     experiment_id: str
+    artifact_uri: str
     name: str
     status: str
     end_time: int | None
@@ -53,6 +63,24 @@ class HeldRun(msgspec.Struct, kw_only=True):
     model_inputs: set[str] = set()
     outputs: set[tuple[str, int]] = set()
     marker: RunImported | None = None
+
+
+class HeldVersion(msgspec.Struct, kw_only=True):
+    version: int
+    stage: str
+    description: str | None
+    tags: dict[str, str] = {}
+
+
+class HeldRegisteredModel(msgspec.Struct, kw_only=True):
+    registered_model_id: str
+    name: str
+    description: str | None
+    deleted: bool
+    tags: dict[str, str] = {}
+    aliases: dict[str, int] = {}
+    versions: dict[int, HeldVersion] = {}
+    marker: RegisteredModelImported | None = None
 
 
 class HeldModel(msgspec.Struct, kw_only=True):
@@ -156,6 +184,7 @@ class Target:
                 status=row[3] or "",
                 end_time=row[4],
                 lifecycle_stage=row[5] or "active",
+                artifact_uri=row[6] or "",
                 tags={},
                 params={},
                 latest={},
@@ -164,8 +193,8 @@ class Target:
                 outputs=set(),
             )
             for row in await self._in(
-                "SELECT run_id, experiment_id, name, status, end_time, lifecycle_stage "
-                "FROM runs WHERE experiment_id IS NOT NULL AND run_id IN ({ids})",
+                "SELECT run_id, experiment_id, name, status, end_time, lifecycle_stage, "
+                "artifact_uri FROM runs WHERE experiment_id IS NOT NULL AND run_id IN ({ids})",
                 run_ids,
             )
         }
@@ -245,6 +274,65 @@ class Target:
         for marker in markers.values():
             held[marker.model_id].marker = marker
         return held
+
+    async def registry(self) -> list[HeldRegisteredModel]:
+        """Every registered model here (deleted ones too), with its versions, tags, aliases
+        and last import marker."""
+        held = {
+            row[0]: HeldRegisteredModel(
+                registered_model_id=row[0],
+                name=row[1],
+                description=row[2],
+                deleted=row[3] is not None,
+                tags={},
+                aliases={},
+                versions={},
+            )
+            for row in await self._fetch(
+                "SELECT registered_model_id, name, description, deleted_time FROM "
+                "registered_models WHERE creation_time IS NOT NULL",
+                [],
+            )
+        }
+        for model_id, key, value in await self._fetch(
+            "SELECT registered_model_id, key, value FROM registered_model_tags "
+            "WHERE value IS NOT NULL",
+            [],
+        ):
+            if model_id in held:
+                held[model_id].tags[key] = value
+        for model_id, alias, version in await self._fetch(
+            "SELECT registered_model_id, alias, version FROM registered_model_aliases "
+            "WHERE version IS NOT NULL",
+            [],
+        ):
+            if model_id in held:
+                held[model_id].aliases[alias] = int(version)
+        for model_id, version, stage, description in await self._fetch(
+            "SELECT registered_model_id, version, current_stage, description FROM "
+            "model_versions WHERE creation_time IS NOT NULL",
+            [],
+        ):
+            if model_id in held:
+                held[model_id].versions[int(version)] = HeldVersion(
+                    version=int(version), stage=stage or "None", description=description, tags={}
+                )
+        for model_id, version, key, value in await self._fetch(
+            "SELECT registered_model_id, version, key, value FROM model_version_tags "
+            "WHERE value IS NOT NULL",
+            [],
+        ):
+            found = held.get(model_id)
+            if found is not None and int(version) in found.versions:
+                found.versions[int(version)].tags[key] = value
+        for (payload,) in await self._fetch(
+            "SELECT payload FROM events WHERE type = 'registry.imported' ORDER BY position", []
+        ):
+            marker = decode_event(bytes(payload))
+            assert isinstance(marker, RegisteredModelImported)
+            if marker.registered_model_id in held:
+                held[marker.registered_model_id].marker = marker
+        return list(held.values())
 
     async def existing_streams(self, streams: Sequence[str]) -> set[str]:
         """Which of ``streams`` have events (a purged run keeps its tombstone)."""

@@ -20,8 +20,8 @@ __all__ = ["add_parser", "run"]
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
     parser: argparse.ArgumentParser = sub.add_parser(
         "import-mlflow",
-        help="import experiments, runs, logged models and artifacts from MLflow (again: "
-        "only what is new or changed)",
+        help="import experiments, runs, logged models, artifacts and the model registry from "
+        "MLflow (again: only what is new or changed)",
         description="Import from an MLflow tracking server (http(s)://host:port, credentials "
         "from MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN) or from the "
         "database of an MLflow SQL store (sqlite:///mlflow.db, postgresql://user@host/db; "
@@ -149,6 +149,10 @@ def _report(t: Tally, dry_run: bool, seconds: float, label: str) -> None:
         f"{t.runs_unchanged:,} unchanged, {t.runs_skipped:,} skipped"
     )
     print(f"  logged models: {t.models_created:,} new, {t.models_updated:,} updated")
+    print(
+        f"  registered models: {t.registered_models_created:,} new, "
+        f"{t.registered_models_updated:,} updated"
+    )
     print(
         f"  metric points: {t.points:,}; params: {t.params:,}; tags: {t.tags:,}; "
         f"datasets: {t.datasets:,}"

@@ -3,7 +3,8 @@
 
 Experiment 1 "e1" (tagged) holds "r1" (finished: params, a history with a NaN, a tag, an
 artifact), its child "r3", and "r2" (deleted); experiment 2 "e2" is deleted with its run
-"r4". Times are fixed, so tests can check them.
+"r4". The registered model "reg" has r1's files as version 1, aliased "best". Run times are
+fixed, so tests can check them.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ def main() -> None:
     notes.write_text("first")
     client.log_artifact(r1.info.run_id, str(notes), "docs")
     client.set_terminated(r1.info.run_id, end_time=T0 + 100)
+    client.create_registered_model("reg", tags={"k": "1"})
+    client.create_model_version("reg", f"{r1.info.artifact_uri}/docs", run_id=r1.info.run_id)
+    client.set_registered_model_alias("reg", "best", "1")
     r2 = client.create_run(e1, run_name="r2", start_time=T0 + 1)
     client.log_metric(r2.info.run_id, "loss", 5.0, T0 + 30, 0)
     client.delete_run(r2.info.run_id)

@@ -5,10 +5,11 @@ check what an import brought.
 
 Round one: experiments with tags, runs in the Default experiment, nested runs, histories
 (NaN, infinity, steps out of order, explicit timestamps), params, tags, a dataset input,
-artifacts in folders, a logged model with its files, a failed run, a deleted run, and a
-deleted experiment. Round two: more points on a finished run, a new run, changed and
-deleted tags, a new param, a new artifact, a run deleted, the deleted experiment restored,
-an experiment renamed and tagged.
+artifacts in folders, a logged model with its files, a failed run, a deleted run, a
+deleted experiment, and registered models (a stage, an alias, tags, a deleted version).
+Round two: more points on a finished run, a new run, changed and deleted tags, a new param,
+a new artifact, a run deleted, the deleted experiment restored, an experiment renamed and
+tagged, a new model version, an alias moved, a version's description.
 """
 
 from __future__ import annotations
@@ -92,6 +93,20 @@ def first() -> dict[str, object]:
         ids["model"] = model.model_id
         mlflow.log_metric("score", 0.9, timestamp=T0 + 400)
 
+    # The registry: a model registered from the logged model, staged, aliased and tagged;
+    # another from run files, whose first version is deleted.
+    version = mlflow.register_model(f"models:/{ids['model']}", "doubler")
+    client.transition_model_version_stage("doubler", version.version, "Staging")
+    client.set_registered_model_alias("doubler", "champion", version.version)
+    client.set_registered_model_tag("doubler", "team", "ml")
+    client.set_model_version_tag("doubler", version.version, "validated", "yes")
+    client.update_registered_model("doubler", description="doubles its input")
+    client.create_registered_model("notes", tags={"kind": "text"})
+    notes = f"{parent.info.artifact_uri}/notes"
+    for _ in range(2):
+        client.create_model_version("notes", notes, run_id=parent.info.run_id)
+    client.delete_model_version("notes", "1")
+
     failed = client.create_run(a, run_name="failed", start_time=T0 + 50)
     client.log_metric(failed.info.run_id, "loss", 9.0, timestamp=T0 + 500)
     client.set_terminated(failed.info.run_id, status="FAILED", end_time=T0 + 501)
@@ -134,6 +149,11 @@ def more(ids: dict[str, str], experiments: dict[str, str]) -> dict[str, object]:
     client.delete_run(ids["failed"])
     client.restore_experiment(experiments["b"])
     client.rename_experiment(experiments["a"], "imp-a-renamed")
+    second = mlflow.register_model(f"models:/{ids['model']}", "doubler")
+    client.set_registered_model_alias("doubler", "champion", second.version)
+    client.set_registered_model_tag("doubler", "team", "ml2")
+    client.update_model_version("doubler", "1", description="the first")
+    client.delete_registered_model_tag("notes", "kind")
     client.set_experiment_tag(experiments["a"], "note", "second")
     return {
         "late": late.info.run_id,

@@ -170,7 +170,40 @@ def main() -> None:
             ),
             "prediction": loaded.predict([1, 2]),
         }
+    out["registry"] = _registry(client)
     print(json.dumps(out, sort_keys=True))
+
+
+def _registry(client: MlflowClient) -> dict[str, Any]:
+    # Through REST versions are strings and a missing description is ""; the SQL store
+    # (a client without a server) says ints and None.
+    models = {}
+    for m in client.search_registered_models(max_results=1000):
+        models[m.name] = {
+            "description": m.description or "",
+            "creation_timestamp": m.creation_timestamp,
+            "last_updated_timestamp": m.last_updated_timestamp,
+            "tags": dict(sorted(m.tags.items())),
+            "aliases": {k: str(v) for k, v in sorted(m.aliases.items())},
+            "latest_versions": sorted([str(v.version), v.current_stage] for v in m.latest_versions),
+        }
+    versions = {}
+    for v in client.search_model_versions(max_results=1000):
+        versions[f"{v.name}/{v.version}"] = {
+            "version": str(v.version),
+            "creation_timestamp": v.creation_timestamp,
+            "last_updated_timestamp": v.last_updated_timestamp,
+            "current_stage": v.current_stage,
+            "description": v.description or "",
+            "source": v.source,
+            "run_id": v.run_id,
+            "status": v.status,
+            "tags": dict(sorted(v.tags.items())),
+            "aliases": sorted(v.aliases),
+            "download_uri": client.get_model_version_download_uri(v.name, v.version),
+        }
+    champion = mlflow.pyfunc.load_model("models:/doubler@champion")
+    return {"models": models, "versions": versions, "champion": champion.predict([3])}
 
 
 if __name__ == "__main__":

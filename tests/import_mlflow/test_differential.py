@@ -79,6 +79,7 @@ def test_import_server_and_database_twice(tmp_path, stores, capsys):
                 "skipped": 0,
             }, summary
             assert count(summary, "logged models")["new"] == 1, summary
+            assert count(summary, "registered models")["new"] == 2, summary
             workdir = tmp_path / f"server-{i}"
             workdir.mkdir()
             artifacts = str(tmp_path / f"artifacts-{i}")
@@ -100,6 +101,7 @@ def test_import_server_and_database_twice(tmp_path, stores, capsys):
             assert points["params"] == more["params"], summary
             assert count(summary, "artifact files")["artifact files"] == more["files"], summary
             assert count(summary, "experiments") == {"new": 0, "updated": 2}, summary
+            assert count(summary, "registered models") == {"new": 0, "updated": 2}, summary
         expected = reference(script("snapshot.py", mlflow.url, cwd=tmp_path))
         for got in scripts("snapshot.py", [s.url for s in servers], cwd=tmp_path):
             assert normalized(got, expected) == expected

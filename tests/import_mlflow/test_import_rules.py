@@ -17,6 +17,7 @@ from tests.server.process import free_port
 from trackledger.eventlog import commands as c
 from trackledger.eventlog import events as e
 from trackledger.eventlog.errors import InvalidInput
+from trackledger.eventlog.registry_commands import CreateRegisteredModel, DeleteRegisteredModel
 from trackledger.eventlog.store import StoredEvent
 from trackledger.services.artifact_store import LocalArtifactStore
 from trackledger.services.mlflow_import import ImportOptions, import_mlflow, open_source
@@ -258,3 +259,38 @@ async def test_files_that_cannot_be_read_stay_where_they_are(backend, mlflow_db,
         run.info.artifact_uri
         == f"{server}/api/2.0/mlflow-artifacts/artifacts/1/{ids['r1']}/artifacts"
     )
+
+
+async def test_the_registry_comes_along_once(backend, mlflow_db, clock, tmp_path):
+    db, ids = mlflow_db
+    tally = await _import(backend, db, tmp_path, clock.now)
+    assert tally.registered_models_created == 1
+    model = await backend.registry.model_named("reg")
+    assert model is not None and model.aliases == [("best", 1)]
+    assert {t.key: t.value for t in model.tags} == {"k": "1"}
+    (version,) = model.latest_versions
+    assert version.run_id == ids["r1"]
+    # r1's files were copied: the version's files moved with them.
+    assert version.storage_location == f"mlflow-artifacts:/1/{ids['r1']}/artifacts/docs"
+
+    _sql(db, "UPDATE registered_model_tags SET value = '2' WHERE name = 'reg'")
+    tally = await _import(backend, db, tmp_path, clock.now)
+    assert tally.registered_models_updated == 1 and tally.events == 2  # marker and tag
+    model = await backend.registry.model_named("reg")
+    assert model is not None and {t.key: t.value for t in model.tags} == {"k": "2"}
+
+    # Deleted here, it stays deleted while MLflow does not change it.
+    await backend.store.execute(DeleteRegisteredModel(name="reg"))
+    tally = await _import(backend, db, tmp_path, clock.now)
+    assert tally.events == 0 and await backend.registry.model_named("reg") is None
+
+
+async def test_a_registered_model_here_that_was_not_imported_is_a_clash(
+    backend, mlflow_db, clock, tmp_path
+):
+    db, _ = mlflow_db
+    await backend.store.execute(CreateRegisteredModel(name="reg"))
+    tally = await _import(backend, db, tmp_path, clock.now)
+    assert tally.clashes == ["registered model 'reg': it exists here and was not imported"]
+    model = await backend.registry.model_named("reg")
+    assert model is not None and model.tags == []

@@ -25,8 +25,15 @@ from trackledger.services.mlflow_plan import (
     map_experiments,
     model_events,
 )
+from trackledger.services.mlflow_registry import UriMap, plan_registry
 from trackledger.services.mlflow_runs import RunWork, new_run_events
-from trackledger.services.mlflow_source import SourceExperiment, SourceModel, SourceRun
+from trackledger.services.mlflow_source import (
+    SourceExperiment,
+    SourceModel,
+    SourceRegisteredModel,
+    SourceRun,
+    SourceVersion,
+)
 from trackledger.services.mlflow_target import Target
 
 API = "/api/2.0/mlflow"
@@ -127,10 +134,35 @@ async def _from_mlflow(backend: Backend, clock: Clock) -> Made:
         tags={"mlflow.user": "alice"},
         params={"alpha": "1"},
     )
+    registered = SourceRegisteredModel(
+        name="imported-registered",
+        creation_time=3_200,
+        last_updated_time=3_900,
+        description="from MLflow",
+        tags={"owner": "alice"},
+        aliases={"champion": 1},
+        versions=[
+            SourceVersion(
+                version=1,
+                creation_time=3_300,
+                last_updated_time=3_800,
+                description="first",
+                user_id=None,
+                stage="Staging",
+                source=f"models:/{model.model_id}",
+                storage_location=model.artifact_location,
+                run_id=run.run_id,
+                run_link=None,
+                tags={"k": "v"},
+            )
+        ],
+    )
+    registry = plan_registry([registered], await target.registry(), imp, UriMap())
     events = [
         *experiment_events(plan, imp),
         *new_run_events(work, {}, imp),
         *model_events(model, plan.target_id, None, model.artifact_location, imp),
+        *registry.events,
     ]
     await backend.store.append_imported(events, new_streams=sorted({s.stream_id for s in events}))
     return Made([plan.target_id], [run.run_id], [model.model_id])
