@@ -84,6 +84,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.backend = await open_backend()
+        if artifact_store is not None:
+            await artifact_store.start()
         tasks = []
         if gc_interval_s > 0:
             tasks.append(schedule(app.state.backend, retention_ms, gc_interval_s, artifact_store))
@@ -97,6 +99,8 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if artifact_store is not None:
+                await artifact_store.close()
             await app.state.backend.close()
 
     mlflow = _mlflow_routes()

@@ -12,7 +12,7 @@ import msgspec
 
 from trackledger.eventlog.commands import Purge
 from trackledger.eventlog.results import BulkResult
-from trackledger.services.artifact_store import ArtifactStore, UnsafePath
+from trackledger.services.artifact_store import ArtifactStore
 from trackledger.services.backends import Backend
 
 __all__ = ["Collected", "collect", "parse_duration", "schedule"]
@@ -42,14 +42,14 @@ class Collected(msgspec.Struct, frozen=True):
     experiments: int
 
 
-def _remove_artifacts(store: ArtifactStore, uris: list[str]) -> None:
+async def _remove_artifacts(store: ArtifactStore, uris: list[str]) -> None:
     for uri in uris:
         # mlflow-artifacts:/<experiment>/<run>/artifacts: the run's whole directory goes.
         if uri.startswith("mlflow-artifacts:"):
             run_dir = uri[len("mlflow-artifacts:") :].strip("/").rsplit("/", 1)[0]
             try:
-                store.delete(run_dir)
-            except (OSError, UnsafePath):
+                await store.delete(run_dir)
+            except Exception:  # a file system or object store error: the purge stands
                 log.exception("could not remove the artifacts at %s", uri)
 
 
@@ -70,7 +70,7 @@ async def collect(
         runs += result.count
         experiments += result.experiments
         if artifacts is not None:
-            _remove_artifacts(artifacts, result.artifact_uris)
+            await _remove_artifacts(artifacts, result.artifact_uris)
         if progress is not None and result.count:
             progress(runs)
         if result.count == 0:

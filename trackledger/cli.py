@@ -105,7 +105,7 @@ async def _verify(settings: Settings, chunk: int) -> int:
 
 
 async def _gc(settings: Settings, older_than: str | None) -> int:
-    from trackledger.services.artifact_store import LocalArtifactStore
+    from trackledger.services.artifact_location import artifact_store_for
     from trackledger.services.gc import collect, parse_duration
     from trackledger.settings import artifacts_default
 
@@ -113,15 +113,18 @@ async def _gc(settings: Settings, older_than: str | None) -> int:
         parse_duration(older_than) if older_than else int(settings.retention_days * 86_400_000)
     )
     backend = await open_backend(settings.backend_store_uri)
+    artifacts = artifact_store_for(artifacts_default(settings))
+    await artifacts.start()
     try:
         done = await collect(
             backend,
             older_than_ms,
-            artifacts=LocalArtifactStore(artifacts_default(settings)),
+            artifacts=artifacts,
             actor="trackledger gc",
             progress=lambda runs: print(f"gc: {runs:,} runs purged so far", file=sys.stderr),
         )
     finally:
+        await artifacts.close()
         await backend.close()
     print(f"purged {done.runs:,} runs and {done.experiments:,} experiments")
     return 0
