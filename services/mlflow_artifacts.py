@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from trackledger.services.artifact_store import LocalArtifactStore, clean
+from trackledger.services.artifact_store import ArtifactStore, clean
 from trackledger.services.mlflow_source import ArtifactReader
 
 __all__ = [
@@ -179,6 +179,16 @@ def trackledger_path(uri: str) -> str | None:
     return clean(uri[len(SCHEME) + 1 :].lstrip("/"))
 
 
-def stored_files(store: LocalArtifactStore, path: str) -> dict[str, int]:
+async def stored_files(store: ArtifactStore, path: str) -> dict[str, int]:
     """Every file trackledger's store holds under ``path``: relative path -> size."""
-    return dict(_walk(store.root / clean(path)))
+    out: dict[str, int] = {}
+    pending = [""]
+    while pending:
+        relative = pending.pop()
+        for entry in await store.list(f"{path}/{relative}".rstrip("/")):
+            child = f"{relative}/{entry.name}".lstrip("/")
+            if entry.is_dir:
+                pending.append(child)
+            else:
+                out[child] = entry.size or 0
+    return out

@@ -21,7 +21,7 @@ import httpx
 
 from trackledger.eventlog import events as e
 from trackledger.eventlog.store import StoredEvent
-from trackledger.services.artifact_store import LocalArtifactStore, UnsafePath
+from trackledger.services.artifact_store import ArtifactStore, PathConflict, UnsafePath
 from trackledger.services.backends import Backend
 from trackledger.services.mlflow_artifacts import Resolver, stored_files, trackledger_path
 from trackledger.services.mlflow_plan import (
@@ -123,7 +123,7 @@ class _Importer:
         backend: Backend,
         source: Source,
         options: ImportOptions,
-        store: LocalArtifactStore | None,
+        store: ArtifactStore | None,
         now: int,
     ) -> None:
         self.backend = backend
@@ -185,7 +185,7 @@ class _Importer:
         except (httpx.HTTPError, OSError) as exc:
             self.tally.warnings.append(f"cannot list the files at {reader.where}: {exc}")
             return None
-        have = stored_files(self.store, destination)
+        have = await stored_files(self.store, destination)
         copied = []
         for path, size in listed:
             if have.get(path) == size:
@@ -197,7 +197,7 @@ class _Importer:
             try:
                 async with self.gate:
                     written = await self.store.write(f"{destination}/{path}", reader.read(path))
-            except (httpx.HTTPError, OSError, UnsafePath) as exc:
+            except (httpx.HTTPError, OSError, UnsafePath, PathConflict) as exc:
                 self.tally.warnings.append(f"cannot copy {reader.where}/{path}: {exc}")
                 continue
             copied.append((path, written.size, written.sha256))
@@ -411,7 +411,7 @@ async def import_mlflow(
     source: Source,
     options: ImportOptions,
     *,
-    artifacts: LocalArtifactStore | None,
+    artifacts: ArtifactStore | None,
     now: int,
     progress: Progress | None = None,
 ) -> Tally:

@@ -89,7 +89,7 @@ class _Progress:
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> int:
-    from trackledger.services.artifact_store import LocalArtifactStore
+    from trackledger.services.artifact_location import artifact_store_for
     from trackledger.services.mlflow_import import ImportOptions, import_mlflow, open_source
     from trackledger.services.mlflow_source import SourceUnavailable
 
@@ -111,19 +111,22 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         raise ValueError(str(exc)) from None
     for warning in warnings:
         print(f"import-mlflow: {warning}", file=sys.stderr)
+    artifacts = artifact_store_for(artifacts_default(settings))
     try:
+        await artifacts.start()
         backend = await open_backend(settings.backend_store_uri)
         try:
             tally = await import_mlflow(
                 backend,
                 source,
                 options,
-                artifacts=LocalArtifactStore(artifacts_default(settings)),
+                artifacts=artifacts,
                 now=int(time.time() * 1000),
                 progress=_Progress(),
             )
         finally:
             await backend.close()
+            await artifacts.close()
     except SourceUnavailable as exc:
         raise ValueError(str(exc)) from None
     finally:
