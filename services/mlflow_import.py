@@ -1,13 +1,15 @@
 """Import an MLflow tracking server or database into trackledger (``trackledger
 import-mlflow``).
 
-The source is read in bulk (experiments, then logged models, then runs in batches with
-their metric histories), each object is compared with what trackledger holds, and what is
-new or changed becomes events, appended a batch at a time in one transaction each
-(``append_imported``: the events keep their original times). Ids are kept; an experiment
-whose id or name is taken here is a clash, reported and left out (or, with ``renumber``,
-given a new id when only its id is taken). Running the import again brings only what is
-new or changed in the source.
+The source is read in bulk (experiments, logged models, runs in batches with their metric
+histories, then the model registry), each object is compared with what trackledger holds,
+and what is new or changed becomes events, appended a batch at a time in one transaction
+each (``append_imported``: the events keep their original times); while one batch is
+appended the next is read. Ids are kept (experiment ids where free, run and logged model
+ids, registered model names); an experiment whose id or name is taken here, or a run,
+logged model or registered model that exists here without having been imported, is a
+clash: reported and left out (``renumber`` gives an experiment whose id alone is taken a
+new id, reported). Running the import again brings only what changed in the source since.
 """
 
 from __future__ import annotations
