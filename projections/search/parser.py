@@ -17,6 +17,11 @@ Grammar (keywords in any case)::
 
 MLflow's AND-only subset parses to the same comparisons MLflow reads; OR, NOT, parentheses,
 IN on any field and the aggregates are trackledger's extensions.
+
+A filter is refused beyond ``MAX_DEPTH`` parentheses and NOTs inside one another,
+``MAX_COMPARISONS`` comparisons or ``MAX_VALUES`` literal values: limits far above what
+people write, below what the parser's recursion, SQLite's expression depth (1000) and
+PostgreSQL's query parameters (32767) take (SQLite's parser overflows near 45 NOTs).
 """
 
 from __future__ import annotations

@@ -77,3 +77,6 @@ export async function allPages(fetchPage, field) {
   } while (token);
   return out;
 }
+
+// For clients of other prefixes (the registry pages call /ajax-api, see registry.js).
+export { call };

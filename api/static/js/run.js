@@ -10,6 +10,7 @@ import { ColorBook } from "./colors.js";
 import { historyTable } from "./history.js";
 import { renderMarkdown } from "./markdown.js";
 import { datasetsTable, modelsTable } from "./runinputs.js";
+import { runVersions } from "./modelversion.js";
 
 const NOTE = "mlflow.note.content";
 
@@ -159,7 +160,7 @@ export async function runPage(view, experimentId, runId) {
         singles.map((m) => h("span", { "data-metric": m.key }, h("b", {}, m.key), " ", formatNumber(m.value)))) : null) : null,
     h("div", { class: "run-top" },
       section("Datasets", datasetsTable(run)),
-      section("Logged models", modelsTable(run))),
+      section("Logged models", modelsTable(run), runVersions(runId))),
     section(`Parameters (${params.length})`, params.length
       ? h("table", { class: "grid", id: "params" }, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Value"))), h("tbody", {}, params.map((p) => h("tr", {}, h("td", {}, p.key), h("td", {}, p.value)))))
       : h("p", { class: "muted" }, "None.")),
