@@ -345,6 +345,23 @@ def changes_for(event: e.AnyEvent, pos: int) -> list[AnyChange]:  # noqa: C901 -
                     last_updated_time=event.time,
                 )
             ]
+        case e.ExperimentImported():
+            # What the source said of its last update (MLflow: renames, deletes, restores).
+            return [
+                SetExperiment(
+                    experiment_id=int(event.experiment_id),
+                    pos=pos,
+                    last_update_time=event.last_update_time,
+                )
+            ]
+        case e.LoggedModelImported():
+            return [
+                SetModel(
+                    model_id=event.model_id, pos=pos, last_updated_time=event.last_updated_time
+                )
+            ]
+        case e.RunImported():
+            return []  # a marker: the run's data comes in the events after it
         case e.RunPurged():
             return [PurgeRun(run_id=event.run_id, pos=pos, time=event.time)]
         case e.ExperimentPurged():

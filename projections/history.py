@@ -93,5 +93,7 @@ def summary(stored: StoredEvent) -> str:
         parts.append(f"{len(event.spans)} spans")
     if isinstance(event, (e.ExperimentCreated, e.ExperimentRenamed)):
         parts.append(f"name={event.name}")
+    if isinstance(event, e.IMPORT_MARKERS):
+        parts.append(f"from {event.source} (id {event.source_id} there)")
     text = "; ".join(p for p in parts if p)
     return text if len(text) <= 100 else text[:97] + "..."

@@ -46,12 +46,12 @@ def empty_store_uri(
 
 
 async def test_the_workload_writes_every_event_type(client, backend, clock):
-    await every_event_workload(client, clock)
+    await every_event_workload(client, clock, backend)
     assert await missing_types(backend) == set(), "extend tests/projections/every_event.py"
 
 
 async def test_as_of_now_answers_as_runs_get_for_every_run(client, backend, clock):
-    made = await every_event_workload(client, clock)
+    made = await every_event_workload(client, clock, backend)
     last = max(s.position for s in await backend.store.read_all(limit=10**6))
     for run_id in made.runs:
         live = await get(client, "runs/get", run_id=run_id)
@@ -68,7 +68,7 @@ async def test_as_of_now_answers_as_runs_get_for_every_run(client, backend, cloc
 
 
 async def test_an_import_answers_every_read_as_its_source(client, backend, clock, empty_store_uri):
-    made = await every_event_workload(client, clock)
+    made = await every_event_workload(client, clock, backend)
     expected = await read_answers(client, made)
     exported = io.BytesIO()
     await export_log(backend, exported)

@@ -1,5 +1,5 @@
 """The ``trackledger`` command: server, db upgrade, rebuild, verify, gc, history, export,
-import.
+import, import-mlflow.
 
 Every option shows its default and its environment variable in ``--help``. Errors are one
 line on stderr and exit status 2 (bad usage or configuration) or 1 (verify found
@@ -253,6 +253,12 @@ def _parser() -> argparse.ArgumentParser:
     load = sub.add_parser("import", help="append an exported log to this store, streamed")
     load.add_argument("file", help="what to read (- for standard input)")
     _add_settings(load, ("backend_store_uri",))
+    from trackledger import mlflow_cli
+
+    _add_settings(
+        mlflow_cli.add_parser(sub),
+        ("backend_store_uri", "artifacts_destination", "retention_days"),
+    )
     return parser
 
 
@@ -276,6 +282,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_export(settings, args.file, args.experiment))
         if args.command == "import":
             return asyncio.run(_import(settings, args.file))
+        if args.command == "import-mlflow":
+            from trackledger import mlflow_cli
+
+            return asyncio.run(mlflow_cli.run(settings, args))
         if args.command == "rebuild":
             return asyncio.run(_rebuild(settings, args.chunk))
         return asyncio.run(_verify(settings, args.chunk))

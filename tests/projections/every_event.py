@@ -1,6 +1,7 @@
 """A workload through the API whose log holds every event type, and every read answer.
 
-``every_event_workload`` drives each kind of write at least once (``missing_types`` says
+``every_event_workload`` drives each kind of write at least once, an import from MLflow
+included (``missing_types`` says
 which event types a log lacks, so a new event type fails the tests that use it until the
 workload writes it). ``read_answers`` asks every read endpoint about everything the
 workload made, as JSON, with what legitimately differs between two stores (positions,
@@ -17,8 +18,24 @@ import httpx
 from tests.api.helpers import get, new_experiment, new_run, ok, post
 from tests.api.trace_helpers import API3, otlp_body, span, start_trace, trace_id
 from tests.conftest import Clock
-from trackledger.eventlog.events import AnyEvent
+from trackledger.eventlog.events import AnyEvent, ModelOutput
 from trackledger.services.backends import Backend
+from trackledger.services.mlflow_plan import (
+    Import,
+    experiment_events,
+    map_experiments,
+    model_events,
+)
+from trackledger.services.mlflow_registry import UriMap, plan_registry
+from trackledger.services.mlflow_runs import RunWork, new_run_events
+from trackledger.services.mlflow_source import (
+    SourceExperiment,
+    SourceModel,
+    SourceRegisteredModel,
+    SourceRun,
+    SourceVersion,
+)
+from trackledger.services.mlflow_target import Target
 
 API = "/api/2.0/mlflow"
 TL = "/api/2.0/trackledger"
@@ -59,7 +76,101 @@ async def _model(client: httpx.AsyncClient, exp_id: str, run_id: str, name: str)
     return model_id
 
 
-async def every_event_workload(client: httpx.AsyncClient, clock: Clock) -> Made:
+async def _from_mlflow(backend: Backend, clock: Clock) -> Made:
+    """An experiment, a run and a logged model as ``import-mlflow`` brings them (its
+    planner and the store's bulk append; the source's data written out here)."""
+    imp = Import("sqlite:///mlflow.db", clock(), "importer", copy_artifacts=False)
+    source = SourceExperiment(
+        experiment_id="1",
+        name="from-mlflow",
+        artifact_location="file:///mlruns/1",
+        lifecycle_stage="active",
+        creation_time=1_000,
+        last_update_time=9_000,
+        tags={"origin": "mlflow"},
+    )
+    target = Target(backend)
+    (plan,) = map_experiments(
+        [source],
+        await target.experiments(),
+        await target.taken_experiment_ids(),
+        imp.source,
+        renumber=True,
+    )
+    assert plan.target_id is not None
+    run = SourceRun(
+        run_id="0123456789abcdef0123456789abcdef",
+        experiment_id="1",
+        name="imported",
+        user_id="alice",
+        status="FINISHED",
+        start_time=2_000,
+        end_time=3_000,
+        lifecycle_stage="active",
+        deleted_time=None,
+        artifact_uri="file:///mlruns/1/0123456789abcdef0123456789abcdef/artifacts",
+        tags={"mlflow.runName": "imported", "team": "x"},
+        params={"lr": "0.1"},
+        datasets=[],
+        model_inputs=[],
+        outputs=[ModelOutput("m-0123456789abcdef0123456789abcdef", 1)],
+        latest={"loss": (1, 2_500, 0.5)},
+    )
+    work = RunWork(run, plan.target_id, run.artifact_uri)
+    work.points = [
+        ("loss", 0.9, 2_400, 0, 0),
+        ("loss", 0.0, 2_450, 0, 1),
+        ("loss", 0.5, 2_500, 1, 0),
+    ]
+    model = SourceModel(
+        model_id="m-0123456789abcdef0123456789abcdef",
+        experiment_id="1",
+        name="imported-model",
+        artifact_location="file:///mlruns/1/models/m-0123456789abcdef0123456789abcdef",
+        creation_time=2_900,
+        last_updated_time=3_100,
+        status="LOGGED_MODEL_READY",
+        lifecycle_stage="active",
+        model_type="sklearn",
+        source_run_id=run.run_id,
+        tags={"mlflow.user": "alice"},
+        params={"alpha": "1"},
+    )
+    registered = SourceRegisteredModel(
+        name="imported-registered",
+        creation_time=3_200,
+        last_updated_time=3_900,
+        description="from MLflow",
+        tags={"owner": "alice"},
+        aliases={"champion": 1},
+        versions=[
+            SourceVersion(
+                version=1,
+                creation_time=3_300,
+                last_updated_time=3_800,
+                description="first",
+                user_id=None,
+                stage="Staging",
+                source=f"models:/{model.model_id}",
+                storage_location=model.artifact_location,
+                run_id=run.run_id,
+                run_link=None,
+                tags={"k": "v"},
+            )
+        ],
+    )
+    registry = plan_registry([registered], await target.registry(), imp, UriMap())
+    events = [
+        *experiment_events(plan, imp),
+        *new_run_events(work, {}, imp),
+        *model_events(model, plan.target_id, None, model.artifact_location, imp),
+        *registry.events,
+    ]
+    await backend.store.append_imported(events, new_streams=sorted({s.stream_id for s in events}))
+    return Made([plan.target_id], [run.run_id], [model.model_id])
+
+
+async def every_event_workload(client: httpx.AsyncClient, clock: Clock, backend: Backend) -> Made:
     exp = await new_experiment(client, "alpha")
     await ok(await post(client, "experiments/update", {"experiment_id": exp, "new_name": "beta"}))
     tag = {"experiment_id": exp, "key": "team", "value": "vision"}
@@ -146,7 +257,13 @@ async def every_event_workload(client: httpx.AsyncClient, clock: Clock) -> Made:
     assert purged == {"runs_purged": 2, "experiments_purged": 1, "traces_purged": 1}
     # Writes after the purge, on the day the clock now shows.
     await ok(await post(client, "runs/set-tag", {"run_id": child, "key": "late", "value": "1"}))
-    return Made([exp, back, doomed_exp, "0"], runs, models, traces)
+    imported = await _from_mlflow(backend, clock)
+    return Made(
+        [exp, back, doomed_exp, "0", *imported.experiments],
+        runs + imported.runs,
+        models + imported.models,
+        traces,
+    )
 
 
 async def _traces(client: httpx.AsyncClient, exp: str, run_id: str) -> list[str]:
