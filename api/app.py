@@ -14,9 +14,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from trackledger import __version__
+from trackledger import MLFLOW_API_VERSION, __version__
 from trackledger.api import (
     artifacts,
+    assessments,
     browse,
     databricks,
     experiments,
@@ -24,9 +25,13 @@ from trackledger.api import (
     model_versions,
     models,
     openapi,
+    otlp,
     registered_models,
     registry_history,
+    render,
     runs,
+    traces,
+    traces_v2,
     ui,
 )
 from trackledger.api.auth import grants as auth_grants
@@ -59,7 +64,13 @@ async def health(request: Request) -> Response:
 
 
 async def version(request: Request) -> Response:
-    return PlainTextResponse(__version__)
+    """The MLflow version whose API is served (the client gates features on it)."""
+    return PlainTextResponse(MLFLOW_API_VERSION)
+
+
+async def trackledger_version(request: Request) -> Response:
+    """trackledger's own version, and the MLflow API version it serves."""
+    return render.json_response({"version": __version__, "mlflow_api_version": MLFLOW_API_VERSION})
 
 
 def _mlflow_routes() -> list[BaseRoute]:
@@ -71,26 +82,32 @@ def _mlflow_routes() -> list[BaseRoute]:
         *registered_models.routes,
         *model_versions.routes,
         *artifacts.tracking_routes,
+        *traces.trace_routes_v2,
+        *traces_v2.legacy_routes,
+        *traces_v2.trace_data_routes,
         *auth_users.routes,
         *auth_grants.legacy_routes,
     ]
 
 
-def _mlflow_v3_routes(prefix: str) -> list[BaseRoute]:
-    """MLflow 3's role and per-user grant endpoints, one by one: a mount of the whole
-    prefix would hide server-info and whatever else lives under it."""
+def _mlflow_v3_routes() -> list[BaseRoute]:
     return [
-        Route(f"{prefix}{route.path}", route.endpoint, methods=route.methods)
-        for route in [*auth_roles.routes, *auth_grants.routes]
-        if isinstance(route, Route)
+        Route("/server-info", artifacts.server_info),
+        *traces.trace_routes_v3,
+        *assessments.assessment_routes,
+        # MLflow 3's roles and per-user grants (basic-auth app).
+        *auth_roles.routes,
+        *auth_grants.routes,
     ]
 
 
 def _trackledger_routes() -> list[BaseRoute]:
     return [
+        Route("/version", trackledger_version),
         *extensions.routes,
         *browse.routes,
         *registry_history.routes,
+        *traces.trackledger_trace_routes,
         *auth_tokens.routes,
         Route("/auth/login", auth_session.login, methods=["POST"]),
         Route("/auth/logout", auth_session.logout, methods=["POST"]),
@@ -125,6 +142,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.backend = await open_backend()
+        if artifact_store is not None:
+            await artifact_store.start()
         tasks = []
         if gc_interval_s > 0:
             tasks.append(schedule(app.state.backend, retention_ms, gc_interval_s, artifact_store))
@@ -138,6 +157,8 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if artifact_store is not None:
+                await artifact_store.close()
             await app.state.backend.close()
 
     mlflow = _mlflow_routes()
@@ -151,10 +172,9 @@ def create_app(
         Mount("/api/2.0/trackledger", routes=_trackledger_routes()),
         Mount("/api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
         Mount("/ajax-api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
-        Route("/api/3.0/mlflow/server-info", artifacts.server_info),
-        Route("/ajax-api/3.0/mlflow/server-info", artifacts.server_info),
-        *_mlflow_v3_routes("/api/3.0/mlflow"),
-        *_mlflow_v3_routes("/ajax-api/3.0/mlflow"),
+        Mount("/api/3.0/mlflow", routes=_mlflow_v3_routes()),
+        Mount("/ajax-api/3.0/mlflow", routes=_mlflow_v3_routes()),
+        *otlp.otlp_routes,
         *ui.routes,
     ]
     middleware = [Middleware(BodyLimit, max_bytes=max_body_bytes)]

@@ -13,7 +13,7 @@ import mimetypes
 import re
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from trackledger.api import render
@@ -32,13 +32,21 @@ _SCHEME = "mlflow-artifacts:"
 
 
 def _store(request: Request) -> ArtifactStore:
-    store: ArtifactStore = request.app.state.artifacts
+    store: ArtifactStore | None = request.app.state.artifacts
+    if store is None:
+        raise ApiError(
+            "ENDPOINT_NOT_FOUND",
+            "This server does not serve artifacts (--no-serve-artifacts): clients read and "
+            "write the experiment's artifact location directly.",
+        )
     return store
 
 
-def _listing(store: ArtifactStore, path: str, prefix: str = "") -> list[dict[str, object]]:
+async def _listing(
+    store: ArtifactStore, path: str, prefix: str = ""
+) -> list[dict[str, object]]:
     files = []
-    for entry in store.list(path):
+    for entry in await store.list(path):
         item: dict[str, object] = {"path": f"{prefix}{entry.name}", "is_dir": entry.is_dir}
         if entry.size:  # MLflow omits the size of directories and of empty files
             item["file_size"] = entry.size
@@ -65,25 +73,30 @@ async def upload(request: Request) -> Response:
 async def download(request: Request) -> Response:
     path = clean(request.path_params["path"])
     store = _store(request)
-    file = store.local_file(path)
-    if file is None:
-        if store.is_dir(path):
+    found = await store.read(path)
+    if found is None:
+        if await store.is_dir(path):
             raise ApiError(
                 "INVALID_PARAMETER_VALUE", "Artifact path refers to a directory, not a file"
             )
         raise NotFound(f"No such artifact: '{path}'")
-    media_type = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
-    return FileResponse(
-        file,
-        media_type=media_type,
-        filename=file.name,
-        headers={"X-Content-Type-Options": "nosniff"},
-    )
+    media_type = mimetypes.guess_type(found.name)[0] or "application/octet-stream"
+    headers = {"X-Content-Type-Options": "nosniff"}
+    if found.path is not None:
+        return FileResponse(found.path, media_type=media_type, filename=found.name, headers=headers)
+    assert found.chunks is not None
+    headers["Content-Length"] = str(found.size)
+    headers["Content-Disposition"] = f'attachment; filename="{_quoted(found.name)}"'
+    return StreamingResponse(found.chunks, media_type=media_type, headers=headers)
+
+
+def _quoted(name: str) -> str:
+    return name.replace("\\", "_").replace('"', "_").encode("ascii", "replace").decode()
 
 
 async def listing(request: Request) -> Response:
     path = clean(request.query_params.get("path", ""))
-    files = _listing(_store(request), path)
+    files = await _listing(_store(request), path)
     return render.json_response({"files": files} if files else {})
 
 
@@ -91,7 +104,7 @@ async def delete(request: Request) -> Response:
     path = clean(request.path_params["path"])
     if not path:
         raise ApiError("INVALID_PARAMETER_VALUE", "Invalid path: refusing to delete every artifact")
-    _store(request).delete(path)
+    await _store(request).delete(path)
     return render.json_response({})
 
 
@@ -117,7 +130,7 @@ async def tracking_list(request: Request) -> Response:
         root = clean(uri[len(_SCHEME) :].lstrip("/"))  # the URI path, not user input
         location = f"{root}/{relative}" if relative else root
         prefix = f"{relative}/" if relative else ""
-        files = _listing(_store(request), location, prefix)
+        files = await _listing(_store(request), location, prefix)
         if files:
             body["files"] = files
     return render.json_response(body)
@@ -131,7 +144,7 @@ async def server_info(request: Request) -> Response:
             "workspaces_enabled": False,
             "multipart_uploads_enabled": False,
             "multipart_downloads_enabled": False,
-            "artifact_serving_enabled": True,
+            "artifact_serving_enabled": request.app.state.artifacts is not None,
             "artifacts_presigned_only": False,
         }
     )

@@ -14,7 +14,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from trackledger.api import render
-from trackledger.api.calls import backend, experiment_id, required, view_type
+from trackledger.api.calls import backend, experiment_ids, required, view_type
 from trackledger.api.errors import ApiError
 from trackledger.api.requests import SearchRunsRequest
 from trackledger.api.wire import Int32, read
@@ -53,7 +53,7 @@ class SampledRunsRequest(msgspec.Struct):
 
 async def _experiment_ids(request: Request) -> list[int]:
     req = await read(request, ExperimentIdsRequest, lists=frozenset({"experiment_ids"}))
-    return [int(experiment_id(e, "experiment_ids")) for e in req.experiment_ids]
+    return experiment_ids(req.experiment_ids, "experiment_ids")
 
 
 async def run_counts(request: Request) -> Response:
@@ -184,7 +184,7 @@ async def export_csv(request: Request) -> Response:
     """Every run a search finds, as CSV: run id, name, source type, source name, user and
     status, then a column per param and per metric (latest value) of the experiments."""
     req = await read(request, SearchRunsRequest, lists=frozenset({"experiment_ids", "order_by"}))
-    exp_ids = [int(experiment_id(e, "experiment_ids")) for e in req.experiment_ids]
+    exp_ids = experiment_ids(req.experiment_ids, "experiment_ids")
     if not exp_ids:
         raise ApiError("INVALID_PARAMETER_VALUE", "Give at least one experiment_ids.")
     stages = view_type(req.run_view_type, "run_view_type")

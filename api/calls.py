@@ -23,6 +23,7 @@ __all__ = [
     "backend",
     "execute",
     "experiment_id",
+    "experiment_ids",
     "path_param",
     "required",
     "run_status",
@@ -32,6 +33,9 @@ __all__ = [
 _RUN_STATUS = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 _VIEW_TYPE = {1: "ACTIVE_ONLY", 2: "DELETED_ONLY", 3: "ALL"}
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+#: Experiments one request may name: far more than people select, and few enough that a
+#: filter's values fit beside them in PostgreSQL's 32767 query parameters.
+MAX_EXPERIMENT_IDS = 10_000
 
 
 def backend(request: Request) -> Backend:
@@ -114,6 +118,18 @@ def experiment_id(value: str | None, name: str = "experiment_id") -> str:
     text = required(value, name)
     check_experiment_id(text)
     return text
+
+
+def experiment_ids(values: list[str], name: str = "experiment_id") -> list[int]:
+    """Experiment ids (integers, as MLflow's SQL store demands), at most
+    ``MAX_EXPERIMENT_IDS`` of them."""
+    if len(values) > MAX_EXPERIMENT_IDS:
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"Invalid value for parameter 'experiment_ids': at most {MAX_EXPERIMENT_IDS} "
+            f"experiments, got {len(values)}.",
+        )
+    return [int(experiment_id(value, name)) for value in values]
 
 
 def _enum(value: str | int | None, names: dict[int, str], field: str, default: str) -> str:

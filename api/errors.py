@@ -171,7 +171,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     id; the client gets the id, never the traceback or the exception's text."""
     request_id = uuid.uuid4().hex
     log.error(
-        "request %s: unexpected error in %s %s",
+        "request %s: unexpected error in %s %r",  # %r: a path cannot forge log lines
         request_id,
         request.method,
         request.url.path,

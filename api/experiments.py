@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import urllib.parse
+from pathlib import Path
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -36,12 +39,21 @@ async def create(request: Request) -> Response:
         request,
         c.CreateExperiment(
             name=req.name,
-            artifact_location=req.artifact_location,
+            artifact_location=_absolute_if_local(req.artifact_location),
             tags=[c.TagIn(t.key, t.value) for t in req.tags],
         ),
     )
     assert isinstance(result, ExperimentId)
     return render.json_response({"experiment_id": result.experiment_id})
+
+
+def _absolute_if_local(location: str | None) -> str | None:
+    """A relative local path is made absolute against the server's working directory, as
+    MLflow's server does (``resolve_uri_if_local``); URIs stay as given."""
+    if not location or urllib.parse.urlsplit(location).scheme:
+        return location
+    path = Path(location)
+    return location if path.is_absolute() else str(Path.cwd() / path)
 
 
 async def get(request: Request) -> Response:

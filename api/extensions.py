@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -23,6 +24,7 @@ from trackledger.api.requests import (
 from trackledger.api.wire import read
 from trackledger.eventlog.errors import NotFound
 from trackledger.eventlog.events import experiment_stream, run_stream
+from trackledger.eventlog.trace_events import trace_stream
 from trackledger.projections import as_of
 from trackledger.projections.history import describe
 from trackledger.projections.search import decode_page_token, encode_page_token
@@ -35,22 +37,53 @@ __all__ = ["routes"]
 MAX_AGE_MS = 2**53
 
 
-def _nested(tree: RunTree) -> dict[str, Any]:
-    nodes: dict[str, dict[str, Any]] = {
-        n.run_id: {
+def _acyclic(path: list[str]) -> list[str]:
+    """The path down to the run from as far up as no run repeats: a parentRunId tag is
+    whatever a client set, so parents may go round in a circle (a run its own parent)."""
+    seen: set[str] = set()
+    kept: list[str] = []
+    for run_id in reversed(path):
+        if run_id in seen:
+            break
+        seen.add(run_id)
+        kept.append(run_id)
+    return kept[::-1]
+
+
+def _tree_json(tree: RunTree, root: str) -> bytes:
+    """The nested tree under ``root`` as JSON, each run once, children in the order of
+    ``tree.nodes``. Written without recursion: a chain of nested runs may be far deeper
+    than a JSON encoder recurses (orjson stops at 255 levels)."""
+    nodes = {n.run_id: n for n in tree.nodes}
+    children: dict[str, list[str]] = {}
+    for n in tree.nodes:
+        if n.parent_id in nodes and n.run_id != root:
+            children.setdefault(n.parent_id, []).append(n.run_id)
+    parts: list[bytes] = []
+    seen = {root}
+    todo: list[str | bytes] = [root]  # a run to write, or bytes to copy
+    while todo:
+        item = todo.pop()
+        if isinstance(item, bytes):
+            parts.append(item)
+            continue
+        n = nodes[item]
+        fields = {
             "run_id": n.run_id,
             "run_name": n.run_name,
             "status": n.status,
             "lifecycle_stage": n.lifecycle_stage,
             "start_time": n.start_time,
-            "children": [],
         }
-        for n in tree.nodes
-    }
-    for n in tree.nodes:
-        if n.parent_id in nodes:
-            nodes[n.parent_id]["children"].append(nodes[n.run_id])
-    return nodes[tree.path[0]]
+        parts.append(orjson.dumps(fields)[:-1] + b',"children":[')
+        kids = [kid for kid in children.get(item, []) if kid not in seen]
+        seen.update(kids)
+        todo.append(b"]}")
+        for i in range(len(kids) - 1, -1, -1):
+            todo.append(kids[i])
+            if i:
+                todo.append(b",")
+    return b"".join(parts)
 
 
 async def run_tree(request: Request) -> Response:
@@ -61,7 +94,13 @@ async def run_tree(request: Request) -> Response:
     tree = await backend(request).reads.run_tree(run_id)
     if tree is None:
         raise NotFound(f"Run with id={run_id} not found")
-    return render.json_response({"root": tree.path[0], "path": tree.path, "tree": _nested(tree)})
+    path = _acyclic(tree.path)
+    body = b'{"root":%b,"path":%b,"tree":%b}' % (
+        orjson.dumps(path[0]),
+        orjson.dumps(path),
+        _tree_json(tree, path[0]),
+    )
+    return Response(body, media_type="application/json")
 
 
 async def gc(request: Request) -> Response:
@@ -82,7 +121,10 @@ async def gc(request: Request) -> Response:
     done = await collect(
         backend(request), older_than, artifacts=request.app.state.artifacts, actor=actor(request)
     )
-    return render.json_response({"runs_purged": done.runs, "experiments_purged": done.experiments})
+    body = {"runs_purged": done.runs, "experiments_purged": done.experiments}
+    if done.traces:
+        body["traces_purged"] = done.traces
+    return render.json_response(body)
 
 
 async def _history(request: Request, stream: str, req: HistoryRequest) -> Response:
@@ -107,6 +149,12 @@ async def experiment_history(request: Request) -> Response:
     req = await read(request, HistoryRequest)
     experiment_id(req.experiment_id)
     return await _history(request, experiment_stream(str(req.experiment_id)), req)
+
+
+async def trace_history(request: Request) -> Response:
+    """A trace's events in log order (span batches summarized unless expanded)."""
+    req = await read(request, HistoryRequest)
+    return await _history(request, trace_stream(required(req.trace_id, "trace_id")), req)
 
 
 #: ``as_of`` values from here up are times (ms since the epoch, from 1973 on); below it,
@@ -154,6 +202,7 @@ routes = [
     Route("/runs/history", run_history, methods=["GET"]),
     Route("/runs/get", run_as_of, methods=["GET"]),
     Route("/experiments/history", experiment_history, methods=["GET"]),
+    Route("/traces/history", trace_history, methods=["GET"]),
     Route("/events", events_feed, methods=["GET"]),
     Route("/admin/gc", gc, methods=["POST"]),
 ]

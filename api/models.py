@@ -8,7 +8,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from trackledger.api import render
-from trackledger.api.calls import backend, execute, experiment_id, path_param, required
+from trackledger.api.calls import (
+    backend,
+    execute,
+    experiment_id,
+    experiment_ids,
+    path_param,
+    required,
+)
 from trackledger.api.limits import page_size
 from trackledger.api.requests import TagWire
 from trackledger.api.wire import Int64, read
@@ -162,7 +169,7 @@ _ORDER_FIELDS = {
 
 async def search(request: Request) -> Response:
     req = await read(request, SearchRequest)
-    ids = [int(experiment_id(e)) for e in req.experiment_ids]
+    ids = experiment_ids(req.experiment_ids)
     limit = page_size(req.max_results, default=100)
     offset = decode_page_token(req.page_token)
     expr = parse_filter(req.filter)

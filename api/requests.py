@@ -132,6 +132,7 @@ class RestoreRunsRequest(msgspec.Struct):
 class HistoryRequest(msgspec.Struct):
     run_id: str | None = None
     experiment_id: str | None = None
+    trace_id: str | None = None
     max_results: Int32 | None = None
     page_token: str | None = None
     expand: bool = False

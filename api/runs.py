@@ -7,7 +7,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from trackledger.api import render
-from trackledger.api.calls import backend, execute, experiment_id, required, run_status, view_type
+from trackledger.api.calls import (
+    backend,
+    execute,
+    experiment_id,
+    experiment_ids,
+    required,
+    run_status,
+    view_type,
+)
 from trackledger.api.limits import page_size
 from trackledger.api.requests import (
     CreateRunRequest,
@@ -174,7 +182,7 @@ async def log_inputs(request: Request) -> Response:
 
 async def search(request: Request) -> Response:
     req = await read(request, SearchRunsRequest, lists=frozenset({"experiment_ids", "order_by"}))
-    exp_ids = [int(experiment_id(e)) for e in req.experiment_ids]
+    exp_ids = experiment_ids(req.experiment_ids)
     limit = page_size(req.max_results, default=1000)
     offset = decode_page_token(req.page_token)
     stages = view_type(req.run_view_type, "run_view_type")

@@ -44,6 +44,7 @@ from trackledger.eventlog.registry_commands import (
     UpdateModelVersion,
     UpdateRegisteredModel,
 )
+from trackledger.eventlog.trace_commands import AnyTraceCommand
 
 __all__ = [
     "AnyCommand",
@@ -287,6 +288,7 @@ AnyCommand = (
     | UnassignRole
     | GrantPermission
     | RevokePermission
+    | AnyTraceCommand
     | CreateRegisteredModel
     | RenameRegisteredModel
     | UpdateRegisteredModel

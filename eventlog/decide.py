@@ -6,14 +6,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from trackledger.eventlog import commands as c
+from trackledger.eventlog import decide_assessments as assessments
 from trackledger.eventlog import decide_auth as auth
 from trackledger.eventlog import decide_experiments as experiments
 from trackledger.eventlog import decide_lifecycle as lifecycle
 from trackledger.eventlog import decide_models as models
 from trackledger.eventlog import decide_registry as registry
 from trackledger.eventlog import decide_runs as runs
+from trackledger.eventlog import decide_traces as traces
 from trackledger.eventlog import decide_versions as versions
 from trackledger.eventlog import registry_commands as rc
+from trackledger.eventlog import trace_commands as tc
 from trackledger.eventlog.context import DecideContext
 from trackledger.eventlog.errors import TrackingError
 from trackledger.eventlog.lookups import Decision, Lookup, Outcome
@@ -47,6 +50,19 @@ _DECISIONS: dict[type, Callable[[Any, DecideContext], Decision]] = {
     c.LogOutputs: models.log_outputs,
     c.RecordArtifact: models.record_artifact,
     **auth.DECISIONS,
+    tc.StartTrace: traces.start,
+    tc.StartTraceV2: traces.start_v2,
+    tc.EndTraceV2: traces.end_v2,
+    tc.LogSpans: traces.log_spans,
+    tc.SetTraceTag: traces.set_tag,
+    tc.DeleteTraceTag: traces.delete_tag,
+    tc.DeleteTraces: traces.delete,
+    tc.RestoreTraces: traces.restore,
+    tc.LinkTracesToRun: traces.link_to_run,
+    tc.LinkPromptsToTrace: traces.link_prompts,
+    tc.CreateAssessment: assessments.create,
+    tc.UpdateAssessment: assessments.update,
+    tc.DeleteAssessment: assessments.delete,
     rc.CreateRegisteredModel: registry.create,
     rc.RenameRegisteredModel: registry.rename,
     rc.UpdateRegisteredModel: registry.update,

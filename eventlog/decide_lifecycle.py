@@ -26,6 +26,7 @@ from trackledger.eventlog.commands import (
 from trackledger.eventlog.context import DecideContext
 from trackledger.eventlog.decide_experiments import existing as existing_experiment
 from trackledger.eventlog.decide_runs import existing
+from trackledger.eventlog.decide_traces import purge_experiment_traces, purge_expired_traces
 from trackledger.eventlog.errors import InvalidInput, NotFound
 from trackledger.eventlog.events import (
     Event,
@@ -53,6 +54,7 @@ from trackledger.eventlog.lookups import (
     RunState,
 )
 from trackledger.eventlog.results import BulkResult, Nothing
+from trackledger.eventlog.trace_events import TracePurged
 
 MAX_BULK_RUNS = 10_000
 
@@ -157,16 +159,28 @@ def purge(cmd: Purge, ctx: DecideContext) -> Decision:
         run: RunState | None = yield GetRun(run_id)
         if run is not None:
             artifact_uris.append(run.artifact_uri)
+    # Traces deleted long enough ago go too; an experiment's traces go with it.
+    events.extend((yield from purge_expired_traces(cutoff, cmd.max_runs, ctx.now)))
     for experiment_id in (yield GetExpired(cutoff, cmd.max_runs, experiments=True)):
         remaining = [
             *(yield GetExperimentRuns(experiment_id, "active")),
             *(yield GetExperimentRuns(experiment_id, "deleted")),
         ]
         if all(r in expired for r in remaining):
+            purged = {e.trace_id for e in events if isinstance(e, TracePurged)}
+            for event in (yield from purge_experiment_traces(experiment_id, ctx.now)):
+                if isinstance(event, TracePurged) and event.trace_id not in purged:
+                    events.append(event)
             count = yield CountStreamEvents(experiment_stream(experiment_id))
             events.append(
                 ExperimentPurged(experiment_id=experiment_id, time=ctx.now, events_removed=count)
             )
     runs = sum(isinstance(e, RunPurged) for e in events)
-    result = BulkResult(count=runs, experiments=len(events) - runs, artifact_uris=artifact_uris)
+    traces = sum(isinstance(e, TracePurged) for e in events)
+    result = BulkResult(
+        count=runs,
+        experiments=len(events) - runs - traces,
+        artifact_uris=artifact_uris,
+        traces=traces,
+    )
     return Outcome(events=events, result=result)

@@ -43,14 +43,29 @@ from trackledger.eventlog.registry_events import (
     ModelVersionUpdated,
     RegisteredModelCreated,
     RegisteredModelDeleted,
+    RegisteredModelImported,
     RegisteredModelRenamed,
     RegisteredModelTagDeleted,
     RegisteredModelTagSet,
     RegisteredModelUpdated,
 )
+from trackledger.eventlog.trace_events import (
+    AssessmentDeleted,
+    AssessmentSet,
+    SpansLogged,
+    TraceDeleted,
+    TraceInfoLogged,
+    TraceLinkedToRuns,
+    TracePromptsLinked,
+    TracePurged,
+    TraceRestored,
+    TraceTagDeleted,
+    TraceTagSet,
+)
 
 __all__ = [
     "AUTH_EVENTS",
+    "IMPORT_MARKERS",
     "REGISTRY_EVENTS",
     "TOMBSTONES",
     "AnyEvent",
@@ -59,6 +74,7 @@ __all__ = [
     "Event",
     "ExperimentCreated",
     "ExperimentDeleted",
+    "ExperimentImported",
     "ExperimentPurged",
     "ExperimentRenamed",
     "ExperimentRestored",
@@ -68,6 +84,7 @@ __all__ = [
     "LoggedModelCreated",
     "LoggedModelDeleted",
     "LoggedModelFinalized",
+    "LoggedModelImported",
     "LoggedModelParamsLogged",
     "LoggedModelTagDeleted",
     "LoggedModelTagged",
@@ -79,6 +96,7 @@ __all__ = [
     "RunArtifactLogged",
     "RunCreated",
     "RunDeleted",
+    "RunImported",
     "RunOutputsLogged",
     "RunPurged",
     "RunRestored",
@@ -312,6 +330,54 @@ class ExperimentPurged(_ExperimentEvent, frozen=True, kw_only=True, tag="experim
     events_removed: int
 
 
+class ExperimentImported(_ExperimentEvent, frozen=True, kw_only=True, tag="experiment.imported"):
+    """The experiment came (or came again) from another tracking server or its database.
+
+    ``source`` names it (without credentials), ``source_id`` is the experiment's id there
+    and ``imported_at`` the time of the import. The other fields are what the source held
+    at that import: the next import compares the source with them, so it brings only what
+    changed there since, and never undoes a change made here.
+    """
+
+    source: str
+    source_id: str
+    imported_at: int
+    name: str
+    lifecycle_stage: str
+    last_update_time: int | None = None
+    tags: list[Tag] = []
+
+
+class RunImported(_RunEvent, frozen=True, kw_only=True, tag="run.imported"):
+    """The run came (or came again) from another tracking server (see
+    ``ExperimentImported``); the run keeps its id."""
+
+    source: str
+    source_id: str
+    imported_at: int
+    run_name: str
+    status: str
+    lifecycle_stage: str
+    end_time: int | None = None
+    tags: list[Tag] = []
+
+
+class LoggedModelImported(_ModelEvent, frozen=True, kw_only=True, tag="model.imported"):
+    """The logged model came (or came again) from another tracking server (see
+    ``ExperimentImported``); the model keeps its id."""
+
+    source: str
+    source_id: str
+    imported_at: int
+    status: str
+    lifecycle_stage: str
+    last_updated_time: int | None = None
+    tags: list[Tag] = []
+
+
+#: Events that say where a stream's data came from, when it came from another server.
+IMPORT_MARKERS = (ExperimentImported, RunImported, LoggedModelImported, RegisteredModelImported)
+
 AnyEvent = (
     ExperimentCreated
     | ExperimentRenamed
@@ -355,6 +421,20 @@ AnyEvent = (
     | RoleUnassigned
     | PermissionGranted
     | PermissionRevoked
+    | TraceInfoLogged
+    | SpansLogged
+    | TraceTagSet
+    | TraceTagDeleted
+    | AssessmentSet
+    | AssessmentDeleted
+    | TraceLinkedToRuns
+    | TracePromptsLinked
+    | TraceDeleted
+    | TraceRestored
+    | TracePurged
+    | ExperimentImported
+    | RunImported
+    | LoggedModelImported
     | RegisteredModelCreated
     | RegisteredModelRenamed
     | RegisteredModelUpdated
@@ -369,6 +449,7 @@ AnyEvent = (
     | ModelVersionTagDeleted
     | AliasSet
     | AliasDeleted
+    | RegisteredModelImported
 )
 
 _encoder = msgspec.msgpack.Encoder()
@@ -390,4 +471,4 @@ def decode_event(payload: bytes) -> AnyEvent:
 
 
 #: Events that replace their stream's history: appending one removes the stream's events.
-TOMBSTONES = (RunPurged, ExperimentPurged)
+TOMBSTONES = (RunPurged, ExperimentPurged, TracePurged)

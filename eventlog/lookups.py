@@ -36,6 +36,7 @@ from trackledger.eventlog.registry_lookups import (
     GetRegisteredModelTags,
     GetVersionsInStage,
 )
+from trackledger.eventlog.trace_lookups import TraceLookup
 
 __all__ = [
     "Ask",
@@ -239,6 +240,7 @@ Lookup = (
     | GetRolePermissionFor
     | GetAssignment
     | GetGrant
+    | TraceLookup
     | GetRegisteredModel
     | GetModelVersion
     | GetVersionsInStage

@@ -17,7 +17,7 @@ Log-batch commands without an idempotency key go through a group commit
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
@@ -25,7 +25,7 @@ import asyncpg
 from trackledger.eventlog.commands import AnyCommand, LogBatch
 from trackledger.eventlog.context import ContextSource
 from trackledger.eventlog.decide import Primed, decide
-from trackledger.eventlog.errors import StoreUnavailable
+from trackledger.eventlog.errors import AlreadyExists, StoreUnavailable
 from trackledger.eventlog.events import (
     TOMBSTONES,
     AnyEvent,
@@ -91,6 +91,7 @@ class PostgresEventStore:
         self._project = project
         self._answer = answer
         self._context = context
+        self._project_many = project_many
         self._groups = GroupCommitter(
             pool, append=self._append, answer_many=answer_many, project_many=project_many
         )
@@ -196,8 +197,17 @@ class PostgresEventStore:
         self.stats.appended(positions[-1])
         return positions
 
-    async def append_imported(self, events: list[StoredEvent]) -> int:
+    async def append_imported(
+        self, events: list[StoredEvent], *, new_streams: Sequence[str] = ()
+    ) -> int:
         async with self.pool.acquire() as conn, appending(conn):
+            if new_streams:
+                taken = await conn.fetchval(
+                    "SELECT stream_id FROM events WHERE stream_id = ANY($1::text[]) LIMIT 1",
+                    list(new_streams),
+                )
+                if taken is not None:
+                    raise AlreadyExists(f"{taken} already exists in this store")
             rows = await conn.fetch(
                 "INSERT INTO events (stream_id, type, recorded_at, actor, idempotency_key, "
                 "payload) SELECT s, t, r, a, k, p FROM unnest($1::text[], $2::text[], "
@@ -211,8 +221,10 @@ class PostgresEventStore:
                 [encode_event(s.event) for s in events],
             )
             positions = sorted(row["position"] for row in rows)
-            for stored, position in zip(events, positions, strict=True):
-                await self._project(conn, stored.event, position)
+            # The merges do not depend on order: one statement per kind of change.
+            await self._project_many(
+                conn, [(s.event, p) for s, p in zip(events, positions, strict=True)]
+            )
             # New experiments must not reuse an imported id.
             await conn.execute(
                 "SELECT setval('experiment_ids', GREATEST((SELECT last_value FROM "

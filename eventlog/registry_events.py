@@ -13,6 +13,8 @@ was there before (``previous_name``, ``previous_version``, ``previous_stage``).
 
 from __future__ import annotations
 
+import msgspec
+
 from trackledger.eventlog.event_base import Event, Tag
 
 __all__ = [
@@ -27,11 +29,14 @@ __all__ = [
     "ModelVersionUpdated",
     "RegisteredModelCreated",
     "RegisteredModelDeleted",
+    "RegisteredModelImported",
     "RegisteredModelRenamed",
     "RegisteredModelTagDeleted",
     "RegisteredModelTagSet",
     "RegisteredModelUpdated",
     "RegistryEvent",
+    "SeenAlias",
+    "SeenVersion",
     "registered_model_stream",
 ]
 
@@ -155,6 +160,38 @@ class AliasDeleted(_RegistryEvent, frozen=True, kw_only=True, tag="registry.alia
     previous_version: int | None = None
 
 
+class SeenVersion(msgspec.Struct, frozen=True, kw_only=True):
+    """A version as the source held it at an import."""
+
+    version: int
+    stage: str
+    last_updated_time: int | None = None
+    description: str | None = None
+    tags: list[Tag] = []
+
+
+class SeenAlias(msgspec.Struct, frozen=True, array_like=True):
+    alias: str
+    version: int
+
+
+class RegisteredModelImported(_RegistryEvent, frozen=True, kw_only=True, tag="registry.imported"):
+    """The model came (or came again) from another tracking server or its database:
+    ``source`` names it (without credentials), ``source_id`` is the model's name there. The
+    other fields are what the source held at that import, which the next import compares
+    with (see ``events.ExperimentImported``); the times are MLflow's last updates."""
+
+    source: str
+    source_id: str
+    imported_at: int
+    name: str
+    description: str | None = None
+    last_updated_time: int | None = None
+    tags: list[Tag] = []
+    aliases: list[SeenAlias] = []
+    versions: list[SeenVersion] = []
+
+
 REGISTRY_EVENTS = (
     RegisteredModelCreated,
     RegisteredModelRenamed,
@@ -170,6 +207,7 @@ REGISTRY_EVENTS = (
     ModelVersionTagDeleted,
     AliasSet,
     AliasDeleted,
+    RegisteredModelImported,
 )
 
 RegistryEvent = (
@@ -187,4 +225,5 @@ RegistryEvent = (
     | ModelVersionTagDeleted
     | AliasSet
     | AliasDeleted
+    | RegisteredModelImported
 )

@@ -13,6 +13,7 @@ from trackledger.eventlog.lookups import RunState
 
 __all__ = [
     "AnyResult",
+    "AssessmentId",
     "AuthRef",
     "BulkResult",
     "CreatedRun",
@@ -22,6 +23,7 @@ __all__ = [
     "Nothing",
     "RegisteredModelRef",
     "RunInfo",
+    "TraceId",
     "decode_result",
     "encode_result",
 ]
@@ -49,6 +51,14 @@ class AuthRef(_Result, frozen=True, kw_only=True, tag="auth_ref"):
     id: int
 
 
+class TraceId(_Result, frozen=True, kw_only=True, tag="trace_id"):
+    trace_id: str
+
+
+class AssessmentId(_Result, frozen=True, kw_only=True, tag="assessment_id"):
+    assessment_id: str
+
+
 class RegisteredModelRef(_Result, frozen=True, kw_only=True, tag="registered_model"):
     registered_model_id: str
 
@@ -73,6 +83,8 @@ class BulkResult(_Result, frozen=True, kw_only=True, tag="bulk"):
     experiments: int = 0
     #: The artifact roots of purged runs, for the caller to remove from the artifact store.
     artifact_uris: list[str] = []
+    #: Traces purged (by a purge) alongside the runs.
+    traces: int = 0
 
 
 AnyResult = (
@@ -85,6 +97,8 @@ AnyResult = (
     | RegisteredModelRef
     | ModelVersionRef
     | AuthRef
+    | TraceId
+    | AssessmentId
 )
 
 _encoder = msgspec.msgpack.Encoder()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from typing import Protocol
 
 import msgspec
@@ -86,9 +86,13 @@ class EventStore(Protocol):
         """
         ...
 
-    async def append_imported(self, events: list[StoredEvent]) -> int:
-        """Append events exported from another log (new positions, their own times and
-        actors), projecting each; return how many were appended."""
+    async def append_imported(
+        self, events: list[StoredEvent], *, new_streams: Sequence[str] = ()
+    ) -> int:
+        """Append events that come from elsewhere (another log's export, another tracking
+        server) at new positions with their own times and actors, and project them, in one
+        transaction; return how many were appended. If one of ``new_streams`` already has
+        an event, raise ``AlreadyExists`` and append nothing."""
         ...
 
     async def read_stream(

@@ -37,16 +37,24 @@ class Connection:
         self._reader, self._writer = await asyncio.open_connection(HOST, self.port)
 
     async def request(
-        self, method: str, path: str, body: object | None = None
+        self,
+        method: str,
+        path: str,
+        body: object | None = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, bytes]:
+        """Send ``body`` as JSON, or ``raw`` bytes with ``headers`` (their content type)."""
         if self._writer is None or self._reader is None:
             await self.open()
         assert self._writer is not None and self._reader is not None
-        payload = b"" if body is None else orjson.dumps(body)
+        payload = raw if raw is not None else b"" if body is None else orjson.dumps(body)
+        fields = {"Content-Type": "application/json", **(headers or {})}
+        extra = "".join(f"{k}: {v}\r\n" for k, v in fields.items())
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n"
-            f"{self.extra_headers}"
-            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+            f"{self.extra_headers}{extra}Content-Length: {len(payload)}\r\n\r\n"
         ).encode()
         self._writer.write(head + payload)
         status_line = await self._reader.readline()
@@ -111,6 +119,9 @@ class Planned(NamedTuple):
     body: object | None
     points: int
     on_ok: Callable[[bytes], None] | None = None
+    #: A body that is not JSON (``body`` is then ignored), and its headers.
+    raw: bytes | None = None
+    headers: dict[str, str] | None = None
 
 
 #: A worker's step: given (worker, iteration), the next request, or None when it is done.
@@ -142,7 +153,13 @@ async def run_workers(
                 budget[0] -= 1
                 started = time.perf_counter()
                 try:
-                    status, data = await conn.request(planned.method, planned.path, planned.body)
+                    status, data = await conn.request(
+                        planned.method,
+                        planned.path,
+                        planned.body,
+                        raw=planned.raw,
+                        headers=planned.headers,
+                    )
                 except (ConnectionError, OSError, asyncio.IncompleteReadError) as exc:
                     result.errors += 1
                     if len(result.first_errors) < 3:

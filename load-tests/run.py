@@ -170,7 +170,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--scenarios",
         default=",".join(INGEST),
-        help="comma-separated, from: " + ", ".join(INGEST) + ", search, registry",
+        help="comma-separated, from: " + ", ".join(INGEST) + "; or one of search, registry, "
+        "traces-ingest, traces-search",
     )
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent connections")
     parser.add_argument("--seconds", type=float, default=10, help="length of a timed round")
@@ -197,9 +198,15 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--registry-versions", type=int, default=100, help="versions of each model (registry)"
     )
+    parser.add_argument(
+        "--trace-count", type=int, default=100_000, help="traces to load for traces-search"
+    )
+    parser.add_argument(
+        "--spans-per-request", type=int, default=100, help="spans per OTLP request (traces-ingest)"
+    )
     args = parser.parse_args(argv)
     if args.targets is None:
-        search = args.scenarios in ("search", "registry")
+        search = args.scenarios in ("search", "registry", "traces-search")
         args.targets = ",".join(t for t in TARGETS if not search or t.startswith("trackledger"))
     for target in args.targets.split(","):
         if target not in TARGETS:
@@ -217,6 +224,14 @@ async def main_async(args: argparse.Namespace) -> str:
         from registry import run_registry
 
         return await run_registry(args)
+    if scenarios == ["traces-ingest"]:
+        from traces import run_trace_ingest
+
+        return await run_trace_ingest(args)
+    if scenarios == ["traces-search"]:
+        from traces import run_trace_search
+
+        return await run_trace_search(args)
     rows = []
     started = time.monotonic()
     for scenario in scenarios:

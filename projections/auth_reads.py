@@ -314,6 +314,14 @@ class AuthReads:
         )
         return str(rows[0][0]) if rows else None
 
+    async def trace_experiment(self, trace_id: str) -> str | None:
+        """The experiment a trace belongs to (a trace never moves)."""
+        rows = await self._rows(
+            "SELECT experiment_id FROM traces WHERE trace_id = ? AND experiment_id IS NOT NULL",
+            trace_id,
+        )
+        return str(rows[0][0]) if rows else None
+
     async def experiment_named(self, name: str) -> str | None:
         rows = await self._rows(
             "SELECT experiment_id FROM experiments WHERE name = ? AND name IS NOT NULL", name

@@ -16,8 +16,10 @@ from __future__ import annotations
 import msgspec
 
 from trackledger.eventlog import events as e
+from trackledger.eventlog.trace_events import TraceEvent
 from trackledger.projections.auth_changes import AuthChange, DropGrants, auth_changes_for
 from trackledger.projections.registry_changes import RegistryChange, registry_changes_for
+from trackledger.projections.trace_changes import AnyTraceChange, trace_changes_for
 
 __all__ = [
     "AddInputs",
@@ -139,7 +141,8 @@ class AddInputs(msgspec.Struct, frozen=True, kw_only=True):
 
 
 AnyChange = (
-    SetModel
+    AnyTraceChange
+    | SetModel
     | SetModelTags
     | AddModelParams
     | AddRunOutputs
@@ -172,6 +175,8 @@ def changes_for(event: e.AnyEvent, pos: int) -> list[AnyChange]:  # noqa: C901 -
     """The row changes ``event`` at log position ``pos`` makes."""
     if isinstance(event, e.AUTH_EVENTS):
         return list(auth_changes_for(event, pos))
+    if isinstance(event, TraceEvent):
+        return list(trace_changes_for(event, pos))
     if isinstance(event, e.REGISTRY_EVENTS):
         return list(registry_changes_for(event, pos))
     match event:
@@ -344,6 +349,23 @@ def changes_for(event: e.AnyEvent, pos: int) -> list[AnyChange]:  # noqa: C901 -
                     last_updated_time=event.time,
                 )
             ]
+        case e.ExperimentImported():
+            # What the source said of its last update (MLflow: renames, deletes, restores).
+            return [
+                SetExperiment(
+                    experiment_id=int(event.experiment_id),
+                    pos=pos,
+                    last_update_time=event.last_update_time,
+                )
+            ]
+        case e.LoggedModelImported():
+            return [
+                SetModel(
+                    model_id=event.model_id, pos=pos, last_updated_time=event.last_updated_time
+                )
+            ]
+        case e.RunImported():
+            return []  # a marker: the run's data comes in the events after it
         case e.RunPurged():
             return [PurgeRun(run_id=event.run_id, pos=pos, time=event.time)]
         case e.ExperimentPurged():

@@ -11,6 +11,7 @@ import msgspec
 from trackledger.eventlog import events as e
 from trackledger.eventlog.auth_events import SECRET_FIELDS
 from trackledger.eventlog.store import StoredEvent
+from trackledger.eventlog.trace_events import SpansLogged
 
 __all__ = ["describe", "summary"]
 
@@ -50,6 +51,8 @@ def describe(stored: StoredEvent, expand: bool = False) -> dict[str, Any]:
         data[name] = "(hidden)"  # a hash of a password or token: in the log, never shown
     if isinstance(event, (e.MetricsLogged, e.BatchLogged)) and event.metrics:
         data["metrics"] = _metrics(event.metrics, expand)
+    if isinstance(event, SpansLogged) and not expand:
+        data["spans"] = {"count": len(event.spans), "names": [s.name for s in event.spans[:20]]}
     for name in ("params", "tags"):
         if isinstance(data.get(name), list):
             data[name] = {pair[0]: pair[1] for pair in data[name]}
@@ -62,7 +65,7 @@ def describe(stored: StoredEvent, expand: bool = False) -> dict[str, Any]:
     }
 
 
-def summary(stored: StoredEvent) -> str:
+def summary(stored: StoredEvent) -> str:  # noqa: C901 - one case per kind of event
     """One line for a terminal table."""
     event = stored.event
     parts = []
@@ -89,7 +92,11 @@ def summary(stored: StoredEvent) -> str:
         parts.append(event.key)
     if isinstance(event, e.ExperimentTagSet):
         parts.append(f"{event.key}={event.value}")
+    if isinstance(event, SpansLogged):
+        parts.append(f"{len(event.spans)} spans")
     if isinstance(event, (e.ExperimentCreated, e.ExperimentRenamed)):
         parts.append(f"name={event.name}")
+    if isinstance(event, e.IMPORT_MARKERS):
+        parts.append(f"from {event.source} (id {event.source_id} there)")
     text = "; ".join(p for p in parts if p)
     return text if len(text) <= 100 else text[:97] + "..."

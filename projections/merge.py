@@ -24,6 +24,8 @@ from trackledger.projections.registry_merge import (
     registry_plan,
     registry_statements,
 )
+from trackledger.projections.trace_changes import TRACE_CHANGES
+from trackledger.projections.trace_merge import TraceStatements, trace_plan, trace_statements
 
 __all__ = ["MetricSeries", "Statements", "Step", "metric_series", "plan", "statements"]
 
@@ -200,6 +202,7 @@ class Statements(NamedTuple):
     purge_experiment: tuple[str, ...]
     purged_experiment: str
     auth: AuthStatements
+    traces: TraceStatements
     registry: RegistryStatements
 
 
@@ -234,6 +237,7 @@ def statements(dialect: str, suffix: str = "") -> Statements:
             "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
         ),
         auth=auth_statements(dialect, suffix),
+        traces=trace_statements(_FUNCTIONS[dialect], suffix),
         registry=registry_statements(dialect, suffix),
     )
 
@@ -298,6 +302,10 @@ def _guarded(pos: int, value: object) -> int:
 
 def plan(sql: Statements, change: ch.AnyChange) -> Iterator[Step]:  # noqa: C901 - one case per change
     """The statements ``change`` runs, except metrics (see ``metric_series``)."""
+    if isinstance(change, TRACE_CHANGES):
+        for sql_text, rows in trace_plan(sql.traces, change):
+            yield Step(sql_text, rows)
+        return
     match change:
         case ch.SetRun():
             c = change

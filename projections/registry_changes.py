@@ -271,4 +271,20 @@ def registry_changes_for(event: r.RegistryEvent, pos: int) -> list[RegistryChang
             ]
         case r.AliasDeleted():
             return [SetAliases(registered_model_id=rm, pos=pos, aliases=[(event.alias, None)])]
+        case r.RegisteredModelImported():
+            # MLflow's last updates, which no other imported event carries.
+            return [
+                SetRegisteredModel(
+                    registered_model_id=rm, pos=pos, last_updated_time=event.last_updated_time
+                ),
+                *(
+                    SetModelVersion(
+                        registered_model_id=rm,
+                        version=v.version,
+                        pos=pos,
+                        last_updated_time=v.last_updated_time,
+                    )
+                    for v in event.versions
+                ),
+            ]
     raise TypeError(f"no projection for event {type(event).__name__}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from trackledger.projections.auth_schema import AUTH_TABLES, auth_ddl
 from trackledger.projections.registry_schema import REGISTRY_TABLES, registry_ddl
+from trackledger.projections.trace_schema import TRACE_TABLES, trace_ddl
 
 __all__ = ["PROJECTION_TABLES", "projection_ddl"]
 
@@ -30,6 +31,7 @@ PROJECTION_TABLES = (
     "logged_model_tags",
     "logged_model_params",
     *AUTH_TABLES,
+    *TRACE_TABLES,
     *REGISTRY_TABLES,
 )
 
@@ -58,6 +60,7 @@ def projection_ddl(dialect: str, suffix: str = "", generation: int = 0) -> list[
         *_tracking_ddl(s, g, i, r, b, w, kv),
         *registry_ddl(dialect, suffix, generation),
         *auth_ddl(dialect, suffix, generation),
+        *trace_ddl(dialect, s, g, t),
     ]
 
 

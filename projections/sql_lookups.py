@@ -16,8 +16,10 @@ import asyncpg
 
 from trackledger.eventlog import lookups as q
 from trackledger.eventlog.postgres_sql import numbered
+from trackledger.eventlog.trace_lookups import TRACE_LOOKUPS
 from trackledger.projections.auth_lookups_sql import auth_lookup_query
 from trackledger.projections.registry_lookups_sql import registry_lookup_query
+from trackledger.projections.trace_lookups import trace_lookup_query
 
 __all__ = [
     "LookupQuery",
@@ -102,6 +104,9 @@ def _keys(sql: str, owner: Any, keys: list[str]) -> LookupQuery:
 
 
 def lookup_query(lookup: q.Lookup, dialect: str) -> LookupQuery:  # noqa: C901 - one case each
+    if isinstance(lookup, TRACE_LOOKUPS):
+        return LookupQuery(*trace_lookup_query(lookup, dialect))
+
     def lock(mode: str) -> str:
         return _LOCKS[mode] if dialect == "postgres" else ""
 

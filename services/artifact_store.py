@@ -22,6 +22,7 @@ import msgspec
 
 __all__ = [
     "ArtifactStore",
+    "Download",
     "Entry",
     "LocalArtifactStore",
     "PathConflict",
@@ -56,18 +57,46 @@ class Written(msgspec.Struct, frozen=True):
     sha256: str
 
 
-class ArtifactStore(Protocol):
-    async def write(self, path: str, chunks: AsyncIterator[bytes]) -> Written: ...
+class Download:
+    """A stored file to send: a local file (served by the OS), or chunks to stream."""
 
-    def local_file(self, path: str) -> Path | None:
-        """The file to serve for ``path``, or None if there is no such file."""
+    __slots__ = ("chunks", "name", "path", "size")
+
+    def __init__(
+        self,
+        name: str,
+        size: int,
+        *,
+        path: Path | None = None,
+        chunks: AsyncIterator[bytes] | None = None,
+    ) -> None:
+        self.name = name
+        self.size = size
+        self.path = path
+        self.chunks = chunks
+
+
+class ArtifactStore(Protocol):
+    async def start(self) -> None:
+        """Connect, when the store needs a connection (the app's lifespan calls it)."""
         ...
 
-    def is_dir(self, path: str) -> bool: ...
+    async def close(self) -> None: ...
 
-    def list(self, path: str) -> list[Entry]: ...
+    async def write(self, path: str, chunks: AsyncIterator[bytes]) -> Written: ...
 
-    def delete(self, path: str) -> None: ...
+    async def read(self, path: str) -> Download | None:
+        """The file at ``path``, or None if there is no such file."""
+        ...
+
+    async def is_dir(self, path: str) -> bool: ...
+
+    async def list(self, path: str) -> list[Entry]:
+        """The entries of the directory ``path``; empty for a file or a missing path (the
+        MLflow client tells files from directories this way)."""
+        ...
+
+    async def delete(self, path: str) -> None: ...
 
 
 def _check(path: str, decoded: str) -> list[str]:
@@ -112,6 +141,12 @@ def clean(path: str) -> str:
 class LocalArtifactStore:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
 
     def _resolve(self, path: str) -> Path:
         target = (self.root / clean(path)).resolve()
@@ -159,16 +194,16 @@ class LocalArtifactStore:
                     f"Invalid path: {path!r} lies below the existing file {parent.as_posix()!r}"
                 )
 
-    def local_file(self, path: str) -> Path | None:
+    async def read(self, path: str) -> Download | None:
         target = self._resolve(path)
-        return target if target.is_file() else None
+        if not target.is_file():
+            return None
+        return Download(target.name, target.stat().st_size, path=target)
 
-    def is_dir(self, path: str) -> bool:
+    async def is_dir(self, path: str) -> bool:
         return self._resolve(path).is_dir()
 
-    def list(self, path: str) -> list[Entry]:
-        """The entries of the directory ``path``; empty for a file or a missing path (the
-        MLflow client tells files from directories this way)."""
+    async def list(self, path: str) -> list[Entry]:
         target = self._resolve(path)
         if not target.is_dir():
             return []
@@ -180,7 +215,7 @@ class LocalArtifactStore:
             entries.append(Entry(child.name, is_dir, None if is_dir else child.stat().st_size))
         return entries
 
-    def delete(self, path: str) -> None:
+    async def delete(self, path: str) -> None:
         target = self._resolve(path)
         if target == self.root:
             raise UnsafePath("Invalid path: refusing to delete the artifact root")

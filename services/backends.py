@@ -32,6 +32,7 @@ from trackledger.projections.sql_lookups import (
 from trackledger.projections.sql_reads import SqlReadModel
 from trackledger.projections.sqlite_apply import SQLiteProjector
 from trackledger.projections.sqlite_rebuild import CHUNK, Progress
+from trackledger.projections.trace_reads import TraceReads
 from trackledger.projections.views import ReadModel
 from trackledger.services.migrations import (
     Migration,
@@ -77,6 +78,9 @@ class Backend(Protocol):
     @property
     def registry(self) -> RegistryReads: ...
 
+    @property
+    def traces(self) -> TraceReads: ...
+
     async def rebuild(self, progress: Progress | None = None, chunk: int = CHUNK) -> int: ...
 
     async def verify(
@@ -114,6 +118,7 @@ class SQLiteBackend:
         self.reads = SqlReadModel(readers.fetchall, "sqlite")
         self.browse = Browse(readers.fetchall)
         self.auth = AuthReads(readers.fetchall)
+        self.traces = TraceReads(readers.fetchall, "sqlite")
         self.registry = RegistryReads(readers.fetchall, "sqlite")
         self.upgraded = upgraded
 
@@ -199,6 +204,7 @@ class PostgresBackend:
         self.reads = SqlReadModel(PgFetchAll(read_pool), "postgres")
         self.browse = Browse(PgFetchAll(read_pool))
         self.auth = AuthReads(PgFetchAll(read_pool))
+        self.traces = TraceReads(PgFetchAll(read_pool), "postgres")
         self.registry = RegistryReads(PgFetchAll(read_pool), "postgres")
         self.upgraded = upgraded
 

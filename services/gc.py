@@ -12,7 +12,7 @@ import msgspec
 
 from trackledger.eventlog.commands import Purge
 from trackledger.eventlog.results import BulkResult
-from trackledger.services.artifact_store import ArtifactStore, UnsafePath
+from trackledger.services.artifact_store import ArtifactStore
 from trackledger.services.backends import Backend
 
 __all__ = ["Collected", "collect", "parse_duration", "schedule"]
@@ -40,16 +40,17 @@ def parse_duration(text: str) -> int:
 class Collected(msgspec.Struct, frozen=True):
     runs: int
     experiments: int
+    traces: int = 0
 
 
-def _remove_artifacts(store: ArtifactStore, uris: list[str]) -> None:
+async def _remove_artifacts(store: ArtifactStore, uris: list[str]) -> None:
     for uri in uris:
         # mlflow-artifacts:/<experiment>/<run>/artifacts: the run's whole directory goes.
         if uri.startswith("mlflow-artifacts:"):
             run_dir = uri[len("mlflow-artifacts:") :].strip("/").rsplit("/", 1)[0]
             try:
-                store.delete(run_dir)
-            except (OSError, UnsafePath):
+                await store.delete(run_dir)
+            except Exception:  # a file system or object store error: the purge stands
                 log.exception("could not remove the artifacts at %s", uri)
 
 
@@ -63,18 +64,19 @@ async def collect(
 ) -> Collected:
     """Purge runs and experiments deleted at least ``older_than_ms`` ago, in transactions
     of at most 1000 runs, until none is left."""
-    runs = experiments = 0
+    runs = experiments = traces = 0
     while True:
         result = await backend.store.execute(Purge(older_than_ms=older_than_ms), actor=actor)
         assert isinstance(result, BulkResult)
         runs += result.count
         experiments += result.experiments
+        traces += result.traces
         if artifacts is not None:
-            _remove_artifacts(artifacts, result.artifact_uris)
+            await _remove_artifacts(artifacts, result.artifact_uris)
         if progress is not None and result.count:
             progress(runs)
-        if result.count == 0:
-            return Collected(runs, experiments)
+        if result.count == 0 and result.traces == 0:
+            return Collected(runs, experiments, traces)
 
 
 async def schedule(

@@ -75,6 +75,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         summary="the model registry's tables (new projection tables, empty until registry "
         "events arrive)",
     ),
+    Migration(
+        version=4,
+        summary="traces: their spans, tags, metadata, assessments and run links (new "
+        "projection tables, empty until trace events arrive)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

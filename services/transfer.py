@@ -19,6 +19,7 @@ import orjson
 
 from trackledger.eventlog import events as e
 from trackledger.eventlog.store import StoredEvent
+from trackledger.eventlog.trace_events import SpansLogged, TraceInfoLogged
 from trackledger.services.backends import Backend
 
 __all__ = ["FORMAT", "VERSION", "export_log", "import_log"]
@@ -50,8 +51,9 @@ def _line(stored: StoredEvent) -> bytes:
 
 class _Selection:
     """Which events an export of some experiments keeps: the experiments' own streams and
-    the streams of the runs and logged models created in them. A run or model is created
-    before anything else is logged to it, so position order meets its creation first."""
+    the streams of the runs, logged models and traces created in them. A run or model is
+    created before anything else is logged to it, and a trace by its info or its spans, so
+    position order meets its creation first."""
 
     def __init__(self, experiments: list[str]) -> None:
         self._experiments = set(experiments)
@@ -60,7 +62,7 @@ class _Selection:
     def __call__(self, stored: StoredEvent) -> bool:
         event = stored.event
         if (
-            isinstance(event, (e.RunCreated, e.LoggedModelCreated))
+            isinstance(event, (e.RunCreated, e.LoggedModelCreated, TraceInfoLogged, SpansLogged))
             and event.experiment_id in self._experiments
         ):
             self._streams.add(event.stream)
@@ -73,8 +75,9 @@ async def export_log(
     experiments: list[str] | None = None,
     progress: Progress | None = None,
 ) -> int:
-    """Write the log (or the events of ``experiments``, their runs and logged models) to
-    ``out``: one consistent snapshot, in position order, whatever is written meanwhile."""
+    """Write the log (or the events of ``experiments``, their runs, logged models and
+    traces) to ``out``: one consistent snapshot, in position order, whatever is written
+    meanwhile."""
     out.write(orjson.dumps({"format": FORMAT, "version": VERSION, "backend": backend.kind}) + b"\n")
     selected = _Selection(experiments) if experiments else None
     written = 0

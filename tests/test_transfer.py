@@ -100,6 +100,8 @@ async def test_sqlite_to_postgres_and_back(tmp_path, postgres_uri):
 
 async def test_export_one_experiment(backend):
     from trackledger.eventlog import commands as c
+    from trackledger.eventlog import trace_commands as tc
+    from trackledger.eventlog.trace_events import SpanRecord
 
     store = backend.store
     keep = (await store.execute(c.CreateExperiment(name="keep"))).experiment_id  # type: ignore[union-attr]
@@ -110,9 +112,16 @@ async def test_export_one_experiment(backend):
         model = (await store.execute(c.CreateLoggedModel(experiment_id=exp, name="m"))).model_id  # type: ignore[union-attr]
         await store.execute(c.FinalizeLoggedModel(model_id=model, status="LOGGED_MODEL_READY"))
         await store.execute(c.SetLoggedModelTags(model_id=model, tags=[c.TagIn("t", exp)]))
+        trace = f"tr-{int(exp):032x}"
+        spans = [SpanRecord(span_id="00000000000000aa", name="root")]
+        await store.execute(
+            tc.LogSpans(experiment_id=exp, batches=[tc.SpanBatch(trace_id=trace, spans=spans)])
+        )
+        await store.execute(tc.SetTraceTag(trace_id=trace, key="k", value="v"))
     out = io.BytesIO()
-    # The experiment; its run and the run's param; its model, finalized and tagged.
-    assert await export_log(backend, out, [keep]) == 6
+    # The experiment; its run and the run's param; its model, finalized and tagged; its
+    # trace's spans and the trace's tag.
+    assert await export_log(backend, out, [keep]) == 8
     lines = [orjson.loads(line) for line in out.getvalue().splitlines()[1:]]
     assert [line["type"] for line in lines] == [
         "experiment.created",
@@ -121,6 +130,8 @@ async def test_export_one_experiment(backend):
         "model.created",
         "model.finalized",
         "model.tagged",
+        "trace.spans_logged",
+        "trace.tagged",
     ]
 
 

@@ -1,5 +1,5 @@
 """The ``trackledger`` command: server, db upgrade, rebuild, verify, gc, history, export,
-import.
+import, import-mlflow.
 
 Every option shows its default and its environment variable in ``--help``. Errors are one
 line on stderr and exit status 2 (bad usage or configuration) or 1 (verify found
@@ -105,7 +105,7 @@ async def _verify(settings: Settings, chunk: int) -> int:
 
 
 async def _gc(settings: Settings, older_than: str | None) -> int:
-    from trackledger.services.artifact_store import LocalArtifactStore
+    from trackledger.services.artifact_location import artifact_store_for
     from trackledger.services.gc import collect, parse_duration
     from trackledger.settings import artifacts_default
 
@@ -113,17 +113,21 @@ async def _gc(settings: Settings, older_than: str | None) -> int:
         parse_duration(older_than) if older_than else int(settings.retention_days * 86_400_000)
     )
     backend = await open_backend(settings.backend_store_uri)
+    artifacts = artifact_store_for(artifacts_default(settings))
+    await artifacts.start()
     try:
         done = await collect(
             backend,
             older_than_ms,
-            artifacts=LocalArtifactStore(artifacts_default(settings)),
+            artifacts=artifacts,
             actor="trackledger gc",
             progress=lambda runs: print(f"gc: {runs:,} runs purged so far", file=sys.stderr),
         )
     finally:
+        await artifacts.close()
         await backend.close()
-    print(f"purged {done.runs:,} runs and {done.experiments:,} experiments")
+    traces = f", {done.traces:,} traces" if done.traces else ""
+    print(f"purged {done.runs:,} runs{traces} and {done.experiments:,} experiments")
     return 0
 
 
@@ -249,6 +253,12 @@ def _parser() -> argparse.ArgumentParser:
     load = sub.add_parser("import", help="append an exported log to this store, streamed")
     load.add_argument("file", help="what to read (- for standard input)")
     _add_settings(load, ("backend_store_uri",))
+    from trackledger import mlflow_cli
+
+    _add_settings(
+        mlflow_cli.add_parser(sub),
+        ("backend_store_uri", "artifacts_destination", "retention_days"),
+    )
     return parser
 
 
@@ -272,6 +282,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_export(settings, args.file, args.experiment))
         if args.command == "import":
             return asyncio.run(_import(settings, args.file))
+        if args.command == "import-mlflow":
+            from trackledger import mlflow_cli
+
+            return asyncio.run(mlflow_cli.run(settings, args))
         if args.command == "rebuild":
             return asyncio.run(_rebuild(settings, args.chunk))
         return asyncio.run(_verify(settings, args.chunk))

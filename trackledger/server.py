@@ -19,11 +19,11 @@ from trackledger import __version__, connections
 from trackledger.api.app import create_app
 from trackledger.api.auth.hosts import default_allowed_hosts, parse_list
 from trackledger.first_admin import ensure_admin
-from trackledger.services.artifact_store import LocalArtifactStore
+from trackledger.services.artifact_location import artifact_store_for
 from trackledger.services.backends import Backend, open_backend
 from trackledger.services.migrations import LATEST
 from trackledger.services.uris import sqlite_path
-from trackledger.settings import SETTINGS, Settings, artifacts_default
+from trackledger.settings import SETTINGS, Settings, artifact_root, artifacts_default
 
 __all__ = ["app_from_env", "build_app", "serve"]
 
@@ -48,31 +48,33 @@ def redact(uri: str) -> str:
 
 
 def build_app(settings: Settings) -> Starlette:
-    artifacts = artifacts_default(settings)
+    artifacts = artifacts_default(settings) if settings.serve_artifacts else None
+    root = artifact_root(settings)
 
     async def open_configured() -> Backend:
         backend = await open_backend(
             settings.backend_store_uri,
+            artifact_root=root,
             sqlite_synchronous=settings.sqlite_synchronous,
             pool_size=settings.postgres_pool_size,
             retention_days=settings.retention_days,
         )
         log.info(
             "trackledger %s serving http://%s:%d (pid %d): backend %s (schema version %d), "
-            "artifacts in %s",
+            "artifacts %s",
             __version__,
             settings.host,
             settings.port,
             os.getpid(),
             redact(settings.backend_store_uri),
             LATEST,
-            artifacts,
+            f"served from {artifacts}" if artifacts else f"not served (clients use {root})",
         )
         return backend
 
     return create_app(
         open_configured,
-        artifact_store=LocalArtifactStore(artifacts),
+        artifact_store=artifact_store_for(artifacts) if artifacts else None,
         retention_ms=int(settings.retention_days * 86_400_000),
         gc_interval_s=settings.gc_interval_seconds,
         statistics_interval_s=STATISTICS_INTERVAL_S,
@@ -113,6 +115,10 @@ def check(settings: Settings) -> None:
         raise ValueError(
             "--expose-prometheus needs prometheus_client: pip install 'trackledger[prometheus]'"
         )
+    artifact_root(settings)  # --no-serve-artifacts needs a root
+    uses_s3 = settings.serve_artifacts and artifacts_default(settings).startswith("s3://")
+    if uses_s3 and importlib.util.find_spec("aiobotocore") is None:
+        raise ValueError("artifacts in s3:// need aiobotocore: pip install 'trackledger[s3]'")
     if settings.workers > 1 and sqlite_path(settings.backend_store_uri) is not None:
         raise ValueError(
             "--workers > 1 needs PostgreSQL: SQLite allows one writer, and trackledger "

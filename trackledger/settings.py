@@ -15,12 +15,14 @@ import msgspec
 
 from trackledger.services.uris import sqlite_path
 
-__all__ = ["SETTINGS", "Setting", "Settings", "artifacts_default"]
+__all__ = ["SETTINGS", "Setting", "Settings", "artifact_root", "artifacts_default"]
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     backend_store_uri: str = "sqlite:///trackledger.db"
     artifacts_destination: str = ""
+    default_artifact_root: str = ""
+    serve_artifacts: bool = True
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 1
@@ -75,8 +77,13 @@ DEFAULT_PERMISSIONS = ("READ", "USE", "EDIT", "MANAGE", "NO_PERMISSIONS")
 HELP = {
     "backend_store_uri": "where the event log and its projections live: sqlite:///path.db or "
     "postgresql://user:pass@host:port/db",
-    "artifacts_destination": "directory for proxied artifacts (empty: 'trackledger-artifacts' "
-    "beside the SQLite file, or in the working directory)",
+    "artifacts_destination": "where proxied artifacts live: a directory or s3://bucket/prefix "
+    "(empty: 'trackledger-artifacts' beside the SQLite file, or in the working directory)",
+    "default_artifact_root": "artifact root of new experiments (empty: mlflow-artifacts:/, "
+    "i.e. through this server); with --no-serve-artifacts clients write there directly, "
+    "e.g. s3://bucket/path",
+    "serve_artifacts": "proxy artifact uploads and downloads (--no-serve-artifacts: clients "
+    "use --default-artifact-root themselves)",
     "host": "address to listen on",
     "port": "port to listen on",
     "workers": "server processes (PostgreSQL only: SQLite has a single writer)",
@@ -130,9 +137,20 @@ SETTINGS = tuple(
 )
 
 
-def artifacts_default(settings: Settings) -> Path:
+def artifacts_default(settings: Settings) -> str:
+    """Where proxied artifacts live: the destination given, or a directory beside the
+    SQLite file (or in the working directory)."""
     if settings.artifacts_destination:
-        return Path(settings.artifacts_destination)
+        return settings.artifacts_destination
     path = sqlite_path(settings.backend_store_uri)
     base = Path(path).parent if path else Path.cwd()
-    return base / "trackledger-artifacts"
+    return str(base / "trackledger-artifacts")
+
+
+def artifact_root(settings: Settings) -> str:
+    """What new experiments' artifact locations start with."""
+    if settings.default_artifact_root:
+        return settings.default_artifact_root.rstrip("/")
+    if not settings.serve_artifacts:
+        raise ValueError("--no-serve-artifacts needs --default-artifact-root (e.g. s3://bucket)")
+    return "mlflow-artifacts:/"

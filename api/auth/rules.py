@@ -31,10 +31,13 @@ __all__ = [
     "OnExperiment",
     "OnExperimentNamed",
     "OnGrantTarget",
+    "OnHeaderExperiment",
     "OnLoggedModel",
     "OnRegisteredModel",
     "OnRun",
     "OnRuns",
+    "OnTrace",
+    "OnTraceStart",
     "Rule",
     "SelfOrAdmin",
     "SelfOrManager",
@@ -115,6 +118,10 @@ class Context:
                 content_type = value.decode("latin-1")
                 break
         return read_body(self.scope["method"], content_type, await self._read_body(), kind)
+
+    async def raw_body(self) -> bytes:
+        """The body as sent (replayed to the handler)."""
+        return await self._read_body()
 
     @property
     def replays(self) -> bool:
@@ -265,6 +272,72 @@ class OnRuns(Rule):
             ):
                 return False
         return True
+
+
+class TraceRef(msgspec.Struct):
+    trace_id: str | None = None
+    request_id: str | None = None
+    trace_ids: list[str] = []
+
+
+class OnTrace(Rule):
+    """``action`` on the experiment of the trace named in the path (``trace_id`` or
+    ``request_id``), else in the request (``trace_id``, or each of ``trace_ids``)."""
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+        self.text = f"{action} on the trace's experiment"
+
+    async def check(self, ctx: Context) -> bool:
+        named = ctx.path_params.get("trace_id") or ctx.path_params.get("request_id")
+        if named:
+            trace_ids = [str(named)]
+        else:
+            ref = await ctx.params(TraceRef, frozenset({"trace_ids"}))
+            trace_ids = ref.trace_ids or [t for t in (ref.trace_id or ref.request_id,) if t]
+        for trace_id in dict.fromkeys(trace_ids):
+            experiment_id = await ctx.reads.trace_experiment(trace_id)
+            if experiment_id is not None and not await ctx.allowed(
+                access.EXPERIMENT, experiment_id, self.action
+            ):
+                return False
+        return True
+
+
+class OnTraceStart(Rule):
+    """Starting a trace (MLflow 3): ``update`` on the experiment its location names."""
+
+    action = "update"
+    text = "update on the trace's experiment"
+
+    async def check(self, ctx: Context) -> bool:
+        from trackledger.api import trace_wire as w
+
+        await ctx.raw_body()
+        data = await w.body(Request(ctx.scope, ctx.receive()))  # as the handler reads it
+        info = w.field(w.field(data, "trace"), "trace_info", {})
+        location = w.field(w.field(info, "trace_location", {}), "mlflow_experiment", {})
+        experiment_id = w.text(location, "experiment_id")
+        if not experiment_id:
+            return True  # the handler refuses it
+        return await ctx.allowed(access.EXPERIMENT, experiment_id, self.action)
+
+
+class OnHeaderExperiment(Rule):
+    """``action`` on the experiment a header names (OTLP: ``x-mlflow-experiment-id``)."""
+
+    def __init__(self, action: str, header: bytes) -> None:
+        self.action = action
+        self.header = header
+        self.text = f"{action} on the experiment in {header.decode()}"
+
+    async def check(self, ctx: Context) -> bool:
+        for key, value in ctx.scope.get("headers", ()):
+            if key == self.header:
+                return await ctx.allowed(
+                    access.EXPERIMENT, value.decode("latin-1").strip(), self.action
+                )
+        return True  # the handler refuses a request without it
 
 
 class OnRegisteredModel(Rule):

@@ -9,14 +9,16 @@ resource are judged by the route's rule before the handler runs.
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from trackledger.api.auth.access import ExperimentScope
 from trackledger.eventlog.store import EventStore
+from trackledger.eventlog.trace_events import SpanRecord
 from trackledger.projections.auth_reads import AuthReads
 from trackledger.projections.browse import Axis, Browse, MetricBucket, RunCounts, RunKeys
 from trackledger.projections.registry_reads import RegistryReads
 from trackledger.projections.sqlite_rebuild import CHUNK, Progress
+from trackledger.projections.trace_reads import TraceInfoView, TracePage, TraceReads
 from trackledger.projections.views import (
     ExperimentView,
     LoggedModelView,
@@ -194,6 +196,58 @@ class ScopedRegistry(RegistryReads):
         )
 
 
+class ScopedTraces(TraceReads):
+    """The traces' reads: a trace in an experiment the caller may not read is not there
+    (its reads answer 404, searches and counts leave it out)."""
+
+    def __init__(self, traces: TraceReads, scoped: _Scoped) -> None:
+        super().__init__(traces._fetchall, traces._dialect)
+        self._scoped = scoped
+
+    async def infos(
+        self, trace_ids: Sequence[str], *, deleted: bool = False
+    ) -> list[TraceInfoView]:
+        scope = await self._scoped.scope()
+        found = await super().infos(trace_ids, deleted=deleted)
+        return [view for view in found if scope.allows(view.experiment_id)]
+
+    async def _readable_ids(self, trace_ids: Sequence[str]) -> list[str]:
+        readable = {view.trace_id for view in await self.infos(trace_ids, deleted=True)}
+        return [t for t in trace_ids if t in readable]
+
+    async def spans(self, trace_ids: Sequence[str]) -> dict[str, list[SpanRecord]]:
+        return await super().spans(await self._readable_ids(trace_ids))
+
+    async def span_counts(self, trace_ids: Sequence[str]) -> dict[str, int]:
+        return await super().span_counts(await self._readable_ids(trace_ids))
+
+    async def search(
+        self,
+        *,
+        experiment_ids: list[int],
+        filter_text: str | None,
+        order_by: list[str],
+        max_results: int,
+        offset: int,
+    ) -> TracePage:
+        return await super().search(
+            experiment_ids=await self._scoped.readable(experiment_ids),
+            filter_text=filter_text,
+            order_by=order_by,
+            max_results=max_results,
+            offset=offset,
+        )
+
+    async def count(self, experiment_ids: list[int], filters: list[str | None]) -> int:
+        return await super().count(await self._scoped.readable(experiment_ids), filters)
+
+    async def run_traces(self, run_id: str) -> list[str]:
+        return await self._readable_ids(await super().run_traces(run_id))
+
+    async def counts(self, experiment_ids: list[int]) -> dict[str, int]:
+        return await super().counts(await self._scoped.readable(experiment_ids))
+
+
 class ScopedBackend:
     """``backend`` with its searches narrowed to what one user may read."""
 
@@ -204,6 +258,7 @@ class ScopedBackend:
         self.reads = ScopedReads(backend.reads, scoped)
         self.browse = ScopedBrowse(backend.browse, scoped)
         self.registry = ScopedRegistry(backend.registry, scoped)
+        self.traces = ScopedTraces(backend.traces, scoped)
         self.upgraded: list[Migration] = backend.upgraded
 
     @property

@@ -14,6 +14,7 @@ from trackledger.projections.search.compile import (
 )
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.parser import parse_filter, parse_order_by
+from trackledger.projections.search.runs import check_order_by
 from trackledger.projections.search.sql import SqlBuilder
 
 __all__ = ["compile_experiment_search"]
@@ -103,6 +104,7 @@ def compile_experiment_search(
     if expr is not None:
         conditions.append(f"({compile_tree(expr, lambda c: _comparison(c, tags, b))})")
     order_parts = []
+    check_order_by(order_by)
     keys = [parse_order_by(clause) for clause in order_by]
     for key in keys:
         column = _attribute(key.field)

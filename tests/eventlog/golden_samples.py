@@ -80,6 +80,10 @@ def _value(kind: inspect.Type, name: str, counter: itertools.count[int]) -> Any:
         return [_value(kind.item_type, name, counter)]
     if isinstance(kind, inspect.StructType):
         return _build(kind, counter)
+    if isinstance(kind, inspect.DictType):
+        return {f"{name}-key-{n}": _value(kind.value_type, name, counter)}
+    if isinstance(kind, inspect.AnyType):  # decoded JSON-like data (span attributes)
+        return {"text": f"{name}-{n}", "number": n, "items": [n + 0.25, True, None]}
     raise TypeError(f"no sample value for {kind!r} (field {name}): extend golden_samples.py")
 
 

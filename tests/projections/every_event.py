@@ -1,6 +1,7 @@
 """A workload through the API whose log holds every event type, and every read answer.
 
-``every_event_workload`` drives each kind of write at least once (``missing_types`` says
+``every_event_workload`` drives each kind of write at least once, an import from MLflow
+included (``missing_types`` says
 which event types a log lacks, so a new event type fails the tests that use it until the
 workload writes it). ``read_answers`` asks every read endpoint about everything the
 workload made, as JSON, with what legitimately differs between two stores (positions,
@@ -15,9 +16,26 @@ from typing import Any
 import httpx
 
 from tests.api.helpers import get, new_experiment, new_run, ok, post
+from tests.api.trace_helpers import API3, otlp_body, span, start_trace, trace_id
 from tests.conftest import Clock
-from trackledger.eventlog.events import AnyEvent
+from trackledger.eventlog.events import AnyEvent, ModelOutput
 from trackledger.services.backends import Backend
+from trackledger.services.mlflow_plan import (
+    Import,
+    experiment_events,
+    map_experiments,
+    model_events,
+)
+from trackledger.services.mlflow_registry import UriMap, plan_registry
+from trackledger.services.mlflow_runs import RunWork, new_run_events
+from trackledger.services.mlflow_source import (
+    SourceExperiment,
+    SourceModel,
+    SourceRegisteredModel,
+    SourceRun,
+    SourceVersion,
+)
+from trackledger.services.mlflow_target import Target
 
 API = "/api/2.0/mlflow"
 TL = "/api/2.0/trackledger"
@@ -32,6 +50,7 @@ class Made(typing.NamedTuple):
     experiments: list[str]
     runs: list[str]
     models: list[str]
+    traces: list[str] = []
 
 
 def all_event_types() -> set[str]:
@@ -97,11 +116,101 @@ async def _auth_events(backend: Backend, exp: str) -> None:
     await backend.store.execute(a.DeleteRole(role_id=role.id))
 
 
-async def every_event_workload(
-    client: httpx.AsyncClient, clock: Clock, backend: Backend | None = None
-) -> Made:
-    """With ``backend``, also the users, tokens, roles and grants the API takes only with
-    authentication on."""
+async def _from_mlflow(backend: Backend, clock: Clock) -> Made:
+    """An experiment, a run and a logged model as ``import-mlflow`` brings them (its
+    planner and the store's bulk append; the source's data written out here)."""
+    imp = Import("sqlite:///mlflow.db", clock(), "importer", copy_artifacts=False)
+    source = SourceExperiment(
+        experiment_id="1",
+        name="from-mlflow",
+        artifact_location="file:///mlruns/1",
+        lifecycle_stage="active",
+        creation_time=1_000,
+        last_update_time=9_000,
+        tags={"origin": "mlflow"},
+    )
+    target = Target(backend)
+    (plan,) = map_experiments(
+        [source],
+        await target.experiments(),
+        await target.taken_experiment_ids(),
+        imp.source,
+        renumber=True,
+    )
+    assert plan.target_id is not None
+    run = SourceRun(
+        run_id="0123456789abcdef0123456789abcdef",
+        experiment_id="1",
+        name="imported",
+        user_id="alice",
+        status="FINISHED",
+        start_time=2_000,
+        end_time=3_000,
+        lifecycle_stage="active",
+        deleted_time=None,
+        artifact_uri="file:///mlruns/1/0123456789abcdef0123456789abcdef/artifacts",
+        tags={"mlflow.runName": "imported", "team": "x"},
+        params={"lr": "0.1"},
+        datasets=[],
+        model_inputs=[],
+        outputs=[ModelOutput("m-0123456789abcdef0123456789abcdef", 1)],
+        latest={"loss": (1, 2_500, 0.5)},
+    )
+    work = RunWork(run, plan.target_id, run.artifact_uri)
+    work.points = [
+        ("loss", 0.9, 2_400, 0, 0),
+        ("loss", 0.0, 2_450, 0, 1),
+        ("loss", 0.5, 2_500, 1, 0),
+    ]
+    model = SourceModel(
+        model_id="m-0123456789abcdef0123456789abcdef",
+        experiment_id="1",
+        name="imported-model",
+        artifact_location="file:///mlruns/1/models/m-0123456789abcdef0123456789abcdef",
+        creation_time=2_900,
+        last_updated_time=3_100,
+        status="LOGGED_MODEL_READY",
+        lifecycle_stage="active",
+        model_type="sklearn",
+        source_run_id=run.run_id,
+        tags={"mlflow.user": "alice"},
+        params={"alpha": "1"},
+    )
+    registered = SourceRegisteredModel(
+        name="imported-registered",
+        creation_time=3_200,
+        last_updated_time=3_900,
+        description="from MLflow",
+        tags={"owner": "alice"},
+        aliases={"champion": 1},
+        versions=[
+            SourceVersion(
+                version=1,
+                creation_time=3_300,
+                last_updated_time=3_800,
+                description="first",
+                user_id=None,
+                stage="Staging",
+                source=f"models:/{model.model_id}",
+                storage_location=model.artifact_location,
+                run_id=run.run_id,
+                run_link=None,
+                tags={"k": "v"},
+            )
+        ],
+    )
+    registry = plan_registry([registered], await target.registry(), imp, UriMap())
+    events = [
+        *experiment_events(plan, imp),
+        *new_run_events(work, {}, imp),
+        *model_events(model, plan.target_id, None, model.artifact_location, imp),
+        *registry.events,
+    ]
+    await backend.store.append_imported(events, new_streams=sorted({s.stream_id for s in events}))
+    return Made([plan.target_id], [run.run_id], [model.model_id])
+
+
+async def every_event_workload(client: httpx.AsyncClient, clock: Clock, backend: Backend) -> Made:
     exp = await new_experiment(client, "alpha")
     await ok(await post(client, "experiments/update", {"experiment_id": exp, "new_name": "beta"}))
     tag = {"experiment_id": exp, "key": "team", "value": "vision"}
@@ -178,18 +287,66 @@ async def every_event_workload(
     await ok(await post(client, "runs/log-inputs", inputs))
 
     await _registry(client, parent, model)
+    traces = await _traces(client, exp, parent)
 
     # Purged: a run, and an experiment with its run (tombstones stay in the log).
     await ok(await post(client, "runs/delete", {"run_id": doomed}))
     await ok(await post(client, "experiments/delete", {"experiment_id": doomed_exp}))
     clock.advance(31 * DAY_MS)
     purged = await ok(await client.post(f"{TL}/admin/gc", json={"older_than": "30d"}))
-    assert purged == {"runs_purged": 2, "experiments_purged": 1}
+    assert purged == {"runs_purged": 2, "experiments_purged": 1, "traces_purged": 1}
     # Writes after the purge, on the day the clock now shows.
     await ok(await post(client, "runs/set-tag", {"run_id": child, "key": "late", "value": "1"}))
-    if backend is not None:
-        await _auth_events(backend, exp)
-    return Made([exp, back, doomed_exp, "0"], runs, models)
+    await _auth_events(backend, exp)
+    imported = await _from_mlflow(backend, clock)
+    return Made(
+        [exp, back, doomed_exp, "0", *imported.experiments],
+        runs + imported.runs,
+        models + imported.models,
+        traces,
+    )
+
+
+async def _traces(client: httpx.AsyncClient, exp: str, run_id: str) -> list[str]:
+    """Every trace event: spans, info, tags, assessments, links, delete, restore, and a
+    deleted trace for the purge."""
+
+    async def spans(n: int, **headers: str) -> None:
+        body = otlp_body([span(n, 1, attributes={"mlflow.spanInputs": {"q": n}}), span(n, 2, 1)])
+        headers = {
+            "content-type": "application/x-protobuf",
+            "x-mlflow-experiment-id": exp,
+            **headers,
+        }
+        response = await client.post("/v1/traces", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+
+    kept, restored, doomed = trace_id(1), trace_id(2), trace_id(3)
+    await spans(1, **{"x-mlflow-run-id": run_id})
+    await ok(await start_trace(client, kept, exp, tags={"t": "1"}, metadata={"m": "1"}))
+    url = f"{API3}/traces/{kept}"
+    await ok(await client.patch(f"{url}/tags", json={"key": "drop", "value": "x"}))
+    await ok(await client.request("DELETE", f"{url}/tags", json={"key": "drop"}))
+    feedback = {
+        "assessment_name": "ok",
+        "feedback": {"value": True},
+        "source": {"source_type": "HUMAN"},
+    }
+    first = await ok(await client.post(f"{url}/assessments", json={"assessment": feedback}))
+    aid = first["assessment"]["assessment_id"]
+    override = {**feedback, "feedback": {"value": False}, "overrides": aid}
+    second = await ok(await client.post(f"{url}/assessments", json={"assessment": override}))
+    await ok(await client.delete(f"{url}/assessments/{second['assessment']['assessment_id']}"))
+    await ok(await post(client, "traces/link-to-run", {"trace_ids": [kept], "run_id": run_id}))
+    prompts = {"trace_id": kept, "prompt_versions": [{"name": "p", "version": "1"}]}
+    await ok(await post(client, "traces/link-prompts", prompts))
+    for n in (2, 3):
+        await spans(n)
+    for trace in (restored, doomed):
+        body = {"experiment_id": exp, "request_ids": [trace]}
+        await ok(await client.post(f"{API3}/traces/delete-traces", json=body))
+    await ok(await client.post(f"{TL}/traces/restore", json={"trace_ids": [restored]}))
+    return [kept, restored, doomed]
 
 
 async def _registry(client: httpx.AsyncClient, run_id: str, model_id: str) -> None:
@@ -315,6 +472,22 @@ async def read_answers(client: httpx.AsyncClient, made: Made) -> dict[str, Any]:
     out["registered-models/history"] = _history(
         await _answer(client.get(f"{TL}/registered-models/history", params={"name": "classifier"}))
     )
+    for trace in made.traces:
+        out[f"traces/get {trace}"] = await _answer(
+            client.get(f"{API3}/traces/get", params={"trace_id": trace, "allow_partial": "true"})
+        )
+        out[f"traces v2 info {trace}"] = await _answer(client.get(f"{API}/traces/{trace}/info"))
+        out[f"traces/history {trace}"] = _history(
+            await _answer(
+                client.get(f"{TL}/traces/history", params={"trace_id": trace, "expand": "true"})
+            )
+        )
+    locations = [{"mlflow_experiment": {"experiment_id": e}} for e in exps]
+    for text in ("", "feedback.ok = 'true'", "prompt = 'p/1'"):
+        body = {"locations": locations, "filter": text, "max_results": 100}
+        out[f"traces/search {text}"] = await _answer(
+            client.post(f"{API3}/traces/search", json=body)
+        )
     ids = {"experiment_ids": exps}
     out["run-counts"] = await _answer(client.get(f"{TL}/experiments/run-counts", params=ids))
     out["runs/keys"] = await _answer(client.get(f"{TL}/runs/keys", params=ids))

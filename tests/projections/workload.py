@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from tests.api.helpers import API, post
+from tests.api.trace_helpers import API3, send_spans, span, start_trace, trace_id
 
 _REGISTRY_ACTIONS = [
     "rm_create",
@@ -126,6 +127,7 @@ async def random_workload(client, seed: int, steps: int = 300, registry: bool = 
     rng = random.Random(seed)
     experiments = ["0"]
     runs: list[str] = []
+    assessments: list[tuple[str, str]] = []
     models: list[str] = await _registry_prelude(client) if registry else []
     for step in range(steps):
         if registry and rng.random() < 0.4:
@@ -150,6 +152,17 @@ async def random_workload(client, seed: int, steps: int = 300, registry: bool = 
                 "delete_exp",
                 "restore_exp",
                 "inputs",
+                "spans",
+                "spans",
+                "trace_info",
+                "trace_tag",
+                "trace_untag",
+                "assessment",
+                "assessment_change",
+                "trace_delete",
+                "trace_restore",
+                "trace_link",
+                "trace_prompts",
             ]
         )
         run_id = rng.choice(runs) if runs else "0" * 32
@@ -223,6 +236,8 @@ async def random_workload(client, seed: int, steps: int = 300, registry: bool = 
             await post(client, "experiments/delete", {"experiment_id": exp_id})
         elif action == "restore_exp":
             await post(client, "experiments/restore", {"experiment_id": exp_id})
+        elif action in TRACE_ACTIONS:
+            await TRACE_ACTIONS[action](client, rng, step, exp_id, run_id, assessments)
         elif action == "inputs":
             dataset = {
                 "dataset": {
@@ -233,3 +248,126 @@ async def random_workload(client, seed: int, steps: int = 300, registry: bool = 
                 }
             }
             await post(client, "runs/log-inputs", {"run_id": run_id, "datasets": [dataset]})
+
+
+# -- traces: a handful of trace ids written in every order, so their merges meet ----------
+
+
+def _trace(rng: random.Random) -> int:
+    return rng.randint(1, 6)
+
+
+async def _spans(client, rng, step, exp_id, run_id, assessments) -> None:
+    n = _trace(rng)
+    spans = [
+        span(
+            n,
+            rng.randint(1, 4),
+            None if i == 0 and rng.random() < 0.5 else rng.randint(1, 4),
+            name=f"s{step}",
+            start_ms=rng.randint(0, 50),
+            end_ms=rng.choice([None, rng.randint(50, 90)]),
+            status=rng.randint(0, 2),
+            attributes={"mlflow.spanInputs": {"step": step}, "k": rng.random()},
+        )
+        for i in range(rng.randint(1, 3))
+    ]
+    headers = {"x-mlflow-run-id": run_id} if rng.random() < 0.3 else {}
+    await send_spans(client, exp_id, spans, {"service.name": f"svc{step % 3}"}, **headers)
+
+
+async def _info(client, rng, step, exp_id, run_id, assessments) -> None:
+    await start_trace(
+        client,
+        trace_id(_trace(rng)),
+        exp_id,
+        request_time=1_700_000_000_000 + rng.randint(0, 100),
+        duration_ms=rng.choice([None, rng.randint(1, 100)]),
+        state=rng.choice(["OK", "ERROR", "IN_PROGRESS", "STATE_UNSPECIFIED"]),
+        tags={"t": str(step), "mlflow.traceName": f"n{step}"},
+        metadata={"m": str(step), "mlflow.sourceRun": run_id},
+    )
+
+
+async def _tag(client, rng, step, exp_id, run_id, assessments) -> None:
+    await client.patch(
+        f"{API3}/traces/{trace_id(_trace(rng))}/tags",
+        json={"key": rng.choice(["t", "u"]), "value": str(step)},
+    )
+
+
+async def _untag(client, rng, step, exp_id, run_id, assessments) -> None:
+    await client.request(
+        "DELETE", f"{API3}/traces/{trace_id(_trace(rng))}/tags", json={"key": rng.choice("tu")}
+    )
+
+
+async def _assessment(client, rng, step, exp_id, run_id, assessments) -> None:
+    trace = trace_id(_trace(rng))
+    body = {
+        "assessment_name": rng.choice(["q", "r"]),
+        "feedback": {"value": rng.choice([1, "yes", 0.5])},
+        "source": {"source_type": "HUMAN", "source_id": "w"},
+    }
+    mine = [a for t, a in assessments if t == trace]
+    if mine and rng.random() < 0.4:
+        body["overrides"] = rng.choice(mine)
+    r = await client.post(f"{API3}/traces/{trace}/assessments", json={"assessment": body})
+    if r.status_code == 200:
+        assessments.append((trace, r.json()["assessment"]["assessment_id"]))
+
+
+async def _assessment_change(client, rng, step, exp_id, run_id, assessments) -> None:
+    if not assessments:
+        return
+    trace, aid = rng.choice(assessments)
+    url = f"{API3}/traces/{trace}/assessments/{aid}"
+    if rng.random() < 0.5:
+        await client.delete(url)
+        return
+    update = {"rationale": f"r{step}", "metadata": {"s": str(step)}, "feedback": {"value": step}}
+    await client.patch(
+        url, json={"assessment": update, "update_mask": "rationale,metadata,feedback"}
+    )
+
+
+async def _delete(client, rng, step, exp_id, run_id, assessments) -> None:
+    await client.post(
+        f"{API3}/traces/delete-traces",
+        json={"experiment_id": exp_id, "request_ids": [trace_id(_trace(rng))]},
+    )
+
+
+async def _restore(client, rng, step, exp_id, run_id, assessments) -> None:
+    await client.post(
+        "/api/2.0/trackledger/traces/restore", json={"trace_ids": [trace_id(_trace(rng))]}
+    )
+
+
+async def _link(client, rng, step, exp_id, run_id, assessments) -> None:
+    await post(
+        client, "traces/link-to-run", {"trace_ids": [trace_id(_trace(rng))], "run_id": run_id}
+    )
+
+
+async def _prompts(client, rng, step, exp_id, run_id, assessments) -> None:
+    versions = [{"name": rng.choice("pq"), "version": str(rng.randint(1, 3))}]
+    await post(
+        client,
+        "traces/link-prompts",
+        {"trace_id": trace_id(_trace(rng)), "prompt_versions": versions},
+    )
+
+
+TRACE_ACTIONS = {
+    "spans": _spans,
+    "trace_info": _info,
+    "trace_tag": _tag,
+    "trace_untag": _untag,
+    "assessment": _assessment,
+    "assessment_change": _assessment_change,
+    "trace_delete": _delete,
+    "trace_restore": _restore,
+    "trace_link": _link,
+    "trace_prompts": _prompts,
+}

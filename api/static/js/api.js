@@ -71,6 +71,8 @@ function client(base) {
 
 export const mlflow = client(MLFLOW);
 export const mlflow3 = client(MLFLOW3);
+// MLflow 3's trace API.
+export const traces = mlflow3;
 export const ledger = client(TRACKLEDGER);
 
 // Where the server's artifact proxy serves a run's file, or null for artifact roots that
@@ -93,3 +95,6 @@ export async function allPages(fetchPage, field) {
   } while (token);
   return out;
 }
+
+// For clients of other prefixes (the registry pages call /ajax-api, see registry.js).
+export { call };

@@ -2,15 +2,30 @@
 // prints (#/experiments/<id> and #/experiments/<id>/runs/<run_id>) open here.
 
 import { experimentsPage } from "./experiments.js";
+import { modelsPage } from "./models.js";
+import { modelPage } from "./model.js";
+import { versionPage } from "./modelversion.js";
+import { loggedModelPage } from "./loggedmodel.js";
+import { decodePart } from "./registry.js";
 import { runsPage } from "./runs.js";
 import { runPage } from "./run.js";
 import { comparePage } from "./compare.js";
+import { tracesPage } from "./traces.js";
+import { tracePage } from "./trace.js";
 import { loginPage, permissionsPage, tokensPage, usersPage, whoAmI } from "./auth.js";
 import { errorBox, replace } from "./dom.js";
 
 const routes = [
+  // The model registry (MLflow's addresses: #/models, #/models/<name>/versions/<v>; a
+  // logged model at #/experiments/<id>/models/<model_id>).
+  [/^#\/models\/?(?:\?.*)?$/, () => modelsPage],
+  [/^#\/models\/([^/?]+)\/?$/, (m) => (view) => modelPage(view, decodePart(m[1]))],
+  [/^#\/models\/([^/?]+)\/versions\/([^/?]+)\/?$/, (m) => (view) => versionPage(view, decodePart(m[1]), decodePart(m[2]))],
+  [/^#\/experiments\/\d+\/models\/([^/?]+)\/?$/, (m) => (view) => loggedModelPage(view, decodePart(m[1]))],
   [/^#?\/?(experiments\/?)?$/, () => experimentsPage],
   [/^#\/experiments\/(\d+)\/runs\/([\w-]+)\/?$/, (m) => (view) => runPage(view, m[1], m[2])],
+  [/^#\/experiments\/(\d+)\/traces\/?$/, (m) => (view) => tracesPage(view, m[1])],
+  [/^#\/experiments\/(\d+)\/traces\/([\w.:-]+)\/?$/, (m) => (view) => tracePage(view, m[1], m[2])],
   [/^#\/experiments\/([\d,]+)\/?(?:\?.*)?$/, (m) => (view) => runsPage(view, m[1].split(","))],
   [/^#\/compare\?runs=([\w,-]+)$/, (m) => (view) => comparePage(view, m[1].split(","))],
   [/^#\/tokens$/, () => tokensPage],

@@ -1,7 +1,7 @@
 // The run page: overview, description (Markdown), datasets and models, a chart per metric
 // (the most-changing first), params, metrics, tags, artifacts, history.
 
-import { artifactUrl, ledger, mlflow } from "./api.js";
+import { artifactUrl, ledger, mlflow, traces } from "./api.js";
 import {
   errorBox, formatDuration, formatNumber, formatTime, h, numeric, replace, runName, tagMap,
 } from "./dom.js";
@@ -10,6 +10,7 @@ import { ColorBook } from "./colors.js";
 import { historyTable } from "./history.js";
 import { renderMarkdown } from "./markdown.js";
 import { datasetsTable, modelsTable } from "./runinputs.js";
+import { runVersions } from "./modelversion.js";
 
 const NOTE = "mlflow.note.content";
 
@@ -159,7 +160,7 @@ export async function runPage(view, experimentId, runId) {
         singles.map((m) => h("span", { "data-metric": m.key }, h("b", {}, m.key), " ", formatNumber(m.value)))) : null) : null,
     h("div", { class: "run-top" },
       section("Datasets", datasetsTable(run)),
-      section("Logged models", modelsTable(run))),
+      section("Logged models", modelsTable(run), runVersions(runId))),
     section(`Parameters (${params.length})`, params.length
       ? h("table", { class: "grid", id: "params" }, h("thead", {}, h("tr", {}, h("th", {}, "Name"), h("th", {}, "Value"))), h("tbody", {}, params.map((p) => h("tr", {}, h("td", {}, p.key), h("td", {}, p.value)))))
       : h("p", { class: "muted" }, "None.")),
@@ -172,8 +173,28 @@ export async function runPage(view, experimentId, runId) {
       systemTags.length ? h("details", {}, h("summary", {}, `System tags (${systemTags.length})`),
         h("table", { class: "grid" }, h("tbody", {}, systemTags.map(([k, v]) => tagRow(k, v))))) : null),
     section("Artifacts", artifactBrowser(run)),
+    section("Traces", runTraces(experimentId, runId)),
     section("History", historyTable(runId)),
   );
+}
+
+// The traces that ran under the run or were linked to it, newest first.
+function runTraces(experimentId, runId) {
+  const box = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  traces.post("traces/search", {
+    locations: [{ type: "MLFLOW_EXPERIMENT", mlflow_experiment: { experiment_id: experimentId } }],
+    filter: `run_id = '${runId}'`,
+    max_results: 100,
+  }).then((page) => {
+    const found = page.traces || [];
+    replace(box, found.length
+      ? h("ul", { id: "run-traces" }, found.map((t) => h("li", {},
+        h("a", { href: `#/experiments/${experimentId}/traces/${t.trace_id}` }, (t.tags || {})["mlflow.traceName"] || t.trace_id),
+        " ", h("span", { class: `status trace-${t.state}` }, t.state), " ",
+        h("span", { class: "muted" }, formatTime(Date.parse(t.request_time))))))
+      : h("p", { class: "muted" }, "None."));
+  }).catch((err) => replace(box, errorBox(err)));
+  return box;
 }
 
 function artifactBrowser(run) {

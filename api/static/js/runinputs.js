@@ -2,6 +2,7 @@
 
 import { mlflow } from "./api.js";
 import { errorBox, formatTime, h, replace } from "./dom.js";
+import { loggedModelHref } from "./registry.js";
 
 function pretty(text) {
   try {
@@ -61,7 +62,7 @@ export function modelsTable(run) {
         h("tbody", {}, [...roles].map(([id, entry]) => {
           const info = models.get(id)?.info || {};
           return h("tr", { "data-model": id },
-            h("td", {}, info.name || ""), h("td", { class: "mono" }, id), h("td", {}, [...entry.roles].join(", ")),
+            h("td", {}, info.name || ""), h("td", { class: "mono" }, info.model_id ? h("a", { href: loggedModelHref(info.experiment_id, id) }, id) : id), h("td", {}, [...entry.roles].join(", ")),
             h("td", {}, info.model_type || ""), h("td", {}, (info.status || "").replace("LOGGED_MODEL_", "").toLowerCase()),
             h("td", { class: "num" }, entry.step ?? ""), h("td", {}, formatTime(info.creation_timestamp_ms)));
         }))));

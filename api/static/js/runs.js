@@ -4,6 +4,7 @@
 // chart per metric of the runs in view (the selected ones, or else every run shown).
 
 import { allPages, ApiError, ledger, mlflow } from "./api.js";
+import { experimentTabs } from "./traces.js";
 import {
   errorBox, filterKey, formatDuration, formatNumber, formatTime, h, quote, replace, runName, select, tagMap,
 } from "./dom.js";
@@ -430,6 +431,7 @@ export async function runsPage(view, experimentIds) {
     view.root,
     h("p", { class: "crumbs" }, h("a", { href: "#/experiments" }, "Experiments"), " / "),
     h("h1", {}, experiments.map((e) => e.name).join(", ")),
+    experimentIds.length === 1 ? experimentTabs(experimentIds[0], "Runs") : null,
     h("form", { class: "search", onsubmit: (e) => { e.preventDefault(); restart(); } },
       filterInput, h("button", { type: "submit" }, "Search")),
     filterError,
