@@ -17,7 +17,7 @@ from trackledger.api.traces import ids_param, info_or_404, params_of, search_pag
 from trackledger.eventlog import trace_commands as tc
 from trackledger.eventlog.errors import NotFound
 from trackledger.eventlog.results import TraceId
-from trackledger.services.artifact_store import UnsafePath
+from trackledger.services.artifact_store import ArtifactStore, UnsafePath
 
 __all__ = ["legacy_routes", "trace_data_routes"]
 
@@ -75,17 +75,22 @@ async def search_traces_v2(request: Request) -> Response:
     return render.json_response(body)
 
 
-def _uploaded(request: Request, location: str | None) -> bytes | None:
+async def _uploaded(request: Request, location: str | None) -> bytes | None:
     """The trace data a client uploaded to the artifact store, if it did."""
-    store = request.app.state.artifacts
+    store: ArtifactStore | None = request.app.state.artifacts
     if store is None or not location or not location.startswith("mlflow-artifacts:"):
         return None
     path = location[len("mlflow-artifacts:") :].strip("/") + f"/{TRACE_DATA_FILE}"
     try:
-        found = store.local_file(path)
+        found = await store.read(path)
     except UnsafePath:
         return None
-    return found.read_bytes() if found is not None else None
+    if found is None:
+        return None
+    if found.path is not None:
+        return found.path.read_bytes()
+    assert found.chunks is not None
+    return b"".join([chunk async for chunk in found.chunks])
 
 
 async def get_trace_artifact(request: Request) -> Response:
@@ -99,7 +104,7 @@ async def get_trace_artifact(request: Request) -> Response:
     if spans:
         data = orjson.dumps({"spans": [w.span_dict(trace_id, s) for s in spans]}, default=str)
     else:
-        found = _uploaded(request, view.tags.get(ARTIFACT_LOCATION_TAG))
+        found = await _uploaded(request, view.tags.get(ARTIFACT_LOCATION_TAG))
         if found is None:
             raise NotFound(f"Trace with ID '{trace_id}' has no span data.")
         data = found

@@ -80,6 +80,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         summary="traces: their spans, tags, metadata, assessments and run links (new "
         "projection tables, empty until trace events arrive)",
     ),
+    Migration(
+        version=5,
+        summary="users, tokens, roles and permission grants (new projection tables, empty "
+        "until auth events arrive)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)
