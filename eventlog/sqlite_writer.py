@@ -57,7 +57,8 @@ CHECKPOINT_INTERVAL = 0.1  # seconds between background checkpoints (smaller one
 BACKSTOP_PAGES = 50_000  # the writer checkpoints itself past this WAL size (about 200 MB)
 CACHE_KIB = 131_072  # page cache of the write connection
 #: When a checkpoint lets the WAL start over, it is cut back to this size, so a WAL that
-#: grew while checkpoints could not run (a full disk, a long reader) shrinks again.
+#: grew while checkpoints could not run (a full disk, a long reader) shrinks again; past
+#: four times it, the checkpointer waits for a gap between groups and truncates the WAL.
 WAL_KEEP_BYTES = 64 * 2**20
 
 
@@ -98,6 +99,11 @@ class _Checkpointer(threading.Thread):
             try:
                 conn = conn or connect(self._path, self._synchronous)
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                if _size(f"{self._path}-wal") > 4 * WAL_KEEP_BYTES:
+                    # Passive checkpoints never catch up with a writer that keeps writing,
+                    # and the WAL starts over only once one has: past the bound, wait for a
+                    # gap between groups, copy everything back and cut the WAL to nothing.
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 if failing:
                     log.warning("WAL checkpoints work again")
                 failing = False
@@ -376,6 +382,13 @@ def _alone(conn: sqlite3.Connection, job: Job) -> tuple[bool, Any]:
         return (False, _unavailable(exc) if _out_of_space(exc) else exc)
     conn.execute("RELEASE job")
     return (True, value)
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
 
 
 def _out_of_space(exc: Exception) -> bool:
