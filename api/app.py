@@ -109,6 +109,7 @@ def _trackledger_routes() -> list[BaseRoute]:
         *registry_history.routes,
         *traces.trackledger_trace_routes,
         *auth_tokens.routes,
+        Route("/auth/status", auth_session.status, methods=["GET"]),
         Route("/auth/login", auth_session.login, methods=["POST"]),
         Route("/auth/logout", auth_session.logout, methods=["POST"]),
     ]

@@ -46,6 +46,11 @@ def _user_json(principal: Principal) -> dict[str, object]:
     return {"id": principal.user_id, "username": principal.username, "is_admin": principal.is_admin}
 
 
+async def status(request: Request) -> Response:
+    """Whether this server authenticates (public): the UI asks before it asks who is in."""
+    return render.json_response({"enabled": request.app.state.auth is not None})
+
+
 async def login(request: Request) -> Response:
     auth = state(request)
     req = await read(request, LoginRequest)

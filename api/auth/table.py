@@ -184,6 +184,7 @@ RULES: dict[str, Rule] = {
     f"POST {TL}/tokens/create": USER,
     f"GET {TL}/tokens/list": USER,
     f"POST {TL}/tokens/revoke": USER,
+    f"GET {TL}/auth/status": PUBLIC,
     f"POST {TL}/auth/login": PUBLIC,
     f"POST {TL}/auth/logout": PUBLIC,
     # MLflow's users (basic-auth app).

@@ -116,6 +116,7 @@ SAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     f"POST {TL}/tokens/create": (f"{TL}/tokens/create", {}),
     f"GET {TL}/tokens/list": (f"{TL}/tokens/list", {}),
     f"POST {TL}/tokens/revoke": (f"{TL}/tokens/revoke", {}),
+    f"GET {TL}/auth/status": (f"{TL}/auth/status", {}),
     f"POST {TL}/auth/login": (f"{TL}/auth/login", {}),
     f"POST {TL}/auth/logout": (f"{TL}/auth/logout", {}),
     f"POST {ML}/users/create": (f"{ML}/users/create", {"username": "x"}),

@@ -24,7 +24,7 @@ def _peak_rss_mb(pid: int) -> float:
 
 def _send_big_body(port: int, answers: list[bytes]) -> None:
     head = (
-        f"POST /api/2.0/mlflow/runs/log-batch HTTP/1.1\r\nhost: x\r\n"
+        f"POST /api/2.0/mlflow/runs/log-batch HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n"
         f"content-type: application/json\r\ncontent-length: {BODY}\r\n\r\n"
     ).encode()
     chunk = b" " * 2**20

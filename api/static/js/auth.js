@@ -1,6 +1,5 @@
 // Signing in and out, the user menu, access tokens, and (for admins) users and permissions.
-// Only with `trackledger server --auth`: without it users/current is not served and none of
-// this shows.
+// Only with `trackledger server --auth` (auth/status says): without it none of this shows.
 
 import { ApiError, ledger, mlflow, mlflow3, setCsrf } from "./api.js";
 import { errorBox, formatTime, h, replace, select } from "./dom.js";
@@ -10,6 +9,8 @@ let me = null; // the signed-in user, or null
 // Who is signed in: the user, null when authentication is off, or "login" when the page
 // must ask for credentials.
 export async function whoAmI() {
+  const auth = await ledger.get("auth/status");
+  if (!auth.enabled) return null;
   try {
     const answer = await mlflow.get("users/current");
     me = answer.user;
