@@ -26,11 +26,20 @@ from trackledger.projections.search.compile import (
     missing_last,
     too_many_keys,
 )
+from trackledger.projections.search.drivers import PG_VALUE_PREFIX, Driver
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.parser import parse_filter, parse_order_by
+from trackledger.projections.search.plan import set_sql
 from trackledger.projections.search.sql import SqlBuilder
 
-__all__ = ["MAX_KEYS", "MAX_ORDER_BY", "check_order_by", "compile_run_search"]
+__all__ = [
+    "MAX_KEYS",
+    "MAX_ORDER_BY",
+    "check_order_by",
+    "compile_run_search",
+    "run_scope",
+    "time_ordered",
+]
 
 #: order_by clauses one search may have: SQLite's planner hung on 32 and more.
 MAX_ORDER_BY = 20
@@ -207,12 +216,21 @@ def _order(key: OrderKey, joins: _Joins, b: SqlBuilder) -> list[str]:
     )
 
 
-def _scope(
-    b: SqlBuilder, experiment_ids: list[int], stages: tuple[str, ...], alias: str = "r"
+def run_scope(
+    b: SqlBuilder,
+    experiment_ids: list[int],
+    stages: tuple[str, ...],
+    alias: str = "r",
+    *,
+    indexed: bool = True,
 ) -> str:
+    """The runs a search looks at: its experiments' runs in its lifecycle stages.
+    ``indexed=False`` keeps SQLite from reading them from their index (``+column``): the
+    runs come from elsewhere and this only checks them."""
+    plus = "" if indexed or b.dialect != "sqlite" else "+"
     return (
-        f"{alias}.experiment_id IN {b.params_list(tuple(experiment_ids))} "
-        f"AND {alias}.lifecycle_stage IN {b.params_list(stages)}"
+        f"{plus}{alias}.experiment_id IN {b.params_list(tuple(experiment_ids))} "
+        f"AND {plus}{alias}.lifecycle_stage IN {b.params_list(stages)}"
     )
 
 
@@ -230,6 +248,8 @@ class _Query:
         self.b, self.expr, self.keys = b, expr, keys
         self.experiment_ids, self.stages = experiment_ids, stages
         self.joins = _Joins()
+        #: The runs come from a driving set (``_driven``), not from the scope's index.
+        self.driven = False
         for field in fields_of(expr):
             _field_column(field, self.joins)
 
@@ -244,7 +264,9 @@ class _Query:
         b = self.b
         join_sql = self.joins.sql(b)
         conditions = [extra()] if extra is not None else []
-        conditions.append(_scope(b, self.experiment_ids, self.stages))
+        conditions.append(
+            run_scope(b, self.experiment_ids, self.stages, indexed=not self.driven)
+        )
         if self.expr is not None:
             tree = compile_tree(self.expr, lambda c: _comparison(c, self.joins, b))
             conditions.append(
@@ -283,6 +305,11 @@ def _segments(q: _Query, first: OrderKey, cap: int) -> list[str]:
         has_value = "o.is_nan = 0" if field.aggregate == "latest" else f"{column} IS NOT NULL"
         no_value = "o.is_nan = 1" if field.aggregate == "latest" else f"{column} IS NULL"
         ordered = [(has_value, f"{column} {direction}"), (no_value, None)]
+    elif b.dialect == "postgres":
+        # The value index holds the first characters (PG_VALUE_PREFIX): walk it, and sort
+        # only runs whose values tie on them (an incremental sort).
+        head = f'left({column}, {PG_VALUE_PREFIX}) COLLATE "C"'
+        ordered = [("1 = 1", f"{head} {direction}, {b.text_order(column)} {direction}")]
     else:
         ordered = [("1 = 1", f"{b.text_order(column)} {direction}")]
     # SQLite reads CROSS JOIN as "this table first": scanning the key's values in order lets
@@ -335,8 +362,12 @@ def compile_run_search(
     limit: int,
     offset: int,
     window: int | None = None,
+    driver: Driver | None = None,
 ) -> str:
     """SQL selecting the run ids of one page, in MLflow's order; parameters land in ``b``.
+
+    With ``driver`` (a driving set of the filter, see ``plan.py``), only the runs of that
+    set are tested and their matches sorted.
 
     With ``window`` (only for an order by start time alone, see ``time_ordered``), only the
     first ``window`` runs of the scope in that order are searched: if they hold a full page
@@ -346,6 +377,8 @@ def compile_run_search(
     keys = [parse_order_by(clause) for clause in order_by]
     _reject_duplicate_keys(keys, order_by)
     q = _Query(b, parse_filter(filter_text), keys, experiment_ids, stages)
+    if driver is not None:
+        return _driven(q, driver, limit, offset)
     for key in keys[1:] if keys and keys[0].field.entity in _DRIVERS else keys:
         if key.field.entity in _DRIVERS:
             q.joins.alias(key.field.entity, key.field.key, key.field, "order_by clause")
@@ -370,12 +403,34 @@ def compile_run_search(
         )
         return (
             f"r.start_time {compare} COALESCE((SELECT w.start_time FROM runs w "
-            f"WHERE {_scope(b, experiment_ids, stages, 'w')} ORDER BY w.start_time {direction} "
+            f"WHERE {run_scope(b, experiment_ids, stages, 'w')} ORDER BY w.start_time {direction} "
             f"LIMIT 1 OFFSET {b.param(window - 1)}), {past})"
         )
 
     return (
         f"SELECT r.run_id FROM runs r{q.where(newest, pinned=True)} ORDER BY {q.order(keys)} "
+        f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
+    )
+
+
+def _driven(q: _Query, driver: Driver, limit: int, offset: int) -> str:
+    b = q.b
+    q.driven = True
+    for key in q.keys:
+        if key.field.entity in _DRIVERS:
+            q.joins.alias(key.field.entity, key.field.key, key.field, "order_by clause")
+
+    def scope(b: SqlBuilder, alias: str) -> str:
+        return run_scope(b, q.experiment_ids, q.stages, alias)
+
+    def members() -> str:
+        ids = set_sql(b, driver, scope)
+        # PostgreSQL: the set as an array computed once, so the runs are fetched by their
+        # key whatever the planner guesses of the set's size.
+        return f"r.run_id IN ({ids})" if b.dialect == "sqlite" else f"r.run_id = ANY(ARRAY({ids}))"
+
+    return (
+        f"SELECT r.run_id FROM runs r{q.where(members, pinned=True)} ORDER BY {q.order(q.keys)} "
         f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
 
