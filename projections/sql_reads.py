@@ -31,7 +31,7 @@ from trackledger.projections.search.plan import (
     probe_sql,
     worth_driving,
 )
-from trackledger.projections.search.runs import run_scope, time_ordered
+from trackledger.projections.search.runs import run_scope, time_ordered, walk_window
 from trackledger.projections.sql_lookups import run_state
 from trackledger.projections.views import (
     ExperimentView,
@@ -282,13 +282,14 @@ class SqlReadModel:
         ids: list[str] | None = None
         if worth_driving(driver):
             ids = await page(None, driver)
-        elif filter_text and time_ordered(order_by) is not None:
-            # Newest (or oldest) first: the page usually lies among the first runs in that
-            # order, and scanning them in order beats a plan that sorts every match.
+        elif filter_text and walk_window(order_by):
+            # The page usually lies among the first runs in its order: test those first
+            # rather than every match (a plan that sorts them all).
             window = max(_WINDOW, 4 * (offset + max_results + 1))
             ids = await page(window)
-            if len(ids) <= max_results and await self._scope_exceeds(
-                experiment_ids, stages, window
+            if len(ids) <= max_results and (
+                time_ordered(order_by) is None
+                or await self._scope_exceeds(experiment_ids, stages, window)
             ):
                 # The window did not hold the page: the matches are rarer (or later) than
                 # the driving set's size let on. Read the set where it has one.

@@ -39,6 +39,7 @@ __all__ = [
     "compile_run_search",
     "run_scope",
     "time_ordered",
+    "walk_window",
 ]
 
 #: order_by clauses one search may have: SQLite's planner hung on 32 and more.
@@ -291,27 +292,37 @@ class _Query:
 _DRIVERS = {"metric": "latest_metrics", "parameter": "params", "tag": "run_tags"}
 
 
-def _segments(q: _Query, first: OrderKey, cap: int) -> list[str]:
+def _segments(q: _Query, first: OrderKey, cap: int, window: int | None = None) -> list[str]:
     """MLflow's order for a first key on a metric, param or tag, as ordered segments:
     runs with a value (ordered by it, so an index on (key, value) can serve the page),
     then runs whose latest value is NaN, then runs without the key. No segment gives more
-    than ``cap`` runs, which lets each be planned to stop early."""
+    than ``cap`` runs, which lets each be planned to stop early.
+
+    With ``window``, only the first segment, and in it only the runs whose value is among
+    the key's first ``window`` values in that order (ties with the last one included):
+    when that gives ``cap`` runs, they are exactly the first ``cap`` of the whole order."""
     b, field, rest = q.b, first.field, q.keys[1:]
     table = _DRIVERS[field.entity]
     direction = "ASC" if first.ascending else "DESC"
-    live = " AND o.value IS NOT NULL" if field.entity == "tag" else ""
-    column = "o.value" if field.aggregate == "latest" else f"o.{field.aggregate}_value"
+    live = " AND {a}.value IS NOT NULL" if field.entity == "tag" else ""
+    value = "value" if field.aggregate == "latest" else f"{field.aggregate}_value"
     if field.entity == "metric":
-        has_value = "o.is_nan = 0" if field.aggregate == "latest" else f"{column} IS NOT NULL"
-        no_value = "o.is_nan = 1" if field.aggregate == "latest" else f"{column} IS NULL"
-        ordered = [(has_value, f"{column} {direction}"), (no_value, None)]
+        latest = field.aggregate == "latest"
+        has_value = "{a}.is_nan = 0" if latest else f"{{a}}.{value} IS NOT NULL"
+        no_value = "{a}.is_nan = 1" if latest else f"{{a}}.{value} IS NULL"
+        sort_key = f"{{a}}.{value}"
+        ordered = [(has_value, f"{sort_key} {direction}"), (no_value, None)]
     elif b.dialect == "postgres":
         # The value index holds the first characters (PG_VALUE_PREFIX): walk it, and sort
         # only runs whose values tie on them (an incremental sort).
-        head = f'left({column}, {PG_VALUE_PREFIX}) COLLATE "C"'
-        ordered = [("1 = 1", f"{head} {direction}, {b.text_order(column)} {direction}")]
+        sort_key = f'left({{a}}.value, {PG_VALUE_PREFIX}) COLLATE "C"'
+        full = b.text_order("{a}.value")
+        ordered = [("1 = 1", f"{sort_key} {direction}, {full} {direction}")]
     else:
-        ordered = [("1 = 1", f"{b.text_order(column)} {direction}")]
+        sort_key = "{a}.value"
+        ordered = [("1 = 1", f"{sort_key} {direction}")]
+    if window is not None:
+        ordered = ordered[:1]
     # SQLite reads CROSS JOIN as "this table first": scanning the key's values in order lets
     # the page stop early, which its planner does not weigh. PostgreSQL plans with LIMIT.
     join = "CROSS JOIN" if b.dialect == "sqlite" else "JOIN"
@@ -319,18 +330,29 @@ def _segments(q: _Query, first: OrderKey, cap: int) -> list[str]:
     for condition, by in ordered:
 
         def driver(condition: str = condition) -> str:
-            return f"o.key = {b.param(field.key)}{live} AND {condition}"
+            sql = f"o.key = {b.param(field.key)}{live} AND {condition}".format(a="o")
+            if window is None:
+                return sql
+            edge = (
+                f"SELECT {sort_key} FROM {table} w WHERE w.key = {b.param(field.key)}{live} "
+                f"AND {condition} ORDER BY {sort_key} {direction} "
+                f"LIMIT 1 OFFSET {b.param(window - 1)}"
+            ).format(a="w")
+            past = "<=" if first.ascending else ">="
+            return f"{sql} AND {sort_key.format(a='o')} {past} ({edge})"
 
         where = q.where(driver, pinned=by is not None)
-        order = ", ".join(p for p in (by, q.order(rest)) if p)
+        order = ", ".join(p for p in (by and by.format(a="o"), q.order(rest)) if p)
         arms.append(
             f"SELECT r.run_id AS run_id FROM {table} o {join} runs r ON r.run_id = o.run_id"
             f"{where} ORDER BY {order} LIMIT {b.param(cap)}"
         )
+    if window is not None:
+        return arms
     where = q.where(
         lambda: (
             f"NOT EXISTS (SELECT 1 FROM {table} o WHERE o.run_id = r.run_id "
-            f"AND o.key = {b.param(field.key)}{live})"
+            f"AND o.key = {b.param(field.key)}{live.format(a='o')})"
         )
     )
     arms.append(
@@ -338,6 +360,15 @@ def _segments(q: _Query, first: OrderKey, cap: int) -> list[str]:
         f"LIMIT {b.param(cap)}"
     )
     return arms
+
+
+def walk_window(order_by: list[str]) -> bool:
+    """Whether a search in this order can first look at a window of runs (``window`` of
+    ``compile_run_search``): an order by start time alone, or one whose first key is a
+    metric, param or tag."""
+    if time_ordered(order_by) is not None:
+        return True
+    return parse_order_by(order_by[0]).field.entity in _DRIVERS
 
 
 def time_ordered(order_by: list[str]) -> bool | None:
@@ -369,9 +400,10 @@ def compile_run_search(
     With ``driver`` (a driving set of the filter, see ``plan.py``), only the runs of that
     set are tested and their matches sorted.
 
-    With ``window`` (only for an order by start time alone, see ``time_ordered``), only the
-    first ``window`` runs of the scope in that order are searched: if they hold a full page
-    (plus one), that page is exactly the answer, because every later run sorts after them.
+    With ``window`` (see ``walk_window``), only the first ``window`` runs of the scope in
+    the page's order are searched, or for a first key on a metric, param or tag the runs
+    with its first ``window`` values: if they hold a full page (plus one), that page is
+    exactly the answer, because every later run sorts after them.
     """
     check_order_by(order_by)
     keys = [parse_order_by(clause) for clause in order_by]
@@ -383,7 +415,7 @@ def compile_run_search(
         if key.field.entity in _DRIVERS:
             q.joins.alias(key.field.entity, key.field.key, key.field, "order_by clause")
     if keys and keys[0].field.entity in _DRIVERS:
-        arms = _segments(q, keys[0], limit + offset)
+        arms = _segments(q, keys[0], limit + offset, window)
         union = " UNION ALL ".join(f"SELECT run_id FROM ({arm}) s{i}" for i, arm in enumerate(arms))
         return f"SELECT run_id FROM ({union}) page LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     if window is None:
