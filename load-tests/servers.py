@@ -10,12 +10,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
-__all__ = ["TARGETS", "Server", "start"]
+__all__ = ["PROCESSES", "TARGETS", "Group", "Server", "start", "start_target"]
 
 TARGETS = (
     "trackledger-sqlite",
@@ -25,7 +26,12 @@ TARGETS = (
     # trackledger with --auth: every request carries the admin's Basic credentials.
     "trackledger-sqlite-auth",
     "trackledger-postgres-auth",
+    # Three trackledger processes on separate ports and one database, as behind a load
+    # balancer; the load generator spreads its connections over them.
+    "trackledger-postgres-3proc",
 )
+#: Processes of a -3proc target.
+PROCESSES = 3
 #: The admin of the -auth targets (Basic credentials on every load-test request).
 AUTH_USER = ("bench", "bench-password-1")
 POSTGRES = os.environ.get("TRACKLEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
@@ -56,6 +62,10 @@ class Server:
     process: subprocess.Popen[bytes]
     workdir: Path
 
+    @property
+    def ports(self) -> list[int]:
+        return [self.port]
+
     def stop(self) -> None:
         if self.process.poll() is None:
             # Signal the whole group: mlflow runs its workers as child processes.
@@ -67,16 +77,29 @@ class Server:
                 self.process.wait()
 
 
-async def start(target: str, workdir: Path, workers: int = 1) -> Server:
-    """Start ``target`` on a new empty store in ``workdir`` and wait until it answers."""
+async def start(
+    target: str,
+    workdir: Path,
+    workers: int = 1,
+    *,
+    args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    store: str | None = None,
+) -> Server:
+    """Start ``target`` on a new empty store in ``workdir`` and wait until it answers.
+
+    ``args`` go to ``trackledger server`` after the usual ones, ``env`` to its environment;
+    ``store`` names a store to share instead of a new one (the processes of -3proc)."""
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     port = _free_port()
     product, backend = target.split("-", 1)
     auth = backend.endswith("-auth")
-    backend = backend.removesuffix("-auth")
-    if backend == "sqlite":
+    backend = backend.removesuffix("-auth").removesuffix("-3proc")
+    if store is not None:
+        pass
+    elif backend == "sqlite":
         store = f"sqlite:///{workdir / 'store.db'}"
     else:
         store = await _fresh_database(f"bench_{product}")
@@ -91,6 +114,7 @@ async def start(target: str, workdir: Path, workers: int = 1) -> Server:
             "--workers",
             str(workers),
             *(["--auth"] if auth else []),
+            *args,
         ]
     else:
         # MLflow's own server with its defaults (it chooses its worker count).
@@ -106,7 +130,12 @@ async def start(target: str, workdir: Path, workers: int = 1) -> Server:
             "--artifacts-destination",
             str(workdir / "artifacts"),
         ]
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
     if auth:
         env["TRACKLEDGER_ADMIN_USERNAME"], env["TRACKLEDGER_ADMIN_PASSWORD"] = AUTH_USER
     log = (workdir / "server.log").open("wb")
@@ -135,3 +164,37 @@ async def start(target: str, workdir: Path, workers: int = 1) -> Server:
         await asyncio.sleep(0.2)
     server.stop()
     raise RuntimeError(f"{target} did not answer within 120 s; see {workdir / 'server.log'}")
+
+
+@dataclass
+class Group:
+    """Server processes on one store, each on its own port."""
+
+    servers: list[Server]
+
+    @property
+    def port(self) -> int:
+        return self.servers[0].port
+
+    @property
+    def ports(self) -> list[int]:
+        return [server.port for server in self.servers]
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+async def start_target(target: str, workdir: Path, workers: int = 1) -> Server | Group:
+    """``target`` on a new empty store: one server, or PROCESSES of them for -3proc."""
+    if not target.endswith("-3proc"):
+        return await start(target, workdir, workers)
+    store = await _fresh_database("bench_trackledger")
+    group = Group([])
+    try:
+        for i in range(PROCESSES):
+            group.servers.append(await start(target, workdir / f"p{i}", workers, store=store))
+    except BaseException:
+        group.stop()
+        raise
+    return group
