@@ -6,9 +6,11 @@ AND and united across OR) instead of by walking every run of the experiments in 
 order. Which plan a search takes is decided from the sets' sizes, counted from their
 indexes just before the search, up to a cap (see ``sql_reads.search_runs``).
 
-A set may hold more runs than its comparison matches (a NaN latest metric is stored as 0,
-a LIKE is read as its prefix's range): the search checks the whole filter on every run of
-the set, so a set only has to hold every match.
+A set may hold more runs than its comparison matches (a NaN latest metric is stored as 0;
+where no index reads a comparison, its set is every run that has the key, since a
+comparison on a missing key is unknown): the search checks the whole filter on every run
+of the set, so a set only has to hold every match. Only IS NULL, NOT and comparisons of
+unindexed attributes name no set.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable
 import msgspec
 
 from trackledger.projections.search.ast import And, Comparison, Expr, Or
+from trackledger.projections.search.compile import compile_expr
 from trackledger.projections.search.sql import SqlBuilder, literal_prefix, next_prefix
 
 __all__ = ["Driver", "DriverLeaf", "DriverNode", "drivers_of", "leaves_of"]
@@ -66,7 +69,7 @@ def drivers_of(expr: Expr | None, *, min_max_indexed: bool = True, depth: int = 
         return None
     match expr:
         case Comparison():
-            return DriverLeaf(expr) if _drivable(expr, min_max_indexed) else None
+            return DriverLeaf(expr) if _drivable(expr) else None
         case And() | Or():
             parts = [
                 drivers_of(p, min_max_indexed=min_max_indexed, depth=depth + 1) for p in expr.parts
@@ -88,21 +91,11 @@ def leaves_of(driver: Driver) -> list[DriverLeaf]:
     return [leaf for part in driver.parts for leaf in leaves_of(part)]
 
 
-def _drivable(c: Comparison, min_max_indexed: bool) -> bool:
+def _drivable(c: Comparison) -> bool:
     field = c.field
-    if field.entity == "metric":
-        if field.aggregate != "latest" and not min_max_indexed:
-            return False
-        return c.op in _NUMERIC_OPS
-    if field.entity in ("parameter", "tag") or (
-        field.entity == "attribute" and field.key in _RUN_NAME_KEYS
-    ):
-        if c.op in ("=", "IN") and c.quoted:
-            return True
-        if c.op == "LIKE":
-            return isinstance(c.value, str) and literal_prefix(c.value) != ""
-        # Only params index their values as numbers.
-        return field.entity == "parameter" and not c.quoted and c.op in _NUMERIC_OPS
+    if field.entity == "metric" or _is_text(c):
+        # Every comparison but IS NULL needs the key: at worst, the runs that have it.
+        return c.op != "IS NULL"
     if field.entity == "attribute":
         if field.key == "run_id":
             return c.op in ("=", "IN")
@@ -110,60 +103,62 @@ def _drivable(c: Comparison, min_max_indexed: bool) -> bool:
     return False
 
 
-def _compare(b: SqlBuilder, column: str, op: str, value: object) -> str:
-    if op == "IN":
-        assert isinstance(value, tuple)
-        return f"{column} IN {b.params_list(value)}"
-    return f"{column} {op} {b.value(value)}"
+def _is_text(c: Comparison) -> bool:
+    """Params, tags and the run name (its tag)."""
+    return c.field.entity in ("parameter", "tag") or (
+        c.field.entity == "attribute" and c.field.key in _RUN_NAME_KEYS
+    )
 
 
-def _text_set(b: SqlBuilder, table: str, key: str, op: str, value: object) -> str:
-    """A quoted =, IN or prefix LIKE on a param's or tag's value, from its value index."""
+def _text_set(b: SqlBuilder, table: str, key: str, c: Comparison) -> str:
+    """A param's or tag's comparison: an index range where the value index serves it (a
+    quoted =, IN or prefix LIKE; on SQLite, any comparison on the value, which its index
+    holds, read along the key's range); otherwise the runs that have the key."""
     live = " AND value IS NOT NULL" if table == "run_tags" else ""
     head = f"SELECT run_id FROM {table} WHERE key = {b.param(key)}{live}"
+    op, value = c.op, c.value
+    if op in ("IS NOT NULL", "IS NULL"):
+        return head
+    if not c.quoted and op != "LIKE" and op != "ILIKE":
+        # A number: params index their values as numbers; tags do not.
+        if table == "params":
+            return f"{head} AND {compile_expr(b, 'num_value', op, value)}"
+        return head
     if b.dialect == "sqlite":
-        if op == "LIKE":
-            assert isinstance(value, str)
-            return f"{head} AND {b.like('value', value)}"
-        return f"{head} AND {_compare(b, 'value', op, value)}"
+        return f"{head} AND {compile_expr(b, 'value', op, value)}"
     # PostgreSQL indexes the values' first characters (see PG_VALUE_PREFIX).
     indexed = f'left(value, {PG_VALUE_PREFIX}) COLLATE "C"'
     n = PG_VALUE_PREFIX
-    if op == "LIKE":
-        assert isinstance(value, str)
+    if op == "LIKE" and isinstance(value, str) and literal_prefix(value):
         prefix = literal_prefix(value)[:n]
         above = next_prefix(prefix)
         low = f"{head} AND {indexed} >= {b.param(prefix)}"
         high = f" AND {indexed} < {b.param(above)}" if above else ""
         return f"{low}{high} AND {b.like('value', value)}"
-    values = value if isinstance(value, tuple) else (value,)
-    heads = tuple(str(v)[:n] for v in values)
-    return f"{head} AND {indexed} IN {b.params_list(heads)} AND {_compare(b, 'value', op, value)}"
+    if op in ("=", "IN"):
+        values = value if isinstance(value, tuple) else (value,)
+        heads = tuple(str(v)[:n] for v in values)
+        exact = compile_expr(b, "value", op, value)
+        return f"{head} AND {indexed} IN {b.params_list(heads)} AND {exact}"
+    return head
 
 
 def _leaf_sql(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
     field = c.field
     if field.entity == "metric":
         column = "value" if field.aggregate == "latest" else f"{field.aggregate}_value"
-        return (
-            f"SELECT run_id FROM latest_metrics WHERE key = {b.param(field.key)} "
-            f"AND {_compare(b, column, c.op, c.value)}"
-        )
-    if field.entity == "parameter" and not c.quoted and c.op != "LIKE":
-        return (
-            f"SELECT run_id FROM params WHERE key = {b.param(field.key)} "
-            f"AND {_compare(b, 'num_value', c.op, c.value)}"
-        )
-    if field.entity == "parameter":
-        return _text_set(b, "params", field.key, c.op, c.value)
-    if field.entity == "tag":
-        return _text_set(b, "run_tags", field.key, c.op, c.value)
+        head = f"SELECT run_id FROM latest_metrics WHERE key = {b.param(field.key)}"
+        if c.op in _NUMERIC_OPS:
+            return f"{head} AND {compile_expr(b, column, c.op, c.value)}"
+        return head
+    if field.entity in ("parameter", "tag"):
+        return _text_set(b, "params" if field.entity == "parameter" else "run_tags", field.key, c)
     if field.key in _RUN_NAME_KEYS:
-        return _text_set(b, "run_tags", "mlflow.runName", c.op, c.value)
+        return _text_set(b, "run_tags", "mlflow.runName", c)
     if field.key == "run_id":
-        return f"SELECT run_id FROM runs WHERE {_compare(b, 'run_id', c.op, c.value)}"
+        return f"SELECT run_id FROM runs WHERE {compile_expr(b, 'run_id', c.op, c.value)}"
     # start_time: a range of the runs_experiment index within the searched experiments.
     return (
         f"SELECT s.run_id AS run_id FROM runs s WHERE {scope(b, 's')} "
-        f"AND {_compare(b, 's.start_time', c.op, c.value)}"
+        f"AND {compile_expr(b, 's.start_time', c.op, c.value)}"
     )
