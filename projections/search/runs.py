@@ -168,7 +168,9 @@ def _comparison(c: Comparison, joins: _Joins, b: SqlBuilder) -> str:
     if kind == "text":
         column = f"{target}.num_value" if _is_numeric(c) else f"{target}.value"
         if c.op in ("IS NULL", "IS NOT NULL"):
-            return f"{target}.value {c.op}"
+            # The joined row exists exactly when the value does: said of the join key,
+            # PostgreSQL plans IS NULL as an anti-join (it estimated one row of 100,000).
+            return f"{target}.run_id {c.op}"
         return compile_expr(b, column, c.op, c.value)
     if kind == "dataset":
         # Any of the run's datasets may match; a run without datasets is unknown.
