@@ -10,12 +10,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
-__all__ = ["TARGETS", "Server", "start"]
+__all__ = ["OTHER_TARGETS", "TARGETS", "Server", "start"]
 
 TARGETS = (
     "trackledger-sqlite",
@@ -26,9 +27,16 @@ TARGETS = (
     "trackledger-sqlite-auth",
     "trackledger-postgres-auth",
 )
+#: Targets only some scenarios use (querymix): FastTrackML from PyPI (``pip install
+#: fasttrackml`` into a venv of its own; its ``fml`` binary found by
+#: TRACKLEDGER_BENCH_FML, beside this Python, or on PATH), with its own defaults.
+OTHER_TARGETS = ("fasttrackml-sqlite",)
 #: The admin of the -auth targets (Basic credentials on every load-test request).
 AUTH_USER = ("bench", "bench-password-1")
 POSTGRES = os.environ.get("TRACKLEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+#: The databases of the PostgreSQL targets are named PREFIX_product (dropped when a server
+#: starts): runs that share the PostgreSQL server at once need prefixes of their own.
+DATABASE_PREFIX = os.environ.get("TRACKLEDGER_BENCH_DATABASE_PREFIX", "bench")
 BIN = Path(sys.executable).parent
 
 
@@ -49,6 +57,14 @@ async def _fresh_database(name: str) -> str:
     return f"{POSTGRES}/{name}"
 
 
+def _fml() -> str:
+    found = os.environ.get("TRACKLEDGER_BENCH_FML") or shutil.which("fml", path=str(BIN))
+    found = found or shutil.which("fml")
+    if not found:
+        raise RuntimeError("fasttrackml's fml binary not found: pip install fasttrackml")
+    return found
+
+
 @dataclass
 class Server:
     target: str
@@ -67,8 +83,15 @@ class Server:
                 self.process.wait()
 
 
-async def start(target: str, workdir: Path, workers: int = 1) -> Server:
-    """Start ``target`` on a new empty store in ``workdir`` and wait until it answers."""
+#: Fills a new store before its server starts: given (store URI, workdir).
+Prepare = Callable[[str, Path], Awaitable[None]]
+
+
+async def start(
+    target: str, workdir: Path, workers: int = 1, prepare: Prepare | None = None
+) -> Server:
+    """Start ``target`` on a new empty store in ``workdir`` (filled by ``prepare`` first,
+    when given) and wait until it answers."""
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
@@ -79,8 +102,21 @@ async def start(target: str, workdir: Path, workers: int = 1) -> Server:
     if backend == "sqlite":
         store = f"sqlite:///{workdir / 'store.db'}"
     else:
-        store = await _fresh_database(f"bench_{product}")
-    if product == "trackledger":
+        store = await _fresh_database(f"{DATABASE_PREFIX}_{product}")
+    if prepare is not None:
+        await prepare(store, workdir)
+    if product == "fasttrackml":
+        command = [
+            _fml(),
+            "server",
+            "--listen-address",
+            f"127.0.0.1:{port}",
+            "--database-uri",
+            store.replace("sqlite:///", "sqlite://"),
+            "--default-artifact-root",
+            str(workdir / "artifacts"),
+        ]
+    elif product == "trackledger":
         command = [
             str(BIN / "trackledger"),
             "server",
