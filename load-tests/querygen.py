@@ -32,11 +32,11 @@ import math
 import random
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from querydata import METRIC_KEYS, STATUSES, T0, USERS, Dataset, RunData
+from querydata import METRIC_KEYS, T0, Dataset, RunData
 
-__all__ = ["Query", "generate"]
+__all__ = ["Query", "evaluate", "generate", "render", "shape_of"]
 
 Truth = bool | None
 Test = Callable[[RunData], Truth]
@@ -83,7 +83,6 @@ class Query:
     estimate: float
     run_refs: tuple[int, ...] = ()
     view: str = "ACTIVE_ONLY"
-    extras: dict[str, str] = field(default_factory=dict)
 
     def resolve(self, run_id: Callable[[int], str]) -> str:
         """The filter with each ``{run:INDEX}`` replaced by that run's id."""
@@ -739,5 +738,3 @@ def generate(
 def _visible(run: RunData, view: str) -> bool:
     return {"ACTIVE_ONLY": not run.deleted, "DELETED_ONLY": run.deleted}.get(view, True)
 
-
-__all__ += ["STATUSES", "USERS", "evaluate", "render", "shape_of"]

@@ -396,7 +396,8 @@ async def main_async(args: argparse.Namespace) -> str:
                 for t in timed:
                     q = queries[t.index]
                     row = {"target": target, **asdict(t), "filter": q.filter}
-                    row |= {"order_by": q.order_by, "view": q.view, "estimate": q.estimate}
+                    row |= {"order_by": q.order_by, "view": q.view, "target": q.target}
+                    row["estimate"] = q.estimate
                     out.write(json.dumps(row) + "\n")
         _progress(report(results, queries, ds, args))
     return report(results, queries, ds, args)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,12 @@ if str(LOAD_TESTS) not in sys.path:
 querydata: Any = importlib.import_module("querydata")
 querygen: Any = importlib.import_module("querygen")
 
-#: The data set's runs, the queries generated over it, and the generator's seed.
+#: The data set's runs, the queries generated over it, and the generator's seed. Another
+#: seed or count (TRACKLEDGER_QUERYGEN_SEED, _QUERIES) needs its own recording of MLflow's
+#: answers (TRACKLEDGER_QUERYGEN_ANSWERS names its file): a way to look for more differences.
 RUNS = 300
-QUERIES = 300
-SEED = 5
+QUERIES = int(os.environ.get("TRACKLEDGER_QUERYGEN_QUERIES", "300"))
+SEED = int(os.environ.get("TRACKLEDGER_QUERYGEN_SEED", "5"))
 
 #: Page sizes the queries cycle through: a few runs, more, and all in one page.
 PAGE_SIZES = (20, 50, 1000, 30)

@@ -40,7 +40,7 @@ pytestmark = pytest.mark.timeout(300)
 
 API = "/api/2.0/mlflow"
 HERE = Path(__file__).parent
-RECORDING = HERE / "querygen_answers.json"
+RECORDING = Path(os.environ.get("TRACKLEDGER_QUERYGEN_ANSWERS", HERE / "querygen_answers.json"))
 
 
 @pytest.fixture(scope="module")
