@@ -281,9 +281,9 @@ def components(shape: str) -> set[str]:
     parts = {p.strip().replace("{metric}", "(metric)") for p in split}
     parts.discard("")
     parts.discard("-")
-    parts |= {word for word in (" OR ", "NOT (") if word in where} or set()
-    parts = {"OR" if p == " OR " else "NOT" if p == "NOT (" else p for p in parts}
-    if " NOT " in f" {where}" and "NOT" not in parts and where.lstrip().startswith("NOT "):
+    if " OR " in where:
+        parts.add("OR")
+    if re.search(r"(^|[ (])NOT (?!IN|LIKE)", where):
         parts.add("NOT")
     parts |= {f"ORDER BY {key}" for key in order.split(", ") if key}
     return parts

@@ -2,7 +2,7 @@
 (load-tests/querydata.py: histories, runs without some keys, NaN and infinite metrics,
 numeric-looking params, deleted runs), on each backend. For every query MLflow accepts,
 trackledger gives MLflow's answer in MLflow's order, page by page; the queries MLflow
-refuses (trackledger's extensions) are still run and must not fail with a 500. The
+refuses (trackledger's extensions) are still run and must answer 200 (never a 500). The
 generator's claim of which queries MLflow accepts is checked too.
 
 MLflow's answers come from MLflow 3.17.2's own SQL store (querygen_mlflow.py) and are kept
@@ -182,7 +182,7 @@ async def test_generated_searches_match_mlflow(
                     f"#{n}: the generator says MLflow accepts, MLflow refused "
                     f"({expected['refused'][:120]}): {shown}"
                 )
-            if status >= 500:
+            if status != 200:  # every generated query is valid in trackledger's language
                 findings.append(f"#{n}: {status} from trackledger: {shown}: {text}")
             continue
         compared += 1
