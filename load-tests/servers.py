@@ -10,13 +10,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
-__all__ = ["PROCESSES", "TARGETS", "Group", "Server", "start", "start_target"]
+__all__ = ["OTHER_TARGETS", "PROCESSES", "TARGETS", "Group", "Server", "start", "start_target"]
 
 TARGETS = (
     "trackledger-sqlite",
@@ -32,9 +32,16 @@ TARGETS = (
 )
 #: Processes of a -3proc target.
 PROCESSES = 3
+#: Targets only some scenarios use (querymix): FastTrackML from PyPI (``pip install
+#: fasttrackml`` into a venv of its own; its ``fml`` binary found by
+#: TRACKLEDGER_BENCH_FML, beside this Python, or on PATH), with its own defaults.
+OTHER_TARGETS = ("fasttrackml-sqlite",)
 #: The admin of the -auth targets (Basic credentials on every load-test request).
 AUTH_USER = ("bench", "bench-password-1")
 POSTGRES = os.environ.get("TRACKLEDGER_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+#: The databases of the PostgreSQL targets are named PREFIX_product (dropped when a server
+#: starts): runs that share the PostgreSQL server at once need prefixes of their own.
+DATABASE_PREFIX = os.environ.get("TRACKLEDGER_BENCH_DATABASE_PREFIX", "bench")
 BIN = Path(sys.executable).parent
 
 
@@ -77,6 +84,18 @@ class Server:
                 self.process.wait()
 
 
+def _fml() -> str:
+    found = os.environ.get("TRACKLEDGER_BENCH_FML") or shutil.which("fml", path=str(BIN))
+    found = found or shutil.which("fml")
+    if not found:
+        raise RuntimeError("fasttrackml's fml binary not found: pip install fasttrackml")
+    return found
+
+
+#: Fills a new store before its server starts: given (store URI, workdir).
+Prepare = Callable[[str, Path], Awaitable[None]]
+
+
 async def start(
     target: str,
     workdir: Path,
@@ -85,11 +104,13 @@ async def start(
     args: Sequence[str] = (),
     env: dict[str, str] | None = None,
     store: str | None = None,
+    prepare: Prepare | None = None,
 ) -> Server:
     """Start ``target`` on a new empty store in ``workdir`` and wait until it answers.
 
     ``args`` go to ``trackledger server`` after the usual ones, ``env`` to its environment;
-    ``store`` names a store to share instead of a new one (the processes of -3proc)."""
+    ``store`` names a store to share instead of a new one (the processes of -3proc);
+    ``prepare`` fills a new store before its server starts."""
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
@@ -102,8 +123,21 @@ async def start(
     elif backend == "sqlite":
         store = f"sqlite:///{workdir / 'store.db'}"
     else:
-        store = await _fresh_database(f"bench_{product}")
-    if product == "trackledger":
+        store = await _fresh_database(f"{DATABASE_PREFIX}_{product}")
+    if prepare is not None:
+        await prepare(store, workdir)
+    if product == "fasttrackml":
+        command = [
+            _fml(),
+            "server",
+            "--listen-address",
+            f"127.0.0.1:{port}",
+            "--database-uri",
+            store.replace("sqlite:///", "sqlite://"),
+            "--default-artifact-root",
+            str(workdir / "artifacts"),
+        ]
+    elif product == "trackledger":
         command = [
             str(BIN / "trackledger"),
             "server",
@@ -189,7 +223,7 @@ async def start_target(target: str, workdir: Path, workers: int = 1) -> Server |
     """``target`` on a new empty store: one server, or PROCESSES of them for -3proc."""
     if not target.endswith("-3proc"):
         return await start(target, workdir, workers)
-    store = await _fresh_database("bench_trackledger")
+    store = await _fresh_database(f"{DATABASE_PREFIX}_trackledger")
     group = Group([])
     try:
         for i in range(PROCESSES):
