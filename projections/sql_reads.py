@@ -278,7 +278,7 @@ class SqlReadModel:
             limit=max_results + 1,
             offset=offset,
         )
-        driver = await self._driving_set(filter_text, experiment_ids, stages)
+        driver = await self._driving_set(filter_text, experiment_ids, stages, scans=False)
         ids: list[str] | None = None
         if worth_driving(driver):
             ids = await page(None, driver)
@@ -292,8 +292,14 @@ class SqlReadModel:
                 or await self._scope_exceeds(experiment_ids, stages, window)
             ):
                 # The window did not hold the page: the matches are rarer (or later) than
-                # the driving set's size let on. Read the set where it has one.
+                # the sets' sizes let on. Read a driving set where there is one, counting
+                # the filtered scans too now that a full walk is the alternative.
+                driver = await self._driving_set(filter_text, experiment_ids, stages, scans=True)
                 ids = await page(None, driver) if driver is not None else None
+        elif filter_text:
+            driver = await self._driving_set(filter_text, experiment_ids, stages, scans=True)
+            if worth_driving(driver):
+                ids = await page(None, driver)
         if ids is None:
             ids = await page(None)
         more = len(ids) > max_results
@@ -301,10 +307,15 @@ class SqlReadModel:
         return Page(list(runs), offset + max_results if more else None)
 
     async def _driving_set(
-        self, filter_text: str | None, experiment_ids: list[int], stages: tuple[str, ...]
+        self,
+        filter_text: str | None,
+        experiment_ids: list[int],
+        stages: tuple[str, ...],
+        *,
+        scans: bool,
     ) -> Chosen | None:
         """The filter's driving set, counted, if it is small enough to read at all
-        (``search/plan.py``)."""
+        (``search/plan.py``; ``scans``: count the filtered scans too)."""
         driver = drivers_of(parse_filter(filter_text))
         if driver is None:
             return None
@@ -313,7 +324,10 @@ class SqlReadModel:
             return run_scope(b, experiment_ids, stages, alias)
 
         b = SqlBuilder(self._dialect)
-        rows = await self._fetchall(probe_sql(b, driver, scope), b.params)
+        probe = probe_sql(b, driver, scope, scans=scans)
+        if probe is None:
+            return None
+        rows = await self._fetchall(probe, b.params)
         chosen = choose(driver, [int(n) for n in rows[0]])
         if chosen is not None and needs_count(chosen):
             b = SqlBuilder(self._dialect)

@@ -43,6 +43,20 @@ class DriverLeaf(msgspec.Struct, frozen=True):
     def sql(self, b: SqlBuilder, scope: Scope) -> str:
         return _leaf_sql(b, self.comparison, scope)
 
+    def scan(self, dialect: str) -> bool:
+        """Whether the set is the key's range filtered value by value (SQLite's reading of
+        an infix LIKE, ILIKE, != or NOT IN): exact, but counting it reads the whole range
+        when few runs match."""
+        c = self.comparison
+        if dialect != "sqlite" or not _is_text(c) or c.op == "IS NOT NULL":
+            return False
+        if not c.quoted and c.op not in ("LIKE", "ILIKE"):
+            # Params read numbers from a (key, num_value) index; tags have none.
+            return c.field.entity == "parameter" and c.op in ("!=", "NOT IN")
+        if c.op == "LIKE":
+            return not (isinstance(c.value, str) and literal_prefix(c.value))
+        return c.op not in ("=", "IN")
+
 
 class DriverNode(msgspec.Struct, frozen=True):
     """``and``: every part's set holds the matches, so any of them (or their

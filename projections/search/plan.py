@@ -58,12 +58,19 @@ class Chosen(msgspec.Struct, frozen=True):
     estimate: int
 
 
-def probe_sql(b: SqlBuilder, driver: Driver, scope: Scope) -> str:
-    """One row: each leaf's set size (in ``leaves_of`` order), counted up to the cap."""
+def probe_sql(b: SqlBuilder, driver: Driver, scope: Scope, *, scans: bool) -> str | None:
+    """One row: each leaf's set size (in ``leaves_of`` order), counted up to the cap; None
+    when no leaf is counted. Without ``scans``, the leaves that are filtered scans (whose
+    count reads the key's whole range when few runs match) are left out and count as
+    larger than the cap."""
     counts = [
         f"(SELECT count(*) FROM ({leaf.sql(b, scope)} LIMIT {b.param(PROBE_CAP + 1)}) c{i})"
+        if scans or not leaf.scan(b.dialect)
+        else str(PROBE_CAP + 1)
         for i, leaf in enumerate(leaves_of(driver))
     ]
+    if all(c == str(PROBE_CAP + 1) for c in counts):
+        return None
     return "SELECT " + ", ".join(counts)
 
 

@@ -132,23 +132,32 @@ async def test_every_plan_gives_the_same_pages(backend: Backend, monkeypatch) ->
 async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backend) -> None:
     exp = await _seed(backend)
     chosen = await backend.reads._driving_set(  # type: ignore[attr-defined]
-        "attributes.run_name = 'run-07' AND metrics.m > 0", [exp], ("active",)
+        "attributes.run_name = 'run-07' AND metrics.m > 0", [exp], ("active",), scans=True
     )
     assert chosen is not None and chosen.estimate == 1
     # Two sets of 10 runs that share none: their intersection is counted, not guessed.
     disjoint = await backend.reads._driving_set(  # type: ignore[attr-defined]
-        "params.p = 'v1' AND params.p = 'v2'", [exp], ("active",)
+        "params.p = 'v1' AND params.p = 'v2'", [exp], ("active",), scans=True
     )
     assert disjoint is not None and disjoint.estimate == 10
     with pytest.MonkeyPatch.context() as m:
         m.setattr(plan, "DRIVE_MAX", 5)
         disjoint = await backend.reads._driving_set(  # type: ignore[attr-defined]
-            "params.p = 'v1' AND params.p = 'v2'", [exp], ("active",)
+            "params.p = 'v1' AND params.p = 'v2'", [exp], ("active",), scans=True
         )
     assert disjoint is not None and disjoint.estimate == 0
+    # An infix LIKE is counted only when asked (counting it reads the key's whole range).
+    infix = "attributes.run_name LIKE '%-07'"
+    assert await backend.reads._driving_set(  # type: ignore[attr-defined]
+        infix, [exp], ("active",), scans=False
+    ) is None or backend.kind != "sqlite"
+    counted = await backend.reads._driving_set(  # type: ignore[attr-defined]
+        infix, [exp], ("active",), scans=True
+    )
+    assert counted is not None and counted.estimate == (1 if backend.kind == "sqlite" else RUNS)
     assert (
         await backend.reads._driving_set(  # type: ignore[attr-defined]
-            "NOT params.p = 'v1' OR tags.team ILIKE 'A'", [exp], ("active",)
+            "NOT params.p = 'v1' OR tags.team ILIKE 'A'", [exp], ("active",), scans=True
         )
         is None
     )
