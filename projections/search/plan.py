@@ -38,7 +38,8 @@ __all__ = [
     "worth_driving",
 ]
 
-#: How far a driving set is counted. Past it, a set is "large" and not read.
+#: How far a driving set is counted. Past it, a set is "large" and never read (a union
+#: of sets is held to it too).
 PROBE_CAP = 10_000
 
 #: The largest driving set a search reads rather than walking the runs in order: testing
@@ -111,8 +112,10 @@ def _prune(driver: Driver, sizes: dict[int, int]) -> Chosen | None:
     if driver.op == "or":
         if len(parts) < len(driver.parts):
             return None
-        union = DriverNode("or", tuple(p.driver for p in parts))
-        return Chosen(union, sum(p.estimate for p in parts))
+        total = sum(p.estimate for p in parts)
+        if total > PROBE_CAP:
+            return None
+        return Chosen(DriverNode("or", tuple(p.driver for p in parts)), total)
     if not parts:
         return None
     smallest = min(p.estimate for p in parts)
