@@ -44,10 +44,14 @@ class DriverLeaf(msgspec.Struct, frozen=True):
         return _leaf_sql(b, self.comparison, scope)
 
     def scan(self, dialect: str) -> bool:
-        """Whether the set is the key's range filtered value by value (SQLite's reading of
-        an infix LIKE, ILIKE, != or NOT IN): exact, but counting it reads the whole range
-        when few runs match."""
+        """Whether counting the set may read far more than it holds: the scope's runs
+        tested one by one (IS NULL, whose set is the runs without the key; a comparison
+        of an unindexed attribute), or on SQLite a key's range filtered value by value
+        (an infix LIKE, ILIKE, != or NOT IN). Exact sets, but a count that reads the
+        whole scope or range when few runs match."""
         c = self.comparison
+        if c.op == "IS NULL" or _attribute_scan(c):
+            return True
         if dialect != "sqlite" or not _is_text(c) or c.op == "IS NOT NULL":
             return False
         if not c.quoted and c.op not in ("LIKE", "ILIKE"):
@@ -72,6 +76,16 @@ _NUMERIC_OPS = {"=", "<", "<=", ">", ">=", "IN"}
 #: Levels of AND and OR a driving set follows; deeper parts are only tested.
 MAX_DEPTH = 4
 _RUN_NAME_KEYS = {"run_name", "run name", "Run name", "Run Name"}
+#: The runs table's columns a filter may compare, by attribute name.
+_ATTRIBUTE_COLUMNS = {
+    "run_id": "run_id",
+    "user_id": "user_id",
+    "status": "status",
+    "artifact_uri": "artifact_uri",
+    "lifecycle_stage": "lifecycle_stage",
+    "start_time": "start_time",
+    "end_time": "end_time",
+}
 
 
 def drivers_of(expr: Expr | None, *, min_max_indexed: bool = True, depth: int = 0) -> Driver | None:
@@ -108,13 +122,23 @@ def leaves_of(driver: Driver) -> list[DriverLeaf]:
 def _drivable(c: Comparison) -> bool:
     field = c.field
     if field.entity == "metric" or _is_text(c):
-        # Every comparison but IS NULL needs the key: at worst, the runs that have it.
-        return c.op != "IS NULL"
-    if field.entity == "attribute":
-        if field.key == "run_id":
-            return c.op in ("=", "IN")
-        return field.key in ("start_time", "created", "Created") and c.op in _NUMERIC_OPS
-    return False
+        # Every comparison but IS NULL needs the key (at worst, its set is the runs that
+        # have it); IS NULL's is the runs that do not.
+        return True
+    return field.entity == "attribute" and (
+        field.key in _ATTRIBUTE_COLUMNS or field.key in ("created", "Created")
+    )
+
+
+def _attribute_scan(c: Comparison) -> bool:
+    """An attribute comparison no index of the runs serves: the scope's runs, tested."""
+    if c.field.entity != "attribute" or _is_text(c):
+        return False
+    if c.field.key == "run_id":
+        return c.op not in ("=", "IN")
+    if c.field.key in ("start_time", "created", "Created"):
+        return c.op not in _NUMERIC_OPS
+    return True
 
 
 def _is_text(c: Comparison) -> bool:
@@ -159,6 +183,8 @@ def _text_set(b: SqlBuilder, table: str, key: str, c: Comparison) -> str:
 
 def _leaf_sql(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
     field = c.field
+    if c.op == "IS NULL" and (field.entity == "metric" or _is_text(c)):
+        return _missing(b, c, scope)
     if field.entity == "metric":
         column = "value" if field.aggregate == "latest" else f"{field.aggregate}_value"
         head = f"SELECT run_id FROM latest_metrics WHERE key = {b.param(field.key)}"
@@ -169,10 +195,27 @@ def _leaf_sql(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
         return _text_set(b, "params" if field.entity == "parameter" else "run_tags", field.key, c)
     if field.key in _RUN_NAME_KEYS:
         return _text_set(b, "run_tags", "mlflow.runName", c)
-    if field.key == "run_id":
+    if field.key == "run_id" and c.op in ("=", "IN"):
         return f"SELECT run_id FROM runs WHERE {compile_expr(b, 'run_id', c.op, c.value)}"
-    # start_time: a range of the runs_experiment index within the searched experiments.
+    # The scope's runs: a start-time range reads the runs_experiment index; any other
+    # attribute is tested run by run.
+    column = _ATTRIBUTE_COLUMNS.get(field.key, "start_time")
     return (
         f"SELECT s.run_id AS run_id FROM runs s WHERE {scope(b, 's')} "
-        f"AND {compile_expr(b, 's.start_time', c.op, c.value)}"
+        f"AND {compile_expr(b, f's.{column}', c.op, c.value)}"
+    )
+
+
+def _missing(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
+    """IS NULL: the scope's runs that lack the key (a live tag, for tags)."""
+    field = c.field
+    if field.entity == "metric":
+        table, key, live = "latest_metrics", field.key, ""
+    else:
+        table = "params" if field.entity == "parameter" else "run_tags"
+        key = field.key if field.entity in ("parameter", "tag") else "mlflow.runName"
+        live = " AND k.value IS NOT NULL" if table == "run_tags" else ""
+    return (
+        f"SELECT s.run_id AS run_id FROM runs s WHERE {scope(b, 's')} AND NOT EXISTS "
+        f"(SELECT 1 FROM {table} k WHERE k.run_id = s.run_id AND k.key = {b.param(key)}{live})"
     )

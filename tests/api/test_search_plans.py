@@ -39,6 +39,11 @@ FILTERS = [
     "attributes.run_id IN ('nope', 'also-nope')",
     "tags.team = 'rare' AND params.missing IS NULL",
     "params.lr >= 0.02 AND params.lr <= 0.04 AND tags.team != 'b'",
+    "tags.team IS NULL",
+    "metrics.nan IS NULL AND params.p = 'v2'",
+    "attributes.end_time IS NULL AND params.q IS NULL AND attributes.status = 'RUNNING'",
+    "attributes.run_id != 'x' AND tags.team IS NULL OR attributes.user_id IS NULL",
+    "attributes.run_name ILIKE '%-0_' AND attributes.start_time != 1000003",
 ]
 
 ORDERS: list[list[str]] = [
