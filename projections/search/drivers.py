@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import msgspec
 
-from trackledger.projections.search.ast import And, Comparison, Expr, Or
+from trackledger.projections.search.ast import And, Comparison, Expr, Not, Or
 from trackledger.projections.search.compile import compile_expr
 from trackledger.projections.search.sql import SqlBuilder, literal_prefix, next_prefix
 
@@ -36,11 +36,15 @@ Scope = Callable[[SqlBuilder, str], str]
 
 
 class DriverLeaf(msgspec.Struct, frozen=True):
-    """One comparison's set: ``sql(b, scope)`` selects its run ids (a column ``run_id``)."""
+    """One comparison's set (of its NOT, if ``negated``): ``sql(b, scope)`` selects its
+    run ids (a column ``run_id``)."""
 
     comparison: Comparison
+    negated: bool = False
 
     def sql(self, b: SqlBuilder, scope: Scope) -> str:
+        if self.negated:
+            return _negated_sql(b, self.comparison, scope)
         return _leaf_sql(b, self.comparison, scope)
 
     def scan(self, dialect: str) -> bool:
@@ -49,6 +53,8 @@ class DriverLeaf(msgspec.Struct, frozen=True):
         of an unindexed attribute), or on SQLite a key's range filtered value by value
         (an infix LIKE, ILIKE, != or NOT IN). Exact sets, but a count that reads the
         whole scope or range when few runs match."""
+        if self.negated:
+            return _negated_scan(self.comparison, dialect)
         c = self.comparison
         if c.op == "IS NULL" or _attribute_scan(c):
             return True
@@ -88,28 +94,28 @@ _ATTRIBUTE_COLUMNS = {
 }
 
 
-def drivers_of(expr: Expr | None, *, min_max_indexed: bool = True, depth: int = 0) -> Driver | None:
-    """The sets that hold every match of ``expr``, or None where no index can answer it
-    (a NOT, a !=, an IS NULL, an ILIKE, a field without an index, or parts nested more
-    than ``MAX_DEPTH`` deep: each level is a nested SELECT, and SQLite's parser has a
-    stack of its own)."""
+def drivers_of(expr: Expr | None, *, negated: bool = False, depth: int = 0) -> Driver | None:
+    """The sets that hold every match of ``expr`` (of its NOT, if ``negated``), or None
+    where no index can answer it (an OR with a part that names no set, a comparison of a
+    dataset, or parts nested more than ``MAX_DEPTH`` deep: each level is a nested SELECT,
+    and SQLite's parser has a stack of its own). A NOT is pushed down to the comparisons
+    (De Morgan's laws hold in SQL's three-valued logic)."""
     if depth > MAX_DEPTH:
         return None
     match expr:
         case Comparison():
-            return DriverLeaf(expr) if _drivable(expr) else None
+            return DriverLeaf(expr, negated) if _drivable(expr) else None
+        case Not():
+            return drivers_of(expr.part, negated=not negated, depth=depth)
         case And() | Or():
-            parts = [
-                drivers_of(p, min_max_indexed=min_max_indexed, depth=depth + 1) for p in expr.parts
-            ]
+            conjunction = isinstance(expr, And) != negated
+            parts = [drivers_of(p, negated=negated, depth=depth + 1) for p in expr.parts]
             found = [p for p in parts if p is not None]
-            if isinstance(expr, Or) and len(found) < len(parts):
-                return None
-            if not found:
+            if not found or (not conjunction and len(found) < len(parts)):
                 return None
             if len(found) == 1:
                 return found[0]
-            return DriverNode("and" if isinstance(expr, And) else "or", tuple(found))
+            return DriverNode("and" if conjunction else "or", tuple(found))
     return None
 
 
@@ -218,4 +224,39 @@ def _missing(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
     return (
         f"SELECT s.run_id AS run_id FROM runs s WHERE {scope(b, 's')} AND NOT EXISTS "
         f"(SELECT 1 FROM {table} k WHERE k.run_id = s.run_id AND k.key = {b.param(key)}{live})"
+    )
+
+
+def _negated_scan(c: Comparison, dialect: str) -> bool:
+    if c.op == "IS NOT NULL":
+        return _keyed(c)  # the runs without the key
+    if c.op == "IS NULL" or c.field.entity == "metric":
+        return False  # the runs with the key, an index range
+    return not _is_text(c) or dialect == "sqlite"
+
+
+def _keyed(c: Comparison) -> bool:
+    return c.field.entity == "metric" or _is_text(c)
+
+
+def _negated_sql(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
+    """The set of NOT ``c``. Only a run with the key can fail a comparison on it (one
+    without is unknown, and so is its NOT); a NaN latest value fails every comparison but
+    !=, so a negated metric comparison reads all the runs with the metric."""
+    field = c.field
+    if _keyed(c):
+        if c.op == "IS NOT NULL":
+            return _missing(b, c, scope)
+        has_key = Comparison(field=field, op="IS NOT NULL", value=None, quoted=False, position=0)
+        if c.op == "IS NULL" or field.entity == "metric" or b.dialect != "sqlite":
+            return _leaf_sql(b, has_key, scope)
+        column = "num_value" if not c.quoted and c.op not in ("LIKE", "ILIKE") else "value"
+        if column == "num_value" and field.entity != "parameter":
+            return _leaf_sql(b, has_key, scope)  # tags have no numbers indexed
+        head = _leaf_sql(b, has_key, scope)
+        return f"{head} AND NOT ({compile_expr(b, column, c.op, c.value)})"
+    column = _ATTRIBUTE_COLUMNS.get(field.key, "start_time")
+    return (
+        f"SELECT s.run_id AS run_id FROM runs s WHERE {scope(b, 's')} "
+        f"AND NOT ({compile_expr(b, f's.{column}', c.op, c.value)})"
     )

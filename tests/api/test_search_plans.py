@@ -44,6 +44,15 @@ FILTERS = [
     "attributes.end_time IS NULL AND params.q IS NULL AND attributes.status = 'RUNNING'",
     "attributes.run_id != 'x' AND tags.team IS NULL OR attributes.user_id IS NULL",
     "attributes.run_name ILIKE '%-0_' AND attributes.start_time != 1000003",
+    "NOT (params.p = 'v1' OR tags.team != 'a')",
+    "NOT metrics.m < 0.5",
+    "NOT metrics.nan != 1",
+    "NOT metrics.nan = 1 AND NOT MIN(metrics.m) > 0.2",
+    "NOT attributes.run_name LIKE 'run-1%'",
+    "NOT (tags.team IS NOT NULL) AND params.p = 'v2'",
+    "NOT params.lr > 0.02 AND NOT tags.team ILIKE 'A'",
+    "NOT (attributes.end_time IS NULL AND metrics.m > 0.3)",
+    "NOT (NOT params.q = 'v3' OR attributes.run_id IN ('x'))",
 ]
 
 ORDERS: list[list[str]] = [
@@ -162,7 +171,7 @@ async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backe
     assert counted is not None and counted.estimate == (1 if backend.kind == "sqlite" else RUNS)
     assert (
         await backend.reads._driving_set(  # type: ignore[attr-defined]
-            "NOT params.p = 'v1' OR tags.team ILIKE 'A'", [exp], ("active",), scans=True
+            "datasets.name = 'x' OR params.p = 'v1'", [exp], ("active",), scans=True
         )
         is None
     )
