@@ -122,9 +122,14 @@ async def _load(
             _progress(f"{target}: writing {ds.runs:,} runs through the event log ...")
             _, run_ids = await load_events(store, ds, refs)
 
-    server = await start(target, Path(args.workdir) / target / "querymix", 1, prepare)
+    if args.reuse and (args.load != "import" or target.startswith("fasttrackml")):
+        # Only an import gives runs known ids; the others' ids are not kept.
+        raise RuntimeError("--reuse needs --load import and no fasttrackml target")
+    server = await start(
+        target, Path(args.workdir) / target / "querymix", 1, prepare, reuse=args.reuse
+    )
     try:
-        if args.load == "api" or target.startswith("fasttrackml"):
+        if not args.reuse and (args.load == "api" or target.startswith("fasttrackml")):
             _progress(f"{target}: loading {ds.runs:,} runs through the API ...")
             workers = 4 if target.startswith("mlflow") else 32
             _, run_ids = await load_api(server.port, ds, refs, workers)
@@ -443,6 +448,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", default="/tmp/trackledger-load/querymix")
     parser.add_argument("--output", help="also write the report (markdown) to this file")
     parser.add_argument("--raw", help="append every query's timing to this file (JSON lines)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="time the stores the last run left in --workdir (same --runs; --load import) "
+        "instead of loading anew",
+    )
     parser.add_argument(
         "--from-raw", help="print the report of a run saved with --raw (same --runs, --seed)"
     )

@@ -88,22 +88,29 @@ Prepare = Callable[[str, Path], Awaitable[None]]
 
 
 async def start(
-    target: str, workdir: Path, workers: int = 1, prepare: Prepare | None = None
+    target: str,
+    workdir: Path,
+    workers: int = 1,
+    prepare: Prepare | None = None,
+    reuse: bool = False,
 ) -> Server:
     """Start ``target`` on a new empty store in ``workdir`` (filled by ``prepare`` first,
-    when given) and wait until it answers."""
-    if workdir.exists():
+    when given) and wait until it answers. ``reuse``: start on the store the last start of
+    this target left (nothing is prepared)."""
+    if workdir.exists() and not reuse:
         shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
+    workdir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     product, backend = target.split("-", 1)
     auth = backend.endswith("-auth")
     backend = backend.removesuffix("-auth")
     if backend == "sqlite":
         store = f"sqlite:///{workdir / 'store.db'}"
+    elif reuse:
+        store = f"{POSTGRES}/{DATABASE_PREFIX}_{product}"
     else:
         store = await _fresh_database(f"{DATABASE_PREFIX}_{product}")
-    if prepare is not None:
+    if prepare is not None and not reuse:
         await prepare(store, workdir)
     if product == "fasttrackml":
         command = [
