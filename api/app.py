@@ -24,6 +24,7 @@ from trackledger.api import (
     extensions,
     model_versions,
     models,
+    multipart,
     openapi,
     otlp,
     registered_models,
@@ -163,6 +164,7 @@ def create_app(
             await app.state.backend.close()
 
     mlflow = _mlflow_routes()
+    proxy: list[BaseRoute] = [*artifacts.proxy_routes, *multipart.routes]
     routes: list[BaseRoute] = [
         Route("/health", health),
         Route("/version", version),
@@ -171,8 +173,8 @@ def create_app(
         Mount("/api/2.0/mlflow", routes=mlflow),
         Mount("/ajax-api/2.0/mlflow", routes=mlflow),
         Mount("/api/2.0/trackledger", routes=_trackledger_routes()),
-        Mount("/api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
-        Mount("/ajax-api/2.0/mlflow-artifacts", routes=artifacts.proxy_routes),
+        Mount("/api/2.0/mlflow-artifacts", routes=proxy),
+        Mount("/ajax-api/2.0/mlflow-artifacts", routes=proxy),
         Mount("/api/3.0/mlflow", routes=_mlflow_v3_routes()),
         Mount("/ajax-api/3.0/mlflow", routes=_mlflow_v3_routes()),
         *otlp.otlp_routes,

@@ -24,14 +24,15 @@ from trackledger.api.wire import read
 from trackledger.eventlog import commands as c
 from trackledger.eventlog.errors import NotFound
 from trackledger.services.artifact_store import ArtifactStore, clean
+from trackledger.services.multipart import MultipartStore
 
-__all__ = ["proxy_routes", "server_info", "tracking_routes"]
+__all__ = ["proxy_routes", "record_run_file", "server_info", "store_of", "tracking_routes"]
 
 _RUN_FILE = re.compile(r"^\d+/([0-9a-f]{32})/artifacts/(.+)$")
 _SCHEME = "mlflow-artifacts:"
 
 
-def _store(request: Request) -> ArtifactStore:
+def store_of(request: Request) -> ArtifactStore:
     store: ArtifactStore | None = request.app.state.artifacts
     if store is None:
         raise ApiError(
@@ -59,20 +60,23 @@ async def upload(request: Request) -> Response:
     if raw.endswith("/"):
         raise ApiError("INVALID_PARAMETER_VALUE", "Invalid path: an artifact needs a file name")
     path = clean(raw)
-    written = await _store(request).write(path, request.stream())
+    written = await store_of(request).write(path, request.stream())
+    await record_run_file(request, path, written.size, written.sha256)
+    return render.json_response({})
+
+
+async def record_run_file(request: Request, path: str, size: int, sha256: str) -> None:
+    """Note a stored file in its run's history, if ``path`` is under a run's root."""
     run_file = _RUN_FILE.match(path)
     if run_file is not None:
         run_id, relative = run_file.groups()
-        record = c.RecordArtifact(
-            run_id=run_id, path=relative, size=written.size, sha256=written.sha256
-        )
+        record = c.RecordArtifact(run_id=run_id, path=relative, size=size, sha256=sha256)
         await backend(request).store.execute(record)
-    return render.json_response({})
 
 
 async def download(request: Request) -> Response:
     path = clean(request.path_params["path"])
-    store = _store(request)
+    store = store_of(request)
     found = await store.read(path)
     if found is None:
         if await store.is_dir(path):
@@ -96,7 +100,7 @@ def _quoted(name: str) -> str:
 
 async def listing(request: Request) -> Response:
     path = clean(request.query_params.get("path", ""))
-    files = await _listing(_store(request), path)
+    files = await _listing(store_of(request), path)
     return render.json_response({"files": files} if files else {})
 
 
@@ -104,15 +108,17 @@ async def delete(request: Request) -> Response:
     path = clean(request.path_params["path"])
     if not path:
         raise ApiError("INVALID_PARAMETER_VALUE", "Invalid path: refusing to delete every artifact")
-    await _store(request).delete(path)
+    await store_of(request).delete(path)
     return render.json_response({})
 
 
-async def not_supported(request: Request) -> Response:
-    # The client falls back to a plain PUT on this exact message (reference section 4.2).
+async def presigned(request: Request) -> Response:
+    """Presigned downloads are not offered (``multipart_downloads_enabled`` is false)."""
+    store_of(request)
+    clean(request.path_params["path"])
     raise ApiError(
         "NOT_IMPLEMENTED",
-        "Multipart upload is not supported for the current artifact repository",
+        "Multipart download is not supported for the current artifact repository",
     )
 
 
@@ -130,21 +136,24 @@ async def tracking_list(request: Request) -> Response:
         root = clean(uri[len(_SCHEME) :].lstrip("/"))  # the URI path, not user input
         location = f"{root}/{relative}" if relative else root
         prefix = f"{relative}/" if relative else ""
-        files = await _listing(_store(request), location, prefix)
+        files = await _listing(store_of(request), location, prefix)
         if files:
             body["files"] = files
     return render.json_response(body)
 
 
 async def server_info(request: Request) -> Response:
-    """What MLflow's client probes for; no multipart, no presigned URLs."""
+    """What MLflow's client probes for: multipart uploads when the store takes them (the
+    client then sends files of 500 MB and more straight to storage); no presigned
+    downloads."""
+    store = request.app.state.artifacts
     return render.json_response(
         {
             "store_type": "trackledger",
             "workspaces_enabled": False,
-            "multipart_uploads_enabled": False,
+            "multipart_uploads_enabled": isinstance(store, MultipartStore),
             "multipart_downloads_enabled": False,
-            "artifact_serving_enabled": request.app.state.artifacts is not None,
+            "artifact_serving_enabled": store is not None,
             "artifacts_presigned_only": False,
         }
     )
@@ -155,7 +164,6 @@ proxy_routes = [
     Route("/artifacts/{path:path}", upload, methods=["PUT"]),
     Route("/artifacts/{path:path}", download, methods=["GET"]),
     Route("/artifacts/{path:path}", delete, methods=["DELETE"]),
-    Route("/mpu/{action}/{path:path}", not_supported, methods=["POST"]),
-    Route("/presigned/{path:path}", not_supported, methods=["GET"]),
+    Route("/presigned/{path:path}", presigned, methods=["GET"]),
 ]
 tracking_routes = [Route("/artifacts/list", tracking_list, methods=["GET"])]

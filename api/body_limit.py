@@ -14,8 +14,9 @@ from trackledger.api.errors import ApiError, error_response
 
 __all__ = ["BodyLimit", "BodyTooLarge"]
 
-#: Paths whose bodies stream to storage instead of being decoded.
-_STREAMED = ("/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/")
+#: Paths whose bodies stream to storage instead of being decoded (the proxy's uploads; its
+#: multipart calls are JSON and limited like any other).
+_STREAMED = ("/api/2.0/mlflow-artifacts/artifacts/", "/ajax-api/2.0/mlflow-artifacts/artifacts/")
 
 
 class BodyTooLarge(ApiError):

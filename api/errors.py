@@ -30,6 +30,7 @@ from starlette.routing import BaseRoute, Mount, Route, compile_path
 
 from trackledger.eventlog import errors as domain
 from trackledger.services.artifact_store import PathConflict, UnsafePath
+from trackledger.services.multipart import UnknownUpload, UploadRefused
 
 __all__ = ["REQUEST_ID_HEADER", "ApiError", "error_response", "exception_handlers"]
 
@@ -84,6 +85,9 @@ _DOMAIN_CODES: list[tuple[type[Exception], str, int | None]] = [
     # Artifact paths (MLflow's validate_path_is_safe answers INVALID_PARAMETER_VALUE).
     (UnsafePath, "INVALID_PARAMETER_VALUE", None),
     (PathConflict, "INVALID_PARAMETER_VALUE", None),
+    # Multipart uploads the object store does not know, or will not assemble.
+    (UnknownUpload, "RESOURCE_DOES_NOT_EXIST", None),
+    (UploadRefused, "INVALID_PARAMETER_VALUE", None),
 ]
 
 

@@ -226,7 +226,8 @@ class LogOutputs(Command, frozen=True, kw_only=True, tag="log_outputs"):
 
 
 class RecordArtifact(Command, frozen=True, kw_only=True, tag="record_artifact"):
-    """Note in the run's history that a file was stored (the bytes are already stored)."""
+    """Note in the run's history that a file was stored (the bytes are already stored).
+    ``sha256`` is "" when the server did not see the bytes (a direct multipart upload)."""
 
     run_id: str
     path: str

@@ -272,6 +272,8 @@ class RunArtifactLogged(_RunEvent, frozen=True, kw_only=True, tag="run.artifact_
 
     path: str
     size: int
+    #: Hex digest of the bytes; "" when they never passed through the server (a multipart
+    #: upload the client sent straight to object storage).
     sha256: str
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -129,7 +129,7 @@ Step = Callable[[int, int], Planned | None]
 
 
 async def run_workers(
-    port: int,
+    port: int | Sequence[int],
     workers: int,
     step: Step,
     *,
@@ -137,13 +137,15 @@ async def run_workers(
     max_requests: int,
 ) -> Result:
     """Run ``workers`` concurrent loops of ``step`` for at most ``seconds`` and at most
-    ``max_requests`` requests in all; each worker holds one keep-alive connection."""
+    ``max_requests`` requests in all; each worker holds one keep-alive connection, to
+    ``port``, or to the ports in turn (worker i to the i-th, modulo their number)."""
+    ports = [port] if isinstance(port, int) else list(port)
     result = Result()
     deadline = time.perf_counter() + seconds
     budget = [max_requests]
 
     async def worker(index: int) -> None:
-        conn = Connection(port)
+        conn = Connection(ports[index % len(ports)])
         iteration = 0
         try:
             while time.perf_counter() < deadline and budget[0] > 0:

@@ -126,7 +126,7 @@ async def _load(
         # Only an import gives runs known ids; the others' ids are not kept.
         raise RuntimeError("--reuse needs --load import and no fasttrackml target")
     server = await start(
-        target, Path(args.workdir) / target / "querymix", 1, prepare, reuse=args.reuse
+        target, Path(args.workdir) / target / "querymix", 1, prepare=prepare, reuse=args.reuse
     )
     try:
         if not args.reuse and (args.load == "api" or target.startswith("fasttrackml")):

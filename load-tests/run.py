@@ -22,9 +22,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cpu import Snapshot, shares
 from loadgen import Connection, Result, run_workers
 from scenarios import SCENARIOS
-from servers import AUTH_USER, TARGETS, start
+from servers import AUTH_USER, TARGETS, start_target
 
 INGEST = ("batch", "single", "mix")
 
@@ -83,34 +84,42 @@ async def _writer(port: int) -> None:
 
 async def measure(target: str, scenario: str, args: argparse.Namespace) -> Row:
     Connection.extra_headers = ""
-    server = await start(target, Path(args.workdir) / target / scenario, args.server_workers)
+    server = await start_target(
+        target, Path(args.workdir) / target / scenario, args.server_workers
+    )
     try:
         if target.endswith("-auth"):
             await _writer(server.port)
         load = SCENARIOS()[scenario]
         await load.setup(server.port, args.concurrency)
         warm = await run_workers(
-            server.port,
+            server.ports,
             args.concurrency,
             load.step,
             seconds=args.warmup,
             max_requests=args.max_requests,
         )
         rounds: list[Result] = []
+        pids = [s.process.pid for s in getattr(server, "servers", [server])]
+        database = f"bench_{target.split('-')[0]}" if "-postgres" in target else None
         for i in range(args.repeats):
+            before = Snapshot.take(pids, database)
             result = await run_workers(
-                server.port,
+                server.ports,
                 args.concurrency,
                 load.step,
                 seconds=args.seconds,
                 max_requests=args.max_requests,
             )
+            used = shares(before, Snapshot.take(pids, database))
             rounds.append(result)
             _progress(
                 f"  {target:22} {scenario:7} round {i + 1}/{args.repeats}: "
                 f"{result.requests / result.seconds:9,.0f} req/s "
                 f"{result.points / result.seconds:10,.0f} points/s "
-                f"p99 {result.percentile(99):7.1f} ms, {result.errors} errors"
+                f"p99 {result.percentile(99):7.1f} ms, {result.errors} errors; CPU (of the "
+                f"machine): servers {used['servers']:.0%}, database {used['database']:.0%}, "
+                f"load generator {used['generator']:.0%}"
                 + (f" (first: {result.first_errors[0][:120]})" if result.first_errors else "")
             )
         _progress(f"  {target:22} {scenario:7} counting stored points ...")
@@ -143,7 +152,11 @@ def table(rows: list[Row], args: argparse.Namespace) -> str:
     ]
     for r in rows:
         ratio = ""
-        if r.target.endswith("-auth"):
+        if r.target.endswith("-3proc"):
+            baseline = by_key.get((r.scenario, r.target.removesuffix("-3proc")))
+            if baseline and baseline.requests_per_s > 0:
+                ratio = f"{r.requests_per_s / baseline.requests_per_s:.2f}x 1 process"
+        elif r.target.endswith("-auth"):
             baseline = by_key.get((r.scenario, r.target.removesuffix("-auth")))
             if baseline and baseline.requests_per_s > 0:
                 ratio = f"{r.requests_per_s / baseline.requests_per_s:.2f}x auth off"
@@ -205,12 +218,19 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         "--spans-per-request", type=int, default=100, help="spans per OTLP request (traces-ingest)"
     )
     args = parser.parse_args(argv)
+    ingest = all(s in INGEST for s in args.scenarios.split(","))
     if args.targets is None:
         search = args.scenarios in ("search", "registry", "traces-search")
-        args.targets = ",".join(t for t in TARGETS if not search or t.startswith("trackledger"))
+        args.targets = ",".join(
+            t
+            for t in TARGETS
+            if (not search or t.startswith("trackledger")) and (ingest or "-3proc" not in t)
+        )
     for target in args.targets.split(","):
         if target not in TARGETS:
             parser.error(f"unknown target {target!r}")
+        if target.endswith("-3proc") and not ingest:
+            parser.error(f"{target} runs the ingest scenarios only ({', '.join(INGEST)})")
     return args
 
 

@@ -10,13 +10,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
-__all__ = ["OTHER_TARGETS", "TARGETS", "Server", "start"]
+__all__ = ["OTHER_TARGETS", "PROCESSES", "TARGETS", "Group", "Server", "start", "start_target"]
 
 TARGETS = (
     "trackledger-sqlite",
@@ -26,7 +26,12 @@ TARGETS = (
     # trackledger with --auth: every request carries the admin's Basic credentials.
     "trackledger-sqlite-auth",
     "trackledger-postgres-auth",
+    # Three trackledger processes on separate ports and one database, as behind a load
+    # balancer; the load generator spreads its connections over them.
+    "trackledger-postgres-3proc",
 )
+#: Processes of a -3proc target.
+PROCESSES = 3
 #: Targets only some scenarios use (querymix): FastTrackML from PyPI (``pip install
 #: fasttrackml`` into a venv of its own; its ``fml`` binary found by
 #: TRACKLEDGER_BENCH_FML, beside this Python, or on PATH), with its own defaults.
@@ -57,20 +62,16 @@ async def _fresh_database(name: str) -> str:
     return f"{POSTGRES}/{name}"
 
 
-def _fml() -> str:
-    found = os.environ.get("TRACKLEDGER_BENCH_FML") or shutil.which("fml", path=str(BIN))
-    found = found or shutil.which("fml")
-    if not found:
-        raise RuntimeError("fasttrackml's fml binary not found: pip install fasttrackml")
-    return found
-
-
 @dataclass
 class Server:
     target: str
     port: int
     process: subprocess.Popen[bytes]
     workdir: Path
+
+    @property
+    def ports(self) -> list[int]:
+        return [self.port]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -83,6 +84,23 @@ class Server:
                 self.process.wait()
 
 
+def _fml() -> str:
+    found = os.environ.get("TRACKLEDGER_BENCH_FML") or shutil.which("fml", path=str(BIN))
+    found = found or shutil.which("fml")
+    if not found:
+        raise RuntimeError("fasttrackml's fml binary not found: pip install fasttrackml")
+    return found
+
+
+async def _store(product: str, backend: str, workdir: Path, reuse: bool) -> str:
+    """The URI of the target's store: a new one, or with ``reuse`` the last one."""
+    if backend == "sqlite":
+        return f"sqlite:///{workdir / 'store.db'}"
+    if reuse:
+        return f"{POSTGRES}/{DATABASE_PREFIX}_{product}"
+    return await _fresh_database(f"{DATABASE_PREFIX}_{product}")
+
+
 #: Fills a new store before its server starts: given (store URI, workdir).
 Prepare = Callable[[str, Path], Awaitable[None]]
 
@@ -91,25 +109,28 @@ async def start(
     target: str,
     workdir: Path,
     workers: int = 1,
+    *,
+    args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    store: str | None = None,
     prepare: Prepare | None = None,
     reuse: bool = False,
 ) -> Server:
-    """Start ``target`` on a new empty store in ``workdir`` (filled by ``prepare`` first,
-    when given) and wait until it answers. ``reuse``: start on the store the last start of
-    this target left (nothing is prepared)."""
+    """Start ``target`` on a new empty store in ``workdir`` and wait until it answers.
+
+    ``args`` go to ``trackledger server`` after the usual ones, ``env`` to its environment;
+    ``store`` names a store to share instead of a new one (the processes of -3proc);
+    ``prepare`` fills a new store before its server starts; ``reuse`` starts on the store
+    the last start of this target left (nothing is prepared)."""
     if workdir.exists() and not reuse:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     product, backend = target.split("-", 1)
     auth = backend.endswith("-auth")
-    backend = backend.removesuffix("-auth")
-    if backend == "sqlite":
-        store = f"sqlite:///{workdir / 'store.db'}"
-    elif reuse:
-        store = f"{POSTGRES}/{DATABASE_PREFIX}_{product}"
-    else:
-        store = await _fresh_database(f"{DATABASE_PREFIX}_{product}")
+    backend = backend.removesuffix("-auth").removesuffix("-3proc")
+    if store is None:
+        store = await _store(product, backend, workdir, reuse)
     if prepare is not None and not reuse:
         await prepare(store, workdir)
     if product == "fasttrackml":
@@ -134,6 +155,7 @@ async def start(
             "--workers",
             str(workers),
             *(["--auth"] if auth else []),
+            *args,
         ]
     else:
         # MLflow's own server with its defaults (it chooses its worker count).
@@ -149,7 +171,12 @@ async def start(
             "--artifacts-destination",
             str(workdir / "artifacts"),
         ]
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
     if auth:
         env["TRACKLEDGER_ADMIN_USERNAME"], env["TRACKLEDGER_ADMIN_PASSWORD"] = AUTH_USER
     log = (workdir / "server.log").open("wb")
@@ -178,3 +205,37 @@ async def start(
         await asyncio.sleep(0.2)
     server.stop()
     raise RuntimeError(f"{target} did not answer within 120 s; see {workdir / 'server.log'}")
+
+
+@dataclass
+class Group:
+    """Server processes on one store, each on its own port."""
+
+    servers: list[Server]
+
+    @property
+    def port(self) -> int:
+        return self.servers[0].port
+
+    @property
+    def ports(self) -> list[int]:
+        return [server.port for server in self.servers]
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+async def start_target(target: str, workdir: Path, workers: int = 1) -> Server | Group:
+    """``target`` on a new empty store: one server, or PROCESSES of them for -3proc."""
+    if not target.endswith("-3proc"):
+        return await start(target, workdir, workers)
+    store = await _fresh_database(f"{DATABASE_PREFIX}_trackledger")
+    group = Group([])
+    try:
+        for i in range(PROCESSES):
+            group.servers.append(await start(target, workdir / f"p{i}", workers, store=store))
+    except BaseException:
+        group.stop()
+        raise
+    return group

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from trackledger.projections.auth_schema import AUTH_TABLES, auth_ddl
 from trackledger.projections.registry_schema import REGISTRY_TABLES, registry_ddl
+from trackledger.projections.search.drivers import PG_VALUE_PREFIX
 from trackledger.projections.trace_schema import TRACE_TABLES, trace_ddl
 
 __all__ = ["PROJECTION_TABLES", "projection_ddl"]
@@ -61,6 +62,18 @@ def projection_ddl(dialect: str, suffix: str = "", generation: int = 0) -> list[
         *registry_ddl(dialect, suffix, generation),
         *auth_ddl(dialect, suffix, generation),
         *trace_ddl(dialect, s, g, t),
+    ]
+
+
+def _value_prefix_index(table: str, s: str, g: str, kv: str) -> list[str]:
+    """PostgreSQL: the values' first characters, bytewise, after the key (the whole value
+    does not fit a btree entry): equality, IN and prefix LIKE read a range of it, and an
+    order by the value walks it. SQLite's (key, value) index already does all that."""
+    if kv.endswith("value"):
+        return []
+    return [
+        f"CREATE INDEX IF NOT EXISTS {table}_key_prefix{g} ON {table}{s} "
+        f'(key, left(value, {PG_VALUE_PREFIX}) COLLATE "C")'
     ]
 
 
@@ -130,6 +143,7 @@ def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> li
         ){w}""",
         # Tag filters (tags.k = 'v', parent/root lookups) start from key and value.
         f"CREATE INDEX IF NOT EXISTS run_tags_key_value{g} ON run_tags{s} ({kv})",
+        *_value_prefix_index("run_tags", s, g, kv),
         f"""CREATE TABLE IF NOT EXISTS params{s} (
             run_id TEXT NOT NULL,
             key TEXT NOT NULL,
@@ -138,6 +152,7 @@ def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> li
             PRIMARY KEY (run_id, key)
         ){w}""",
         f"CREATE INDEX IF NOT EXISTS params_key_value{g} ON params{s} ({kv})",
+        *_value_prefix_index("params", s, g, kv),
         # `params.lr < 0.01` compares the value parsed as a number when it is one.
         f"CREATE INDEX IF NOT EXISTS params_key_num{g} ON params{s} (key, num_value)",
         f"""CREATE TABLE IF NOT EXISTS latest_metrics{s} (
@@ -154,6 +169,11 @@ def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> li
         ){w}""",
         # Metric filters and orderings read one key's values across many runs.
         f"CREATE INDEX IF NOT EXISTS latest_metrics_key_value{g} ON latest_metrics{s} (key, value)",
+        # MIN() and MAX() filters and orders read them the same way.
+        f"CREATE INDEX IF NOT EXISTS latest_metrics_key_min{g} "
+        f"ON latest_metrics{s} (key, min_value)",
+        f"CREATE INDEX IF NOT EXISTS latest_metrics_key_max{g} "
+        f"ON latest_metrics{s} (key, max_value)",
         # The history is its own index: one series is a contiguous range, step-ordered.
         # The whole point is the key, so an exact duplicate point collapses (as in MLflow).
         f"""CREATE TABLE IF NOT EXISTS metric_history{s} (

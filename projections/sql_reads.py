@@ -20,8 +20,18 @@ from trackledger.projections.search import (
     SqlBuilder,
     compile_experiment_search,
     compile_run_search,
+    parse_filter,
 )
-from trackledger.projections.search.runs import time_ordered
+from trackledger.projections.search.drivers import drivers_of
+from trackledger.projections.search.plan import (
+    Chosen,
+    choose,
+    count_sql,
+    needs_count,
+    probe_sql,
+    worth_driving,
+)
+from trackledger.projections.search.runs import run_scope, time_ordered, walk_window
 from trackledger.projections.sql_lookups import run_state
 from trackledger.projections.views import (
     ExperimentView,
@@ -243,7 +253,7 @@ class SqlReadModel:
     ) -> Page:
         stages = VIEW_STAGES[view_type]
 
-        async def page(window: int | None) -> list[str]:
+        async def page(window: int | None, driver: Chosen | None = None) -> list[str]:
             b = SqlBuilder(self._dialect)
             sql = compile_run_search(
                 b,
@@ -254,24 +264,76 @@ class SqlReadModel:
                 limit=max_results + 1,
                 offset=offset,
                 window=window,
+                driver=driver.driver if driver else None,
             )
             return [row[0] for row in await self._fetchall(sql, b.params)]
 
+        # Checks the filter and order_by (a bad one is refused before any query runs).
+        compile_run_search(
+            SqlBuilder(self._dialect),
+            filter_text=filter_text,
+            order_by=order_by,
+            experiment_ids=experiment_ids,
+            stages=stages,
+            limit=max_results + 1,
+            offset=offset,
+        )
+        driver = await self._driving_set(filter_text, experiment_ids, stages, scans=False)
         ids: list[str] | None = None
-        if filter_text and time_ordered(order_by) is not None:
-            # Newest (or oldest) first: the page usually lies among the first runs in that
-            # order, and scanning them in order beats a plan that sorts every match.
+        if worth_driving(driver):
+            ids = await page(None, driver)
+        elif filter_text and walk_window(order_by):
+            # The page usually lies among the first runs in its order: test those first
+            # rather than every match (a plan that sorts them all).
             window = max(_WINDOW, 4 * (offset + max_results + 1))
             ids = await page(window)
-            if len(ids) <= max_results and await self._scope_exceeds(
-                experiment_ids, stages, window
+            if len(ids) <= max_results and (
+                time_ordered(order_by) is None
+                or await self._scope_exceeds(experiment_ids, stages, window)
             ):
-                ids = None  # the window did not hold the page: search everything
+                # The window did not hold the page: the matches are rarer (or later) than
+                # the sets' sizes let on. Read a driving set where there is one, counting
+                # the filtered scans too now that a full walk is the alternative.
+                driver = await self._driving_set(filter_text, experiment_ids, stages, scans=True)
+                ids = await page(None, driver) if driver is not None else None
+        elif filter_text:
+            driver = await self._driving_set(filter_text, experiment_ids, stages, scans=True)
+            if worth_driving(driver):
+                ids = await page(None, driver)
         if ids is None:
             ids = await page(None)
         more = len(ids) > max_results
         runs = await self.runs_by_id(ids[:max_results])
         return Page(list(runs), offset + max_results if more else None)
+
+    async def _driving_set(
+        self,
+        filter_text: str | None,
+        experiment_ids: list[int],
+        stages: tuple[str, ...],
+        *,
+        scans: bool,
+    ) -> Chosen | None:
+        """The filter's driving set, counted, if it is small enough to read at all
+        (``search/plan.py``; ``scans``: count the filtered scans too)."""
+        driver = drivers_of(parse_filter(filter_text))
+        if driver is None:
+            return None
+
+        def scope(b: SqlBuilder, alias: str) -> str:
+            return run_scope(b, experiment_ids, stages, alias)
+
+        b = SqlBuilder(self._dialect)
+        probe = probe_sql(b, driver, scope, scans=scans)
+        if probe is None:
+            return None
+        rows = await self._fetchall(probe, b.params)
+        chosen = choose(driver, [int(n) for n in rows[0]])
+        if chosen is not None and needs_count(chosen):
+            b = SqlBuilder(self._dialect)
+            rows = await self._fetchall(count_sql(b, chosen, scope), b.params)
+            chosen = Chosen(chosen.driver, int(rows[0][0]))
+        return chosen
 
     async def _scope_exceeds(
         self, experiment_ids: list[int], stages: tuple[str, ...], count: int

@@ -85,6 +85,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         summary="users, tokens, roles and permission grants (new projection tables, empty "
         "until auth events arrive)",
     ),
+    Migration(
+        version=6,
+        summary="run search: indexes on the metrics' MIN() and MAX(), and on PostgreSQL on "
+        "the first characters of param and tag values (built from the projection tables' "
+        "current rows when the store opens)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

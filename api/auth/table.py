@@ -166,8 +166,10 @@ RULES: dict[str, Rule] = {
     f"GET {ART}/artifacts/{{path:path}}": OnArtifactPath("read"),
     f"PUT {ART}/artifacts/{{path:path}}": OnArtifactPath("update"),
     f"DELETE {ART}/artifacts/{{path:path}}": OnArtifactPath("delete"),
-    f"POST {ART}/mpu/{{action}}/{{path:path}}": USER,
-    f"GET {ART}/presigned/{{path:path}}": USER,
+    f"POST {ART}/mpu/create/{{path:path}}": OnArtifactPath("update"),
+    f"POST {ART}/mpu/complete/{{path:path}}": OnArtifactPath("update"),
+    f"POST {ART}/mpu/abort/{{path:path}}": OnArtifactPath("update"),
+    f"GET {ART}/presigned/{{path:path}}": OnArtifactPath("read"),
     # trackledger's own endpoints.
     f"GET {TL}/runs/tree": READ_RUN,
     f"GET {TL}/runs/history": READ_RUN,

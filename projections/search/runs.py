@@ -26,11 +26,21 @@ from trackledger.projections.search.compile import (
     missing_last,
     too_many_keys,
 )
+from trackledger.projections.search.drivers import PG_VALUE_PREFIX, Driver
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.parser import parse_filter, parse_order_by
+from trackledger.projections.search.plan import set_sql
 from trackledger.projections.search.sql import SqlBuilder
 
-__all__ = ["MAX_KEYS", "MAX_ORDER_BY", "check_order_by", "compile_run_search"]
+__all__ = [
+    "MAX_KEYS",
+    "MAX_ORDER_BY",
+    "check_order_by",
+    "compile_run_search",
+    "run_scope",
+    "time_ordered",
+    "walk_window",
+]
 
 #: order_by clauses one search may have: SQLite's planner hung on 32 and more.
 MAX_ORDER_BY = 20
@@ -158,7 +168,9 @@ def _comparison(c: Comparison, joins: _Joins, b: SqlBuilder) -> str:
     if kind == "text":
         column = f"{target}.num_value" if _is_numeric(c) else f"{target}.value"
         if c.op in ("IS NULL", "IS NOT NULL"):
-            return f"{target}.value {c.op}"
+            # The joined row exists exactly when the value does: said of the join key,
+            # PostgreSQL plans IS NULL as an anti-join (it estimated one row of 100,000).
+            return f"{target}.run_id {c.op}"
         return compile_expr(b, column, c.op, c.value)
     if kind == "dataset":
         # Any of the run's datasets may match; a run without datasets is unknown.
@@ -207,12 +219,21 @@ def _order(key: OrderKey, joins: _Joins, b: SqlBuilder) -> list[str]:
     )
 
 
-def _scope(
-    b: SqlBuilder, experiment_ids: list[int], stages: tuple[str, ...], alias: str = "r"
+def run_scope(
+    b: SqlBuilder,
+    experiment_ids: list[int],
+    stages: tuple[str, ...],
+    alias: str = "r",
+    *,
+    indexed: bool = True,
 ) -> str:
+    """The runs a search looks at: its experiments' runs in its lifecycle stages.
+    ``indexed=False`` keeps SQLite from reading them from their index (``+column``): the
+    runs come from elsewhere and this only checks them."""
+    plus = "" if indexed or b.dialect != "sqlite" else "+"
     return (
-        f"{alias}.experiment_id IN {b.params_list(tuple(experiment_ids))} "
-        f"AND {alias}.lifecycle_stage IN {b.params_list(stages)}"
+        f"{plus}{alias}.experiment_id IN {b.params_list(tuple(experiment_ids))} "
+        f"AND {plus}{alias}.lifecycle_stage IN {b.params_list(stages)}"
     )
 
 
@@ -230,6 +251,8 @@ class _Query:
         self.b, self.expr, self.keys = b, expr, keys
         self.experiment_ids, self.stages = experiment_ids, stages
         self.joins = _Joins()
+        #: The runs come from a driving set (``_driven``), not from the scope's index.
+        self.driven = False
         for field in fields_of(expr):
             _field_column(field, self.joins)
 
@@ -244,7 +267,9 @@ class _Query:
         b = self.b
         join_sql = self.joins.sql(b)
         conditions = [extra()] if extra is not None else []
-        conditions.append(_scope(b, self.experiment_ids, self.stages))
+        conditions.append(
+            run_scope(b, self.experiment_ids, self.stages, indexed=not self.driven)
+        )
         if self.expr is not None:
             tree = compile_tree(self.expr, lambda c: _comparison(c, self.joins, b))
             conditions.append(
@@ -269,22 +294,37 @@ class _Query:
 _DRIVERS = {"metric": "latest_metrics", "parameter": "params", "tag": "run_tags"}
 
 
-def _segments(q: _Query, first: OrderKey, cap: int) -> list[str]:
+def _segments(q: _Query, first: OrderKey, cap: int, window: int | None = None) -> list[str]:
     """MLflow's order for a first key on a metric, param or tag, as ordered segments:
     runs with a value (ordered by it, so an index on (key, value) can serve the page),
     then runs whose latest value is NaN, then runs without the key. No segment gives more
-    than ``cap`` runs, which lets each be planned to stop early."""
+    than ``cap`` runs, which lets each be planned to stop early.
+
+    With ``window``, only the first segment, and in it only the runs whose value is among
+    the key's first ``window`` values in that order (ties with the last one included):
+    when that gives ``cap`` runs, they are exactly the first ``cap`` of the whole order."""
     b, field, rest = q.b, first.field, q.keys[1:]
     table = _DRIVERS[field.entity]
     direction = "ASC" if first.ascending else "DESC"
-    live = " AND o.value IS NOT NULL" if field.entity == "tag" else ""
-    column = "o.value" if field.aggregate == "latest" else f"o.{field.aggregate}_value"
+    live = " AND {a}.value IS NOT NULL" if field.entity == "tag" else ""
+    value = "value" if field.aggregate == "latest" else f"{field.aggregate}_value"
     if field.entity == "metric":
-        has_value = "o.is_nan = 0" if field.aggregate == "latest" else f"{column} IS NOT NULL"
-        no_value = "o.is_nan = 1" if field.aggregate == "latest" else f"{column} IS NULL"
-        ordered = [(has_value, f"{column} {direction}"), (no_value, None)]
+        latest = field.aggregate == "latest"
+        has_value = "{a}.is_nan = 0" if latest else f"{{a}}.{value} IS NOT NULL"
+        no_value = "{a}.is_nan = 1" if latest else f"{{a}}.{value} IS NULL"
+        sort_key = f"{{a}}.{value}"
+        ordered = [(has_value, f"{sort_key} {direction}"), (no_value, None)]
+    elif b.dialect == "postgres":
+        # The value index holds the first characters (PG_VALUE_PREFIX): walk it, and sort
+        # only runs whose values tie on them (an incremental sort).
+        sort_key = f'left({{a}}.value, {PG_VALUE_PREFIX}) COLLATE "C"'
+        full = b.text_order("{a}.value")
+        ordered = [("1 = 1", f"{sort_key} {direction}, {full} {direction}")]
     else:
-        ordered = [("1 = 1", f"{b.text_order(column)} {direction}")]
+        sort_key = "{a}.value"
+        ordered = [("1 = 1", f"{sort_key} {direction}")]
+    if window is not None:
+        ordered = ordered[:1]
     # SQLite reads CROSS JOIN as "this table first": scanning the key's values in order lets
     # the page stop early, which its planner does not weigh. PostgreSQL plans with LIMIT.
     join = "CROSS JOIN" if b.dialect == "sqlite" else "JOIN"
@@ -292,18 +332,29 @@ def _segments(q: _Query, first: OrderKey, cap: int) -> list[str]:
     for condition, by in ordered:
 
         def driver(condition: str = condition) -> str:
-            return f"o.key = {b.param(field.key)}{live} AND {condition}"
+            sql = f"o.key = {b.param(field.key)}{live} AND {condition}".format(a="o")
+            if window is None:
+                return sql
+            edge = (
+                f"SELECT {sort_key} FROM {table} w WHERE w.key = {b.param(field.key)}{live} "
+                f"AND {condition} ORDER BY {sort_key} {direction} "
+                f"LIMIT 1 OFFSET {b.param(window - 1)}"
+            ).format(a="w")
+            past = "<=" if first.ascending else ">="
+            return f"{sql} AND {sort_key.format(a='o')} {past} ({edge})"
 
         where = q.where(driver, pinned=by is not None)
-        order = ", ".join(p for p in (by, q.order(rest)) if p)
+        order = ", ".join(p for p in (by and by.format(a="o"), q.order(rest)) if p)
         arms.append(
             f"SELECT r.run_id AS run_id FROM {table} o {join} runs r ON r.run_id = o.run_id"
             f"{where} ORDER BY {order} LIMIT {b.param(cap)}"
         )
+    if window is not None:
+        return arms
     where = q.where(
         lambda: (
             f"NOT EXISTS (SELECT 1 FROM {table} o WHERE o.run_id = r.run_id "
-            f"AND o.key = {b.param(field.key)}{live})"
+            f"AND o.key = {b.param(field.key)}{live.format(a='o')})"
         )
     )
     arms.append(
@@ -311,6 +362,15 @@ def _segments(q: _Query, first: OrderKey, cap: int) -> list[str]:
         f"LIMIT {b.param(cap)}"
     )
     return arms
+
+
+def walk_window(order_by: list[str]) -> bool:
+    """Whether a search in this order can first look at a window of runs (``window`` of
+    ``compile_run_search``): an order by start time alone, or one whose first key is a
+    metric, param or tag."""
+    if time_ordered(order_by) is not None:
+        return True
+    return parse_order_by(order_by[0]).field.entity in _DRIVERS
 
 
 def time_ordered(order_by: list[str]) -> bool | None:
@@ -335,22 +395,29 @@ def compile_run_search(
     limit: int,
     offset: int,
     window: int | None = None,
+    driver: Driver | None = None,
 ) -> str:
     """SQL selecting the run ids of one page, in MLflow's order; parameters land in ``b``.
 
-    With ``window`` (only for an order by start time alone, see ``time_ordered``), only the
-    first ``window`` runs of the scope in that order are searched: if they hold a full page
-    (plus one), that page is exactly the answer, because every later run sorts after them.
+    With ``driver`` (a driving set of the filter, see ``plan.py``), only the runs of that
+    set are tested and their matches sorted.
+
+    With ``window`` (see ``walk_window``), only the first ``window`` runs of the scope in
+    the page's order are searched, or for a first key on a metric, param or tag the runs
+    with its first ``window`` values: if they hold a full page (plus one), that page is
+    exactly the answer, because every later run sorts after them.
     """
     check_order_by(order_by)
     keys = [parse_order_by(clause) for clause in order_by]
     _reject_duplicate_keys(keys, order_by)
     q = _Query(b, parse_filter(filter_text), keys, experiment_ids, stages)
+    if driver is not None:
+        return _driven(q, driver, limit, offset)
     for key in keys[1:] if keys and keys[0].field.entity in _DRIVERS else keys:
         if key.field.entity in _DRIVERS:
             q.joins.alias(key.field.entity, key.field.key, key.field, "order_by clause")
     if keys and keys[0].field.entity in _DRIVERS:
-        arms = _segments(q, keys[0], limit + offset)
+        arms = _segments(q, keys[0], limit + offset, window)
         union = " UNION ALL ".join(f"SELECT run_id FROM ({arm}) s{i}" for i, arm in enumerate(arms))
         return f"SELECT run_id FROM ({union}) page LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     if window is None:
@@ -370,12 +437,34 @@ def compile_run_search(
         )
         return (
             f"r.start_time {compare} COALESCE((SELECT w.start_time FROM runs w "
-            f"WHERE {_scope(b, experiment_ids, stages, 'w')} ORDER BY w.start_time {direction} "
+            f"WHERE {run_scope(b, experiment_ids, stages, 'w')} ORDER BY w.start_time {direction} "
             f"LIMIT 1 OFFSET {b.param(window - 1)}), {past})"
         )
 
     return (
         f"SELECT r.run_id FROM runs r{q.where(newest, pinned=True)} ORDER BY {q.order(keys)} "
+        f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
+    )
+
+
+def _driven(q: _Query, driver: Driver, limit: int, offset: int) -> str:
+    b = q.b
+    q.driven = True
+    for key in q.keys:
+        if key.field.entity in _DRIVERS:
+            q.joins.alias(key.field.entity, key.field.key, key.field, "order_by clause")
+
+    def scope(b: SqlBuilder, alias: str) -> str:
+        return run_scope(b, q.experiment_ids, q.stages, alias)
+
+    def members() -> str:
+        ids = set_sql(b, driver, scope)
+        # PostgreSQL: the set as an array computed once, so the runs are fetched by their
+        # key whatever the planner guesses of the set's size.
+        return f"r.run_id IN ({ids})" if b.dialect == "sqlite" else f"r.run_id = ANY(ARRAY({ids}))"
+
+    return (
+        f"SELECT r.run_id FROM runs r{q.where(members, pinned=True)} ORDER BY {q.order(q.keys)} "
         f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["SqlBuilder"]
+__all__ = ["SqlBuilder", "literal_prefix", "next_prefix"]
 
 
 def _like_to_glob(pattern: str) -> str:
@@ -30,7 +30,7 @@ def _like_to_glob(pattern: str) -> str:
     return "".join(out)
 
 
-def _literal_prefix(pattern: str) -> str:
+def literal_prefix(pattern: str) -> str:
     """The characters a LIKE pattern starts with before its first wildcard."""
     for i, ch in enumerate(pattern):
         if ch in "%_":
@@ -38,7 +38,7 @@ def _literal_prefix(pattern: str) -> str:
     return pattern
 
 
-def _next_prefix(prefix: str) -> str | None:
+def next_prefix(prefix: str) -> str | None:
     """The smallest string above every string that starts with ``prefix``, if any."""
     chars = list(prefix)
     while chars:
@@ -93,14 +93,14 @@ class SqlBuilder:
     def like(self, column: str, pattern: str) -> str:
         if self.dialect == "sqlite":
             glob = f"{column} GLOB {self.param(_like_to_glob(pattern))}"
-            prefix = _literal_prefix(pattern)
+            prefix = literal_prefix(pattern)
             if not prefix:
                 return glob
             # The same rows, said as a range too: SQLite then reads the prefix's rows from
             # a (key, value) index instead of testing every run (BINARY order is code
             # point order, so the range holds exactly the strings with that prefix).
             low = f"{column} >= {self.param(prefix)}"
-            above = _next_prefix(prefix)
+            above = next_prefix(prefix)
             high = f" AND {column} < {self.param(above)}" if above else ""
             return f"({glob} AND {low}{high})"
         return f"{column} LIKE {self.param(pattern)} ESCAPE ''"

@@ -78,12 +78,42 @@ async def test_unsafe_paths_are_refused(client, tmp_path, path):
     assert outside == []
 
 
-async def test_multipart_is_declined_so_the_client_falls_back(client):
-    response = await client.post("/api/2.0/mlflow-artifacts/mpu/create/1/x/artifacts", json={})
-    assert response.status_code == 501
-    assert response.json()["message"].startswith("Multipart upload is not supported")
+async def test_a_local_store_declines_multipart_so_the_client_falls_back(client):
+    from mlflow.exceptions import _UnsupportedMultipartUploadException
+
+    mpu = "/api/2.0/mlflow-artifacts/mpu"
+    bodies = {
+        "create": {"path": "/home/me/big.bin", "num_parts": 3},
+        "complete": {
+            "path": "/home/me/big.bin",
+            "upload_id": "u",
+            "parts": [{"part_number": 1, "etag": '"e"', "url": "http://x"}],
+        },
+        "abort": {"path": "/home/me/big.bin", "upload_id": "u"},
+    }
+    for action, body in bodies.items():
+        response = await client.post(f"{mpu}/{action}/1/x/artifacts", json=body)
+        # MLflow's code, and the words its client falls back to one streamed PUT on.
+        error(response, "NOT_IMPLEMENTED", 501)
+        assert response.json()["message"] == _UnsupportedMultipartUploadException.MESSAGE
     info = await ok(await client.get("/api/3.0/mlflow/server-info"))
     assert info["multipart_uploads_enabled"] is False
+    assert info["multipart_downloads_enabled"] is False
+    # The request is read first, as MLflow's handler does.
+    missing = await client.post(f"{mpu}/create/1/x/artifacts", json={})
+    error(missing, "INVALID_PARAMETER_VALUE", 400)
+    assert "'path'" in missing.json()["message"]
+    for body in (
+        {"path": "/a/big.bin", "num_parts": 10_001},
+        {"path": "/a/big.bin", "num_parts": -1},
+        {"path": "/a/", "num_parts": 1},
+        {"path": "/a/..", "num_parts": 1},
+    ):
+        response = await client.post(f"{mpu}/create/1/x/artifacts", json=body)
+        error(response, "INVALID_PARAMETER_VALUE", 400)
+    incomplete = {"path": "/a/b", "upload_id": "u"}  # no parts
+    response = await client.post(f"{mpu}/complete/1/x/artifacts", json=incomplete)
+    error(response, "INVALID_PARAMETER_VALUE", 400)
 
 
 async def test_logged_models(client):

@@ -1,0 +1,262 @@
+"""The parts of a run filter an index can answer alone: each names a set of run ids that
+holds every run the part matches, read from one index range.
+
+A selective filter is then answered from its matches (the driving set, intersected across
+AND and united across OR) instead of by walking every run of the experiments in the page's
+order. Which plan a search takes is decided from the sets' sizes, counted from their
+indexes just before the search, up to a cap (see ``sql_reads.search_runs``).
+
+A set may hold more runs than its comparison matches (a NaN latest metric is stored as 0;
+where no index reads a comparison, its set is every run that has the key, since a
+comparison on a missing key is unknown): the search checks the whole filter on every run
+of the set, so a set only has to hold every match. Only IS NULL, NOT and comparisons of
+unindexed attributes name no set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import msgspec
+
+from trackledger.projections.search.ast import And, Comparison, Expr, Not, Or
+from trackledger.projections.search.compile import compile_expr
+from trackledger.projections.search.sql import SqlBuilder, literal_prefix, next_prefix
+
+__all__ = ["Driver", "DriverLeaf", "DriverNode", "drivers_of", "leaves_of"]
+
+#: Characters of a param or tag value PostgreSQL's value index holds (btree entries are
+#: limited to about 2.7 kB, values reach 8,000 characters; 256 characters are at most
+#: 1 kB in UTF-8).
+PG_VALUE_PREFIX = 256
+
+#: How the runs of the searched experiments and lifecycle stages are named, for sets that
+#: read the runs table itself (``r`` stands for the alias the caller gives).
+Scope = Callable[[SqlBuilder, str], str]
+
+
+class DriverLeaf(msgspec.Struct, frozen=True):
+    """One comparison's set (of its NOT, if ``negated``): ``sql(b, scope)`` selects its
+    run ids (a column ``run_id``)."""
+
+    comparison: Comparison
+    negated: bool = False
+
+    def sql(self, b: SqlBuilder, scope: Scope) -> str:
+        if self.negated:
+            return _negated_sql(b, self.comparison, scope)
+        return _leaf_sql(b, self.comparison, scope)
+
+    def scan(self, dialect: str) -> bool:
+        """Whether counting the set may read far more than it holds: the scope's runs
+        tested one by one (IS NULL, whose set is the runs without the key; a comparison
+        of an unindexed attribute), or on SQLite a key's range filtered value by value
+        (an infix LIKE, ILIKE, != or NOT IN). Exact sets, but a count that reads the
+        whole scope or range when few runs match."""
+        if self.negated:
+            return _negated_scan(self.comparison, dialect)
+        c = self.comparison
+        if c.op == "IS NULL" or _attribute_scan(c):
+            return True
+        if dialect != "sqlite" or not _is_text(c) or c.op == "IS NOT NULL":
+            return False
+        if not c.quoted and c.op not in ("LIKE", "ILIKE"):
+            # Params read numbers from a (key, num_value) index; tags have none.
+            return c.field.entity == "parameter" and c.op in ("!=", "NOT IN")
+        if c.op == "LIKE":
+            return not (isinstance(c.value, str) and literal_prefix(c.value))
+        return c.op not in ("=", "IN")
+
+
+class DriverNode(msgspec.Struct, frozen=True):
+    """``and``: every part's set holds the matches, so any of them (or their
+    intersection) does; ``or``: only the union of all parts' sets does."""
+
+    op: str
+    parts: tuple[Driver, ...]
+
+
+Driver = DriverLeaf | DriverNode
+
+_NUMERIC_OPS = {"=", "<", "<=", ">", ">=", "IN"}
+#: Levels of AND and OR a driving set follows; deeper parts are only tested.
+MAX_DEPTH = 4
+_RUN_NAME_KEYS = {"run_name", "run name", "Run name", "Run Name"}
+#: The runs table's columns a filter may compare, by attribute name.
+_ATTRIBUTE_COLUMNS = {
+    "run_id": "run_id",
+    "user_id": "user_id",
+    "status": "status",
+    "artifact_uri": "artifact_uri",
+    "lifecycle_stage": "lifecycle_stage",
+    "start_time": "start_time",
+    "end_time": "end_time",
+}
+
+
+def drivers_of(expr: Expr | None, *, negated: bool = False, depth: int = 0) -> Driver | None:
+    """The sets that hold every match of ``expr`` (of its NOT, if ``negated``), or None
+    where no index can answer it (an OR with a part that names no set, a comparison of a
+    dataset, or parts nested more than ``MAX_DEPTH`` deep: each level is a nested SELECT,
+    and SQLite's parser has a stack of its own). A NOT is pushed down to the comparisons
+    (De Morgan's laws hold in SQL's three-valued logic)."""
+    if depth > MAX_DEPTH:
+        return None
+    match expr:
+        case Comparison():
+            return DriverLeaf(expr, negated) if _drivable(expr) else None
+        case Not():
+            return drivers_of(expr.part, negated=not negated, depth=depth)
+        case And() | Or():
+            conjunction = isinstance(expr, And) != negated
+            parts = [drivers_of(p, negated=negated, depth=depth + 1) for p in expr.parts]
+            found = [p for p in parts if p is not None]
+            if not found or (not conjunction and len(found) < len(parts)):
+                return None
+            if len(found) == 1:
+                return found[0]
+            return DriverNode("and" if conjunction else "or", tuple(found))
+    return None
+
+
+def leaves_of(driver: Driver) -> list[DriverLeaf]:
+    if isinstance(driver, DriverLeaf):
+        return [driver]
+    return [leaf for part in driver.parts for leaf in leaves_of(part)]
+
+
+def _drivable(c: Comparison) -> bool:
+    field = c.field
+    if field.entity == "metric" or _is_text(c):
+        # Every comparison but IS NULL needs the key (at worst, its set is the runs that
+        # have it); IS NULL's is the runs that do not.
+        return True
+    return field.entity == "attribute" and (
+        field.key in _ATTRIBUTE_COLUMNS or field.key in ("created", "Created")
+    )
+
+
+def _attribute_scan(c: Comparison) -> bool:
+    """An attribute comparison no index of the runs serves: the scope's runs, tested."""
+    if c.field.entity != "attribute" or _is_text(c):
+        return False
+    if c.field.key == "run_id":
+        return c.op not in ("=", "IN")
+    if c.field.key in ("start_time", "created", "Created"):
+        return c.op not in _NUMERIC_OPS
+    return True
+
+
+def _is_text(c: Comparison) -> bool:
+    """Params, tags and the run name (its tag)."""
+    return c.field.entity in ("parameter", "tag") or (
+        c.field.entity == "attribute" and c.field.key in _RUN_NAME_KEYS
+    )
+
+
+def _text_set(b: SqlBuilder, table: str, key: str, c: Comparison) -> str:
+    """A param's or tag's comparison: an index range where the value index serves it (a
+    quoted =, IN or prefix LIKE; on SQLite, any comparison on the value, which its index
+    holds, read along the key's range); otherwise the runs that have the key."""
+    live = " AND value IS NOT NULL" if table == "run_tags" else ""
+    head = f"SELECT run_id FROM {table} WHERE key = {b.param(key)}{live}"
+    op, value = c.op, c.value
+    if op in ("IS NOT NULL", "IS NULL"):
+        return head
+    if not c.quoted and op != "LIKE" and op != "ILIKE":
+        # A number: params index their values as numbers; tags do not.
+        if table == "params":
+            return f"{head} AND {compile_expr(b, 'num_value', op, value)}"
+        return head
+    if b.dialect == "sqlite":
+        return f"{head} AND {compile_expr(b, 'value', op, value)}"
+    # PostgreSQL indexes the values' first characters (see PG_VALUE_PREFIX).
+    indexed = f'left(value, {PG_VALUE_PREFIX}) COLLATE "C"'
+    n = PG_VALUE_PREFIX
+    if op == "LIKE" and isinstance(value, str) and literal_prefix(value):
+        prefix = literal_prefix(value)[:n]
+        above = next_prefix(prefix)
+        low = f"{head} AND {indexed} >= {b.param(prefix)}"
+        high = f" AND {indexed} < {b.param(above)}" if above else ""
+        return f"{low}{high} AND {b.like('value', value)}"
+    if op in ("=", "IN"):
+        values = value if isinstance(value, tuple) else (value,)
+        heads = tuple(str(v)[:n] for v in values)
+        exact = compile_expr(b, "value", op, value)
+        return f"{head} AND {indexed} IN {b.params_list(heads)} AND {exact}"
+    return head
+
+
+def _leaf_sql(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
+    field = c.field
+    if c.op == "IS NULL" and (field.entity == "metric" or _is_text(c)):
+        return _missing(b, c, scope)
+    if field.entity == "metric":
+        column = "value" if field.aggregate == "latest" else f"{field.aggregate}_value"
+        head = f"SELECT run_id FROM latest_metrics WHERE key = {b.param(field.key)}"
+        if c.op in _NUMERIC_OPS:
+            return f"{head} AND {compile_expr(b, column, c.op, c.value)}"
+        return head
+    if field.entity in ("parameter", "tag"):
+        return _text_set(b, "params" if field.entity == "parameter" else "run_tags", field.key, c)
+    if field.key in _RUN_NAME_KEYS:
+        return _text_set(b, "run_tags", "mlflow.runName", c)
+    if field.key == "run_id" and c.op in ("=", "IN"):
+        return f"SELECT run_id FROM runs WHERE {compile_expr(b, 'run_id', c.op, c.value)}"
+    # The scope's runs: a start-time range reads the runs_experiment index; any other
+    # attribute is tested run by run.
+    column = _ATTRIBUTE_COLUMNS.get(field.key, "start_time")
+    return (
+        f"SELECT s.run_id AS run_id FROM runs s WHERE {scope(b, 's')} "
+        f"AND {compile_expr(b, f's.{column}', c.op, c.value)}"
+    )
+
+
+def _missing(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
+    """IS NULL: the scope's runs that lack the key (a live tag, for tags)."""
+    field = c.field
+    if field.entity == "metric":
+        table, key, live = "latest_metrics", field.key, ""
+    else:
+        table = "params" if field.entity == "parameter" else "run_tags"
+        key = field.key if field.entity in ("parameter", "tag") else "mlflow.runName"
+        live = " AND k.value IS NOT NULL" if table == "run_tags" else ""
+    return (
+        f"SELECT s.run_id AS run_id FROM runs s WHERE {scope(b, 's')} AND NOT EXISTS "
+        f"(SELECT 1 FROM {table} k WHERE k.run_id = s.run_id AND k.key = {b.param(key)}{live})"
+    )
+
+
+def _negated_scan(c: Comparison, dialect: str) -> bool:
+    if c.op == "IS NOT NULL":
+        return _keyed(c)  # the runs without the key
+    if c.op == "IS NULL" or c.field.entity == "metric":
+        return False  # the runs with the key, an index range
+    return not _is_text(c) or dialect == "sqlite"
+
+
+def _keyed(c: Comparison) -> bool:
+    return c.field.entity == "metric" or _is_text(c)
+
+
+def _negated_sql(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
+    """The set of NOT ``c``. Only a run with the key can fail a comparison on it (one
+    without is unknown, and so is its NOT); a NaN latest value fails every comparison but
+    !=, so a negated metric comparison reads all the runs with the metric."""
+    field = c.field
+    if _keyed(c):
+        if c.op == "IS NOT NULL":
+            return _missing(b, c, scope)
+        has_key = Comparison(field=field, op="IS NOT NULL", value=None, quoted=False, position=0)
+        if c.op == "IS NULL" or field.entity == "metric" or b.dialect != "sqlite":
+            return _leaf_sql(b, has_key, scope)
+        column = "num_value" if not c.quoted and c.op not in ("LIKE", "ILIKE") else "value"
+        if column == "num_value" and field.entity != "parameter":
+            return _leaf_sql(b, has_key, scope)  # tags have no numbers indexed
+        head = _leaf_sql(b, has_key, scope)
+        return f"{head} AND NOT ({compile_expr(b, column, c.op, c.value)})"
+    column = _ATTRIBUTE_COLUMNS.get(field.key, "start_time")
+    return (
+        f"SELECT s.run_id AS run_id FROM runs s WHERE {scope(b, 's')} "
+        f"AND NOT ({compile_expr(b, f's.{column}', c.op, c.value)})"
+    )

@@ -1,0 +1,136 @@
+"""Choosing a run search's plan from the sizes of its filter's driving sets.
+
+Two plans answer a filtered page:
+
+- **walk**: read the runs in the page's order (the order key's index, or the start-time
+  index) and test the filter on each until the page is full. Cheap when many runs match:
+  about ``page x scope / matches`` runs are read. Ruinous when few do: every run is.
+- **drive**: read the runs the filter's driving sets name (``drivers.py``), test the whole
+  filter on each, and sort the matches. Cheap when the sets are small, whatever the order.
+
+The sets are counted from their indexes just before the search, each up to ``PROBE_CAP``
+runs: an exact count where it matters, at a bounded cost (an index range of at most
+``PROBE_CAP`` entries), and never stale, as stored statistics would be between refreshes.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from trackledger.projections.search.drivers import (
+    Driver,
+    DriverLeaf,
+    DriverNode,
+    Scope,
+    leaves_of,
+)
+from trackledger.projections.search.sql import SqlBuilder
+
+__all__ = [
+    "DRIVE_MAX",
+    "PROBE_CAP",
+    "Chosen",
+    "choose",
+    "count_sql",
+    "needs_count",
+    "probe_sql",
+    "set_sql",
+    "worth_driving",
+]
+
+#: How far a driving set is counted. Past it, a set is "large" and never read (a union
+#: of sets is held to it too).
+PROBE_CAP = 10_000
+
+#: The largest driving set a search reads rather than walking the runs in order: testing
+#: the filter on that many runs and sorting the matches costs about what a walk costs
+#: when a filter matches one run in a few hundred.
+DRIVE_MAX = 5_000
+
+#: In an AND, a part's set joins the intersection if it is at most this many times the
+#: smallest part's (an index range costs far less per run than testing the filter).
+_INTERSECT_RATIO = 4
+
+
+class Chosen(msgspec.Struct, frozen=True):
+    """The driving set a search reads, and how many runs it holds at most."""
+
+    driver: Driver
+    estimate: int
+
+
+def probe_sql(b: SqlBuilder, driver: Driver, scope: Scope, *, scans: bool) -> str | None:
+    """One row: each leaf's set size (in ``leaves_of`` order), counted up to the cap; None
+    when no leaf is counted. Without ``scans``, the leaves that are filtered scans (whose
+    count reads the key's whole range when few runs match) are left out and count as
+    larger than the cap."""
+    counts = [
+        f"(SELECT count(*) FROM ({leaf.sql(b, scope)} LIMIT {b.param(PROBE_CAP + 1)}) c{i})"
+        if scans or not leaf.scan(b.dialect)
+        else str(PROBE_CAP + 1)
+        for i, leaf in enumerate(leaves_of(driver))
+    ]
+    if all(c == str(PROBE_CAP + 1) for c in counts):
+        return None
+    return "SELECT " + ", ".join(counts)
+
+
+def choose(driver: Driver, counts: list[int]) -> Chosen | None:
+    """The driving set worth reading, or None when the search should walk. Its estimate
+    is an upper bound: an intersection may be far smaller than its smallest part (see
+    ``needs_count``)."""
+    sizes = dict(zip(map(id, leaves_of(driver)), counts, strict=True))
+    return _prune(driver, sizes)
+
+
+def worth_driving(chosen: Chosen | None) -> bool:
+    return chosen is not None and chosen.estimate <= DRIVE_MAX
+
+
+def needs_count(chosen: Chosen | None) -> bool:
+    """Whether the set is an intersection too large to read on its parts' sizes alone:
+    counting it (up to the cap) tells whether the parts together are selective."""
+    return (
+        chosen is not None
+        and chosen.estimate > DRIVE_MAX
+        and isinstance(chosen.driver, DriverNode)
+        and chosen.driver.op == "and"
+    )
+
+
+def count_sql(b: SqlBuilder, chosen: Chosen, scope: Scope) -> str:
+    """The size of the chosen set, counted up to the cap."""
+    inner = set_sql(b, chosen.driver, scope)
+    return f"SELECT count(*) FROM ({inner} LIMIT {b.param(PROBE_CAP + 1)}) c"
+
+
+def _prune(driver: Driver, sizes: dict[int, int]) -> Chosen | None:
+    if isinstance(driver, DriverLeaf):
+        size = sizes[id(driver)]
+        return Chosen(driver, size) if size <= PROBE_CAP else None
+    parts = [p for p in (_prune(part, sizes) for part in driver.parts) if p is not None]
+    if driver.op == "or":
+        if len(parts) < len(driver.parts):
+            return None
+        total = sum(p.estimate for p in parts)
+        if total > PROBE_CAP:
+            return None
+        return Chosen(DriverNode("or", tuple(p.driver for p in parts)), total)
+    if not parts:
+        return None
+    smallest = min(p.estimate for p in parts)
+    kept = [p for p in parts if p.estimate <= _INTERSECT_RATIO * max(smallest, 1)]
+    if len(kept) == 1:
+        return kept[0]
+    return Chosen(DriverNode("and", tuple(p.driver for p in kept)), smallest)
+
+
+def set_sql(b: SqlBuilder, driver: Driver, scope: Scope) -> str:
+    """A SELECT of the run ids in the driving set."""
+    if isinstance(driver, DriverLeaf):
+        return driver.sql(b, scope)
+    compound = " INTERSECT " if driver.op == "and" else " UNION "
+    return compound.join(
+        f"SELECT run_id FROM ({set_sql(b, part, scope)}) d{i}"
+        for i, part in enumerate(driver.parts)
+    )

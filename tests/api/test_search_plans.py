@@ -1,0 +1,197 @@
+"""A filtered search is answered by walking the runs in the page's order or by reading its
+filter's driving sets (projections/search/plan.py); whichever the sizes pick, every page
+is the same. Each query runs four ways: as planned, always walking, always driving, and
+walking a small window first."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from trackledger.eventlog import commands as c
+from trackledger.eventlog.results import CreatedRun, ExperimentId
+from trackledger.projections import sql_reads
+from trackledger.projections.search import SqlBuilder, compile_run_search, plan
+from trackledger.services.backends import Backend
+
+RUNS = 60
+
+FILTERS = [
+    "params.p = 'v3'",
+    "params.p IN ('v1', 'v4') AND metrics.m > 0.3",
+    "params.lr < 0.03",
+    "params.lr IN (0.01, 0.05) OR tags.team = 'rare'",
+    "tags.team = 'a' AND metrics.m <= 0.5",
+    "attributes.run_name = 'run-07'",
+    "attributes.run_name LIKE 'run-1%'",
+    "attributes.run_name LIKE 'run-1_' AND params.p != 'v2'",
+    "tags.`mlflow.runName` IN ('run-03', 'run-44', 'nobody')",
+    "MIN(metrics.m) < 0.2",
+    "MAX(metrics.m) >= 0.8 AND params.p = 'v0'",
+    "metrics.m = 0.5",
+    "metrics.nan >= 0",
+    "metrics.nan != 1",
+    "params.p = 'v3' AND params.q = 'v5'",
+    "(params.p = 'v1' OR params.p = 'v2') AND (tags.team = 'b' OR metrics.m > 0.9)",
+    "params.p = 'v1' OR NOT tags.team = 'a'",
+    "attributes.start_time >= 1000030 AND params.p = 'v2'",
+    "attributes.run_id IN ('nope', 'also-nope')",
+    "tags.team = 'rare' AND params.missing IS NULL",
+    "params.lr >= 0.02 AND params.lr <= 0.04 AND tags.team != 'b'",
+    "tags.team IS NULL",
+    "metrics.nan IS NULL AND params.p = 'v2'",
+    "attributes.end_time IS NULL AND params.q IS NULL AND attributes.status = 'RUNNING'",
+    "attributes.run_id != 'x' AND tags.team IS NULL OR attributes.user_id IS NULL",
+    "attributes.run_name ILIKE '%-0_' AND attributes.start_time != 1000003",
+    "NOT (params.p = 'v1' OR tags.team != 'a')",
+    "NOT metrics.m < 0.5",
+    "NOT metrics.nan != 1",
+    "NOT metrics.nan = 1 AND NOT MIN(metrics.m) > 0.2",
+    "NOT attributes.run_name LIKE 'run-1%'",
+    "NOT (tags.team IS NOT NULL) AND params.p = 'v2'",
+    "NOT params.lr > 0.02 AND NOT tags.team ILIKE 'A'",
+    "NOT (attributes.end_time IS NULL AND metrics.m > 0.3)",
+    "NOT (NOT params.q = 'v3' OR attributes.run_id IN ('x'))",
+]
+
+ORDERS: list[list[str]] = [
+    [],
+    ["start_time ASC"],
+    ["metrics.m DESC"],
+    ["MAX(metrics.m) ASC", "params.p DESC"],
+    ["params.p ASC"],
+    ["tags.team DESC", "metrics.m ASC"],
+    ["attributes.run_name DESC"],
+]
+
+
+async def _seed(backend: Backend) -> int:
+    made = await backend.store.execute(c.CreateExperiment(name="plans"))
+    assert isinstance(made, ExperimentId)
+    for i in range(RUNS):
+        run = await backend.store.execute(
+            c.CreateRun(
+                experiment_id=made.experiment_id,
+                run_name=f"run-{i:02d}",
+                start_time=1_000_000 + (i % 45),  # ties on start time
+            )
+        )
+        assert isinstance(run, CreatedRun)
+        metrics = [c.MetricIn("m", ((i * 37) % 11) / 10, 1, s) for s in range(i % 3 + 1)]
+        metrics.append(c.MetricIn("m", (i % 7) / 10, 2, 5))
+        if i % 4 == 0:
+            metrics.append(c.MetricIn("nan", math.nan if i % 8 == 0 else 1.0, 1, 0))
+        params = [c.ParamIn("p", f"v{i % 6}"), c.ParamIn("lr", str((i % 5) / 100))]
+        if i % 2:
+            params.append(c.ParamIn("q", f"v{i % 10}"))
+        tags = [c.TagIn("team", "rare" if i in (5, 50) else "ab"[i % 2])] if i % 9 else []
+        await backend.store.execute(
+            c.LogBatch(run_id=run.event.run_id, metrics=metrics, params=params, tags=tags)
+        )
+    return int(made.experiment_id)
+
+
+async def _pages(backend: Backend, exp: int, filter_: str, order_by: list[str]) -> list[str]:
+    names: list[str] = []
+    offset = 0
+    while True:
+        page = await backend.reads.search_runs(
+            experiment_ids=[exp],
+            filter_text=filter_,
+            order_by=order_by,
+            view_type="ACTIVE_ONLY",
+            max_results=7,
+            offset=offset,
+        )
+        names.extend(run.info.run_name or "" for run in page.items)  # type: ignore[attr-defined]
+        if page.next_offset is None:
+            return names
+        offset = page.next_offset
+
+
+@pytest.mark.timeout(300)
+async def test_every_plan_gives_the_same_pages(backend: Backend, monkeypatch) -> None:
+    exp = await _seed(backend)
+    planned, walked, driven, windowed = {}, {}, {}, {}
+    for filter_ in FILTERS:
+        for order_by in ORDERS:
+            planned[filter_, str(order_by)] = await _pages(backend, exp, filter_, order_by)
+    with monkeypatch.context() as m:
+        m.setattr(sql_reads, "choose", lambda driver, counts: None)
+        for filter_ in FILTERS:
+            for order_by in ORDERS:
+                walked[filter_, str(order_by)] = await _pages(backend, exp, filter_, order_by)
+    with monkeypatch.context() as m:
+        m.setattr(plan, "DRIVE_MAX", 10**9)
+        m.setattr(plan, "PROBE_CAP", 10**9)
+        for filter_ in FILTERS:
+            for order_by in ORDERS:
+                driven[filter_, str(order_by)] = await _pages(backend, exp, filter_, order_by)
+    with monkeypatch.context() as m:
+        # Small windows: the first runs in the page's order hold some pages, not others.
+        m.setattr(sql_reads, "_WINDOW", 5)
+        m.setattr(sql_reads, "choose", lambda driver, counts: None)
+        for filter_ in FILTERS:
+            for order_by in ORDERS:
+                windowed[filter_, str(order_by)] = await _pages(backend, exp, filter_, order_by)
+    assert planned == walked
+    assert driven == walked
+    assert windowed == walked
+    # The data set is not degenerate: most queries find some runs, some find none.
+    assert sum(1 for names in walked.values() if names) > len(walked) * 0.7
+    assert any(not names for names in walked.values())
+
+
+async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backend) -> None:
+    exp = await _seed(backend)
+    chosen = await backend.reads._driving_set(  # type: ignore[attr-defined]
+        "attributes.run_name = 'run-07' AND metrics.m > 0", [exp], ("active",), scans=True
+    )
+    assert chosen is not None and chosen.estimate == 1
+    # Two sets of 10 runs that share none: their intersection is counted, not guessed.
+    disjoint = await backend.reads._driving_set(  # type: ignore[attr-defined]
+        "params.p = 'v1' AND params.p = 'v2'", [exp], ("active",), scans=True
+    )
+    assert disjoint is not None and disjoint.estimate == 10
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(plan, "DRIVE_MAX", 5)
+        disjoint = await backend.reads._driving_set(  # type: ignore[attr-defined]
+            "params.p = 'v1' AND params.p = 'v2'", [exp], ("active",), scans=True
+        )
+    assert disjoint is not None and disjoint.estimate == 0
+    # An infix LIKE is counted only when asked (counting it reads the key's whole range).
+    infix = "attributes.run_name LIKE '%-07'"
+    assert await backend.reads._driving_set(  # type: ignore[attr-defined]
+        infix, [exp], ("active",), scans=False
+    ) is None or backend.kind != "sqlite"
+    counted = await backend.reads._driving_set(  # type: ignore[attr-defined]
+        infix, [exp], ("active",), scans=True
+    )
+    assert counted is not None and counted.estimate == (1 if backend.kind == "sqlite" else RUNS)
+    assert (
+        await backend.reads._driving_set(  # type: ignore[attr-defined]
+            "datasets.name = 'x' OR params.p = 'v1'", [exp], ("active",), scans=True
+        )
+        is None
+    )
+    if backend.kind == "sqlite":
+        b = SqlBuilder("sqlite")
+        sql = compile_run_search(
+            b,
+            filter_text="attributes.run_name = 'run-07'",
+            order_by=["metrics.m DESC"],
+            experiment_ids=[exp],
+            stages=("active",),
+            limit=10,
+            offset=0,
+            driver=chosen.driver,
+        )
+        steps = [
+            row[3]
+            for row in await backend.store.readers.fetchall(  # type: ignore[attr-defined]
+                f"EXPLAIN QUERY PLAN {sql}", b.params
+            )
+        ]
+        assert any(s.startswith("SEARCH r USING INDEX sqlite_autoindex_runs") for s in steps), steps
+        assert not any("runs_experiment" in s or s.startswith("SCAN") for s in steps), steps
