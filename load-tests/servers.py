@@ -92,6 +92,15 @@ def _fml() -> str:
     return found
 
 
+async def _store(product: str, backend: str, workdir: Path, reuse: bool) -> str:
+    """The URI of the target's store: a new one, or with ``reuse`` the last one."""
+    if backend == "sqlite":
+        return f"sqlite:///{workdir / 'store.db'}"
+    if reuse:
+        return f"{POSTGRES}/{DATABASE_PREFIX}_{product}"
+    return await _fresh_database(f"{DATABASE_PREFIX}_{product}")
+
+
 #: Fills a new store before its server starts: given (store URI, workdir).
 Prepare = Callable[[str, Path], Awaitable[None]]
 
@@ -105,26 +114,24 @@ async def start(
     env: dict[str, str] | None = None,
     store: str | None = None,
     prepare: Prepare | None = None,
+    reuse: bool = False,
 ) -> Server:
     """Start ``target`` on a new empty store in ``workdir`` and wait until it answers.
 
     ``args`` go to ``trackledger server`` after the usual ones, ``env`` to its environment;
     ``store`` names a store to share instead of a new one (the processes of -3proc);
-    ``prepare`` fills a new store before its server starts."""
-    if workdir.exists():
+    ``prepare`` fills a new store before its server starts; ``reuse`` starts on the store
+    the last start of this target left (nothing is prepared)."""
+    if workdir.exists() and not reuse:
         shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
+    workdir.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     product, backend = target.split("-", 1)
     auth = backend.endswith("-auth")
     backend = backend.removesuffix("-auth").removesuffix("-3proc")
-    if store is not None:
-        pass
-    elif backend == "sqlite":
-        store = f"sqlite:///{workdir / 'store.db'}"
-    else:
-        store = await _fresh_database(f"{DATABASE_PREFIX}_{product}")
-    if prepare is not None:
+    if store is None:
+        store = await _store(product, backend, workdir, reuse)
+    if prepare is not None and not reuse:
         await prepare(store, workdir)
     if product == "fasttrackml":
         command = [
