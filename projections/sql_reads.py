@@ -31,7 +31,12 @@ from trackledger.projections.search.plan import (
     probe_sql,
     worth_driving,
 )
-from trackledger.projections.search.runs import run_scope, time_ordered, walk_window
+from trackledger.projections.search.runs import (
+    fits_driven,
+    run_scope,
+    time_ordered,
+    walk_window,
+)
 from trackledger.projections.sql_lookups import run_state
 from trackledger.projections.views import (
     ExperimentView,
@@ -254,6 +259,8 @@ class SqlReadModel:
         stages = VIEW_STAGES[view_type]
 
         async def page(window: int | None, driver: Chosen | None = None) -> list[str]:
+            if driver is not None and not fits_driven(filter_text, order_by):
+                driver = None  # the walk reads the first order key from its own index
             b = SqlBuilder(self._dialect)
             sql = compile_run_search(
                 b,

@@ -37,6 +37,7 @@ __all__ = [
     "MAX_ORDER_BY",
     "check_order_by",
     "compile_run_search",
+    "fits_driven",
     "run_scope",
     "time_ordered",
     "walk_window",
@@ -362,6 +363,23 @@ def _segments(q: _Query, first: OrderKey, cap: int, window: int | None = None) -
         f"LIMIT {b.param(cap)}"
     )
     return arms
+
+
+def fits_driven(filter_text: str | None, order_by: list[str]) -> bool:
+    """Whether a driven plan stays within ``MAX_KEYS`` joins: it joins every order key,
+    where a walk reads its first from that key's own index (a search at the bound
+    must not be refused for the plan it gets)."""
+    keys = {
+        ("tag", "mlflow.runName") if f.key in _RUN_NAME_KEYS else (f.entity, f.key)
+        for f in fields_of(parse_filter(filter_text))
+        if f.entity in _DRIVERS or (f.entity == "attribute" and f.key in _RUN_NAME_KEYS)
+    }
+    keys |= {
+        (k.field.entity, k.field.key)
+        for k in map(parse_order_by, order_by)
+        if k.field.entity in _DRIVERS
+    }
+    return len(keys) <= MAX_KEYS
 
 
 def walk_window(order_by: list[str]) -> bool:

@@ -57,10 +57,8 @@ FILTERS = [
 
 ORDERS: list[list[str]] = [
     [],
-    ["start_time ASC"],
     ["metrics.m DESC"],
     ["MAX(metrics.m) ASC", "params.p DESC"],
-    ["params.p ASC"],
     ["tags.team DESC", "metrics.m ASC"],
     ["attributes.run_name DESC"],
 ]
