@@ -171,7 +171,7 @@ async def test_a_rebuild_killed_halfway_leaves_the_old_tables_and_the_next_succe
 
     from trackledger.services.backends import open_backend
 
-    run_id = await _many_events(store_uri, runs=10, batches=500)  # 5,000 events
+    run_id = await _many_events(store_uri, runs=10, batches=200)  # 2,000 events: two chunks
     process = subprocess.Popen(
         [
             sys.executable,
