@@ -1,9 +1,12 @@
-"""An experiment with 100,000 runs opens in the browser: the time its runs table takes to
-show the first page is written to the test log (measured, not asserted)."""
+"""A large experiment opens in the browser: the time its runs table takes to show the first
+page is written to the test log (measured, not asserted). 100,000 runs when measuring
+(TRACKLEDGER_MEASURE=1, scripts/measure-ui); 20,000 on every CI run, where the seeding of
+100,000 alone took over a minute of the suite's ten."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
@@ -18,7 +21,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 expect = pytest.importorskip("playwright.async_api").expect
 
-RUNS = 100_000
+RUNS = 100_000 if os.environ.get("TRACKLEDGER_MEASURE") == "1" else 20_000
 
 
 async def _seed(uri: str, runs: int) -> str:
@@ -57,7 +60,7 @@ async def _seed(uri: str, runs: int) -> str:
         await backend.close()
 
 
-async def test_runs_table_of_100k_runs_first_page(
+async def test_runs_table_of_a_large_experiment_first_page(
     tmp_path: Path, page, shots: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     uri = f"sqlite:///{tmp_path / 'large.db'}"
@@ -73,12 +76,13 @@ async def test_runs_table_of_100k_runs_first_page(
         await expect(rows.first.locator("td.name a")).to_have_text(f"run-{RUNS - 1}")
         # The figure the issue asks for: in the CI log and beside the screenshots.
         line = (
-            f"100k-run experiment: first page of the runs table shown {seconds * 1000:.0f} ms "
+            f"{RUNS // 1000}k-run experiment: first page of the runs table shown "
+            f"{seconds * 1000:.0f} ms "
             f"after navigation (search and render in the page: {in_page} ms)"
         )
-        (shots / "runs-100k.txt").write_text(line + "\n")
+        (shots / f"runs-{RUNS // 1000}k.txt").write_text(line + "\n")
         with capsys.disabled():
             print(f"\n{line}")
-        await page.screenshot(path=shots / "runs-100k.png")
+        await page.screenshot(path=shots / f"runs-{RUNS // 1000}k.png")
     finally:
         server.stop()
