@@ -153,28 +153,29 @@ async def create_runs_in_bulk(backend, clock, exp_id: str, count: int) -> None:
         await backend.store.append_imported(events[start : start + 5_000])
 
 
-# The one volume test here: 25,000 runs deleted and restored through the bulk endpoints,
-# five searches of 25,000 runs and a full verify (a replay of 75,000 events). It took 34 s
-# on SQLite and 89 s on PostgreSQL on a 2-core machine at load 12: past 120 s on a busier
-# one, it gets 300 s, so it fails for what it checks and not for the machine's load.
+# The one volume test here: 12,500 runs deleted and restored through the bulk endpoints
+# (past the 10,000 one call may take), five searches of all of them and a full verify (a
+# replay of 37,500 events). At 25,000 runs it took 34 s on SQLite and 89 s on PostgreSQL on
+# a 2-core machine at load 12: it gets 300 s, so it fails for what it checks and not for
+# the machine's load.
 @pytest.mark.timeout(300)
-async def test_bulk_delete_of_25000_runs_and_restore_gives_back_the_same_search(
+async def test_bulk_delete_of_12500_runs_and_restore_gives_back_the_same_search(
     client, backend, clock
 ):
     exp_id = await new_experiment(client)
     # Loaded through the log in bulk: the API path is tested above, here the volume matters.
-    await create_runs_in_bulk(backend, clock, exp_id, 25_000)
+    await create_runs_in_bulk(backend, clock, exp_id, 12_500)
     query = {"experiment_ids": [exp_id], "max_results": 50000, "order_by": ["start_time"]}
     before = await ok(await post(client, "runs/search", query))
     counts = []
-    for _ in range(3):
+    for _ in range(2):
         body = {"experiment_id": exp_id, "max_timestamp_millis": 10**13, "max_runs": 10000}
         counts.append(
             (await ok(await post(client, "databricks/runs/delete-runs", body)))["runs_deleted"]
         )
-    assert counts == [10000, 10000, 5000]
+    assert counts == [10000, 2500]
     assert await ok(await post(client, "runs/search", query)) == {}
-    for view, expected in (("DELETED_ONLY", 25000), ("ALL", 25000)):
+    for view, expected in (("DELETED_ONLY", 12500), ("ALL", 12500)):
         body = {**query, "run_view_type": view}
         assert len((await ok(await post(client, "runs/search", body)))["runs"]) == expected
     restored = 0
@@ -184,7 +185,7 @@ async def test_bulk_delete_of_25000_runs_and_restore_gives_back_the_same_search(
         if not n:
             break
         restored += n
-    assert restored == 25000
+    assert restored == 12500
     assert await ok(await post(client, "runs/search", query)) == before
     assert await backend.verify() == {}
 
