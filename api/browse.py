@@ -4,7 +4,7 @@ charts (one run's, or one metric of many runs at once), and searches downloaded 
 
 from __future__ import annotations
 
-import asyncio
+import math
 import re
 from collections.abc import AsyncIterator
 
@@ -97,22 +97,28 @@ async def sampled_history(request: Request) -> Response:
     buckets = _buckets(req.max_points)
     if await backend(request).reads.get_run(run_id) is None:
         raise NotFound(f"Run with id={run_id} not found")
-    points = await backend(request).browse.metric_buckets(run_id, key, axis=axis, buckets=buckets)
+    histories = await backend(request).browse.metric_histories(
+        [run_id], key, axis=axis, buckets=buckets
+    )
+    h = histories[run_id]
+    low, high = _wire_floats(h.min), _wire_floats(h.max)
     return render.json_response(
         {
             "metric_key": key,
             "points": [
-                {
-                    "step": p.step,
-                    "timestamp": p.timestamp,
-                    "min": render.wire_float(p.min),
-                    "max": render.wire_float(p.max),
-                    "count": p.count,
-                }
-                for p in points
+                {"step": s, "timestamp": t, "min": lo, "max": hi, "count": n}
+                for s, t, lo, hi, n in zip(h.step, h.timestamp, low, high, h.count, strict=True)
             ],
         }
     )
+
+
+def _wire_floats(values: list[float]) -> list[float | str]:
+    """``values`` as MLflow's wire writes floats; a column of finite numbers (whose sum is
+    finite: NaN and infinities make it NaN or infinite) goes as it is."""
+    if math.isfinite(sum(values)):
+        return values  # type: ignore[return-value]
+    return [render.wire_float(v) for v in values]
 
 
 async def sampled_runs(request: Request) -> Response:
@@ -135,22 +141,20 @@ async def sampled_runs(request: Request) -> Response:
     missing = set(run_ids) - await browse.existing_runs(run_ids)
     if missing:
         raise NotFound(f"Run with id={min(missing)} not found")
-    histories = await asyncio.gather(
-        *(browse.metric_buckets(r, key, axis=axis, buckets=buckets) for r in run_ids)
-    )
+    histories = await browse.metric_histories(run_ids, key, axis=axis, buckets=buckets)
     return render.json_response(
         {
             "metric_key": key,
             "runs": [
                 {
                     "run_id": run_id,
-                    "step": [p.step for p in points],
-                    "timestamp": [p.timestamp for p in points],
-                    "min": [render.wire_float(p.min) for p in points],
-                    "max": [render.wire_float(p.max) for p in points],
-                    "count": [p.count for p in points],
+                    "step": h.step,
+                    "timestamp": h.timestamp,
+                    "min": _wire_floats(h.min),
+                    "max": _wire_floats(h.max),
+                    "count": h.count,
                 }
-                for run_id, points in zip(run_ids, histories, strict=True)
+                for run_id, h in histories.items()
             ],
         }
     )

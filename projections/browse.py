@@ -6,16 +6,25 @@ Same SQL for every backend, through the read model's ``FetchAll`` port.
 
 from __future__ import annotations
 
-from typing import Literal
+import asyncio
+import itertools
+from typing import Any, Literal
 
 import msgspec
 
 from trackledger.projections.sql_reads import FetchAll
 
-__all__ = ["Axis", "Browse", "MetricBucket", "RunCounts", "RunKeys"]
+__all__ = ["Axis", "Browse", "RunCounts", "RunKeys", "Sampled"]
 
 #: Run ids looked up per query when checking that runs exist.
 _ID_CHUNK = 500
+
+#: Points a request buckets from the history itself before it reads blocks instead.
+_RAW_ROWS = 100_000
+#: Only histories this many times longer than the buckets asked for are read from blocks
+#: (so a chart still gets at least buckets / 8 points of them).
+_BLOCKS_FROM = 8
+_NAN = float("nan")
 
 #: What a chart's x axis measures.
 Axis = Literal["step", "timestamp"]
@@ -34,15 +43,23 @@ class RunKeys(msgspec.Struct, frozen=True):
     tags: list[str]
 
 
-class MetricBucket(msgspec.Struct, frozen=True):
-    """The points of one slice of the x axis: their first step and time, lowest and highest
-    value (so no spike is lost), and how many there were. NaN points are counted apart."""
+class Sampled(msgspec.Struct):
+    """A metric's history, sampled: per slice of the x axis its first step and time, lowest
+    and highest value (so no spike is lost), and how many points there were, as columns.
+    NaN points are counted apart, in a bucket of their own after the slice's numbers."""
 
-    step: int
-    timestamp: int
-    min: float
-    max: float
-    count: int
+    step: list[int] = msgspec.field(default_factory=list)
+    timestamp: list[int] = msgspec.field(default_factory=list)
+    min: list[float] = msgspec.field(default_factory=list)
+    max: list[float] = msgspec.field(default_factory=list)
+    count: list[int] = msgspec.field(default_factory=list)
+
+    def add(self, step: int, timestamp: int, low: float, high: float, count: int) -> None:
+        self.step.append(step)
+        self.timestamp.append(timestamp)
+        self.min.append(low)
+        self.max.append(high)
+        self.count.append(count)
 
 
 def _marks(n: int) -> str:
@@ -108,49 +125,130 @@ class Browse:
             found.update(row[0] for row in rows)
         return found
 
-    async def metric_buckets(
-        self, run_id: str, key: str, *, axis: Axis, buckets: int
-    ) -> list[MetricBucket]:
-        """One metric's history cut into at most ``buckets`` equal slices of ``axis``, in
-        order. Histories no longer than ``buckets`` come back point by point."""
+    async def metric_histories(
+        self, run_ids: list[str], key: str, *, axis: Axis, buckets: int
+    ) -> dict[str, Sampled]:
+        """One metric of each of ``run_ids`` cut into at most ``buckets`` equal slices of
+        ``axis``, in order (runs without it have empty columns). Histories no longer than
+        ``buckets`` come back point by point; longer ones are bucketed from their points,
+        or, when that would read more than ``_RAW_ROWS`` points, the longest are bucketed
+        from their blocks of 64 steps (a 64th of the rows; a block falls in one slice)."""
+        counts: dict[str, int] = {}
+        for chunk in _chunked(run_ids):
+            rows = await self._fetchall(
+                "SELECT run_id, count FROM latest_metrics "
+                f"WHERE key = ? AND run_id IN ({_marks(len(chunk))})",
+                [key, *chunk],
+            )
+            counts.update((run_id, n) for run_id, n in rows)
+        out = {run_id: Sampled() for run_id in run_ids}
+        short = [r for r, n in counts.items() if n <= buckets]
+        long = {r: n for r, n in counts.items() if n > buckets}
+        blocked: list[str] = []
+        if sum(long.values()) > _RAW_ROWS:
+            blocked = [r for r, n in long.items() if n >= _BLOCKS_FROM * buckets]
+            for r in blocked:
+                del long[r]
+        for chunk in _chunked(short):
+            rows = await self._fetchall(
+                "SELECT run_id, step, timestamp, value, is_nan FROM metric_history "
+                f"WHERE key = ? AND run_id IN ({_marks(len(chunk))}) "
+                "ORDER BY run_id, step, timestamp, value, is_nan",
+                [key, *chunk],
+            )
+            for run_id, step, ts, value, nan in rows:
+                v = _NAN if nan else value
+                out[run_id].add(step, ts, v, v, 1)
+        for chunk in _chunked(blocked):
+            rows = await self._fetchall(
+                "SELECT run_id, min_step, max_step, min_ts, max_ts, min_value, max_value, "
+                f"count, nan_count FROM metric_blocks WHERE key = ? AND run_id IN "
+                f"({_marks(len(chunk))}) ORDER BY run_id, block",
+                [key, *chunk],
+            )
+            for run_id, group in itertools.groupby(rows, key=lambda row: row[0]):
+                out[run_id] = _from_blocks([row[1:] for row in group], axis, buckets)
+        runs = list(long)
+        bucketed = await asyncio.gather(*(self._bucketed(r, key, axis, buckets) for r in runs))
+        out.update(zip(runs, bucketed, strict=True))
+        return out
+
+    async def _bucketed(self, run_id: str, key: str, axis: Axis, buckets: int) -> Sampled:
+        """One history longer than ``buckets``, bucketed from its points."""
         if axis == "step":
-            # Both ends from the (run_id, key, step, ...) key, and the count only as far as
-            # telling a short history from a long one: a few index probes, not a scan.
+            # Both ends from the (run_id, key, step, ...) key: two index probes, not a scan.
             span = await self._fetchall(
-                "SELECT (SELECT count(*) FROM (SELECT 1 FROM metric_history "
-                "WHERE run_id = ? AND key = ? LIMIT ?) c), "
-                "(SELECT step FROM metric_history WHERE run_id = ? AND key = ? "
+                "SELECT (SELECT step FROM metric_history WHERE run_id = ? AND key = ? "
                 "ORDER BY step LIMIT 1), "
                 "(SELECT step FROM metric_history WHERE run_id = ? AND key = ? "
                 "ORDER BY step DESC LIMIT 1)",
-                (run_id, key, buckets + 1, run_id, key, run_id, key),
+                (run_id, key, run_id, key),
             )
         else:
             span = await self._fetchall(
-                "SELECT count(*), min(timestamp), max(timestamp) FROM metric_history "
+                "SELECT min(timestamp), max(timestamp) FROM metric_history "
                 "WHERE run_id = ? AND key = ?",
                 (run_id, key),
             )
-        total, low, high = span[0]
-        if not total:
-            return []
-        if total <= buckets:
-            rows = await self._fetchall(
-                "SELECT step, timestamp, value, value, 1, is_nan FROM metric_history "
-                "WHERE run_id = ? AND key = ? ORDER BY step, timestamp, value",
-                (run_id, key),
-            )
-        else:
-            # Which of ``buckets`` equal slices of the axis a point falls in, by integer
-            # division on both backends (ms times x 10,000 stay far below 2**63).
-            rows = await self._fetchall(
-                "SELECT min(step), min(timestamp), min(value), max(value), count(*), is_nan "
-                f"FROM (SELECT step, timestamp, value, is_nan, ({axis} - ?) * ? / ? AS slot "
-                "FROM metric_history WHERE run_id = ? AND key = ?) h "
-                "GROUP BY slot, is_nan ORDER BY slot, is_nan",
-                (low, buckets, high - low + 1, run_id, key),
-            )
-        return [
-            MetricBucket(step, ts, float("nan") if nan else lo, float("nan") if nan else hi, count)
-            for step, ts, lo, hi, count, nan in rows
-        ]
+        low, high = span[0]
+        # Which of ``buckets`` equal slices of the axis a point falls in, by integer
+        # division on both backends (ms times x 10,000 stay far below 2**63).
+        rows = await self._fetchall(
+            "SELECT min(step), min(timestamp), min(value), max(value), count(*), is_nan "
+            f"FROM (SELECT step, timestamp, value, is_nan, ({axis} - ?) * ? / ? AS slot "
+            "FROM metric_history WHERE run_id = ? AND key = ?) h "
+            "GROUP BY slot, is_nan ORDER BY slot, is_nan",
+            (low, buckets, high - low + 1, run_id, key),
+        )
+        out = Sampled()
+        for step, ts, lo, hi, count, nan in rows:
+            out.add(step, ts, _NAN if nan else lo, _NAN if nan else hi, count)
+        return out
+
+
+def _chunked(ids: list[str]) -> list[list[str]]:
+    return [ids[i : i + _ID_CHUNK] for i in range(0, len(ids), _ID_CHUNK)]
+
+
+def _from_blocks(blocks: list[tuple[Any, ...]], axis: Axis, buckets: int) -> Sampled:
+    """Bucket a history from its blocks (min_step, max_step, min_ts, max_ts, min_value,
+    max_value, count, nan_count), in block order: each block falls in the slice of its
+    first step (or time); its NaN points make that slice's NaN bucket."""
+    at = 0 if axis == "step" else 2
+    low = min(b[at] for b in blocks)
+    span = max(b[at + 1] for b in blocks) - low + 1
+    slots = [(b[at] - low) * buckets // span for b in blocks]
+    numbers_only = all(b[6] and not b[7] for b in blocks)
+    if numbers_only and all(a < b for a, b in itertools.pairwise(slots)):
+        # The usual case: each block a slice of its own, in order, all numbers.
+        return Sampled(
+            [b[0] for b in blocks],
+            [b[2] for b in blocks],
+            [b[4] for b in blocks],
+            [b[5] for b in blocks],
+            [b[6] for b in blocks],
+        )
+    finite: dict[int, list[Any]] = {}
+    nans: dict[int, list[int]] = {}
+    for slot, b in zip(slots, blocks, strict=True):
+        if b[6]:
+            f = finite.get(slot)
+            if f is None:
+                finite[slot] = [b[0], b[2], b[4], b[5], b[6]]
+            else:
+                f[0], f[1] = min(f[0], b[0]), min(f[1], b[2])
+                f[2], f[3] = min(f[2], b[4]), max(f[3], b[5])
+                f[4] += b[6]
+        if b[7]:
+            n = nans.get(slot)
+            if n is None:
+                nans[slot] = [b[0], b[2], b[7]]
+            else:
+                n[0], n[1], n[2] = min(n[0], b[0]), min(n[1], b[2]), n[2] + b[7]
+    out = Sampled()
+    for slot in sorted(finite.keys() | nans.keys()):
+        if (f := finite.get(slot)) is not None:
+            out.add(*f)
+        if (n := nans.get(slot)) is not None:
+            out.add(n[0], n[1], _NAN, _NAN, n[2])
+    return out

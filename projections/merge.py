@@ -27,7 +27,16 @@ from trackledger.projections.registry_merge import (
 from trackledger.projections.trace_changes import TRACE_CHANGES
 from trackledger.projections.trace_merge import TraceStatements, trace_plan, trace_statements
 
-__all__ = ["MetricSeries", "Statements", "Step", "metric_series", "plan", "statements"]
+__all__ = [
+    "BLOCK_SHIFT",
+    "MetricSeries",
+    "Statements",
+    "Step",
+    "metric_blocks",
+    "metric_series",
+    "plan",
+    "statements",
+]
 
 _tags_encoder = msgspec.msgpack.Encoder()
 
@@ -120,6 +129,36 @@ ON CONFLICT (run_id, key) DO UPDATE SET
     count = t.count + excluded.count
 """
 
+#: A metric's history is summed up in blocks of 2**BLOCK_SHIFT steps (block = step >> 6,
+#: an arithmetic shift, so negative steps floor as on both databases): a chart of a long
+#: history reads a 64th of its rows.
+BLOCK_SHIFT = 6
+
+# Per (run, key, block): the ranges of steps, times and finite values, and how many
+# distinct points (NaN ones apart). Every field is a min, max or sum: any order of merges
+# gives the same row.
+_BLOCK_MERGE = """
+ON CONFLICT (run_id, key, block) DO UPDATE SET
+    min_step = {least}(t.min_step, excluded.min_step),
+    max_step = {greatest}(t.max_step, excluded.max_step),
+    min_ts = {least}(t.min_ts, excluded.min_ts),
+    max_ts = {greatest}(t.max_ts, excluded.max_ts),
+    min_value = {least}(COALESCE(excluded.min_value, t.min_value),
+        COALESCE(t.min_value, excluded.min_value)),
+    max_value = {greatest}(COALESCE(excluded.max_value, t.max_value),
+        COALESCE(t.max_value, excluded.max_value)),
+    count = t.count + excluded.count,
+    nan_count = t.nan_count + excluded.nan_count
+"""
+BLOCK_COLUMNS = (
+    "run_id, key, block, min_step, max_step, min_ts, max_ts, min_value, max_value, count, "
+    "nan_count"
+)
+_BLOCK = (
+    "INSERT INTO metric_blocks{s} AS t (" + BLOCK_COLUMNS + ") "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" + _BLOCK_MERGE
+)
+
 _MODEL = """
 INSERT INTO logged_models{s} AS t (model_id, experiment_id, name, artifact_location,
     creation_time, last_updated_time, source_run_id, model_type, status, status_pos,
@@ -177,6 +216,7 @@ _RUN_TABLES = (
     "params",
     "latest_metrics",
     "metric_history",
+    "metric_blocks",
     "run_datasets",
     "run_model_inputs",
     "run_outputs",
@@ -191,6 +231,8 @@ class Statements(NamedTuple):
     param: str
     history: str
     latest: str
+    block: str
+    block_merge: str
     dataset: str
     model_input: str
     model: str
@@ -217,6 +259,8 @@ def statements(dialect: str, suffix: str = "") -> Statements:
         param=_PARAM.format(**f),
         history=_HISTORY.format(**f),
         latest=_LATEST.format(newer=_NEWER, **f),
+        block=_BLOCK.format(**f),
+        block_merge=_BLOCK_MERGE.format(**f),
         dataset=_DATASET.format(**f),
         model_input=_MODEL_INPUT.format(**f),
         model=_MODEL.format(**f),
@@ -294,6 +338,39 @@ def metric_series(change: ch.AddMetrics) -> list[MetricSeries]:
         latest = (run_id, key, last[4], last[3], last[2], last[5], low, high)
         out.append(MetricSeries(key, rows, latest))
     return out
+
+
+def metric_blocks(history: list[tuple[str, str, int, int, float, int]]) -> list[tuple[Any, ...]]:
+    """The block rows (``BLOCK_COLUMNS``) that sum up ``history`` rows (as ``metric_series``
+    makes them), one per (run, key, block), sorted: these must be new points only."""
+    blocks: dict[tuple[str, str, int], list[Any]] = {}
+    for run_id, key, step, ts, value, is_nan in history:
+        at = (run_id, key, step >> BLOCK_SHIFT)
+        b = blocks.get(at)
+        if b is None:
+            blocks[at] = (
+                [step, step, ts, ts, None, None, 0, 1]
+                if is_nan
+                else [step, step, ts, ts, value, value, 1, 0]
+            )
+            continue
+        if step < b[0]:
+            b[0] = step
+        elif step > b[1]:
+            b[1] = step
+        if ts < b[2]:
+            b[2] = ts
+        elif ts > b[3]:
+            b[3] = ts
+        if is_nan:
+            b[7] += 1
+        else:
+            b[6] += 1
+            if b[4] is None or value < b[4]:
+                b[4] = value
+            if b[5] is None or value > b[5]:
+                b[5] = value
+    return [(*at, *b) for at, b in sorted(blocks.items())]
 
 
 def _guarded(pos: int, value: object) -> int:

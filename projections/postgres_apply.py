@@ -7,7 +7,14 @@ import asyncpg
 from trackledger.eventlog.events import AnyEvent
 from trackledger.eventlog.postgres_sql import numbered
 from trackledger.projections import changes as ch
-from trackledger.projections.merge import metric_series, plan, statements
+from trackledger.projections.merge import (
+    BLOCK_COLUMNS,
+    BLOCK_SHIFT,
+    metric_blocks,
+    metric_series,
+    plan,
+    statements,
+)
 
 __all__ = ["PostgresProjector"]
 
@@ -40,11 +47,24 @@ class PostgresProjector:
             values,
             latest.format(*range(1, 9), count="l.n", counts=", $9::int8[]", n=", n", join=""),
         )
+        blocks = f"INSERT INTO metric_blocks{suffix} AS t ({BLOCK_COLUMNS}) "
+        self._blocks = (
+            blocks + "SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], "
+            "$5::int8[], $6::int8[], $7::int8[], $8::float8[], $9::float8[], $10::int8[], "
+            "$11::int8[])" + self._sql.block_merge
+        )
+        finite = "FILTER (WHERE is_nan = 0)"
         self._merging = (
             f"WITH new AS (INSERT INTO {self._history} ({', '.join(_HISTORY_COLUMNS)}) "
             "SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::int8[], "
-            "$5::float8[], $6::int8[]) ON CONFLICT DO NOTHING RETURNING run_id, key), "
-            "counted AS (SELECT run_id, key, count(*) AS n FROM new GROUP BY run_id, key) "
+            "$5::float8[], $6::int8[]) ON CONFLICT DO NOTHING "
+            f"RETURNING {', '.join(_HISTORY_COLUMNS)}), "
+            "counted AS (SELECT run_id, key, count(*) AS n FROM new GROUP BY run_id, key), "
+            # The blocks sum up only the points that were new.
+            f"blocks AS ({blocks}SELECT run_id, key, step >> {BLOCK_SHIFT}, min(step), "
+            f"max(step), min(timestamp), max(timestamp), min(value) {finite}, "
+            f"max(value) {finite}, count(*) {finite}, count(*) FILTER (WHERE is_nan = 1) "
+            f"FROM new GROUP BY 1, 2, 3 ORDER BY 1, 2, 3{self._sql.block_merge}) "
             + self._sql.latest.replace(
                 values,
                 latest.format(
@@ -99,6 +119,8 @@ class PostgresProjector:
                 self._history, records=history, columns=_HISTORY_COLUMNS
             )
             await conn.execute(self._counted, *latest, [len(s.history) for s in series])
+            blocks = metric_blocks(history)
+            await conn.execute(self._blocks, *(list(c) for c in zip(*blocks, strict=True)))
         except asyncpg.UniqueViolationError:
             await conn.execute("ROLLBACK TO SAVEPOINT new_points; RELEASE SAVEPOINT new_points")
             columns = [list(column) for column in zip(*history, strict=True)]

@@ -25,6 +25,7 @@ PROJECTION_TABLES = (
     "params",
     "latest_metrics",
     "metric_history",
+    "metric_blocks",
     "run_datasets",
     "run_model_inputs",
     "run_outputs",
@@ -184,6 +185,21 @@ def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> li
             value {r} NOT NULL,
             is_nan {i} NOT NULL,
             PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)
+        ){w}""",
+        # Charts of long histories: each block of 64 steps summed up (merge.metric_blocks).
+        f"""CREATE TABLE IF NOT EXISTS metric_blocks{s} (
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            block {i} NOT NULL,
+            min_step {i} NOT NULL,
+            max_step {i} NOT NULL,
+            min_ts {i} NOT NULL,
+            max_ts {i} NOT NULL,
+            min_value {r},
+            max_value {r},
+            count {i} NOT NULL,
+            nan_count {i} NOT NULL,
+            PRIMARY KEY (run_id, key, block)
         ){w}""",
         f"""CREATE TABLE IF NOT EXISTS run_datasets{s} (
             run_id TEXT NOT NULL,

@@ -19,7 +19,13 @@ from typing import Any
 from trackledger.eventlog.events import AnyEvent
 from trackledger.eventlog.sqlite_sql import many_rows
 from trackledger.projections import changes as ch
-from trackledger.projections.merge import MetricSeries, metric_series, plan, statements
+from trackledger.projections.merge import (
+    MetricSeries,
+    metric_blocks,
+    metric_series,
+    plan,
+    statements,
+)
 
 __all__ = ["SQLiteProjector"]
 
@@ -30,6 +36,8 @@ def _flat(rows: list[tuple[Any, ...]]) -> list[Any]:
 
 #: SQLite's default limit on parameters per statement since 3.32 (SQLITE_MAX_VARIABLE_NUMBER).
 _MAX_VARIABLES = 32766
+#: The history rows an insert really added (the ones ON CONFLICT did not drop).
+_RETURNING = " RETURNING run_id, key, step, timestamp, value, is_nan"
 #: Up to this many rows go in one statement of exactly that size (such sizes recur).
 _EXACT_ROWS = 128
 
@@ -96,9 +104,23 @@ class SQLiteProjector:
         if self._insert(conn, self._sql.history, rows) == len(rows):
             inserted = [len(s.history) for s in series]
         else:
-            # Some points were already there: count what is new series by series.
+            # Some points were already there: keep what is new, series by series.
             conn.execute("ROLLBACK TO metrics")
-            inserted = [self._insert(conn, self._sql.history, s.history) for s in series]
+            new = [self._insert_new(conn, s.history) for s in series]
+            inserted = [len(n) for n in new]
+            rows = [row for n in new for row in n]
         conn.execute("RELEASE metrics")
         latest = [s.latest_row(new) for s, new in zip(series, inserted, strict=True)]
         self._insert(conn, self._sql.latest, latest)
+        self._insert(conn, self._sql.block, metric_blocks(rows))
+
+    def _insert_new(
+        self, conn: sqlite3.Connection, rows: list[tuple[str, str, int, int, float, int]]
+    ) -> list[tuple[str, str, int, int, float, int]]:
+        """Insert history ``rows``; return those that were not there yet."""
+        new = []
+        for start, end in _chunks(len(rows), _MAX_VARIABLES // 6):
+            chunk = rows[start:end]
+            sql = many_rows(self._sql.history, len(chunk)) + _RETURNING
+            new.extend(conn.execute(sql, _flat(chunk)).fetchall())
+        return new

@@ -36,6 +36,7 @@ from trackledger.projections.trace_reads import TraceReads
 from trackledger.projections.views import ReadModel
 from trackledger.services.migrations import (
     Migration,
+    store_lock,
     upgrade_postgres,
     upgrade_sqlite,
 )
@@ -210,12 +211,12 @@ class PostgresBackend:
 
     async def finish_upgrade(self, progress: Progress | None = None) -> bool:
         """Rebuild the projections if a migration asked for it; True if it did. Processes
-        starting together each see the flag; the rebuild is safe to run twice."""
-        async with self.pool.acquire() as conn:
+        starting together take turns (the store's schema lock): the first rebuilds, the
+        others find the flag gone."""
+        async with self.pool.acquire() as conn, store_lock(conn):
             if await conn.fetchval("SELECT value FROM meta WHERE key = 'rebuild_pending'") is None:
                 return False
-        await self.rebuild(progress)
-        async with self.pool.acquire() as conn:
+            await self.rebuild(progress)
             await conn.execute("DELETE FROM meta WHERE key = 'rebuild_pending'")
         return True
 

@@ -22,8 +22,10 @@ change; a new schema appends one.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from typing import Literal
 
 import asyncpg
@@ -39,6 +41,7 @@ __all__ = [
     "NewerStore",
     "pending_postgres",
     "pending_sqlite",
+    "store_lock",
     "upgrade_postgres",
     "upgrade_sqlite",
 ]
@@ -90,6 +93,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         summary="run search: indexes on the metrics' MIN() and MAX(), and on PostgreSQL on "
         "the first characters of param and tag values (built from the projection tables' "
         "current rows when the store opens)",
+    ),
+    Migration(
+        version=7,
+        summary="charts: metric histories summed up in blocks of 64 steps (a new projection "
+        "table, filled by rebuilding the projections from the log)",
+        rebuild=True,
     ),
 )
 
@@ -227,9 +236,7 @@ async def upgrade_postgres(conn: asyncpg.Connection) -> list[Migration]:
     """Apply what the store lacks, each migration in its own transaction, under a lock held
     for the whole upgrade (per store: the database and schema in use), then create the
     current projection tables; return the migrations applied."""
-    store = await conn.fetchval("SELECT hashtext(current_database() || '.' || current_schema())")
-    await conn.execute("SELECT pg_advisory_lock($1, $2)", _lock_class(), store)
-    try:
+    async with store_lock(conn):
         async with conn.transaction():
             pending = _check(await _postgres_applied(conn))
         done: list[Migration] = []
@@ -249,6 +256,16 @@ async def upgrade_postgres(conn: asyncpg.Connection) -> list[Migration]:
         async with conn.transaction():
             await postgres_rebuild.create_schema(conn)
         return done
+
+
+@contextlib.asynccontextmanager
+async def store_lock(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """Hold the store's schema lock (per store: the database and schema in use) on ``conn``:
+    one process at a time upgrades the store, or rebuilds it after an upgrade."""
+    store = await conn.fetchval("SELECT hashtext(current_database() || '.' || current_schema())")
+    await conn.execute("SELECT pg_advisory_lock($1, $2)", _lock_class(), store)
+    try:
+        yield
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1, $2)", _lock_class(), store)
 

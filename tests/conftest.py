@@ -152,6 +152,14 @@ def events(backend: Backend) -> Callable[[], Any]:
     return counter
 
 
+async def select_sql(backend: Backend, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Rows of a query, read straight from the tables (``?`` placeholders)."""
+    if backend.kind == "sqlite":
+        return await backend.store.readers.fetchall(sql, params)  # type: ignore[attr-defined,no-any-return]
+    async with backend.pool.acquire() as conn:  # type: ignore[attr-defined]
+        return [tuple(row) for row in await conn.fetch(numbered(sql), *params)]
+
+
 async def run_sql(backend: Backend, sql: str, *params: Any) -> None:
     """Change tables behind the log's back (to test that verify notices)."""
     if backend.kind == "sqlite":

@@ -76,6 +76,13 @@ def test_bad_log_level_is_one_line():
     assert "log_level 'loud' is not one of" in done.stderr
 
 
+def test_a_postgres_pool_of_one_connection_is_one_line():
+    # An upgrade's rebuild holds the store's lock on one connection while it uses others.
+    done = trackledger("server", "--postgres-pool-size", "1")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "postgres_pool_size" in done.stderr and ">= 2" in done.stderr
+
+
 def test_server_logs_its_start_up_and_access_log_on_request(tmp_path):
     server = ServerProcess(tmp_path, None, "--access-log").start()
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -26,7 +26,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 5000
     workers: int = 1
-    postgres_pool_size: int = 10
+    # Two at least: an upgrade's rebuild holds the store's lock on one while it works on others.
+    postgres_pool_size: Annotated[int, msgspec.Meta(ge=2)] = 10
     retention_days: float = 30.0
     gc_interval_seconds: float = 3600.0
     sqlite_synchronous: str = "FULL"

@@ -15,7 +15,7 @@ from trackledger.api.auth.access import ExperimentScope
 from trackledger.eventlog.store import EventStore
 from trackledger.eventlog.trace_events import SpanRecord
 from trackledger.projections.auth_reads import AuthReads
-from trackledger.projections.browse import Axis, Browse, MetricBucket, RunCounts, RunKeys
+from trackledger.projections.browse import Axis, Browse, RunCounts, RunKeys, Sampled
 from trackledger.projections.registry_reads import RegistryReads
 from trackledger.projections.sqlite_rebuild import CHUNK, Progress
 from trackledger.projections.trace_reads import TraceInfoView, TracePage, TraceReads
@@ -148,10 +148,10 @@ class ScopedBrowse(Browse):
     async def run_keys(self, experiment_ids: list[int]) -> RunKeys:
         return await self._browse.run_keys(await self._scoped.readable(experiment_ids))
 
-    async def metric_buckets(
-        self, run_id: str, key: str, *, axis: Axis, buckets: int
-    ) -> list[MetricBucket]:
-        return await self._browse.metric_buckets(run_id, key, axis=axis, buckets=buckets)
+    async def metric_histories(
+        self, run_ids: list[str], key: str, *, axis: Axis, buckets: int
+    ) -> dict[str, Sampled]:
+        return await self._browse.metric_histories(run_ids, key, axis=axis, buckets=buckets)
 
 
 class ScopedRegistry(RegistryReads):

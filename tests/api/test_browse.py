@@ -6,8 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
+from pathlib import Path
 
 from tests.api.helpers import error, new_experiment, new_run, ok, post
+from trackledger.api import ui
+from trackledger.projections import browse
 
 TL = "/api/2.0/trackledger"
 
@@ -202,6 +206,41 @@ async def test_sampled_runs_gives_each_run_its_own_buckets(client) -> None:
     assert max(by_time["runs"][0]["max"]) == 99.0
 
 
+async def test_long_histories_of_many_runs_are_read_from_blocks(client, monkeypatch) -> None:
+    exp = await new_experiment(client)
+    runs = [await new_run(client, exp) for _ in range(2)]
+    for n, run_id in enumerate(runs):
+        values = [float((s + n) % 7) for s in range(2000)]
+        values[1234] = 99.0 + n
+        for start in range(0, 2000, 1000):
+            batch = [
+                {"key": "loss", "value": values[s], "timestamp": 10**12 + s, "step": s}
+                for s in range(start, start + 1000)
+            ]
+            await _log(client, run_id, metrics=batch)
+        # One point again (no new point), and a NaN beside a number at step 5.
+        await _log(client, run_id, metrics=[*batch[:1], {**batch[0], "step": 5, "value": "NaN"}])
+    body = {"run_ids": runs, "metric_key": "loss", "max_points": 50}
+    exact = await ok(await client.post(f"{TL}/metrics/sampled-runs", json=body))
+    # Past the budget of points read per request, 2,000 points (at least 8 x 50) are read
+    # from their 32 blocks of 64 steps: fewer buckets, the same values and counts.
+    monkeypatch.setattr(browse, "_RAW_ROWS", 0)
+    for axis in ("step", "timestamp"):
+        got = await ok(
+            await client.post(f"{TL}/metrics/sampled-runs", json={**body, "x_axis": axis})
+        )
+        for n, (run, whole) in enumerate(zip(got["runs"], exact["runs"], strict=True)):
+            nan = [i for i, v in enumerate(run["min"]) if v == "NaN"]
+            assert [run["count"][i] for i in nan] == [1]
+            assert sum(run["count"]) == sum(whole["count"]) == 2001
+            numbers = [v for v in run["min"] if v != "NaN"]
+            assert 25 <= len(numbers) <= 32 < len(whole["step"])
+            assert max(v for v in run["max"] if v != "NaN") == 99.0 + n
+            assert min(numbers) == 0.0
+            assert run["step"][0] == 0 and run["step"] == sorted(run["step"])
+            assert run["timestamp"] == sorted(run["timestamp"])
+
+
 async def test_sampled_runs_rejects_bad_input(client) -> None:
     exp = await new_experiment(client)
     run_id = await new_run(client, exp)
@@ -290,6 +329,12 @@ async def test_the_ui_is_served_at_the_root(client) -> None:
     for asset in ["/static/app.css", "/static/js/main.js", "/static/js/runs.js"]:
         assert (await client.get(asset)).status_code == 200, asset
     error(await client.get("/static/../api/app.py"), "ENDPOINT_NOT_FOUND", 404)
+    # Every module is fetched at once (modulepreload), not one level of imports at a time.
+    modules = sorted(p.name for p in (Path(ui.__file__).parent / "static" / "js").glob("*.js"))
+    preloaded = re.findall(r'<link rel="modulepreload" href="/static/js/([^"]+)">', index.text)
+    assert sorted([*preloaded, "main.js"]) == modules
+    for module in preloaded:
+        assert (await client.get(f"/static/js/{module}")).status_code == 200, module
 
 
 async def test_csv_download_defuses_formulas_and_keeps_numbers(client) -> None:

@@ -16,6 +16,27 @@ const RUN_CHUNK = 500;
 const cache = new Map();
 const CACHE_MAX = 20_000;
 
+// Chart requests in flight at once: the server does each on a core, so more than two only
+// makes the first charts wait for the later ones (requests start in the order charts came
+// into view).
+const IN_FLIGHT = 2;
+let inFlight = 0;
+const waiting = [];
+
+function limited(request) {
+  return new Promise((resolve, reject) => {
+    const start = () => {
+      inFlight++;
+      request().then(resolve, reject).finally(() => {
+        inFlight--;
+        if (waiting.length) waiting.shift()();
+      });
+    };
+    if (inFlight < IN_FLIGHT) start();
+    else waiting.push(start);
+  });
+}
+
 // One metric of many runs, downsampled on the server: Map run id -> {step, timestamp,
 // min, max, count} columns.
 export async function sampledRuns(runIds, key, axis = "step", points = 1000) {
@@ -24,7 +45,7 @@ export async function sampledRuns(runIds, key, axis = "step", points = 1000) {
   const missing = [...new Set(runIds)].filter((run) => !cache.has(id(run)));
   for (let i = 0; i < missing.length; i += RUN_CHUNK) {
     const ids = missing.slice(i, i + RUN_CHUNK);
-    const request = ledger.post("metrics/sampled-runs", { run_ids: ids, metric_key: key, x_axis: xAxis, max_points: points })
+    const request = limited(() => ledger.post("metrics/sampled-runs", { run_ids: ids, metric_key: key, x_axis: xAxis, max_points: points }))
       .then((answer) => new Map(answer.runs.map((r) => [r.run_id, r])));
     for (const run of ids) {
       const one = request.then((found) => found.get(run));
@@ -189,8 +210,10 @@ export function chartGrid({ runs, keys, storageKey = null, points = 500, emptyTe
         }
         el.dataset.state = "loading";
         try {
+          const asked = performance.now();
           const data = await sampledRuns(runsNow.map((r) => r.id), key, setting.axis, points);
           if (mine !== ticket) return;
+          const fetched = performance.now();
           const withData = runsNow.filter((r) => data.get(r.id)?.count.length);
           const total = (r) => data.get(r.id).count.reduce((a, b) => a + b, 0);
           const single = withData.length > 0 && withData.every((r) => total(r) === 1);
@@ -224,6 +247,9 @@ export function chartGrid({ runs, keys, storageKey = null, points = 500, emptyTe
           }
           el.dataset.state = "drawn";
           el.dataset.runs = String(withData.length);
+          // Where the time went, for the measurements (tests/ui/test_chart_view_scale.py).
+          el.dataset.fetchMs = String(Math.round(fetched - asked));
+          el.dataset.drawMs = String(Math.round(performance.now() - fetched));
         } catch (err) {
           if (mine !== ticket) return;
           replace(body, errorBox(err));
@@ -251,6 +277,13 @@ export function chartGrid({ runs, keys, storageKey = null, points = 500, emptyTe
       observer.observe(c.el);
     }
     applySearch();
+    // The first charts are in view on arrival: their data is asked for now, not once the
+    // page has been laid out and the observer has said so (their draw then finds it).
+    if (current.length) {
+      for (const key of order.slice(0, IN_FLIGHT)) {
+        sampledRuns(current.map((r) => r.id), key, settings[key]?.axis || "step", points).catch(() => {});
+      }
+    }
   }
 
   let lastWidth = 0;

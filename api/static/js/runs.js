@@ -161,17 +161,19 @@ export async function runsPage(view, experimentIds) {
     }));
   }
 
+  // The first time at once (the charts' requests go out before the table is drawn);
+  // later changes come in bursts (a click, a page), so those wait for the burst to end.
   let chartTimer;
   function updateCharts() {
     if (mode !== "charts") return;
     clearTimeout(chartTimer);
-    chartTimer = setTimeout(() => {
-      if (!charts) {
-        charts = chartGrid({ runs: runsInView(), keys: keys.metrics || [], storageKey: `trackledger.charts.${experimentIds.join(",")}`, emptyText: "No runs in view." });
-        view.onLeave(() => charts.destroy());
-        replace(chartBox, charts.el);
-      } else charts.setRuns(runsInView());
-    }, 30);
+    if (!charts) {
+      charts = chartGrid({ runs: runsInView(), keys: keys.metrics || [], storageKey: `trackledger.charts.${experimentIds.join(",")}`, emptyText: "No runs in view." });
+      view.onLeave(() => charts.destroy());
+      replace(chartBox, charts.el);
+      return;
+    }
+    chartTimer = setTimeout(() => charts.setRuns(runsInView()), 30);
   }
 
   function setMode(next) {
@@ -389,8 +391,8 @@ export async function runsPage(view, experimentIds) {
       await learnParents([...runs, ...[...children.values()].flat()]);
       if (!view.alive() || ticket !== loading) return;
       pageRuns = runs;
-      render();
       updateCharts();
+      render();
       const ms = Math.round(performance.now() - started);
       tableBox.dataset.loadMs = String(ms);
       replace(pager,
