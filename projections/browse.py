@@ -134,13 +134,16 @@ class Browse:
         or, when that would read more than ``_RAW_ROWS`` points, the longest are bucketed
         from their blocks of 64 steps (a 64th of the rows; a block falls in one slice)."""
         counts: dict[str, int] = {}
+        last_steps: dict[str, int] = {}  # the latest point's step is the highest
         for chunk in _chunked(run_ids):
             rows = await self._fetchall(
-                "SELECT run_id, count FROM latest_metrics "
+                "SELECT run_id, count, step FROM latest_metrics "
                 f"WHERE key = ? AND run_id IN ({_marks(len(chunk))})",
                 [key, *chunk],
             )
-            counts.update((run_id, n) for run_id, n in rows)
+            for run_id, n, step in rows:
+                counts[run_id] = n
+                last_steps[run_id] = step
         out = {run_id: Sampled() for run_id in run_ids}
         short = [r for r, n in counts.items() if n <= buckets]
         long = {r: n for r, n in counts.items() if n > buckets}
@@ -159,15 +162,22 @@ class Browse:
             for run_id, step, ts, value, nan in rows:
                 v = _NAN if nan else value
                 out[run_id].add(step, ts, v, v, 1)
+        # The fewest columns: rows are many, and each value read costs.
+        last = "max_ts" if axis == "timestamp" else "NULL"
         for chunk in _chunked(blocked):
             rows = await self._fetchall(
-                "SELECT run_id, min_step, max_step, min_ts, max_ts, min_value, max_value, "
-                f"count, nan_count FROM metric_blocks WHERE key = ? AND run_id IN "
+                f"SELECT run_id, min_step, min_ts, {last}, min_value, max_value, count, "
+                f"nan_count FROM metric_blocks WHERE key = ? AND run_id IN "
                 f"({_marks(len(chunk))}) ORDER BY run_id, block",
                 [key, *chunk],
             )
             for run_id, group in itertools.groupby(rows, key=lambda row: row[0]):
-                out[run_id] = _from_blocks([row[1:] for row in group], axis, buckets)
+                blocks = list(group)
+                if axis == "step":
+                    low, high = blocks[0][1], last_steps[run_id]
+                else:
+                    low, high = min(b[2] for b in blocks), max(b[3] for b in blocks)
+                out[run_id] = _from_blocks(blocks, 1 if axis == "step" else 2, low, high, buckets)
         runs = list(long)
         bucketed = await asyncio.gather(*(self._bucketed(r, key, axis, buckets) for r in runs))
         out.update(zip(runs, bucketed, strict=True))
@@ -210,19 +220,20 @@ def _chunked(ids: list[str]) -> list[list[str]]:
     return [ids[i : i + _ID_CHUNK] for i in range(0, len(ids), _ID_CHUNK)]
 
 
-def _from_blocks(blocks: list[tuple[Any, ...]], axis: Axis, buckets: int) -> Sampled:
-    """Bucket a history from its blocks (min_step, max_step, min_ts, max_ts, min_value,
-    max_value, count, nan_count), in block order: each block falls in the slice of its
-    first step (or time); its NaN points make that slice's NaN bucket."""
-    at = 0 if axis == "step" else 2
-    low = min(b[at] for b in blocks)
-    span = max(b[at + 1] for b in blocks) - low + 1
+def _from_blocks(
+    blocks: list[tuple[Any, ...]], at: int, low: int, high: int, buckets: int
+) -> Sampled:
+    """Bucket a history from its blocks (run_id, min_step, min_ts, max_ts or None,
+    min_value, max_value, count, nan_count), in block order, between ``low`` and ``high`` of
+    the axis at column ``at``: each block falls in the slice of its first step (or time);
+    its NaN points make that slice's NaN bucket."""
+    span = high - low + 1
     slots = [(b[at] - low) * buckets // span for b in blocks]
     numbers_only = all(b[6] and not b[7] for b in blocks)
     if numbers_only and all(a < b for a, b in itertools.pairwise(slots)):
         # The usual case: each block a slice of its own, in order, all numbers.
         return Sampled(
-            [b[0] for b in blocks],
+            [b[1] for b in blocks],
             [b[2] for b in blocks],
             [b[4] for b in blocks],
             [b[5] for b in blocks],
@@ -234,17 +245,17 @@ def _from_blocks(blocks: list[tuple[Any, ...]], axis: Axis, buckets: int) -> Sam
         if b[6]:
             f = finite.get(slot)
             if f is None:
-                finite[slot] = [b[0], b[2], b[4], b[5], b[6]]
+                finite[slot] = [b[1], b[2], b[4], b[5], b[6]]
             else:
-                f[0], f[1] = min(f[0], b[0]), min(f[1], b[2])
+                f[0], f[1] = min(f[0], b[1]), min(f[1], b[2])
                 f[2], f[3] = min(f[2], b[4]), max(f[3], b[5])
                 f[4] += b[6]
         if b[7]:
             n = nans.get(slot)
             if n is None:
-                nans[slot] = [b[0], b[2], b[7]]
+                nans[slot] = [b[1], b[2], b[7]]
             else:
-                n[0], n[1], n[2] = min(n[0], b[0]), min(n[1], b[2]), n[2] + b[7]
+                n[0], n[1], n[2] = min(n[0], b[1]), min(n[1], b[2]), n[2] + b[7]
     out = Sampled()
     for slot in sorted(finite.keys() | nans.keys()):
         if (f := finite.get(slot)) is not None:

@@ -248,6 +248,7 @@ export function chartGrid({ runs, keys, storageKey = null, points = 500, emptyTe
           el.dataset.state = "drawn";
           el.dataset.runs = String(withData.length);
           // Where the time went, for the measurements (tests/ui/test_chart_view_scale.py).
+          el.dataset.askedAt = String(Math.round(asked));
           el.dataset.fetchMs = String(Math.round(fetched - asked));
           el.dataset.drawMs = String(Math.round(performance.now() - fetched));
         } catch (err) {
