@@ -32,6 +32,7 @@ __all__ = [
     "MetricSeries",
     "Statements",
     "Step",
+    "merge_series",
     "metric_blocks",
     "metric_series",
     "plan",
@@ -371,6 +372,33 @@ def metric_blocks(history: list[tuple[str, str, int, int, float, int]]) -> list[
             if b[5] is None or value > b[5]:
                 b[5] = value
     return [(*at, *b) for at, b in sorted(blocks.items())]
+
+
+def merge_series(series: list[MetricSeries]) -> list[MetricSeries]:
+    """One series per (run, key): the series of several events of one run and key become
+    one (their points together, the greatest latest point, the lowest and highest value of
+    both), so one statement writes each row once. Order-independent like the merges."""
+    merged: dict[tuple[str, str], MetricSeries] = {}
+    for s in series:
+        at = (s.latest[0], s.key)
+        seen = merged.get(at)
+        merged[at] = s if seen is None else _merged(seen, s)
+    if len(merged) == len(series):
+        return series
+    return [merged[at] for at in sorted(merged)]
+
+
+def _merged(a: MetricSeries, b: MetricSeries) -> MetricSeries:
+    # latest: (run_id, key, value, timestamp, step, is_nan, low, high); the latest point is
+    # the greatest by (step, timestamp, value, is_nan).
+    x, y = a.latest, b.latest
+    last = x if (x[4], x[3], x[2], x[5]) >= (y[4], y[3], y[2], y[5]) else y
+    lows = [v for v in (x[6], y[6]) if v is not None]
+    highs = [v for v in (x[7], y[7]) if v is not None]
+    low = min(lows) if lows else None
+    high = max(highs) if highs else None
+    latest = (last[0], last[1], last[2], last[3], last[4], last[5], low, high)
+    return MetricSeries(a.key, a.history + b.history, latest)
 
 
 def _guarded(pos: int, value: object) -> int:

@@ -10,6 +10,7 @@ from trackledger.projections import changes as ch
 from trackledger.projections.merge import (
     BLOCK_COLUMNS,
     BLOCK_SHIFT,
+    merge_series,
     metric_blocks,
     metric_series,
     plan,
@@ -103,12 +104,9 @@ class PostgresProjector:
                 await conn.executemany(numbered(sql), rows)
 
     async def _add_metrics(self, conn: asyncpg.Connection, changes: list[ch.AddMetrics]) -> None:
-        series = [s for change in changes for s in metric_series(change)]
-        if len({(s.latest[0], s.key) for s in series}) < len(series):
-            # A series twice: one statement cannot merge two rows into one latest row.
-            for change in changes:
-                await self._add_metrics(conn, [change])
-            return
+        # A series twice (two events of one run and key) becomes one: one statement cannot
+        # merge two rows into one latest row.
+        series = merge_series([s for change in changes for s in metric_series(change)])
         history = [row for s in series for row in s.history]
         latest = [list(column) for column in zip(*(s.latest for s in series), strict=True)]
         # A savepoint: a duplicate undoes only this. Plain statements, because the append

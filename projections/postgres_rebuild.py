@@ -19,6 +19,7 @@ import asyncpg
 from trackledger.eventlog.events import decode_event
 from trackledger.eventlog.postgres_tail import horizon
 from trackledger.projections.postgres_apply import PostgresProjector
+from trackledger.projections.replay_groups import replay_groups
 from trackledger.projections.schema import PROJECTION_TABLES, projection_ddl
 
 __all__ = ["SHADOW", "create_schema", "diff_tables", "rebuild", "verify"]
@@ -70,11 +71,12 @@ async def _chunk(
     else:
         sql = _TAIL.format(horizon=_BELOW)
         rows = await conn.fetch(sql, str(after[0]), after[1], limit, str(below))
-    for row in rows:
-        await projector.apply(conn, decode_event(bytes(row["payload"])), row["position"])
+    positioned = ((decode_event(bytes(row["payload"])), row["position"]) for row in rows)
+    for group in replay_groups(positioned):
+        await projector.apply_many(conn, group)
     if not rows:
         return 0, after
-    return len(rows), (row["txid"], row["position"])
+    return len(rows), (rows[-1]["txid"], rows[-1]["position"])
 
 
 async def _replay(conn: asyncpg.Connection, progress: Progress | None, chunk: int) -> Cursor:

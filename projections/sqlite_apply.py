@@ -21,6 +21,7 @@ from trackledger.eventlog.sqlite_sql import many_rows
 from trackledger.projections import changes as ch
 from trackledger.projections.merge import (
     MetricSeries,
+    merge_series,
     metric_blocks,
     metric_series,
     plan,
@@ -94,11 +95,8 @@ class SQLiteProjector:
             self._insert(conn, sql, rows)
 
     def _add_metrics(self, conn: sqlite3.Connection, series: list[MetricSeries]) -> None:
-        if len({(s.latest[0], s.key) for s in series}) < len(series):
-            # A series twice (two events of one run): merge its latest row once per event.
-            for one in series:
-                self._add_metrics(conn, [one])
-            return
+        # A series twice (two events of one run and key) becomes one: each row once.
+        series = merge_series(series)
         rows = [row for s in series for row in s.history]
         conn.execute("SAVEPOINT metrics")
         if self._insert(conn, self._sql.history, rows) == len(rows):

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from trackledger.eventlog.events import decode_event
 from trackledger.eventlog.sqlite_writer import GroupCommitWriter
+from trackledger.projections.replay_groups import replay_groups
 from trackledger.projections.schema import PROJECTION_TABLES, projection_ddl
 from trackledger.projections.sqlite_apply import SQLiteProjector
 
@@ -72,8 +73,8 @@ def replay_chunk(conn: sqlite3.Connection, after: int, limit: int = CHUNK) -> tu
         "SELECT position, payload FROM events WHERE position > ? ORDER BY position LIMIT ?",
         (after, limit),
     ).fetchall()
-    for position, payload in rows:
-        projector.apply(conn, decode_event(payload), position)
+    for group in replay_groups((decode_event(payload), position) for position, payload in rows):
+        projector.apply_many(conn, group)
     return len(rows), (rows[-1][0] if rows else after)
 
 
@@ -91,8 +92,9 @@ def replay_streams_chunk(
         "AND position <= ? ORDER BY stream_id, position LIMIT ?",
         (after[0], after[1], upto, limit),
     ).fetchall()
-    for _, position, payload in rows:
-        projector.apply(conn, decode_event(payload), position)
+    positioned = ((decode_event(payload), position) for _, position, payload in rows)
+    for group in replay_groups(positioned):
+        projector.apply_many(conn, group)
     return len(rows), ((rows[-1][0], rows[-1][1]) if rows else after)
 
 

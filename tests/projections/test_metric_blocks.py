@@ -54,9 +54,31 @@ async def test_blocks_sum_up_the_history(client, backend, seed) -> None:
     assert blocks == expected
     assert len(blocks) > 20
     assert sum(b[10] for b in blocks) > 0 and any(b[2] < 0 for b in blocks)
-    # And a replay of the log, in order and shuffled, builds the same blocks.
+    # And a replay of the log, in order and shuffled, builds the same blocks; so does a
+    # rebuild, which applies runs of these events together (each series once per group).
     assert await backend.verify() == {}
     assert await backend.verify(shuffle=random.Random(seed)) == {}
+    await backend.rebuild()
+    assert await select_sql(backend, _BLOCKS) == blocks
+    assert await backend.verify() == {}
+
+
+async def test_a_rebuild_of_one_series_logged_point_by_point(client, backend) -> None:
+    """Consecutive events of one run and key (a training loop's log-metric calls, one
+    point twice among them) rebuild to the same latest value, count, range and blocks."""
+    run_id = await new_run(client, "0")
+    values = [0.5, 2.0, -1.0, "NaN", 3.0, 3.0, 1.5, "Infinity"]
+    for step, value in enumerate(values * 20):
+        body = {"run_id": run_id, "key": "loss", "value": value, "timestamp": 7, "step": step}
+        await ok(await post(client, "runs/log-metric", body))
+    again = {"run_id": run_id, "key": "loss", "value": 0.5, "timestamp": 7, "step": 0}
+    await ok(await post(client, "runs/log-metric", again))
+    latest = "SELECT value, step, is_nan, min_value, max_value, count FROM latest_metrics"
+    before = (await select_sql(backend, latest), await select_sql(backend, _BLOCKS))
+    assert before[0] == [(float("inf"), 159, 0, -1.0, float("inf"), 160)]
+    await backend.rebuild()
+    assert (await select_sql(backend, latest), await select_sql(backend, _BLOCKS)) == before
+    assert await backend.verify() == {}
 
 
 async def test_a_purged_run_leaves_no_blocks(client, backend) -> None:
