@@ -22,6 +22,7 @@ from trackledger.api import (
     databricks,
     experiments,
     extensions,
+    history_bulk,
     model_versions,
     models,
     multipart,
@@ -78,6 +79,7 @@ def _mlflow_routes() -> list[BaseRoute]:
     return [
         *experiments.routes,
         *runs.routes,
+        *history_bulk.routes,
         *databricks.routes,
         *models.routes,
         *registered_models.routes,

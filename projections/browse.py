@@ -1,5 +1,6 @@
 """Read queries the web UI needs beyond MLflow's API: run counts, the keys runs carry, and
-metric histories downsampled for charts.
+metric histories downsampled for charts; and the histories MLflow's own UI asks for
+(``get-history-bulk`` and ``get-history-bulk-interval``).
 
 Same SQL for every backend, through the read model's ``FetchAll`` port.
 """
@@ -14,7 +15,7 @@ import msgspec
 
 from trackledger.projections.sql_reads import FetchAll
 
-__all__ = ["Axis", "Browse", "RunCounts", "RunKeys", "Sampled"]
+__all__ = ["Axis", "Browse", "HistoryPoint", "RunCounts", "RunKeys", "Sampled"]
 
 #: Run ids looked up per query when checking that runs exist.
 _ID_CHUNK = 500
@@ -60,6 +61,17 @@ class Sampled(msgspec.Struct):
         self.min.append(low)
         self.max.append(high)
         self.count.append(count)
+
+
+class HistoryPoint(msgspec.Struct, frozen=True, array_like=True):
+    run_id: str
+    step: int
+    timestamp: int
+    value: float
+
+
+#: A metric's history in MLflow's order for sampling (is_nan last: NaN is stored as 0).
+_BY_STEP = "step, timestamp, value, is_nan"
 
 
 def _marks(n: int) -> str:
@@ -183,6 +195,46 @@ class Browse:
         out.update(zip(runs, bucketed, strict=True))
         return out
 
+    async def history_bulk(self, run_ids: list[str], key: str, limit: int) -> list[HistoryPoint]:
+        """Every point of ``key`` in ``run_ids``, by run id, then time, step and value (as
+        MLflow's get-history-bulk), the first ``limit``."""
+        rows = await self._fetchall(
+            "SELECT run_id, step, timestamp, value, is_nan FROM metric_history "
+            f"WHERE key = ? AND run_id IN ({_marks(len(run_ids))}) "
+            "ORDER BY run_id, timestamp, step, value, is_nan LIMIT ?",
+            [key, *run_ids, limit],
+        )
+        return [_point(row) for row in rows]
+
+    async def history_sampled(
+        self, run_id: str, key: str, most: int, steps: tuple[int, int] | None
+    ) -> list[HistoryPoint]:
+        """At most ``most`` points of a run's ``key`` (within ``steps``, both ends
+        included), as MLflow's get-history-bulk-interval samples them: the history in step
+        order cut into ``most`` tiles (SQL's NTILE), the first point of each, and the last
+        point of all in place of the last one taken (or after it, while fewer)."""
+        where = "run_id = ? AND key = ?" + (" AND step BETWEEN ? AND ?" if steps else "")
+        params: list[object] = [run_id, key, *(steps or ())]
+        rows = await self._fetchall(
+            f"SELECT run_id, step, timestamp, value, is_nan FROM (SELECT *, ROW_NUMBER() "
+            f"OVER (PARTITION BY tile ORDER BY {_BY_STEP}) AS n FROM (SELECT run_id, "
+            f"{_BY_STEP}, NTILE(?) OVER (ORDER BY {_BY_STEP}) AS tile FROM metric_history "
+            f"WHERE {where}) t) r WHERE n = 1 ORDER BY {_BY_STEP}",
+            [most, *params],
+        )
+        last = await self._fetchall(
+            f"SELECT run_id, step, timestamp, value, is_nan FROM metric_history WHERE {where} "
+            "ORDER BY step DESC, timestamp DESC, value DESC, is_nan DESC LIMIT 1",
+            params,
+        )
+        points = [_point(row) for row in rows]
+        if last and (not rows or tuple(rows[-1]) != tuple(last[0])):
+            if len(points) >= most:
+                points[-1] = _point(last[0])
+            else:
+                points.append(_point(last[0]))
+        return points
+
     async def _bucketed(self, run_id: str, key: str, axis: Axis, buckets: int) -> Sampled:
         """One history longer than ``buckets``, bucketed from its points."""
         if axis == "step":
@@ -214,6 +266,11 @@ class Browse:
         for step, ts, lo, hi, count, nan in rows:
             out.add(step, ts, _NAN if nan else lo, _NAN if nan else hi, count)
         return out
+
+
+def _point(row: tuple[Any, ...]) -> HistoryPoint:
+    run_id, step, timestamp, value, is_nan = row
+    return HistoryPoint(run_id, step, timestamp, _NAN if is_nan else value)
 
 
 def _chunked(ids: list[str]) -> list[list[str]]:

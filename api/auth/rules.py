@@ -182,6 +182,12 @@ class RunIdsRef(msgspec.Struct):
     run_ids: list[str] = []
 
 
+class RepeatedRunIdRef(msgspec.Struct):
+    """``run_id`` given several times (MLflow's get-history-bulk)."""
+
+    run_id: list[str] = []
+
+
 class ModelNameRef(msgspec.Struct):
     name: str | None = None
     registered_model_id: str | None = None
@@ -257,15 +263,20 @@ class OnRun(Rule):
 
 
 class OnRuns(Rule):
-    """``action`` on the experiment of every run named in ``run_ids``."""
+    """``action`` on the experiment of every run named in ``run_ids`` (or, with
+    ``repeated``, in each ``run_id``)."""
 
-    def __init__(self, action: str) -> None:
+    def __init__(self, action: str, *, repeated: bool = False) -> None:
         self.action = action
+        self.repeated = repeated
         self.text = f"{action} on the runs' experiments"
 
     async def check(self, ctx: Context) -> bool:
-        ref = await ctx.params(RunIdsRef, frozenset({"run_ids"}))
-        for run_id in dict.fromkeys(ref.run_ids):
+        if self.repeated:
+            run_ids = (await ctx.params(RepeatedRunIdRef, frozenset({"run_id"}))).run_id
+        else:
+            run_ids = (await ctx.params(RunIdsRef, frozenset({"run_ids"}))).run_ids
+        for run_id in dict.fromkeys(run_ids):
             experiment_id = await ctx.access.run_experiment(ctx.reads, run_id)
             if experiment_id is not None and not await ctx.allowed(
                 access.EXPERIMENT, experiment_id, self.action

@@ -88,6 +88,8 @@ RULES: dict[str, Rule] = {
     f"POST {ML}/runs/log-inputs": UPDATE_RUN,
     f"POST {ML}/runs/outputs": UPDATE_RUN,
     f"GET {ML}/metrics/get-history": READ_RUN,
+    f"GET {ML}/metrics/get-history-bulk": OnRuns("read", repeated=True),
+    f"GET {ML}/metrics/get-history-bulk-interval": OnRuns("read"),
     f"GET {ML}/artifacts/list": READ_RUN,
     f"POST {ML}/databricks/runs/delete-runs": OnExperiment("delete"),
     f"POST {ML}/databricks/runs/restore-runs": OnExperiment("delete"),

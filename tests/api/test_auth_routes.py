@@ -77,6 +77,14 @@ SAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     f"POST {ML}/runs/log-inputs": (f"{ML}/runs/log-inputs", {"run_id": "R"}),
     f"POST {ML}/runs/outputs": (f"{ML}/runs/outputs", {"run_id": "R"}),
     f"GET {ML}/metrics/get-history": (f"{ML}/metrics/get-history", {"run_id": "R"}),
+    f"GET {ML}/metrics/get-history-bulk": (
+        f"{ML}/metrics/get-history-bulk",
+        {"run_id": ["R"], "metric_key": "m"},
+    ),
+    f"GET {ML}/metrics/get-history-bulk-interval": (
+        f"{ML}/metrics/get-history-bulk-interval",
+        {"run_ids": ["R"], "metric_key": "m"},
+    ),
     f"GET {ML}/artifacts/list": (f"{ML}/artifacts/list", {"run_id": "R"}),
     f"POST {ML}/databricks/runs/delete-runs": (
         f"{ML}/databricks/runs/delete-runs",
