@@ -208,11 +208,17 @@ def _record_sqlite(conn: sqlite3.Connection, version: int, summary: str) -> None
     )
 
 
+#: A migration's rebuild is marked only where there is something to replay: a new store's
+#: projections are born in the current shape.
+_MARK_REBUILD = (
+    "INSERT INTO meta (key, value) SELECT 'rebuild_pending', '1' "
+    "WHERE EXISTS (SELECT 1 FROM events) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
+
 def _mark_rebuild_sqlite(conn: sqlite3.Connection) -> None:
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('rebuild_pending', '1') "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-    )
+    conn.execute(_MARK_REBUILD)
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------
@@ -248,10 +254,7 @@ async def upgrade_postgres(conn: asyncpg.Connection) -> list[Migration]:
                     "INSERT INTO schema_migrations (version) VALUES ($1)", migration.version
                 )
                 if migration.rebuild:
-                    await conn.execute(
-                        "INSERT INTO meta (key, value) VALUES ('rebuild_pending', '1') "
-                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-                    )
+                    await conn.execute(_MARK_REBUILD)
             done.append(migration)
         async with conn.transaction():
             await postgres_rebuild.create_schema(conn)
