@@ -122,6 +122,20 @@ def logged_model(view: LoggedModelView) -> dict[str, Any]:
     _put(info, "tags", _pairs(view.tags))
     data: dict[str, Any] = {}
     _put(data, "params", _pairs(view.params))
+    metrics = []
+    for m in view.metrics:
+        metric: dict[str, Any] = {
+            "key": m.key,
+            "value": wire_float(m.value),
+            "timestamp": m.timestamp,
+            "step": m.step,
+            "model_id": view.model_id,
+            "run_id": m.run_id,
+        }
+        _put(metric, "dataset_name", m.dataset_name)
+        _put(metric, "dataset_digest", m.dataset_digest)
+        metrics.append(metric)
+    _put(data, "metrics", metrics)
     return {"info": info, "data": data}
 
 

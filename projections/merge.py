@@ -35,6 +35,7 @@ __all__ = [
     "merge_series",
     "metric_blocks",
     "metric_series",
+    "model_metric_rows",
     "plan",
     "statements",
 ]
@@ -191,6 +192,20 @@ _MODEL_PARAM = """
 INSERT INTO logged_model_params{s} (model_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING
 """
 
+# As MLflow's key (model, key, time, step, run); two points on one key keep the greatest
+# (value, NaN flag, dataset), so any order gives the same row.
+_MODEL_METRIC = """
+INSERT INTO logged_model_metrics{s} AS t (model_id, key, timestamp, step, run_id, value,
+    is_nan, dataset_name, dataset_digest)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (model_id, key, timestamp, step, run_id) DO UPDATE SET value = excluded.value,
+    is_nan = excluded.is_nan, dataset_name = excluded.dataset_name,
+    dataset_digest = excluded.dataset_digest
+WHERE (excluded.value, excluded.is_nan, COALESCE(excluded.dataset_name, ''),
+    COALESCE(excluded.dataset_digest, ''))
+    > (t.value, t.is_nan, COALESCE(t.dataset_name, ''), COALESCE(t.dataset_digest, ''))
+"""
+
 _RUN_OUTPUT = """
 INSERT INTO run_outputs{s} (run_id, model_id, step) VALUES (?, ?, ?) ON CONFLICT DO NOTHING
 """
@@ -221,6 +236,7 @@ _RUN_TABLES = (
     "run_datasets",
     "run_model_inputs",
     "run_outputs",
+    "logged_model_metrics",
 )
 
 
@@ -239,6 +255,7 @@ class Statements(NamedTuple):
     model: str
     model_tag: str
     model_param: str
+    model_metric: str
     run_output: str
     purge_run: tuple[str, ...]
     purged_run: str
@@ -267,6 +284,7 @@ def statements(dialect: str, suffix: str = "") -> Statements:
         model=_MODEL.format(**f),
         model_tag=_MODEL_TAG.format(**f),
         model_param=_MODEL_PARAM.format(**f),
+        model_metric=_MODEL_METRIC.format(**f),
         run_output=_RUN_OUTPUT.format(**f),
         purge_run=tuple(f"DELETE FROM {t}{suffix} WHERE run_id = ?" for t in _RUN_TABLES),
         purged_run=(
@@ -372,6 +390,30 @@ def metric_blocks(history: list[tuple[str, str, int, int, float, int]]) -> list[
             if b[5] is None or value > b[5]:
                 b[5] = value
     return [(*at, *b) for at, b in sorted(blocks.items())]
+
+
+def model_metric_rows(change: ch.AddMetrics) -> list[tuple[Any, ...]]:
+    """The logged-model metric rows of the points logged with a ``model_id``."""
+    rows: list[tuple[Any, ...]] = []
+    for m in change.metrics:
+        if m.model_id is None:
+            continue
+        nan = m.value != m.value
+        value = 0.0 if nan else m.value
+        rows.append(
+            (
+                m.model_id,
+                m.key,
+                m.timestamp,
+                m.step,
+                change.run_id,
+                value,
+                int(nan),
+                m.dataset_name,
+                m.dataset_digest,
+            )
+        )
+    return rows
 
 
 def merge_series(series: list[MetricSeries]) -> list[MetricSeries]:

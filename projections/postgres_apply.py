@@ -13,6 +13,7 @@ from trackledger.projections.merge import (
     merge_series,
     metric_blocks,
     metric_series,
+    model_metric_rows,
     plan,
     statements,
 )
@@ -92,6 +93,8 @@ class PostgresProjector:
             for change in ch.changes_for(event, pos):
                 if isinstance(change, ch.AddMetrics):
                     metrics.append(change)
+                    if model_rows := model_metric_rows(change):
+                        steps.setdefault(self._sql.model_metric, []).extend(model_rows)
                     continue
                 for step in plan(self._sql, change):
                     steps.setdefault(step.sql, []).extend(step.rows)

@@ -32,6 +32,7 @@ PROJECTION_TABLES = (
     "logged_models",
     "logged_model_tags",
     "logged_model_params",
+    "logged_model_metrics",
     *AUTH_TABLES,
     *TRACE_TABLES,
     *REGISTRY_TABLES,
@@ -247,6 +248,19 @@ def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> li
             value TEXT,
             pos {i} NOT NULL,
             PRIMARY KEY (model_id, key)
+        ){w}""",
+        # Metrics logged with a model_id (MLflow 3's logged-model metrics); one per point.
+        f"""CREATE TABLE IF NOT EXISTS logged_model_metrics{s} (
+            model_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            timestamp {i} NOT NULL,
+            step {i} NOT NULL,
+            run_id TEXT NOT NULL,
+            value {r} NOT NULL,
+            is_nan {i} NOT NULL,
+            dataset_name TEXT,
+            dataset_digest TEXT,
+            PRIMARY KEY (model_id, key, timestamp, step, run_id)
         ){w}""",
         f"""CREATE TABLE IF NOT EXISTS logged_model_params{s} (
             model_id TEXT NOT NULL,

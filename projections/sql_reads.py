@@ -42,6 +42,7 @@ from trackledger.projections.views import (
     ExperimentView,
     LoggedModelView,
     MetricValue,
+    ModelMetric,
     Page,
     RunTree,
     RunView,
@@ -436,6 +437,21 @@ class SqlReadModel:
         ids = [row[0] for row in rows]
         tags = await self._key_values("logged_model_tags", "model_id", ids, Tag)
         model_params = await self._key_values("logged_model_params", "model_id", ids, Param)
+        metrics = await self._grouped(
+            "SELECT model_id, key, value, is_nan, timestamp, step, run_id, dataset_name, "
+            f"dataset_digest FROM logged_model_metrics WHERE model_id IN ({_marks(len(ids))}) "
+            "ORDER BY model_id, key, step, timestamp, run_id",
+            ids,
+            lambda row: ModelMetric(
+                key=row[0],
+                value=float("nan") if row[2] else row[1],
+                timestamp=row[3],
+                step=row[4],
+                run_id=row[5],
+                dataset_name=row[6],
+                dataset_digest=row[7],
+            ),
+        )
         return [
             LoggedModelView(
                 model_id=r[0],
@@ -450,6 +466,7 @@ class SqlReadModel:
                 lifecycle_stage=r[9],
                 tags=tags.get(r[0], []),
                 params=model_params.get(r[0], []),
+                metrics=metrics.get(r[0], []),
             )
             for r in rows
         ]

@@ -24,6 +24,7 @@ from trackledger.projections.merge import (
     merge_series,
     metric_blocks,
     metric_series,
+    model_metric_rows,
     plan,
     statements,
 )
@@ -86,6 +87,8 @@ class SQLiteProjector:
             for change in ch.changes_for(event, pos):
                 if isinstance(change, ch.AddMetrics):
                     series.extend(metric_series(change))
+                    if model_rows := model_metric_rows(change):
+                        steps.setdefault(self._sql.model_metric, []).extend(model_rows)
                     continue
                 for step in plan(self._sql, change):
                     steps.setdefault(step.sql, []).extend(step.rows)

@@ -48,6 +48,18 @@ class RunView(msgspec.Struct, frozen=True, kw_only=True):
     outputs: list[ModelOutput] = []
 
 
+class ModelMetric(msgspec.Struct, frozen=True, kw_only=True):
+    """A metric point logged with a model_id: the model's own metrics."""
+
+    key: str
+    value: float
+    timestamp: int
+    step: int
+    run_id: str
+    dataset_name: str | None
+    dataset_digest: str | None
+
+
 class LoggedModelView(msgspec.Struct, frozen=True, kw_only=True):
     model_id: str
     experiment_id: str
@@ -61,6 +73,7 @@ class LoggedModelView(msgspec.Struct, frozen=True, kw_only=True):
     lifecycle_stage: str
     tags: list[Tag]
     params: list[Param]
+    metrics: list[ModelMetric] = []
 
 
 class TreeNode(msgspec.Struct, frozen=True, kw_only=True):

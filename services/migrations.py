@@ -96,8 +96,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         version=7,
-        summary="charts: metric histories summed up in blocks of 64 steps (a new projection "
-        "table, filled by rebuilding the projections from the log)",
+        summary="charts: metric histories summed up in blocks of 64 steps; logged models' "
+        "metrics (metrics logged with a model_id); new projection tables, filled by "
+        "rebuilding the projections from the log",
         rebuild=True,
     ),
 )
