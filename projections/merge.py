@@ -361,18 +361,23 @@ def metric_series(change: ch.AddMetrics) -> list[MetricSeries]:
 
 def metric_blocks(history: list[tuple[str, str, int, int, float, int]]) -> list[tuple[Any, ...]]:
     """The block rows (``BLOCK_COLUMNS``) that sum up ``history`` rows (as ``metric_series``
-    makes them), one per (run, key, block), sorted: these must be new points only."""
+    makes them), one per (run, key, block), sorted: these must be new points only. On the
+    writer's thread for every point: a series' points come together, so the block of the
+    point before is looked up again only when the run, key or block changes."""
     blocks: dict[tuple[str, str, int], list[Any]] = {}
+    b: list[Any] | None = None
+    run, metric, block = "", "", 0
     for run_id, key, step, ts, value, is_nan in history:
-        at = (run_id, key, step >> BLOCK_SHIFT)
-        b = blocks.get(at)
-        if b is None:
-            blocks[at] = (
-                [step, step, ts, ts, None, None, 0, 1]
-                if is_nan
-                else [step, step, ts, ts, value, value, 1, 0]
-            )
-            continue
+        if b is None or step >> BLOCK_SHIFT != block or key != metric or run_id != run:
+            run, metric, block = run_id, key, step >> BLOCK_SHIFT
+            b = blocks.get((run, metric, block))
+            if b is None:
+                blocks[run, metric, block] = b = (
+                    [step, step, ts, ts, None, None, 0, 1]
+                    if is_nan
+                    else [step, step, ts, ts, value, value, 1, 0]
+                )
+                continue
         if step < b[0]:
             b[0] = step
         elif step > b[1]:
