@@ -129,8 +129,7 @@ class Browse:
     async def existing_runs(self, run_ids: list[str]) -> set[str]:
         """Which of ``run_ids`` name a run (deleted ones included)."""
         found: set[str] = set()
-        for start in range(0, len(run_ids), _ID_CHUNK):
-            chunk = run_ids[start : start + _ID_CHUNK]
+        for chunk in _chunked(run_ids):
             rows = await self._fetchall(
                 f"SELECT run_id FROM runs WHERE run_id IN ({_marks(len(chunk))})", chunk
             )
