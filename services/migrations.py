@@ -101,6 +101,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "rebuilding the projections from the log",
         rebuild=True,
     ),
+    Migration(
+        version=8,
+        summary="run search: indexes of each experiment's runs by name, user, status, end "
+        "time and run id, for orders by them (built from the runs table's current rows when "
+        "the store opens)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

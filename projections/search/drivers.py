@@ -23,12 +23,30 @@ from trackledger.projections.search.ast import And, Comparison, Expr, Not, Or
 from trackledger.projections.search.compile import compile_expr
 from trackledger.projections.search.sql import SqlBuilder, literal_prefix, next_prefix
 
-__all__ = ["Driver", "DriverLeaf", "DriverNode", "drivers_of", "leaves_of"]
+__all__ = [
+    "PG_VALUE_PREFIX",
+    "RUN_ORDER_COLUMNS",
+    "Driver",
+    "DriverLeaf",
+    "DriverNode",
+    "drivers_of",
+    "leaves_of",
+]
 
 #: Characters of a param or tag value PostgreSQL's value index holds (btree entries are
 #: limited to about 2.7 kB, values reach 8,000 characters; 256 characters are at most
 #: 1 kB in UTF-8).
 PG_VALUE_PREFIX = 256
+
+#: Run attributes an order may name that have an index of their own on the runs (column,
+#: index name; ``schema.py`` builds them, ``runs.py`` walks them).
+RUN_ORDER_COLUMNS = (
+    ("name", "name"),
+    ("user_id", "user"),
+    ("status", "status"),
+    ("end_time", "end"),
+    ("run_id", "id"),
+)
 
 #: How the runs of the searched experiments and lifecycle stages are named, for sets that
 #: read the runs table itself (``r`` stands for the alias the caller gives).

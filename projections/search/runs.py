@@ -26,7 +26,7 @@ from trackledger.projections.search.compile import (
     missing_last,
     too_many_keys,
 )
-from trackledger.projections.search.drivers import PG_VALUE_PREFIX, Driver
+from trackledger.projections.search.drivers import PG_VALUE_PREFIX, RUN_ORDER_COLUMNS, Driver
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.parser import parse_filter, parse_order_by
 from trackledger.projections.search.plan import set_sql
@@ -71,6 +71,9 @@ _ORDER_ATTRIBUTES = {
     "Created": "r.start_time",
     "end_time": "r.end_time",
 }
+#: Order columns with an index of their own on the runs (``schema.RUN_ORDER_COLUMNS``).
+_INDEXED_ORDER = {f"r.{column}" for column, _ in RUN_ORDER_COLUMNS}
+_NULLABLE_ORDER = ("r.end_time", "r.user_id")
 _DATASET_COLUMNS = {"name": "d.name", "digest": "d.digest", "context": "d.context"}
 _STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL"}
 _NUMERIC_OPS = {"=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN", "IS NULL", "IS NOT NULL"}
@@ -209,7 +212,7 @@ def _order(key: OrderKey, joins: _Joins, b: SqlBuilder) -> list[str]:
         ordered = b.text_order(column) if text else column
         # Only these can be NULL on a run; a flag on the others would only stop an index
         # from serving the order.
-        nullable = [missing_last(column)] if column in ("r.end_time", "r.user_id") else []
+        nullable = [missing_last(column)] if column in _NULLABLE_ORDER else []
         return [*nullable, f"{ordered} {direction}"]
     raise FilterError(
         f"invalid order_by key; order by metrics, params, tags or one of "
@@ -268,9 +271,7 @@ class _Query:
         b = self.b
         join_sql = self.joins.sql(b)
         conditions = [extra()] if extra is not None else []
-        conditions.append(
-            run_scope(b, self.experiment_ids, self.stages, indexed=not self.driven)
-        )
+        conditions.append(run_scope(b, self.experiment_ids, self.stages, indexed=not self.driven))
         if self.expr is not None:
             tree = compile_tree(self.expr, lambda c: _comparison(c, self.joins, b))
             conditions.append(
@@ -385,10 +386,19 @@ def fits_driven(filter_text: str | None, order_by: list[str]) -> bool:
 def walk_window(order_by: list[str]) -> bool:
     """Whether a search in this order can first look at a window of runs (``window`` of
     ``compile_run_search``): an order by start time alone, or one whose first key is a
-    metric, param or tag."""
+    metric, param or tag, or a run attribute with an index of its own."""
     if time_ordered(order_by) is not None:
         return True
-    return parse_order_by(order_by[0]).field.entity in _DRIVERS
+    first = parse_order_by(order_by[0]).field
+    return first.entity in _DRIVERS or _indexed_attribute(first) is not None
+
+
+def _indexed_attribute(field: Field) -> str | None:
+    """The runs column of an order key that has its own index (``RUN_ORDER_COLUMNS``)."""
+    if field.entity != "attribute":
+        return None
+    column = _ORDER_ATTRIBUTES.get(field.key)
+    return column if column in _INDEXED_ORDER else None
 
 
 def time_ordered(order_by: list[str]) -> bool | None:
@@ -444,7 +454,8 @@ def compile_run_search(
             f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
         )
     ascending = time_ordered(order_by)
-    assert ascending is not None, "a window needs an order by start time alone"
+    if ascending is None:
+        return _attribute_window(q, window, limit, offset)
 
     def newest() -> str:
         # The window's edge: the start time of its last run, found by one index probe.
@@ -461,6 +472,39 @@ def compile_run_search(
 
     return (
         f"SELECT r.run_id FROM runs r{q.where(newest, pinned=True)} ORDER BY {q.order(keys)} "
+        f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
+    )
+
+
+def _attribute_window(q: _Query, window: int, limit: int, offset: int) -> str:
+    """A walk in the order of an indexed run attribute (``_indexed_attribute``) that looks
+    only at the runs whose value is among the scope's first ``window`` values in that order
+    (ties included), read from the attribute's index. Runs without a value sort last in
+    either direction, so they are never in the window; every run outside it sorts after
+    every run in it, and a window holding a page holds exactly that page."""
+    b, first = q.b, q.keys[0]
+    column = _indexed_attribute(first.field)
+    assert column is not None, "a window needs an order key with an index"
+    direction, past = ("ASC", "<=") if first.ascending else ("DESC", ">=")
+    ordered = b.text_order(column) if column != "r.end_time" else column
+    edge_column = ordered.replace("r.", "w.", 1)
+
+    def within() -> str:
+        scope = run_scope(b, q.experiment_ids, q.stages, "w")
+        # user_id and end_time may be missing (sorted last by a flag, ``_order``); a run
+        # always has a name, a status and an id.
+        valued = f" AND w.{column[2:]} IS NOT NULL" if column in _NULLABLE_ORDER else ""
+        edge = (
+            f"SELECT {edge_column} FROM runs w WHERE {scope}{valued} "
+            f"ORDER BY {edge_column} {direction} LIMIT 1 OFFSET {b.param(window - 1)}"
+        )
+        return f"{ordered} {past} ({edge})"
+
+    where = q.where(within, pinned=True)
+    # Every run of the window has a value: the order needs no missing-last flag.
+    order = ", ".join(p for p in (f"{ordered} {direction}", q.order(q.keys[1:])) if p)
+    return (
+        f"SELECT r.run_id FROM runs r{where} ORDER BY {order} "
         f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
 

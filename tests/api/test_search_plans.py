@@ -61,6 +61,10 @@ ORDERS: list[list[str]] = [
     ["MAX(metrics.m) ASC", "params.p DESC"],
     ["tags.team DESC", "metrics.m ASC"],
     ["attributes.run_name DESC"],
+    ["attributes.user_id DESC", "metrics.m ASC"],
+    ["end_time"],
+    ["status DESC"],
+    ["run_id DESC"],
 ]
 
 
@@ -73,9 +77,14 @@ async def _seed(backend: Backend) -> int:
                 experiment_id=made.experiment_id,
                 run_name=f"run-{i:02d}",
                 start_time=1_000_000 + (i % 45),  # ties on start time
+                user_id=f"u{i % 4}" if i % 5 else None,
             )
         )
         assert isinstance(run, CreatedRun)
+        if i % 3 == 0:  # ended, with ties on end time; the others still RUNNING
+            status = "FINISHED" if i % 2 else "FAILED"
+            end = c.UpdateRun(run_id=run.event.run_id, status=status, end_time=2_000_000 + i % 7)
+            await backend.store.execute(end)
         metrics = [c.MetricIn("m", ((i * 37) % 11) / 10, 1, s) for s in range(i % 3 + 1)]
         metrics.append(c.MetricIn("m", (i % 7) / 10, 2, 5))
         if i % 4 == 0:
@@ -160,9 +169,13 @@ async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backe
     assert disjoint is not None and disjoint.estimate == 0
     # An infix LIKE is counted only when asked (counting it reads the key's whole range).
     infix = "attributes.run_name LIKE '%-07'"
-    assert await backend.reads._driving_set(  # type: ignore[attr-defined]
-        infix, [exp], ("active",), scans=False
-    ) is None or backend.kind != "sqlite"
+    assert (
+        await backend.reads._driving_set(  # type: ignore[attr-defined]
+            infix, [exp], ("active",), scans=False
+        )
+        is None
+        or backend.kind != "sqlite"
+    )
     counted = await backend.reads._driving_set(  # type: ignore[attr-defined]
         infix, [exp], ("active",), scans=True
     )
