@@ -23,6 +23,7 @@ from trackledger.projections.search import (
     parse_filter,
 )
 from trackledger.projections.search.drivers import drivers_of
+from trackledger.projections.search.groups import group_key, group_size_sql
 from trackledger.projections.search.plan import (
     Chosen,
     choose,
@@ -32,6 +33,7 @@ from trackledger.projections.search.plan import (
     worth_driving,
 )
 from trackledger.projections.search.runs import (
+    compile_group_walk,
     fits_driven,
     run_scope,
     time_ordered,
@@ -59,6 +61,9 @@ _CHUNK = 5000  # ids per IN list, under every backend's limit on bound parameter
 #: Runs a newest-first search looks at before it falls back to searching everything: a
 #: miss costs a scan of this many runs, a hit saves sorting every match.
 _WINDOW = 2000
+#: Runs a walk of the first group of a key order (``search/groups.py``) looks at, newest
+#: first, before it gives up: a miss costs a walk of this many runs.
+_GROUP_SPAN = 20_000
 _tags_decoder = msgspec.msgpack.Decoder(list[tuple[str, str]])
 
 
@@ -290,7 +295,11 @@ class SqlReadModel:
         ids: list[str] | None = None
         if worth_driving(driver):
             ids = await page(None, driver)
-        elif filter_text and walk_window(order_by):
+        else:
+            ids = await self._group_page(
+                filter_text, order_by, experiment_ids, stages, max_results, offset
+            )
+        if ids is None and filter_text and walk_window(order_by):
             # The page usually lies among the first runs in its order: test those first
             # rather than every match (a plan that sorts them all).
             window = max(_WINDOW, 4 * (offset + max_results + 1))
@@ -304,7 +313,7 @@ class SqlReadModel:
                 # the filtered scans too now that a full walk is the alternative.
                 driver = await self._driving_set(filter_text, experiment_ids, stages, scans=True)
                 ids = await page(None, driver) if driver is not None else None
-        elif filter_text:
+        elif ids is None and filter_text:
             driver = await self._driving_set(filter_text, experiment_ids, stages, scans=True)
             if worth_driving(driver):
                 ids = await page(None, driver)
@@ -342,6 +351,40 @@ class SqlReadModel:
             rows = await self._fetchall(count_sql(b, chosen, scope), b.params)
             chosen = Chosen(chosen.driver, int(rows[0][0]))
         return chosen
+
+    async def _group_page(
+        self,
+        filter_text: str | None,
+        order_by: list[str],
+        experiment_ids: list[int],
+        stages: tuple[str, ...],
+        max_results: int,
+        offset: int,
+    ) -> list[str] | None:
+        """For an order by one param or tag whose first value more than ``_WINDOW`` runs
+        share (a window would read them all), the page from those runs walked newest
+        first (``search/groups.py``); None when there is no such group or it does not
+        hold a full page."""
+        key = group_key(order_by)
+        if key is None:
+            return None
+        b = SqlBuilder(self._dialect)
+        rows = await self._fetchall(group_size_sql(b, key, _WINDOW + 1), b.params)
+        if int(rows[0][0]) <= _WINDOW:
+            return None
+        b = SqlBuilder(self._dialect)
+        sql = compile_group_walk(
+            b,
+            filter_text=filter_text,
+            order_by=order_by,
+            experiment_ids=experiment_ids,
+            stages=stages,
+            limit=max_results + 1,
+            offset=offset,
+            span=max(_GROUP_SPAN, 4 * (offset + max_results + 1)),
+        )
+        ids = [row[0] for row in await self._fetchall(sql, b.params)]
+        return ids if len(ids) > max_results else None
 
     async def _scope_exceeds(
         self, experiment_ids: list[int], stages: tuple[str, ...], count: int

@@ -28,6 +28,7 @@ from trackledger.projections.search.compile import (
 )
 from trackledger.projections.search.drivers import PG_VALUE_PREFIX, RUN_ORDER_COLUMNS, Driver
 from trackledger.projections.search.errors import FilterError
+from trackledger.projections.search.groups import group_key, in_first_group
 from trackledger.projections.search.parser import parse_filter, parse_order_by
 from trackledger.projections.search.plan import set_sql
 from trackledger.projections.search.sql import SqlBuilder
@@ -36,6 +37,7 @@ __all__ = [
     "MAX_KEYS",
     "MAX_ORDER_BY",
     "check_order_by",
+    "compile_group_walk",
     "compile_run_search",
     "fits_driven",
     "run_scope",
@@ -456,22 +458,52 @@ def compile_run_search(
     ascending = time_ordered(order_by)
     if ascending is None:
         return _attribute_window(q, window, limit, offset)
-
-    def newest() -> str:
-        # The window's edge: the start time of its last run, found by one index probe.
-        # Every run at or before it in the page's order is in the window (ties included),
-        # so the window is a prefix of the order and the page's runs scan in index order.
-        direction, past, compare = (
-            ("ASC", 2**63 - 1, "<=") if ascending else ("DESC", -(2**63), ">=")
-        )
-        return (
-            f"r.start_time {compare} COALESCE((SELECT w.start_time FROM runs w "
-            f"WHERE {run_scope(b, experiment_ids, stages, 'w')} ORDER BY w.start_time {direction} "
-            f"LIMIT 1 OFFSET {b.param(window - 1)}), {past})"
-        )
-
     return (
-        f"SELECT r.run_id FROM runs r{q.where(newest, pinned=True)} ORDER BY {q.order(keys)} "
+        f"SELECT r.run_id FROM runs r{q.where(lambda: _newest(q, window, ascending), pinned=True)} "
+        f"ORDER BY {q.order(keys)} LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
+    )
+
+
+def _newest(q: _Query, window: int, ascending: bool = False) -> str:
+    """The runs among the scope's first ``window`` in start-time order. The edge is the
+    start time of the window's last run, found by one index probe; every run at or before
+    it in that order is in the window (ties included), so the window is a prefix of the
+    order and its runs scan in index order."""
+    b = q.b
+    direction, past, compare = ("ASC", 2**63 - 1, "<=") if ascending else ("DESC", -(2**63), ">=")
+    return (
+        f"r.start_time {compare} COALESCE((SELECT w.start_time FROM runs w "
+        f"WHERE {run_scope(b, q.experiment_ids, q.stages, 'w')} ORDER BY w.start_time {direction} "
+        f"LIMIT 1 OFFSET {b.param(window - 1)}), {past})"
+    )
+
+
+def compile_group_walk(
+    b: SqlBuilder,
+    *,
+    filter_text: str | None,
+    order_by: list[str],
+    experiment_ids: list[int],
+    stages: tuple[str, ...],
+    limit: int,
+    offset: int,
+    span: int,
+) -> str:
+    """SQL selecting one page of a search ordered by a single param or tag (``groups.py``)
+    from the runs holding the key's first value, walked newest first among the scope's
+    newest ``span`` runs. Those runs come first in the order, in this order among
+    themselves: when the walk finds a full page (plus one), it is exactly the page."""
+    check_order_by(order_by)
+    key = group_key(order_by)
+    assert key is not None, "a group walk needs an order by one param or tag"
+    q = _Query(b, parse_filter(filter_text), [key], experiment_ids, stages)
+    table = _DRIVERS[key.field.entity]
+    # SQLite reads CROSS JOIN as "this table first": the runs, newest first.
+    join = "CROSS JOIN" if b.dialect == "sqlite" else "JOIN"
+    grouped = f" {join} {table} o ON o.run_id = r.run_id AND {in_first_group(b, key, 'o')}"
+    where = q.where(lambda: _newest(q, span), pinned=True)
+    return (
+        f"SELECT r.run_id FROM runs r{grouped}{where} ORDER BY r.start_time DESC, r.run_id ASC "
         f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
 

@@ -18,6 +18,7 @@ from trackledger.services.backends import Backend
 RUNS = 60
 
 FILTERS = [
+    "",
     "params.p = 'v3'",
     "params.p IN ('v1', 'v4') AND metrics.m > 0.3",
     "params.lr < 0.03",
@@ -65,6 +66,8 @@ ORDERS: list[list[str]] = [
     ["end_time"],
     ["status DESC"],
     ["run_id DESC"],
+    ["params.p ASC"],
+    ["tags.team"],
 ]
 
 
@@ -138,6 +141,9 @@ async def test_every_plan_gives_the_same_pages(backend: Backend, monkeypatch) ->
     with monkeypatch.context() as m:
         # Small windows: the first runs in the page's order hold some pages, not others.
         m.setattr(sql_reads, "_WINDOW", 5)
+        # Groups of more than 5 runs sharing a key's first value are walked newest first
+        # (all of them: a group of 10 holds a page of 7).
+        m.setattr(sql_reads, "_GROUP_SPAN", 10**6)
         m.setattr(sql_reads, "choose", lambda driver, counts: None)
         for filter_ in FILTERS:
             for order_by in ORDERS:
