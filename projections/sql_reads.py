@@ -35,6 +35,7 @@ from trackledger.projections.search.plan import (
 from trackledger.projections.search.runs import (
     compile_group_walk,
     fits_driven,
+    key_window,
     run_scope,
     time_ordered,
     walk_window,
@@ -61,6 +62,10 @@ _CHUNK = 5000  # ids per IN list, under every backend's limit on bound parameter
 #: Runs a newest-first search looks at before it falls back to searching everything: a
 #: miss costs a scan of this many runs, a hit saves sorting every match.
 _WINDOW = 2000
+#: The largest second window (``search_runs``), by whether it is counted in values of a
+#: metric, param or tag (each a probe of the run and its filter's keys) or in runs of an
+#: index of the runs (cheaper per run).
+_WIDER_MAX = {True: 8_000, False: 20_000}
 #: Runs a walk of the first group of a key order (``search/groups.py``) looks at, newest
 #: first, before it gives up: a miss costs a walk of this many runs.
 _GROUP_SPAN = 20_000
@@ -302,8 +307,16 @@ class SqlReadModel:
         if ids is None and filter_text and walk_window(order_by):
             # The page usually lies among the first runs in its order: test those first
             # rather than every match (a plan that sorts them all).
-            window = max(_WINDOW, 4 * (offset + max_results + 1))
+            need = offset + max_results + 1
+            window = max(_WINDOW, 4 * need)
             ids = await page(window)
+            if len(ids) <= max_results and ids:
+                # Some matches, not a page: a window as many times larger as the page
+                # needs (and half again) holds it at the same rate, if it is not too big.
+                wider = window * need * 3 // (2 * (offset + len(ids)))
+                if wider <= _WIDER_MAX[key_window(order_by)]:
+                    window = wider
+                    ids = await page(window)
             if len(ids) <= max_results and (
                 time_ordered(order_by) is None
                 or await self._scope_exceeds(experiment_ids, stages, window)

@@ -40,6 +40,7 @@ __all__ = [
     "compile_group_walk",
     "compile_run_search",
     "fits_driven",
+    "key_window",
     "run_scope",
     "time_ordered",
     "walk_window",
@@ -393,6 +394,12 @@ def walk_window(order_by: list[str]) -> bool:
         return True
     first = parse_order_by(order_by[0]).field
     return first.entity in _DRIVERS or _indexed_attribute(first) is not None
+
+
+def key_window(order_by: list[str]) -> bool:
+    """Whether the window is counted in values of a metric, param or tag (each a probe
+    of its run and of the filter's keys), not in runs of an index of the runs."""
+    return bool(order_by) and parse_order_by(order_by[0]).field.entity in _DRIVERS
 
 
 def _indexed_attribute(field: Field) -> str | None:
