@@ -65,6 +65,21 @@ class DriverLeaf(msgspec.Struct, frozen=True):
             return _negated_sql(b, self.comparison, scope)
         return _leaf_sql(b, self.comparison, scope)
 
+    def bound(self, b: SqlBuilder) -> str | None:
+        """For a set of the runs that lack a key (IS NULL, NOT IS NOT NULL), a cheap
+        upper bound on its size: every run of the store less the runs that have the key
+        (two index counts; a count of the set itself tests every run of the scope).
+        None for other sets."""
+        c = self.comparison
+        missing = "IS NOT NULL" if self.negated else "IS NULL"
+        if c.op != missing or not _keyed(c):
+            return None
+        table, key, live = _key_table(c)
+        return (
+            f"(SELECT count(*) FROM runs) - "
+            f"(SELECT count(*) FROM {table} k WHERE k.key = {b.param(key)}{live})"
+        )
+
     def scan(self, dialect: str) -> bool:
         """Whether counting the set may read far more than it holds: the scope's runs
         tested one by one (IS NULL, whose set is the runs without the key; a comparison
@@ -232,17 +247,21 @@ def _leaf_sql(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
 
 def _missing(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
     """IS NULL: the scope's runs that lack the key (a live tag, for tags)."""
-    field = c.field
-    if field.entity == "metric":
-        table, key, live = "latest_metrics", field.key, ""
-    else:
-        table = "params" if field.entity == "parameter" else "run_tags"
-        key = field.key if field.entity in ("parameter", "tag") else "mlflow.runName"
-        live = " AND k.value IS NOT NULL" if table == "run_tags" else ""
+    table, key, live = _key_table(c)
     return (
         f"SELECT s.run_id AS run_id FROM runs s WHERE {scope(b, 's')} AND NOT EXISTS "
         f"(SELECT 1 FROM {table} k WHERE k.run_id = s.run_id AND k.key = {b.param(key)}{live})"
     )
+
+
+def _key_table(c: Comparison) -> tuple[str, str, str]:
+    """(table, key, condition for a live row on ``k``) of a keyed comparison."""
+    field = c.field
+    if field.entity == "metric":
+        return "latest_metrics", field.key, ""
+    table = "params" if field.entity == "parameter" else "run_tags"
+    key = field.key if field.entity in ("parameter", "tag") else "mlflow.runName"
+    return table, key, " AND k.value IS NOT NULL" if table == "run_tags" else ""
 
 
 def _negated_scan(c: Comparison, dialect: str) -> bool:

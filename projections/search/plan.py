@@ -65,14 +65,26 @@ def probe_sql(b: SqlBuilder, driver: Driver, scope: Scope, *, scans: bool) -> st
     count reads the key's whole range when few runs match) are left out and count as
     larger than the cap."""
     counts = [
-        f"(SELECT count(*) FROM ({leaf.sql(b, scope)} LIMIT {b.param(PROBE_CAP + 1)}) c{i})"
-        if scans or not leaf.scan(b.dialect)
-        else str(PROBE_CAP + 1)
+        _count(b, leaf, scope, i) if scans or not leaf.scan(b.dialect) else str(PROBE_CAP + 1)
         for i, leaf in enumerate(leaves_of(driver))
     ]
     if all(c == str(PROBE_CAP + 1) for c in counts):
         return None
     return "SELECT " + ", ".join(counts)
+
+
+def _count(b: SqlBuilder, leaf: DriverLeaf, scope: Scope, i: int) -> str:
+    """A leaf's set size, up to the cap; for the runs that lack a key, its cheap bound
+    (``DriverLeaf.bound``) when that is under the cap, the count itself otherwise."""
+    count = f"(SELECT count(*) FROM ({leaf.sql(b, scope)} LIMIT {b.param(PROBE_CAP + 1)}) c{i})"
+    bound = leaf.bound(b)
+    if bound is None:
+        return count
+    cap = int(PROBE_CAP)
+    return (
+        f"(SELECT CASE WHEN n < 0 THEN 0 WHEN n <= {cap} THEN n ELSE {count} END "
+        f"FROM (SELECT {bound} AS n) n{i})"
+    )
 
 
 def choose(driver: Driver, counts: list[int]) -> Chosen | None:

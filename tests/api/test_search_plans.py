@@ -173,6 +173,12 @@ async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backe
             "params.p = 'v1' AND params.p = 'v2'", [exp], ("active",), scans=True
         )
     assert disjoint is not None and disjoint.estimate == 0
+    # The runs without a key: bounded by the store's runs less those with the key (here
+    # the exact count).
+    without = await backend.reads._driving_set(  # type: ignore[attr-defined]
+        "tags.team IS NULL", [exp], ("active",), scans=True
+    )
+    assert without is not None and without.estimate == 7
     # An infix LIKE is counted only when asked (counting it reads the key's whole range).
     infix = "attributes.run_name LIKE '%-07'"
     assert (
