@@ -68,6 +68,7 @@ ORDERS: list[list[str]] = [
     ["run_id DESC"],
     ["params.p ASC"],
     ["tags.team"],
+    ["metrics.nan ASC"],
 ]
 
 
