@@ -269,9 +269,11 @@ class SqlReadModel:
     ) -> Page:
         stages = VIEW_STAGES[view_type]
 
-        async def page(window: int | None, driver: Chosen | None = None) -> list[str]:
-            if driver is not None and not fits_driven(filter_text, order_by):
-                driver = None  # the walk reads the first order key from its own index
+        async def page(
+            window: int | None, driver: Chosen | None = None, *, scan: bool = False
+        ) -> list[str]:
+            if (driver is not None or scan) and not fits_driven(filter_text, order_by):
+                driver, scan = None, False  # the walk reads the first key from its index
             b = SqlBuilder(self._dialect)
             sql = compile_run_search(
                 b,
@@ -283,6 +285,7 @@ class SqlReadModel:
                 offset=offset,
                 window=window,
                 driver=driver.driver if driver else None,
+                scan=scan,
             )
             return [row[0] for row in await self._fetchall(sql, b.params)]
 
@@ -325,7 +328,11 @@ class SqlReadModel:
                 # the sets' sizes let on. Read a driving set where there is one, counting
                 # the filtered scans too now that a full walk is the alternative.
                 driver = await self._driving_set(filter_text, experiment_ids, stages, scans=True)
-                ids = await page(None, driver) if driver is not None else None
+                # No set either: in a key's order, a walk would read every value one
+                # probe at a time; testing the scope's runs and sorting the few matches
+                # costs less.
+                keyed = key_window(order_by)
+                ids = await page(None, driver, scan=keyed) if driver or keyed else None
         elif ids is None and filter_text:
             driver = await self._driving_set(filter_text, experiment_ids, stages, scans=True)
             if worth_driving(driver):

@@ -437,11 +437,14 @@ def compile_run_search(
     offset: int,
     window: int | None = None,
     driver: Driver | None = None,
+    scan: bool = False,
 ) -> str:
     """SQL selecting the run ids of one page, in MLflow's order; parameters land in ``b``.
 
     With ``driver`` (a driving set of the filter, see ``plan.py``), only the runs of that
-    set are tested and their matches sorted.
+    set are tested and their matches sorted; with ``scan``, every run of the scope is
+    (rather than walking a metric's, param's or tag's values in order: cheaper when few
+    runs match, as the walk then reads every value too, one probe of its run at a time).
 
     With ``window`` (see ``walk_window``), only the first ``window`` runs of the scope in
     the page's order are searched, or for a first key on a metric, param or tag the runs
@@ -452,7 +455,7 @@ def compile_run_search(
     keys = [parse_order_by(clause) for clause in order_by]
     _reject_duplicate_keys(keys, order_by)
     q = _Query(b, parse_filter(filter_text), keys, experiment_ids, stages)
-    if driver is not None:
+    if driver is not None or scan:
         return _driven(q, driver, limit, offset)
     for key in keys[1:] if keys and keys[0].field.entity in _DRIVERS else keys:
         if key.field.entity in _DRIVERS:
@@ -552,9 +555,10 @@ def _attribute_window(q: _Query, window: int, limit: int, offset: int) -> str:
     )
 
 
-def _driven(q: _Query, driver: Driver, limit: int, offset: int) -> str:
+def _driven(q: _Query, driver: Driver | None, limit: int, offset: int) -> str:
+    """The matches among a driving set's runs (or, without one, the scope's), sorted."""
     b = q.b
-    q.driven = True
+    q.driven = driver is not None
     for key in q.keys:
         if key.field.entity in _DRIVERS:
             q.joins.alias(key.field.entity, key.field.key, key.field, "order_by clause")
@@ -563,13 +567,15 @@ def _driven(q: _Query, driver: Driver, limit: int, offset: int) -> str:
         return run_scope(b, q.experiment_ids, q.stages, alias)
 
     def members() -> str:
+        assert driver is not None
         ids = set_sql(b, driver, scope)
         # PostgreSQL: the set as an array computed once, so the runs are fetched by their
         # key whatever the planner guesses of the set's size.
         return f"r.run_id IN ({ids})" if b.dialect == "sqlite" else f"r.run_id = ANY(ARRAY({ids}))"
 
     return (
-        f"SELECT r.run_id FROM runs r{q.where(members, pinned=True)} ORDER BY {q.order(q.keys)} "
+        f"SELECT r.run_id FROM runs r{q.where(members if driver else None, pinned=True)} "
+        f"ORDER BY {q.order(q.keys)} "
         f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
 
