@@ -30,19 +30,18 @@ def group_key(order_by: list[str]) -> OrderKey | None:
 
 
 def _first_value(b: SqlBuilder, key: OrderKey) -> str:
-    """A scalar subquery: the key's first value in the order, over every run."""
+    """A scalar subquery: the key's first value in the order, over every run (on
+    PostgreSQL its first characters, as the value index holds them: ``in_first_group``)."""
     table, live = _TABLES[key.field.entity], _live(key)
     direction = "ASC" if key.ascending else "DESC"
-    if b.dialect == "postgres":
-        # The order PostgreSQL's value index holds (see ``runs._segments``).
-        head = f'left(f.value, {PG_VALUE_PREFIX}) COLLATE "C"'
-        order = f'{head} {direction}, f.value COLLATE "C" {direction}'
-    else:
-        order = f"f.value {direction}"
+    value = _PG_HEAD.format(a="f") if b.dialect == "postgres" else "f.value"
     return (
-        f"(SELECT f.value FROM {table} f WHERE f.key = {b.param(key.field.key)}"
-        f"{live.format(a='f')} ORDER BY {order} LIMIT 1)"
+        f"(SELECT {value} FROM {table} f WHERE f.key = {b.param(key.field.key)}"
+        f"{live.format(a='f')} ORDER BY {value} {direction} LIMIT 1)"
     )
+
+
+_PG_HEAD = f'left({{a}}.value, {PG_VALUE_PREFIX}) COLLATE "C"'
 
 
 def _live(key: OrderKey) -> str:
@@ -51,23 +50,21 @@ def _live(key: OrderKey) -> str:
 
 def in_first_group(b: SqlBuilder, key: OrderKey, alias: str) -> str:
     """Conditions on ``alias`` (the key's table, joined on the run): the run's value of the
-    key is its first value."""
+    key is its first value. On PostgreSQL, whose value index holds the first
+    ``PG_VALUE_PREFIX`` characters: the run's value starts with the first of those, when
+    that is shorter than the prefix (so it is the whole value: the group is one value)."""
+    head = f"{alias}.key = {b.param(key.field.key)}{_live(key).format(a=alias)}"
+    if b.dialect != "postgres":
+        return f"{head} AND {alias}.value = {_first_value(b, key)}"
+    first = _first_value(b, key)
+    short = _first_value(b, key)
     return (
-        f"{alias}.key = {b.param(key.field.key)}{_live(key).format(a=alias)} "
-        f"AND {alias}.value = {_first_value(b, key)}"
+        f"{head} AND {_PG_HEAD.format(a=alias)} = {first} AND length({short}) < {PG_VALUE_PREFIX}"
     )
 
 
 def group_size_sql(b: SqlBuilder, key: OrderKey, cap: int) -> str:
     """How many runs (of every experiment) hold the key's first value, counted up to ``cap``."""
     table = _TABLES[key.field.entity]
-    condition = in_first_group(b, key, "g")
-    if b.dialect == "postgres":
-        # Said of the value's first characters too, so the value index reads the group.
-        first = _first_value(b, key)
-        condition += (
-            f' AND left(g.value, {PG_VALUE_PREFIX}) COLLATE "C" = '
-            f'left({first}, {PG_VALUE_PREFIX}) COLLATE "C"'
-        )
-    inner = f"SELECT 1 FROM {table} g WHERE {condition} LIMIT {b.param(cap)}"
+    inner = f"SELECT 1 FROM {table} g WHERE {in_first_group(b, key, 'g')} LIMIT {b.param(cap)}"
     return f"SELECT count(*) FROM ({inner}) c"

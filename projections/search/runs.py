@@ -512,12 +512,29 @@ def compile_group_walk(
     assert key is not None, "a group walk needs an order by one param or tag"
     q = _Query(b, parse_filter(filter_text), [key], experiment_ids, stages)
     table = _DRIVERS[key.field.entity]
-    # SQLite reads CROSS JOIN as "this table first": the runs, newest first.
-    join = "CROSS JOIN" if b.dialect == "sqlite" else "JOIN"
-    grouped = f" {join} {table} o ON o.run_id = r.run_id AND {in_first_group(b, key, 'o')}"
-    where = q.where(lambda: _newest(q, span), pinned=True)
+    if b.dialect == "sqlite":
+        # SQLite reads CROSS JOIN as "this table first": the runs, newest first.
+        grouped = f" CROSS JOIN {table} o ON o.run_id = r.run_id AND {in_first_group(b, key, 'o')}"
+        where = q.where(lambda: _newest(q, span), pinned=True)
+        return (
+            f"SELECT r.run_id FROM runs r{grouped}{where} "
+            f"ORDER BY r.start_time DESC, r.run_id ASC "
+            f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
+        )
+    # PostgreSQL drove a join from the group's rows or from a filter's key (it cannot tell
+    # how many runs they hold) and sorted them all. The runs, newest first, come from a
+    # subquery it keeps whole (OFFSET 0), testing the group by a scalar subquery per run
+    # (never turned into a join); the filter's joins follow, in that order.
+    member = f"SELECT 1 FROM {table} o WHERE o.run_id = r.run_id AND "
+    newest = _newest(q, span)
+    scope = run_scope(b, q.experiment_ids, q.stages)
+    runs = (
+        f"(SELECT * FROM runs r WHERE {newest} AND {scope} "
+        f"AND ({member}{in_first_group(b, key, 'o')}) = 1 "
+        f"ORDER BY r.start_time DESC, r.run_id ASC OFFSET 0) r"
+    )
     return (
-        f"SELECT r.run_id FROM runs r{grouped}{where} ORDER BY r.start_time DESC, r.run_id ASC "
+        f"SELECT r.run_id FROM {runs}{q.where()} ORDER BY r.start_time DESC, r.run_id ASC "
         f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
 
