@@ -54,3 +54,28 @@ async def _inserts_reported(backend, table: str, rows: int) -> None:
                 return
             assert time.monotonic() < deadline, f"{table}: {inserted} inserts reported"
             await asyncio.sleep(0.1)
+
+
+async def test_tables_past_the_insert_threshold_are_vacuumed(backend, store_uri) -> None:
+    """With autovacuum off, a table that took more inserted rows than its threshold (1,000
+    and a fifth of its rows) is vacuumed, so its index-only scans stop reading its rows."""
+    if backend.kind != "postgres":
+        return
+    async with backend.pool.acquire() as conn:
+        if await conn.fetchval("SELECT current_setting('autovacuum')") == "on":
+            return
+    writer = await open_backend(store_uri)
+    try:
+        await asyncio.gather(
+            *(writer.store.execute(c.CreateRun(start_time=i)) for i in range(1600))
+        )
+    finally:
+        await writer.close()
+    await _inserts_reported(backend, "runs", 1600)
+    assert "runs" in await backend.refresh_statistics()
+    async with backend.pool.acquire() as conn:
+        vacuumed = await conn.fetchval(
+            "SELECT last_vacuum FROM pg_stat_user_tables "
+            "WHERE schemaname = current_schema() AND relname = 'runs'"
+        )
+    assert vacuumed is not None
