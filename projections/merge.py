@@ -322,6 +322,8 @@ class MetricSeries(NamedTuple):
     key: str
     history: list[tuple[str, str, int, int, float, int]]
     latest: tuple[str, str, float, int, int, int, float | None, float | None]
+    #: The block rows of ``history`` (``metric_blocks``), should every point be new.
+    blocks: list[tuple[Any, ...]]
 
     def latest_row(self, inserted: int) -> tuple[Any, ...]:
         return (*self.latest, inserted)
@@ -352,10 +354,20 @@ def metric_series(change: ch.AddMetrics) -> list[MetricSeries]:
         # Rows of one series differ from the step on: the largest is the latest by
         # (step, timestamp, value, is_nan).
         last = max(rows)
+        first = min(rows)
         finite = [r[4] for r in rows if not r[5]]
         low, high = (min(finite), max(finite)) if finite else (None, None)
         latest = (run_id, key, last[4], last[3], last[2], last[5], low, high)
-        out.append(MetricSeries(key, rows, latest))
+        block = first[2] >> BLOCK_SHIFT
+        if block == last[2] >> BLOCK_SHIFT:
+            # The usual batch: every point in one block, summed up from what is at hand.
+            times = [r[3] for r in rows]
+            counts = (len(finite), len(rows) - len(finite))
+            edges = (first[2], last[2], min(times), max(times), low, high)
+            blocks = [(run_id, key, block, *edges, *counts)]
+        else:
+            blocks = metric_blocks(rows)
+        out.append(MetricSeries(key, rows, latest, blocks))
     return out
 
 
@@ -445,7 +457,8 @@ def _merged(a: MetricSeries, b: MetricSeries) -> MetricSeries:
     low = min(lows) if lows else None
     high = max(highs) if highs else None
     latest = (last[0], last[1], last[2], last[3], last[4], last[5], low, high)
-    return MetricSeries(a.key, a.history + b.history, latest)
+    history = a.history + b.history
+    return MetricSeries(a.key, history, latest, metric_blocks(history))
 
 
 def _guarded(pos: int, value: object) -> int:

@@ -11,7 +11,6 @@ from trackledger.projections.merge import (
     BLOCK_COLUMNS,
     BLOCK_SHIFT,
     merge_series,
-    metric_blocks,
     metric_series,
     model_metric_rows,
     plan,
@@ -120,7 +119,7 @@ class PostgresProjector:
                 self._history, records=history, columns=_HISTORY_COLUMNS
             )
             await conn.execute(self._counted, *latest, [len(s.history) for s in series])
-            blocks = metric_blocks(history)
+            blocks = sorted(b for s in series for b in s.blocks)
             await conn.execute(self._blocks, *(list(c) for c in zip(*blocks, strict=True)))
         except asyncpg.UniqueViolationError:
             await conn.execute("ROLLBACK TO SAVEPOINT new_points; RELEASE SAVEPOINT new_points")

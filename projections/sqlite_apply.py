@@ -104,16 +104,17 @@ class SQLiteProjector:
         conn.execute("SAVEPOINT metrics")
         if self._insert(conn, self._sql.history, rows) == len(rows):
             inserted = [len(s.history) for s in series]
+            blocks = sorted(b for s in series for b in s.blocks)
         else:
             # Some points were already there: keep what is new, series by series.
             conn.execute("ROLLBACK TO metrics")
             new = [self._insert_new(conn, s.history) for s in series]
             inserted = [len(n) for n in new]
-            rows = [row for n in new for row in n]
+            blocks = metric_blocks([row for n in new for row in n])
         conn.execute("RELEASE metrics")
         latest = [s.latest_row(new) for s, new in zip(series, inserted, strict=True)]
         self._insert(conn, self._sql.latest, latest)
-        self._insert(conn, self._sql.block, metric_blocks(rows))
+        self._insert(conn, self._sql.block, blocks)
 
     def _insert_new(
         self, conn: sqlite3.Connection, rows: list[tuple[str, str, int, int, float, int]]
