@@ -7,14 +7,12 @@ import asyncpg
 from trackledger.eventlog.events import AnyEvent
 from trackledger.eventlog.postgres_sql import numbered
 from trackledger.projections import changes as ch
-from trackledger.projections.merge import (
-    BLOCK_COLUMNS,
+from trackledger.projections.merge import BLOCK_COLUMNS, plan, statements
+from trackledger.projections.metric_rows import (
     BLOCK_SHIFT,
     merge_series,
     metric_series,
     model_metric_rows,
-    plan,
-    statements,
 )
 
 __all__ = ["PostgresProjector"]

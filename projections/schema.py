@@ -207,7 +207,7 @@ def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> li
             is_nan {i} NOT NULL,
             PRIMARY KEY (run_id, key, step, timestamp, value, is_nan)
         ){w}""",
-        # Charts of long histories: each block of 64 steps summed up (merge.metric_blocks).
+        # Charts of long histories: each block of 64 steps summed up (metric_rows.metric_blocks).
         f"""CREATE TABLE IF NOT EXISTS metric_blocks{s} (
             run_id TEXT NOT NULL,
             key TEXT NOT NULL,

@@ -19,14 +19,13 @@ from typing import Any
 from trackledger.eventlog.events import AnyEvent
 from trackledger.eventlog.sqlite_sql import many_rows
 from trackledger.projections import changes as ch
-from trackledger.projections.merge import (
+from trackledger.projections.merge import plan, statements
+from trackledger.projections.metric_rows import (
     MetricSeries,
     merge_series,
     metric_blocks,
     metric_series,
     model_metric_rows,
-    plan,
-    statements,
 )
 
 __all__ = ["SQLiteProjector"]
