@@ -272,6 +272,8 @@ class SqlReadModel:
         async def page(
             window: int | None, driver: Chosen | None = None, *, scan: bool = False
         ) -> list[str]:
+            if driver is not None and driver.estimate == 0:
+                return []  # every match is in the set, and it is empty
             if (driver is not None or scan) and not fits_driven(filter_text, order_by):
                 driver, scan = None, False  # the walk reads the first key from its index
             b = SqlBuilder(self._dialect)

@@ -65,16 +65,20 @@ class DriverLeaf(msgspec.Struct, frozen=True):
             return _negated_sql(b, self.comparison, scope)
         return _leaf_sql(b, self.comparison, scope)
 
+    @property
+    def bounded(self) -> bool:
+        """Whether ``bound`` gives a bound: a set of the runs that lack a key."""
+        c = self.comparison
+        return c.op == ("IS NOT NULL" if self.negated else "IS NULL") and _keyed(c)
+
     def bound(self, b: SqlBuilder) -> str | None:
         """For a set of the runs that lack a key (IS NULL, NOT IS NOT NULL), a cheap
         upper bound on its size: every run of the store less the runs that have the key
         (two index counts; a count of the set itself tests every run of the scope).
         None for other sets."""
-        c = self.comparison
-        missing = "IS NOT NULL" if self.negated else "IS NULL"
-        if c.op != missing or not _keyed(c):
+        if not self.bounded:
             return None
-        table, key, live = _key_table(c)
+        table, key, live = _key_table(self.comparison)
         return (
             f"(SELECT count(*) FROM runs) - "
             f"(SELECT count(*) FROM {table} k WHERE k.key = {b.param(key)}{live})"

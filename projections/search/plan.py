@@ -65,7 +65,9 @@ def probe_sql(b: SqlBuilder, driver: Driver, scope: Scope, *, scans: bool) -> st
     count reads the key's whole range when few runs match) are left out and count as
     larger than the cap."""
     counts = [
-        _count(b, leaf, scope, i) if scans or not leaf.scan(b.dialect) else str(PROBE_CAP + 1)
+        _count(b, leaf, scope, i, scans=scans)
+        if scans or not leaf.scan(b.dialect) or leaf.bounded
+        else str(PROBE_CAP + 1)
         for i, leaf in enumerate(leaves_of(driver))
     ]
     if all(c == str(PROBE_CAP + 1) for c in counts):
@@ -73,16 +75,21 @@ def probe_sql(b: SqlBuilder, driver: Driver, scope: Scope, *, scans: bool) -> st
     return "SELECT " + ", ".join(counts)
 
 
-def _count(b: SqlBuilder, leaf: DriverLeaf, scope: Scope, i: int) -> str:
+def _count(b: SqlBuilder, leaf: DriverLeaf, scope: Scope, i: int, *, scans: bool) -> str:
     """A leaf's set size, up to the cap; for the runs that lack a key, its cheap bound
-    (``DriverLeaf.bound``) when that is under the cap, the count itself otherwise."""
-    count = f"(SELECT count(*) FROM ({leaf.sql(b, scope)} LIMIT {b.param(PROBE_CAP + 1)}) c{i})"
+    (``DriverLeaf.bound``) when that is under the cap, otherwise the count itself (with
+    ``scans``: it tests every run of the scope) or "larger than the cap"."""
+    cap = int(PROBE_CAP)
+    if leaf.bounded and not scans:
+        over = str(cap + 1)
+    else:
+        over = f"(SELECT count(*) FROM ({leaf.sql(b, scope)} LIMIT {b.param(cap + 1)}) c{i})"
+    # Parameters land in text order: the count (if any) comes before the bound.
     bound = leaf.bound(b)
     if bound is None:
-        return count
-    cap = int(PROBE_CAP)
+        return over
     return (
-        f"(SELECT CASE WHEN n < 0 THEN 0 WHEN n <= {cap} THEN n ELSE {count} END "
+        f"(SELECT CASE WHEN n < 0 THEN 0 WHEN n <= {cap} THEN n ELSE {over} END "
         f"FROM (SELECT {bound} AS n) n{i})"
     )
 

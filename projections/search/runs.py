@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from trackledger.eventlog.errors import InvalidInput
-from trackledger.projections.search.ast import Comparison, Expr, Field, OrderKey
+from trackledger.projections.search.ast import And, Comparison, Expr, Field, OrderKey
 from trackledger.projections.search.compile import (
     MAX_KEYS,
     check_expr,
@@ -275,11 +275,16 @@ class _Query:
         join_sql = self.joins.sql(b)
         conditions = [extra()] if extra is not None else []
         conditions.append(run_scope(b, self.experiment_ids, self.stages, indexed=not self.driven))
-        if self.expr is not None:
+        if self.expr is not None and pinned and b.dialect == "sqlite":
+            # One term per part of a top-level AND: SQLite tests each as soon as its
+            # tables are joined, so a run failing the first part costs no further probes.
+            parts = self.expr.parts if isinstance(self.expr, And) else (self.expr,)
+            for part in parts:
+                tree = compile_tree(part, lambda c: _comparison(c, self.joins, b))
+                conditions.append(f"({tree}) IS TRUE")
+        elif self.expr is not None:
             tree = compile_tree(self.expr, lambda c: _comparison(c, self.joins, b))
-            conditions.append(
-                f"({tree}) IS TRUE" if pinned and b.dialect == "sqlite" else f"({tree})"
-            )
+            conditions.append(f"({tree})")
         return f"{join_sql} WHERE {' AND '.join(conditions)}"
 
     def order(self, keys: list[OrderKey]) -> str:

@@ -6,6 +6,7 @@ walking a small window first."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -41,6 +42,10 @@ FILTERS = [
     "tags.team = 'rare' AND params.missing IS NULL",
     "params.lr >= 0.02 AND params.lr <= 0.04 AND tags.team != 'b'",
     "tags.team IS NULL",
+    "params.p IS NULL",
+    "params.p IS NULL AND tags.team = 'a'",
+    "params.p IS NULL OR tags.team = 'rare'",
+    "NOT params.lr IS NOT NULL OR metrics.m > 0.9",
     "metrics.nan IS NULL AND params.p = 'v2'",
     "attributes.end_time IS NULL AND params.q IS NULL AND attributes.status = 'RUNNING'",
     "attributes.run_id != 'x' AND tags.team IS NULL OR attributes.user_id IS NULL",
@@ -180,6 +185,32 @@ async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backe
         "tags.team IS NULL", [exp], ("active",), scans=True
     )
     assert without is not None and without.estimate == 7
+    # Every run has p: the bound says no run lacks it, so the search is answered empty
+    # from the counts, and a walk (which tests every run) is not needed to learn it.
+    for scans in (False, True):
+        nobody = await backend.reads._driving_set(  # type: ignore[attr-defined]
+            "params.p IS NULL AND metrics.m > 0", [exp], ("active",), scans=scans
+        )
+        assert nobody is not None and nobody.estimate == 0
+    compiled: list[object] = []
+    real = sql_reads.compile_run_search
+    with pytest.MonkeyPatch.context() as m:
+
+        def counted(b: SqlBuilder, **kwargs: Any) -> str:
+            compiled.append(kwargs)
+            return real(b, **kwargs)
+
+        m.setattr(sql_reads, "compile_run_search", counted)
+        page = await backend.reads.search_runs(
+            experiment_ids=[exp],
+            filter_text="params.p IS NULL",
+            order_by=["metrics.m DESC"],
+            view_type="ACTIVE_ONLY",
+            max_results=10,
+            offset=0,
+        )
+    assert page.items == [] and page.next_offset is None
+    assert len(compiled) == 1  # the filter's check, and no search
     # An infix LIKE is counted only when asked (counting it reads the key's whole range).
     infix = "attributes.run_name LIKE '%-07'"
     assert (
