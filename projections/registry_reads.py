@@ -8,12 +8,13 @@ is one index probe per stage (``model_versions_stage``), however many versions i
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
 from trackledger.eventlog.event_base import Tag
+from trackledger.projections.fetch import FetchAll
 from trackledger.projections.registry_views import ModelVersionView, RegisteredModelView
 from trackledger.projections.search.registry import compile_model_search, compile_version_search
 from trackledger.projections.search.sql import SqlBuilder
@@ -21,7 +22,6 @@ from trackledger.projections.views import Page
 
 __all__ = ["RegistryReads"]
 
-FetchAll = Callable[[str, Sequence[Any]], Awaitable[list[tuple[Any, ...]]]]
 Key = tuple[str, int]
 
 STAGES = ("None", "Staging", "Production", "Archived")

@@ -9,37 +9,20 @@ the rows of a page's runs are fetched table by table with ``IN`` lists.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import msgspec
 
 from trackledger.eventlog.events import DatasetInput, ModelOutput, Param, Tag
+from trackledger.projections.fetch import FetchAll
+from trackledger.projections.run_search import RunSearcher
 from trackledger.projections.search import (
     VIEW_STAGES,
     SqlBuilder,
     compile_experiment_search,
-    compile_run_search,
-    parse_filter,
 )
-from trackledger.projections.search.drivers import drivers_of
-from trackledger.projections.search.groups import group_key, group_size_sql
-from trackledger.projections.search.plan import (
-    Chosen,
-    choose,
-    count_sql,
-    needs_count,
-    probe_sql,
-    worth_driving,
-)
-from trackledger.projections.search.runs import (
-    compile_group_walk,
-    fits_driven,
-    key_window,
-    run_scope,
-    time_ordered,
-    walk_window,
-)
+from trackledger.projections.search.runs import run_search
 from trackledger.projections.sql_lookups import run_state
 from trackledger.projections.views import (
     ExperimentView,
@@ -54,21 +37,9 @@ from trackledger.projections.views import (
 
 __all__ = ["FetchAll", "SqlReadModel"]
 
-#: Run one query (``?`` placeholders) and return all its rows as tuples.
-FetchAll = Callable[[str, Sequence[Any]], Awaitable[list[tuple[Any, ...]]]]
 
 T = TypeVar("T")
 _CHUNK = 5000  # ids per IN list, under every backend's limit on bound parameters
-#: Runs a newest-first search looks at before it falls back to searching everything: a
-#: miss costs a scan of this many runs, a hit saves sorting every match.
-_WINDOW = 2000
-#: The largest second window (``search_runs``), by whether it is counted in values of a
-#: metric, param or tag (each a probe of the run and its filter's keys) or in runs of an
-#: index of the runs (cheaper per run).
-_WIDER_MAX = {True: 8_000, False: 20_000}
-#: Runs a walk of the first group of a key order (``search/groups.py``) looks at, newest
-#: first, before it gives up: a miss costs a walk of this many runs.
-_GROUP_SPAN = 20_000
 _tags_decoder = msgspec.msgpack.Decoder(list[tuple[str, str]])
 
 
@@ -84,6 +55,7 @@ class SqlReadModel:
     def __init__(self, fetchall: FetchAll, dialect: str) -> None:
         self._fetchall = fetchall
         self._dialect = dialect
+        self._runs = RunSearcher(fetchall, dialect)
 
     async def _grouped(
         self, sql: str, ids: Sequence[Any], build: Callable[[tuple[Any, ...]], T]
@@ -267,157 +239,18 @@ class SqlReadModel:
         max_results: int,
         offset: int,
     ) -> Page:
-        stages = VIEW_STAGES[view_type]
-
-        async def page(
-            window: int | None, driver: Chosen | None = None, *, scan: bool = False
-        ) -> list[str]:
-            if driver is not None and driver.estimate == 0:
-                return []  # every match is in the set, and it is empty
-            if (driver is not None or scan) and not fits_driven(filter_text, order_by):
-                driver, scan = None, False  # the walk reads the first key from its index
-            b = SqlBuilder(self._dialect)
-            sql = compile_run_search(
-                b,
-                filter_text=filter_text,
-                order_by=order_by,
-                experiment_ids=experiment_ids,
-                stages=stages,
-                limit=max_results + 1,
-                offset=offset,
-                window=window,
-                driver=driver.driver if driver else None,
-                scan=scan,
-            )
-            return [row[0] for row in await self._fetchall(sql, b.params)]
-
-        # Checks the filter and order_by (a bad one is refused before any query runs).
-        compile_run_search(
-            SqlBuilder(self._dialect),
+        search = run_search(
             filter_text=filter_text,
             order_by=order_by,
             experiment_ids=experiment_ids,
-            stages=stages,
+            stages=VIEW_STAGES[view_type],
             limit=max_results + 1,
             offset=offset,
         )
-        driver = await self._driving_set(filter_text, experiment_ids, stages, scans=False)
-        ids: list[str] | None = None
-        if worth_driving(driver):
-            ids = await page(None, driver)
-        else:
-            ids = await self._group_page(
-                filter_text, order_by, experiment_ids, stages, max_results, offset
-            )
-        if ids is None and filter_text and walk_window(order_by):
-            # The page usually lies among the first runs in its order: test those first
-            # rather than every match (a plan that sorts them all).
-            need = offset + max_results + 1
-            window = max(_WINDOW, 4 * need)
-            ids = await page(window)
-            if len(ids) <= max_results and ids:
-                # Some matches, not a page: a window as many times larger as the page
-                # needs (and half again) holds it at the same rate, if it is not too big.
-                wider = window * need * 3 // (2 * (offset + len(ids)))
-                if wider <= _WIDER_MAX[key_window(order_by)]:
-                    window = wider
-                    ids = await page(window)
-            if len(ids) <= max_results and (
-                time_ordered(order_by) is None
-                or await self._scope_exceeds(experiment_ids, stages, window)
-            ):
-                # The window did not hold the page: the matches are rarer (or later) than
-                # the sets' sizes let on. Read a driving set where there is one, counting
-                # the filtered scans too now that a full walk is the alternative.
-                driver = await self._driving_set(filter_text, experiment_ids, stages, scans=True)
-                # No set either: in a key's order, a walk would read every value one
-                # probe at a time; testing the scope's runs and sorting the few matches
-                # costs less.
-                keyed = key_window(order_by)
-                ids = await page(None, driver, scan=keyed) if driver or keyed else None
-        elif ids is None and filter_text:
-            driver = await self._driving_set(filter_text, experiment_ids, stages, scans=True)
-            if worth_driving(driver):
-                ids = await page(None, driver)
-        if ids is None:
-            ids = await page(None)
+        ids = await self._runs.run_ids(search)
         more = len(ids) > max_results
         runs = await self.runs_by_id(ids[:max_results])
         return Page(list(runs), offset + max_results if more else None)
-
-    async def _driving_set(
-        self,
-        filter_text: str | None,
-        experiment_ids: list[int],
-        stages: tuple[str, ...],
-        *,
-        scans: bool,
-    ) -> Chosen | None:
-        """The filter's driving set, counted, if it is small enough to read at all
-        (``search/plan.py``; ``scans``: count the filtered scans too)."""
-        driver = drivers_of(parse_filter(filter_text))
-        if driver is None:
-            return None
-
-        def scope(b: SqlBuilder, alias: str) -> str:
-            return run_scope(b, experiment_ids, stages, alias)
-
-        b = SqlBuilder(self._dialect)
-        probe = probe_sql(b, driver, scope, scans=scans)
-        if probe is None:
-            return None
-        rows = await self._fetchall(probe, b.params)
-        chosen = choose(driver, [int(n) for n in rows[0]])
-        if chosen is not None and needs_count(chosen):
-            b = SqlBuilder(self._dialect)
-            rows = await self._fetchall(count_sql(b, chosen, scope), b.params)
-            chosen = Chosen(chosen.driver, int(rows[0][0]))
-        return chosen
-
-    async def _group_page(
-        self,
-        filter_text: str | None,
-        order_by: list[str],
-        experiment_ids: list[int],
-        stages: tuple[str, ...],
-        max_results: int,
-        offset: int,
-    ) -> list[str] | None:
-        """For an order by one param or tag whose first value more than ``_WINDOW`` runs
-        share (a window would read them all), the page from those runs walked newest
-        first (``search/groups.py``); None when there is no such group or it does not
-        hold a full page."""
-        key = group_key(order_by)
-        if key is None:
-            return None
-        b = SqlBuilder(self._dialect)
-        rows = await self._fetchall(group_size_sql(b, key, _WINDOW + 1), b.params)
-        if int(rows[0][0]) <= _WINDOW:
-            return None
-        b = SqlBuilder(self._dialect)
-        sql = compile_group_walk(
-            b,
-            filter_text=filter_text,
-            order_by=order_by,
-            experiment_ids=experiment_ids,
-            stages=stages,
-            limit=max_results + 1,
-            offset=offset,
-            span=max(_GROUP_SPAN, 4 * (offset + max_results + 1)),
-        )
-        ids = [row[0] for row in await self._fetchall(sql, b.params)]
-        return ids if len(ids) > max_results else None
-
-    async def _scope_exceeds(
-        self, experiment_ids: list[int], stages: tuple[str, ...], count: int
-    ) -> bool:
-        """Whether the searched experiments hold more than ``count`` runs in ``stages``."""
-        rows = await self._fetchall(
-            f"SELECT 1 FROM runs WHERE experiment_id IN ({_marks(len(experiment_ids))}) "
-            f"AND lifecycle_stage IN ({_marks(len(stages))}) LIMIT 1 OFFSET ?",
-            [*experiment_ids, *stages, count],
-        )
-        return bool(rows)
 
     # -- metric history ----------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from trackledger.eventlog.errors import InvalidInput
-from trackledger.projections.search.ast import And, Comparison, Expr, Field, OrderKey
+from trackledger.projections.search.ast import And, Comparison, Field, OrderKey
 from trackledger.projections.search.compile import (
     MAX_KEYS,
     check_expr,
@@ -28,20 +28,20 @@ from trackledger.projections.search.compile import (
 )
 from trackledger.projections.search.drivers import PG_VALUE_PREFIX, RUN_ORDER_COLUMNS, Driver
 from trackledger.projections.search.errors import FilterError
-from trackledger.projections.search.groups import group_key, in_first_group
 from trackledger.projections.search.parser import parse_filter, parse_order_by
 from trackledger.projections.search.plan import set_sql
+from trackledger.projections.search.request import RunSearch
 from trackledger.projections.search.sql import SqlBuilder
 
 __all__ = [
     "MAX_KEYS",
     "MAX_ORDER_BY",
     "check_order_by",
-    "compile_group_walk",
     "compile_run_search",
     "fits_driven",
     "key_window",
     "run_scope",
+    "run_search",
     "time_ordered",
     "walk_window",
 ]
@@ -247,20 +247,13 @@ def run_scope(
 class _Query:
     """The parts every segment of a run search shares."""
 
-    def __init__(
-        self,
-        b: SqlBuilder,
-        expr: Expr | None,
-        keys: list[OrderKey],
-        experiment_ids: list[int],
-        stages: tuple[str, ...],
-    ) -> None:
-        self.b, self.expr, self.keys = b, expr, keys
-        self.experiment_ids, self.stages = experiment_ids, stages
+    def __init__(self, b: SqlBuilder, search: RunSearch) -> None:
+        self.b, self.expr, self.keys = b, search.expr, list(search.keys)
+        self.experiment_ids, self.stages = list(search.experiment_ids), search.stages
         self.joins = _Joins()
         #: The runs come from a driving set (``_driven``), not from the scope's index.
         self.driven = False
-        for field in fields_of(expr):
+        for field in fields_of(self.expr):
             _field_column(field, self.joins)
 
     def where(self, extra: Callable[[], str] | None = None, *, pinned: bool = False) -> str:
@@ -378,37 +371,34 @@ def _segments(q: _Query, first: OrderKey, cap: int, window: int | None = None) -
     return arms
 
 
-def fits_driven(filter_text: str | None, order_by: list[str]) -> bool:
+def fits_driven(search: RunSearch) -> bool:
     """Whether a driven plan stays within ``MAX_KEYS`` joins: it joins every order key,
     where a walk reads its first from that key's own index (a search at the bound
-    must not be refused for the plan it gets)."""
+    must not be refused for the plan it gets; a search within a key's first group,
+    which compares that key in its filter, is held to the same)."""
     keys = {
         ("tag", "mlflow.runName") if f.key in _RUN_NAME_KEYS else (f.entity, f.key)
-        for f in fields_of(parse_filter(filter_text))
+        for f in fields_of(search.expr)
         if f.entity in _DRIVERS or (f.entity == "attribute" and f.key in _RUN_NAME_KEYS)
     }
-    keys |= {
-        (k.field.entity, k.field.key)
-        for k in map(parse_order_by, order_by)
-        if k.field.entity in _DRIVERS
-    }
+    keys |= {(k.field.entity, k.field.key) for k in search.keys if k.field.entity in _DRIVERS}
     return len(keys) <= MAX_KEYS
 
 
-def walk_window(order_by: list[str]) -> bool:
+def walk_window(keys: tuple[OrderKey, ...]) -> bool:
     """Whether a search in this order can first look at a window of runs (``window`` of
     ``compile_run_search``): an order by start time alone, or one whose first key is a
     metric, param or tag, or a run attribute with an index of its own."""
-    if time_ordered(order_by) is not None:
+    if time_ordered(keys) is not None:
         return True
-    first = parse_order_by(order_by[0]).field
+    first = keys[0].field
     return first.entity in _DRIVERS or _indexed_attribute(first) is not None
 
 
-def key_window(order_by: list[str]) -> bool:
+def key_window(keys: tuple[OrderKey, ...]) -> bool:
     """Whether the window is counted in values of a metric, param or tag (each a probe
     of its run and of the filter's keys), not in runs of an index of the runs."""
-    return bool(order_by) and parse_order_by(order_by[0]).field.entity in _DRIVERS
+    return bool(keys) and keys[0].field.entity in _DRIVERS
 
 
 def _indexed_attribute(field: Field) -> str | None:
@@ -419,20 +409,19 @@ def _indexed_attribute(field: Field) -> str | None:
     return column if column in _INDEXED_ORDER else None
 
 
-def time_ordered(order_by: list[str]) -> bool | None:
+def time_ordered(keys: tuple[OrderKey, ...]) -> bool | None:
     """For an order by start time alone, whether it is ascending; otherwise None."""
-    if not order_by:
+    if not keys:
         return False
-    if len(order_by) > 1:
+    if len(keys) > 1:
         return None
-    key = parse_order_by(order_by[0])
+    key = keys[0]
     if key.field.entity == "attribute" and _ORDER_ATTRIBUTES.get(key.field.key) == "r.start_time":
         return key.ascending
     return None
 
 
-def compile_run_search(
-    b: SqlBuilder,
+def run_search(
     *,
     filter_text: str | None,
     order_by: list[str],
@@ -440,6 +429,26 @@ def compile_run_search(
     stages: tuple[str, ...],
     limit: int,
     offset: int,
+) -> RunSearch:
+    """A run search parsed, its order checked (a bad one raises ``FilterError`` or
+    ``InvalidInput``; the filter's fields are checked when it is compiled)."""
+    check_order_by(order_by)
+    keys = [parse_order_by(clause) for clause in order_by]
+    _reject_duplicate_keys(keys, order_by)
+    return RunSearch(
+        expr=parse_filter(filter_text),
+        keys=tuple(keys),
+        experiment_ids=tuple(experiment_ids),
+        stages=stages,
+        limit=limit,
+        offset=offset,
+    )
+
+
+def compile_run_search(
+    b: SqlBuilder,
+    search: RunSearch,
+    *,
     window: int | None = None,
     driver: Driver | None = None,
     scan: bool = False,
@@ -456,10 +465,8 @@ def compile_run_search(
     with its first ``window`` values: if they hold a full page (plus one), that page is
     exactly the answer, because every later run sorts after them.
     """
-    check_order_by(order_by)
-    keys = [parse_order_by(clause) for clause in order_by]
-    _reject_duplicate_keys(keys, order_by)
-    q = _Query(b, parse_filter(filter_text), keys, experiment_ids, stages)
+    q = _Query(b, search)
+    keys, limit, offset = q.keys, search.limit, search.offset
     if driver is not None or scan:
         return _driven(q, driver, limit, offset)
     for key in keys[1:] if keys and keys[0].field.entity in _DRIVERS else keys:
@@ -474,7 +481,7 @@ def compile_run_search(
             f"SELECT r.run_id FROM runs r{q.where()} ORDER BY {q.order(keys)} "
             f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
         )
-    ascending = time_ordered(order_by)
+    ascending = time_ordered(search.keys)
     if ascending is None:
         return _attribute_window(q, window, limit, offset)
     return (
@@ -494,53 +501,6 @@ def _newest(q: _Query, window: int, ascending: bool = False) -> str:
         f"r.start_time {compare} COALESCE((SELECT w.start_time FROM runs w "
         f"WHERE {run_scope(b, q.experiment_ids, q.stages, 'w')} ORDER BY w.start_time {direction} "
         f"LIMIT 1 OFFSET {b.param(window - 1)}), {past})"
-    )
-
-
-def compile_group_walk(
-    b: SqlBuilder,
-    *,
-    filter_text: str | None,
-    order_by: list[str],
-    experiment_ids: list[int],
-    stages: tuple[str, ...],
-    limit: int,
-    offset: int,
-    span: int,
-) -> str:
-    """SQL selecting one page of a search ordered by a single param or tag (``groups.py``)
-    from the runs holding the key's first value, walked newest first among the scope's
-    newest ``span`` runs. Those runs come first in the order, in this order among
-    themselves: when the walk finds a full page (plus one), it is exactly the page."""
-    check_order_by(order_by)
-    key = group_key(order_by)
-    assert key is not None, "a group walk needs an order by one param or tag"
-    q = _Query(b, parse_filter(filter_text), [key], experiment_ids, stages)
-    table = _DRIVERS[key.field.entity]
-    if b.dialect == "sqlite":
-        # SQLite reads CROSS JOIN as "this table first": the runs, newest first.
-        grouped = f" CROSS JOIN {table} o ON o.run_id = r.run_id AND {in_first_group(b, key, 'o')}"
-        where = q.where(lambda: _newest(q, span), pinned=True)
-        return (
-            f"SELECT r.run_id FROM runs r{grouped}{where} "
-            f"ORDER BY r.start_time DESC, r.run_id ASC "
-            f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
-        )
-    # PostgreSQL drove a join from the group's rows or from a filter's key (it cannot tell
-    # how many runs they hold) and sorted them all. The runs, newest first, come from a
-    # subquery it keeps whole (OFFSET 0), testing the group by a scalar subquery per run
-    # (never turned into a join); the filter's joins follow, in that order.
-    member = f"SELECT 1 FROM {table} o WHERE o.run_id = r.run_id AND "
-    newest = _newest(q, span)
-    scope = run_scope(b, q.experiment_ids, q.stages)
-    runs = (
-        f"(SELECT * FROM runs r WHERE {newest} AND {scope} "
-        f"AND ({member}{in_first_group(b, key, 'o')}) = 1 "
-        f"ORDER BY r.start_time DESC, r.run_id ASC OFFSET 0) r"
-    )
-    return (
-        f"SELECT r.run_id FROM {runs}{q.where()} ORDER BY r.start_time DESC, r.run_id ASC "
-        f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
 
 

@@ -12,8 +12,10 @@ import pytest
 
 from trackledger.eventlog import commands as c
 from trackledger.eventlog.results import CreatedRun, ExperimentId
-from trackledger.projections import sql_reads
-from trackledger.projections.search import SqlBuilder, compile_run_search, plan
+from trackledger.projections import run_search
+from trackledger.projections.search import SqlBuilder, compile_run_search, plan, runs
+from trackledger.projections.search.plan import Chosen
+from trackledger.projections.search.request import RunSearch
 from trackledger.services.backends import Backend
 
 RUNS = 60
@@ -66,6 +68,8 @@ ORDERS: list[list[str]] = [
     ["metrics.m DESC"],
     ["MAX(metrics.m) ASC", "params.p DESC"],
     ["tags.team DESC", "metrics.m ASC"],
+    ["tags.team", "params.p DESC", "metrics.m"],
+    ["params.q", "user_id"],
     ["attributes.run_name DESC"],
     ["attributes.user_id DESC", "metrics.m ASC"],
     ["end_time"],
@@ -108,6 +112,23 @@ async def _seed(backend: Backend) -> int:
     return int(made.experiment_id)
 
 
+def _search(exp: int, filter_: str, order_by: list[str] | None = None) -> RunSearch:
+    return runs.run_search(
+        filter_text=filter_,
+        order_by=order_by or [],
+        experiment_ids=[exp],
+        stages=("active",),
+        limit=10,
+        offset=0,
+    )
+
+
+async def _driving_set(backend: Backend, filter_: str, exp: int, *, scans: bool) -> Chosen | None:
+    searcher = backend.reads._runs  # type: ignore[attr-defined]
+    chosen: Chosen | None = await searcher.driving_set(_search(exp, filter_), scans=scans)
+    return chosen
+
+
 async def _pages(backend: Backend, exp: int, filter_: str, order_by: list[str]) -> list[str]:
     names: list[str] = []
     offset = 0
@@ -134,7 +155,7 @@ async def test_every_plan_gives_the_same_pages(backend: Backend, monkeypatch) ->
         for order_by in ORDERS:
             planned[filter_, str(order_by)] = await _pages(backend, exp, filter_, order_by)
     with monkeypatch.context() as m:
-        m.setattr(sql_reads, "choose", lambda driver, counts: None)
+        m.setattr(run_search, "choose", lambda driver, counts: None)
         for filter_ in FILTERS:
             for order_by in ORDERS:
                 walked[filter_, str(order_by)] = await _pages(backend, exp, filter_, order_by)
@@ -144,19 +165,29 @@ async def test_every_plan_gives_the_same_pages(backend: Backend, monkeypatch) ->
         for filter_ in FILTERS:
             for order_by in ORDERS:
                 driven[filter_, str(order_by)] = await _pages(backend, exp, filter_, order_by)
+    grouped: list[list[str]] = []
+    first_group = run_search.RunSearcher._first_group
+
+    async def spied(self: run_search.RunSearcher, *args: Any) -> list[str] | None:
+        ids = await first_group(self, *args)
+        if ids is not None:
+            grouped.append(ids)
+        return ids
+
     with monkeypatch.context() as m:
         # Small windows: the first runs in the page's order hold some pages, not others.
-        m.setattr(sql_reads, "_WINDOW", 5)
-        # Groups of more than 5 runs sharing a key's first value are walked newest first
-        # (all of them: a group of 10 holds a page of 7).
-        m.setattr(sql_reads, "_GROUP_SPAN", 10**6)
-        m.setattr(sql_reads, "choose", lambda driver, counts: None)
+        # Groups of more than 5 runs sharing a first key's first value are searched
+        # first, ordered by the other keys.
+        m.setattr(run_search, "WINDOW", 5)
+        m.setattr(run_search.RunSearcher, "_first_group", spied)
+        m.setattr(run_search, "choose", lambda driver, counts: None)
         for filter_ in FILTERS:
             for order_by in ORDERS:
                 windowed[filter_, str(order_by)] = await _pages(backend, exp, filter_, order_by)
     assert planned == walked
     assert driven == walked
     assert windowed == walked
+    assert len(grouped) > 20  # pages answered from a first group
     # The data set is not degenerate: most queries find some runs, some find none.
     assert sum(1 for names in walked.values() if names) > len(walked) * 0.7
     assert any(not names for names in walked.values())
@@ -164,43 +195,37 @@ async def test_every_plan_gives_the_same_pages(backend: Backend, monkeypatch) ->
 
 async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backend) -> None:
     exp = await _seed(backend)
-    chosen = await backend.reads._driving_set(  # type: ignore[attr-defined]
-        "attributes.run_name = 'run-07' AND metrics.m > 0", [exp], ("active",), scans=True
+    chosen = await _driving_set(
+        backend, "attributes.run_name = 'run-07' AND metrics.m > 0", exp, scans=True
     )
     assert chosen is not None and chosen.estimate == 1
     # Two sets of 10 runs that share none: their intersection is counted, not guessed.
-    disjoint = await backend.reads._driving_set(  # type: ignore[attr-defined]
-        "params.p = 'v1' AND params.p = 'v2'", [exp], ("active",), scans=True
-    )
+    disjoint = await _driving_set(backend, "params.p = 'v1' AND params.p = 'v2'", exp, scans=True)
     assert disjoint is not None and disjoint.estimate == 10
     with pytest.MonkeyPatch.context() as m:
         m.setattr(plan, "DRIVE_MAX", 5)
-        disjoint = await backend.reads._driving_set(  # type: ignore[attr-defined]
-            "params.p = 'v1' AND params.p = 'v2'", [exp], ("active",), scans=True
+        disjoint = await _driving_set(
+            backend, "params.p = 'v1' AND params.p = 'v2'", exp, scans=True
         )
     assert disjoint is not None and disjoint.estimate == 0
     # The runs without a key: bounded by the store's runs less those with the key (here
     # the exact count).
-    without = await backend.reads._driving_set(  # type: ignore[attr-defined]
-        "tags.team IS NULL", [exp], ("active",), scans=True
-    )
+    without = await _driving_set(backend, "tags.team IS NULL", exp, scans=True)
     assert without is not None and without.estimate == 7
     # Every run has p: the bound says no run lacks it, so the search is answered empty
     # from the counts, and a walk (which tests every run) is not needed to learn it.
     for scans in (False, True):
-        nobody = await backend.reads._driving_set(  # type: ignore[attr-defined]
-            "params.p IS NULL AND metrics.m > 0", [exp], ("active",), scans=scans
-        )
+        nobody = await _driving_set(backend, "params.p IS NULL AND metrics.m > 0", exp, scans=scans)
         assert nobody is not None and nobody.estimate == 0
     compiled: list[object] = []
-    real = sql_reads.compile_run_search
+    real = run_search.compile_run_search
     with pytest.MonkeyPatch.context() as m:
 
-        def counted(b: SqlBuilder, **kwargs: Any) -> str:
+        def counting(b: SqlBuilder, search: RunSearch, **kwargs: Any) -> str:
             compiled.append(kwargs)
-            return real(b, **kwargs)
+            return real(b, search, **kwargs)
 
-        m.setattr(sql_reads, "compile_run_search", counted)
+        m.setattr(run_search, "compile_run_search", counting)
         page = await backend.reads.search_runs(
             experiment_ids=[exp],
             filter_text="params.p IS NULL",
@@ -213,35 +238,17 @@ async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backe
     assert len(compiled) == 1  # the filter's check, and no search
     # An infix LIKE is counted only when asked (counting it reads the key's whole range).
     infix = "attributes.run_name LIKE '%-07'"
-    assert (
-        await backend.reads._driving_set(  # type: ignore[attr-defined]
-            infix, [exp], ("active",), scans=False
-        )
-        is None
-        or backend.kind != "sqlite"
-    )
-    counted = await backend.reads._driving_set(  # type: ignore[attr-defined]
-        infix, [exp], ("active",), scans=True
-    )
+    assert await _driving_set(backend, infix, exp, scans=False) is None or backend.kind != "sqlite"
+    counted = await _driving_set(backend, infix, exp, scans=True)
     assert counted is not None and counted.estimate == (1 if backend.kind == "sqlite" else RUNS)
     assert (
-        await backend.reads._driving_set(  # type: ignore[attr-defined]
-            "datasets.name = 'x' OR params.p = 'v1'", [exp], ("active",), scans=True
-        )
+        await _driving_set(backend, "datasets.name = 'x' OR params.p = 'v1'", exp, scans=True)
         is None
     )
     if backend.kind == "sqlite":
         b = SqlBuilder("sqlite")
-        sql = compile_run_search(
-            b,
-            filter_text="attributes.run_name = 'run-07'",
-            order_by=["metrics.m DESC"],
-            experiment_ids=[exp],
-            stages=("active",),
-            limit=10,
-            offset=0,
-            driver=chosen.driver,
-        )
+        search = _search(exp, "attributes.run_name = 'run-07'", ["metrics.m DESC"])
+        sql = compile_run_search(b, search, driver=chosen.driver)
         steps = [
             row[3]
             for row in await backend.store.readers.fetchall(  # type: ignore[attr-defined]

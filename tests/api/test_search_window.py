@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.helpers import new_experiment, new_run, ok, post
-from trackledger.projections import sql_reads
+from trackledger.projections import run_search
 
 
 async def pages(client, exp_id, filter_, order_by, size):
@@ -29,7 +29,7 @@ async def pages(client, exp_id, filter_, order_by, size):
 )
 @pytest.mark.parametrize("direction", ["DESC", "ASC"])
 async def test_windowed_search_gives_the_same_pages(client, monkeypatch, filter_, direction):
-    monkeypatch.setattr(sql_reads, "_WINDOW", 5)
+    monkeypatch.setattr(run_search, "WINDOW", 5)
     exp_id = await new_experiment(client)
     for i in range(40):
         team = "rare" if i in (2, 37) else ("a" if i % 3 == 0 else "b")

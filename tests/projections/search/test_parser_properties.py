@@ -38,6 +38,7 @@ from trackledger.projections.search import (
 )
 from trackledger.projections.search.models import model_matches
 from trackledger.projections.search.parser import MAX_DEPTH
+from trackledger.projections.search.runs import run_search
 from trackledger.projections.views import LoggedModelView
 
 BOUNDED = settings(
@@ -156,12 +157,14 @@ def _compile_everywhere(text: str, dialect: str) -> None:
     scope: dict[str, Any] = {"stages": ("active",), "limit": 10, "offset": 0}
     _only_filter_errors(
         lambda: compile_run_search(
-            SqlBuilder(dialect), filter_text=text, order_by=[], experiment_ids=[1], **scope
+            SqlBuilder(dialect),
+            run_search(filter_text=text, order_by=[], experiment_ids=[1], **scope),
         )
     )
     _only_filter_errors(
         lambda: compile_run_search(
-            SqlBuilder(dialect), filter_text=None, order_by=[text], experiment_ids=[1], **scope
+            SqlBuilder(dialect),
+            run_search(filter_text=None, order_by=[text], experiment_ids=[1], **scope),
         )
     )
     _only_filter_errors(

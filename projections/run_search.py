@@ -1,0 +1,203 @@
+"""Planning a run search: which plan answers a page, tried cheapest first.
+
+The plans (``search/runs.py``) give the same page; what differs is how many runs each
+reads. In turn:
+
+1. the filter's driving set, when its counted size is small (``search/plan.py``); an empty
+   set answers at once;
+2. for an order whose first key is a param or tag whose first value many runs share, the
+   same search among those runs, ordered by the other keys (``search/groups.py``);
+3. a window of the first runs in the page's order, then a wider one;
+4. when the windows miss: a driving set counted in full, or a scan of the scope, or the
+   walk of every run in the page's order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from trackledger.projections.fetch import FetchAll
+from trackledger.projections.search.ast import OrderKey
+from trackledger.projections.search.drivers import drivers_of
+from trackledger.projections.search.groups import first_value_sql, group_key, group_size_sql
+from trackledger.projections.search.plan import (
+    Chosen,
+    choose,
+    count_sql,
+    needs_count,
+    probe_sql,
+    worth_driving,
+)
+from trackledger.projections.search.request import RunSearch
+from trackledger.projections.search.runs import (
+    compile_run_search,
+    fits_driven,
+    key_window,
+    run_scope,
+    time_ordered,
+    walk_window,
+)
+from trackledger.projections.search.sql import SqlBuilder
+
+__all__ = ["RunSearcher"]
+
+#: Runs a newest-first search looks at before it falls back to searching everything: a
+#: miss costs a scan of this many runs, a hit saves sorting every match.
+WINDOW = 2000
+#: The largest second window, by whether it is counted in values of a metric, param or
+#: tag (each a probe of the run and its filter's keys) or in runs of an index of the runs
+#: (cheaper per run).
+WIDER_MAX = {True: 8_000, False: 20_000}
+#: Order keys a search may descend through first groups (each level costs two index
+#: probes and the group's own plan).
+GROUP_DEPTH = 2
+
+
+class RunSearcher:
+    """Answers run searches with the queries of ``search/runs.py`` through ``fetchall``."""
+
+    def __init__(self, fetchall: FetchAll, dialect: str) -> None:
+        self._fetchall = fetchall
+        self._dialect = dialect
+
+    async def run_ids(self, search: RunSearch) -> list[str]:
+        """The ids of the page's runs (up to ``search.limit``), in the page's order; a bad
+        filter or order raises before any query runs."""
+        compile_run_search(SqlBuilder(self._dialect), search)
+        ids = await self._search(search, 0, attempt=False)
+        assert ids is not None, "a search that is not an attempt always answers"
+        return ids
+
+    async def _page(
+        self,
+        search: RunSearch,
+        window: int | None,
+        driver: Chosen | None = None,
+        *,
+        scan: bool = False,
+    ) -> list[str]:
+        if driver is not None and driver.estimate == 0:
+            return []  # every match is in the set, and it is empty
+        if (driver is not None or scan) and not fits_driven(search):
+            driver, scan = None, False  # the walk reads the first key from its index
+        b = SqlBuilder(self._dialect)
+        sql = compile_run_search(
+            b, search, window=window, driver=driver.driver if driver else None, scan=scan
+        )
+        return [row[0] for row in await self._fetchall(sql, b.params)]
+
+    async def _search(self, search: RunSearch, depth: int, *, attempt: bool) -> list[str] | None:
+        """The page's run ids. An ``attempt`` tries only the plans that read a bounded
+        number of runs (a small set, a first group, windows), and gives None when they
+        miss."""
+        driver = await self.driving_set(search, scans=False)
+        if worth_driving(driver):
+            return await self._page(search, None, driver)
+        if depth < GROUP_DEPTH and (ids := await self._first_group(search, depth)) is not None:
+            return ids
+        if search.expr is None:
+            return await self._page(search, None)  # every run matches: the walk stops early
+        if walk_window(search.keys):
+            ids = await self._windows(search)
+            if ids is not None or attempt:
+                return ids
+            # The windows did not hold the page: the matches are rarer (or later) than the
+            # sets' sizes let on. Read a driving set where there is one, counting the
+            # filtered scans too now that a full walk is the alternative. No set either:
+            # in a key's order, a walk would read every value one probe at a time; testing
+            # the scope's runs and sorting the few matches costs less.
+            driver = await self.driving_set(search, scans=True)
+            keyed = key_window(search.keys)
+            if driver or keyed:
+                return await self._page(search, None, driver, scan=keyed)
+        elif not attempt:
+            driver = await self.driving_set(search, scans=True)
+            if worth_driving(driver):
+                return await self._page(search, None, driver)
+        return None if attempt else await self._page(search, None)
+
+    async def _windows(self, search: RunSearch) -> list[str] | None:
+        """The page from the first runs in its order (``walk_window``), a window and then a
+        wider one; None when they do not hold it. The page usually lies among those runs:
+        testing them costs less than a plan that sorts every match."""
+        full, keys = search.limit, search.keys
+        need = search.offset + full
+        window = max(WINDOW, 4 * need)
+        ids = await self._page(search, window)
+        if len(ids) < full and ids:
+            # Some matches, not a page: a window as many times larger as the page needs
+            # (and half again) holds it at the same rate, if it is not too big.
+            wider = window * need * 3 // (2 * (search.offset + len(ids)))
+            if wider <= WIDER_MAX[key_window(keys)]:
+                window = wider
+                ids = await self._page(search, window)
+        if len(ids) == full:
+            return ids
+        if time_ordered(keys) is not None and not await self._scope_exceeds(search, window):
+            return ids  # the window held every run of the scope
+        return None
+
+    def _scope(self, search: RunSearch) -> Callable[[SqlBuilder, str], str]:
+        def scope(b: SqlBuilder, alias: str) -> str:
+            return run_scope(b, list(search.experiment_ids), search.stages, alias)
+
+        return scope
+
+    async def driving_set(self, search: RunSearch, *, scans: bool) -> Chosen | None:
+        """The filter's driving set, counted, if it is small enough to read at all
+        (``search/plan.py``; ``scans``: count the filtered scans too)."""
+        driver = drivers_of(search.expr)
+        if driver is None:
+            return None
+        scope = self._scope(search)
+        b = SqlBuilder(self._dialect)
+        probe = probe_sql(b, driver, scope, scans=scans)
+        if probe is None:
+            return None
+        rows = await self._fetchall(probe, b.params)
+        chosen = choose(driver, [int(n) for n in rows[0]])
+        if chosen is not None and needs_count(chosen):
+            b = SqlBuilder(self._dialect)
+            rows = await self._fetchall(count_sql(b, chosen, scope), b.params)
+            chosen = Chosen(chosen.driver, int(rows[0][0]))
+        return chosen
+
+    async def _first_group(self, search: RunSearch, depth: int) -> list[str] | None:
+        """For an order whose first key is a param or tag whose first value more than
+        ``WINDOW`` runs of the scope share (a window would read and sort them all), the
+        page from those runs (``search/groups.py``); None when there is no such group or
+        it does not hold the page and one more run."""
+        key = group_key(search.keys)
+        if key is None or not _stops_early(search.keys[1:]):
+            return None
+        b = SqlBuilder(self._dialect)
+        rows = await self._fetchall(first_value_sql(b, key), b.params)
+        if not rows:
+            return None
+        within = search.within_first_group(str(rows[0][0]))
+        if not fits_driven(within):
+            return None
+        b = SqlBuilder(self._dialect)
+        size = group_size_sql(b, key, str(rows[0][0]), self._scope(search), WINDOW + 1)
+        if int((await self._fetchall(size, b.params))[0][0]) <= WINDOW:
+            return None
+        ids = await self._search(within, depth + 1, attempt=True)
+        return ids if ids is not None and len(ids) == search.limit else None
+
+    async def _scope_exceeds(self, search: RunSearch, count: int) -> bool:
+        """Whether the searched experiments hold more than ``count`` runs in its stages."""
+        b = SqlBuilder(self._dialect)
+        sql = (
+            f"SELECT 1 FROM runs r WHERE {run_scope(b, list(search.experiment_ids), search.stages)}"
+            f" LIMIT 1 OFFSET {b.param(count)}"
+        )
+        return bool(await self._fetchall(sql, b.params))
+
+
+def _stops_early(keys: tuple[OrderKey, ...]) -> bool:
+    """Whether a window in this order is a prefix of distinct values, so that it reads
+    about as many runs as it is wide: start time (the order without keys), a metric,
+    or a param or tag (whose own first group is then searched). The other run
+    attributes share values (eight users, four statuses): their window holds every run
+    of its last value."""
+    return not keys or keys[0].field.entity in ("metric", "parameter", "tag")
