@@ -16,16 +16,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import msgspec
+
 from trackledger.projections.fetch import FetchAll
 from trackledger.projections.search.ast import OrderKey
 from trackledger.projections.search.drivers import drivers_of
 from trackledger.projections.search.groups import first_value_sql, group_key, group_size_sql
 from trackledger.projections.search.plan import (
     Chosen,
+    Sizes,
+    by_selectivity,
     choose,
     count_sql,
+    counted,
     needs_count,
     probe_sql,
+    to_count,
     worth_driving,
 )
 from trackledger.projections.search.request import RunSearch
@@ -64,7 +70,7 @@ class RunSearcher:
         """The ids of the page's runs (up to ``search.limit``), in the page's order; a bad
         filter or order raises before any query runs."""
         compile_run_search(SqlBuilder(self._dialect), search)
-        ids = await self._search(search, 0, attempt=False)
+        ids = await self._search(search, 0, {}, attempt=False)
         assert ids is not None, "a search that is not an attempt always answers"
         return ids
 
@@ -86,15 +92,19 @@ class RunSearcher:
         )
         return [row[0] for row in await self._fetchall(sql, b.params)]
 
-    async def _search(self, search: RunSearch, depth: int, *, attempt: bool) -> list[str] | None:
+    async def _search(
+        self, search: RunSearch, depth: int, sizes: Sizes, *, attempt: bool
+    ) -> list[str] | None:
         """The page's run ids. An ``attempt`` tries only the plans that read a bounded
         number of runs (a small set, a first group, windows), and gives None when they
-        miss."""
-        driver = await self.driving_set(search, scans=False)
+        miss. ``sizes``: the driving sets counted so far."""
+        driver = await self.driving_set(search, scans=False, sizes=sizes)
         if worth_driving(driver):
             return await self._page(search, None, driver)
-        if depth < GROUP_DEPTH and (ids := await self._first_group(search, depth)) is not None:
-            return ids
+        search = self._by_selectivity(search, sizes)
+        grouped = await self._first_group(search, depth, sizes) if depth < GROUP_DEPTH else None
+        if grouped is not None:
+            return grouped
         if search.expr is None:
             return await self._page(search, None)  # every run matches: the walk stops early
         if walk_window(search.keys):
@@ -106,12 +116,14 @@ class RunSearcher:
             # filtered scans too now that a full walk is the alternative. No set either:
             # in a key's order, a walk would read every value one probe at a time; testing
             # the scope's runs and sorting the few matches costs less.
-            driver = await self.driving_set(search, scans=True)
+            driver = await self.driving_set(search, scans=True, sizes=sizes)
+            search = self._by_selectivity(search, sizes)
             keyed = key_window(search.keys)
             if driver or keyed:
                 return await self._page(search, None, driver, scan=keyed)
         elif not attempt:
-            driver = await self.driving_set(search, scans=True)
+            driver = await self.driving_set(search, scans=True, sizes=sizes)
+            search = self._by_selectivity(search, sizes)
             if worth_driving(driver):
                 return await self._page(search, None, driver)
         return None if attempt else await self._page(search, None)
@@ -137,32 +149,44 @@ class RunSearcher:
             return ids  # the window held every run of the scope
         return None
 
+    def _by_selectivity(self, search: RunSearch, sizes: Sizes) -> RunSearch:
+        expr = by_selectivity(search.expr, sizes, self._dialect)
+        return msgspec.structs.replace(search, expr=expr)
+
     def _scope(self, search: RunSearch) -> Callable[[SqlBuilder, str], str]:
         def scope(b: SqlBuilder, alias: str) -> str:
             return run_scope(b, list(search.experiment_ids), search.stages, alias)
 
         return scope
 
-    async def driving_set(self, search: RunSearch, *, scans: bool) -> Chosen | None:
+    async def driving_set(
+        self, search: RunSearch, *, scans: bool, sizes: Sizes | None = None
+    ) -> Chosen | None:
         """The filter's driving set, counted, if it is small enough to read at all
-        (``search/plan.py``; ``scans``: count the filtered scans too)."""
+        (``search/plan.py``; ``scans``: count the filtered scans too). ``sizes`` keeps
+        the counts for the search's later plans, which count only what is new."""
         driver = drivers_of(search.expr)
         if driver is None:
             return None
+        sizes = {} if sizes is None else sizes
         scope = self._scope(search)
-        b = SqlBuilder(self._dialect)
-        probe = probe_sql(b, driver, scope, scans=scans)
-        if probe is None:
-            return None
-        rows = await self._fetchall(probe, b.params)
-        chosen = choose(driver, [int(n) for n in rows[0]])
-        if chosen is not None and needs_count(chosen):
+        leaves = to_count(driver, sizes, self._dialect, scans=scans)
+        if leaves:
             b = SqlBuilder(self._dialect)
-            rows = await self._fetchall(count_sql(b, chosen, scope), b.params)
-            chosen = Chosen(chosen.driver, int(rows[0][0]))
+            rows = await self._fetchall(probe_sql(b, leaves, scope, scans=scans), b.params)
+            counted(leaves, rows[0], sizes, scans=scans)
+        chosen = choose(driver, sizes, self._dialect)
+        if chosen is not None and needs_count(chosen):
+            if chosen.driver not in sizes:
+                b = SqlBuilder(self._dialect)
+                rows = await self._fetchall(count_sql(b, chosen, scope), b.params)
+                sizes[chosen.driver] = int(rows[0][0])
+            chosen = Chosen(chosen.driver, sizes[chosen.driver], chosen.costly)
         return chosen
 
-    async def _first_group(self, search: RunSearch, depth: int) -> list[str] | None:
+    async def _first_group(
+        self, search: RunSearch, depth: int, sizes: Sizes
+    ) -> list[str] | None:
         """For an order whose first key is a param or tag whose first value more than
         ``WINDOW`` runs of the scope share (a window would read and sort them all), the
         page from those runs (``search/groups.py``); None when there is no such group or
@@ -181,7 +205,7 @@ class RunSearcher:
         size = group_size_sql(b, key, str(rows[0][0]), self._scope(search), WINDOW + 1)
         if int((await self._fetchall(size, b.params))[0][0]) <= WINDOW:
             return None
-        ids = await self._search(within, depth + 1, attempt=True)
+        ids = await self._search(within, depth + 1, sizes, attempt=True)
         return ids if ids is not None and len(ids) == search.limit else None
 
     async def _scope_exceeds(self, search: RunSearch, count: int) -> bool:

@@ -119,6 +119,8 @@ _NUMERIC_OPS = {"=", "<", "<=", ">", ">=", "IN"}
 #: Levels of AND and OR a driving set follows; deeper parts are only tested.
 MAX_DEPTH = 4
 _RUN_NAME_KEYS = {"run_name", "run name", "Run name", "Run Name"}
+#: Attributes with an index of the runs that a set can read a range of.
+_INDEXED_ATTRIBUTES = {"start_time", "created", "Created", "end_time", "user_id", "status"}
 #: The runs table's columns a filter may compare, by attribute name.
 _ATTRIBUTE_COLUMNS = {
     "run_id": "run_id",
@@ -174,12 +176,14 @@ def _drivable(c: Comparison) -> bool:
 
 
 def _attribute_scan(c: Comparison) -> bool:
-    """An attribute comparison no index of the runs serves: the scope's runs, tested."""
+    """An attribute comparison no index of the runs serves: the scope's runs, tested.
+    Start time, end time, user and status have (experiment, stage, column) indexes
+    (``RUN_ORDER_COLUMNS``): equality, IN and ranges read a range of them."""
     if c.field.entity != "attribute" or _is_text(c):
         return False
     if c.field.key == "run_id":
         return c.op not in ("=", "IN")
-    if c.field.key in ("start_time", "created", "Created"):
+    if c.field.key in _INDEXED_ATTRIBUTES:
         return c.op not in _NUMERIC_OPS
     return True
 
@@ -242,10 +246,12 @@ def _leaf_sql(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
         return f"SELECT run_id FROM runs WHERE {compile_expr(b, 'run_id', c.op, c.value)}"
     # The scope's runs: a start-time range reads the runs_experiment index; any other
     # attribute is tested run by run.
-    column = _ATTRIBUTE_COLUMNS.get(field.key, "start_time")
+    column = f"s.{_ATTRIBUTE_COLUMNS.get(field.key, 'start_time')}"
+    if column in ("s.user_id", "s.status"):
+        column = b.text_order(column)  # as their indexes hold them (same equality)
     return (
         f"SELECT s.run_id AS run_id FROM runs s WHERE {scope(b, 's')} "
-        f"AND {compile_expr(b, f's.{column}', c.op, c.value)}"
+        f"AND {compile_expr(b, column, c.op, c.value)}"
     )
 
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import msgspec
 
+from trackledger.projections.search.ast import And, Expr
 from trackledger.projections.search.drivers import (
     Driver,
     DriverLeaf,
     DriverNode,
     Scope,
+    drivers_of,
     leaves_of,
 )
 from trackledger.projections.search.sql import SqlBuilder
@@ -30,11 +32,15 @@ __all__ = [
     "DRIVE_MAX",
     "PROBE_CAP",
     "Chosen",
+    "Sizes",
+    "by_selectivity",
     "choose",
     "count_sql",
+    "counted",
     "needs_count",
     "probe_sql",
     "set_sql",
+    "to_count",
     "worth_driving",
 ]
 
@@ -53,26 +59,46 @@ _INTERSECT_RATIO = 4
 
 
 class Chosen(msgspec.Struct, frozen=True):
-    """The driving set a search reads, and how many runs it holds at most."""
+    """The driving set a search reads, and how many runs it holds at most; ``costly``
+    when reading it reads far more than it holds (``DriverLeaf.scan``: the runs that
+    lack a key, an infix LIKE)."""
 
     driver: Driver
     estimate: int
+    costly: bool = False
 
 
-def probe_sql(b: SqlBuilder, driver: Driver, scope: Scope, *, scans: bool) -> str | None:
-    """One row: each leaf's set size (in ``leaves_of`` order), counted up to the cap; None
-    when no leaf is counted. Without ``scans``, the leaves that are filtered scans (whose
-    count reads the key's whole range when few runs match) are left out and count as
-    larger than the cap."""
-    counts = [
-        _count(b, leaf, scope, i, scans=scans)
-        if scans or not leaf.scan(b.dialect) or leaf.bounded
-        else str(PROBE_CAP + 1)
-        for i, leaf in enumerate(leaves_of(driver))
+#: The counted sizes of a search's driving sets, by leaf (equal leaves, equal sets), and
+#: of the intersections counted whole (``count_sql``). A leaf not in it counts as larger
+#: than the cap.
+Sizes = dict[Driver, int]
+
+
+def to_count(driver: Driver, sizes: Sizes, dialect: str, *, scans: bool) -> list[DriverLeaf]:
+    """The leaves of ``driver`` not counted yet that a probe counts. Without ``scans``, the
+    filtered scans (whose count reads the key's whole range, or the scope, when few runs
+    match) are left out, but for their cheap bound when they have one."""
+    leaves = dict.fromkeys(leaves_of(driver))
+    return [
+        leaf
+        for leaf in leaves
+        if leaf not in sizes and (scans or not leaf.scan(dialect) or leaf.bounded)
     ]
-    if all(c == str(PROBE_CAP + 1) for c in counts):
-        return None
-    return "SELECT " + ", ".join(counts)
+
+
+def probe_sql(b: SqlBuilder, leaves: list[DriverLeaf], scope: Scope, *, scans: bool) -> str:
+    """One row: each leaf's set size, counted up to the cap (see ``counted``)."""
+    return "SELECT " + ", ".join(
+        _count(b, leaf, scope, i, scans=scans) for i, leaf in enumerate(leaves)
+    )
+
+
+def counted(leaves: list[DriverLeaf], row: tuple[int, ...], sizes: Sizes, *, scans: bool) -> None:
+    """Keep a probe's counts in ``sizes``: all but a bound over the cap without ``scans``
+    (the set was not counted then, and may be small)."""
+    for leaf, n in zip(leaves, row, strict=True):
+        if scans or not leaf.bounded or int(n) <= PROBE_CAP:
+            sizes[leaf] = int(n)
 
 
 def _count(b: SqlBuilder, leaf: DriverLeaf, scope: Scope, i: int, *, scans: bool) -> str:
@@ -94,12 +120,28 @@ def _count(b: SqlBuilder, leaf: DriverLeaf, scope: Scope, i: int, *, scans: bool
     )
 
 
-def choose(driver: Driver, counts: list[int]) -> Chosen | None:
+def choose(driver: Driver, sizes: Sizes, dialect: str) -> Chosen | None:
     """The driving set worth reading, or None when the search should walk. Its estimate
     is an upper bound: an intersection may be far smaller than its smallest part (see
     ``needs_count``)."""
-    sizes = dict(zip(map(id, leaves_of(driver)), counts, strict=True))
-    return _prune(driver, sizes)
+    return _prune(driver, sizes, dialect)
+
+
+def by_selectivity(expr: Expr | None, sizes: Sizes, dialect: str) -> Expr | None:
+    """``expr`` with the parts of its top-level AND in the order of their driving sets'
+    sizes, smallest first (parts without a counted set last, in their order). The same
+    filter; but SQLite joins the parts' keys in that order and tests each part as soon
+    as its keys are joined (``runs._Query.where``), so a run that fails a selective part
+    costs no probes of the others."""
+    if not isinstance(expr, And):
+        return expr
+
+    def size(part: Expr) -> int:
+        driver = drivers_of(part)
+        chosen = _prune(driver, sizes, dialect) if driver is not None else None
+        return chosen.estimate if chosen is not None else PROBE_CAP + 1
+
+    return And(tuple(sorted(expr.parts, key=size)))
 
 
 def worth_driving(chosen: Chosen | None) -> bool:
@@ -123,25 +165,36 @@ def count_sql(b: SqlBuilder, chosen: Chosen, scope: Scope) -> str:
     return f"SELECT count(*) FROM ({inner} LIMIT {b.param(PROBE_CAP + 1)}) c"
 
 
-def _prune(driver: Driver, sizes: dict[int, int]) -> Chosen | None:
+def _prune(driver: Driver, sizes: Sizes, dialect: str) -> Chosen | None:
     if isinstance(driver, DriverLeaf):
-        size = sizes[id(driver)]
-        return Chosen(driver, size) if size <= PROBE_CAP else None
-    parts = [p for p in (_prune(part, sizes) for part in driver.parts) if p is not None]
+        size = sizes.get(driver, PROBE_CAP + 1)
+        return Chosen(driver, size, driver.scan(dialect)) if size <= PROBE_CAP else None
+    parts = [p for p in (_prune(part, sizes, dialect) for part in driver.parts) if p is not None]
     if driver.op == "or":
         if len(parts) < len(driver.parts):
             return None
         total = sum(p.estimate for p in parts)
         if total > PROBE_CAP:
             return None
-        return Chosen(DriverNode("or", tuple(p.driver for p in parts)), total)
+        # A part counted empty adds no run (and its set may cost a scan to read: the
+        # runs that lack a key every run has).
+        live = [p for p in parts if p.estimate > 0] or parts[:1]
+        if len(live) == 1:
+            return live[0]
+        costly = any(p.costly for p in live)
+        return Chosen(DriverNode("or", tuple(p.driver for p in live)), total, costly)
     if not parts:
         return None
-    smallest = min(p.estimate for p in parts)
-    kept = [p for p in parts if p.estimate <= _INTERSECT_RATIO * max(smallest, 1)]
+    if empty := [p for p in parts if p.estimate == 0]:
+        return empty[0]  # so is the intersection
+    # A set that is costly to read joins only when no other part has a set.
+    pool = [p for p in parts if not p.costly] or parts
+    smallest = min(p.estimate for p in pool)
+    kept = [p for p in pool if p.estimate <= _INTERSECT_RATIO * max(smallest, 1)]
     if len(kept) == 1:
         return kept[0]
-    return Chosen(DriverNode("and", tuple(p.driver for p in kept)), smallest)
+    costly = any(p.costly for p in kept)
+    return Chosen(DriverNode("and", tuple(p.driver for p in kept)), smallest, costly)
 
 
 def set_sql(b: SqlBuilder, driver: Driver, scope: Scope) -> str:
