@@ -173,8 +173,8 @@ class RunSearcher:
         leaves = to_count(driver, sizes, self._dialect, scans=scans)
         if leaves:
             b = SqlBuilder(self._dialect)
-            rows = await self._fetchall(probe_sql(b, leaves, scope, scans=scans), b.params)
-            counted(leaves, rows[0], sizes, scans=scans)
+            rows = await self._fetchall(probe_sql(b, leaves, scope), b.params)
+            counted(leaves, rows[0], sizes)
         chosen = choose(driver, sizes, self._dialect)
         if chosen is not None and needs_count(chosen):
             if chosen.driver not in sizes:
@@ -219,9 +219,14 @@ class RunSearcher:
 
 
 def _stops_early(keys: tuple[OrderKey, ...]) -> bool:
-    """Whether a window in this order is a prefix of distinct values, so that it reads
-    about as many runs as it is wide: start time (the order without keys), a metric,
-    or a param or tag (whose own first group is then searched). The other run
-    attributes share values (eight users, four statuses): their window holds every run
-    of its last value."""
-    return not keys or keys[0].field.entity in ("metric", "parameter", "tag")
+    """Whether a window in this order reads about as many runs as it is wide: an order
+    by start time (or no key), a metric, a param or tag (whose own first group is then
+    searched), or a run attribute whose values are mostly distinct. Users and statuses
+    are few and shared: their window holds every run of its last value."""
+    if not keys or keys[0].field.entity in ("metric", "parameter", "tag"):
+        return True
+    return keys[0].field.entity == "attribute" and keys[0].field.key not in _SHARED_ATTRIBUTES
+
+
+#: Run attributes a window in whose order reads every run sharing its last value.
+_SHARED_ATTRIBUTES = {"user_id", "status", "lifecycle_stage", "artifact_uri"}

@@ -84,6 +84,12 @@ class DriverLeaf(msgspec.Struct, frozen=True):
             f"(SELECT count(*) FROM {table} k WHERE k.key = {b.param(key)}{live})"
         )
 
+    def scope_scan(self, dialect: str) -> bool:
+        """Whether the set is the scope's runs tested one by one (the runs that lack a
+        key, a comparison of an attribute no index serves): counting it tests every run
+        of the scope, about what testing the whole filter on them costs."""
+        return self.bounded or (not _keyed(self.comparison) and self.scan(dialect))
+
     def scan(self, dialect: str) -> bool:
         """Whether counting the set may read far more than it holds: the scope's runs
         tested one by one (IS NULL, whose set is the runs without the key; a comparison

@@ -75,47 +75,42 @@ Sizes = dict[Driver, int]
 
 
 def to_count(driver: Driver, sizes: Sizes, dialect: str, *, scans: bool) -> list[DriverLeaf]:
-    """The leaves of ``driver`` not counted yet that a probe counts. Without ``scans``, the
-    filtered scans (whose count reads the key's whole range, or the scope, when few runs
-    match) are left out, but for their cheap bound when they have one."""
-    leaves = dict.fromkeys(leaves_of(driver))
+    """The leaves of ``driver`` not counted yet that a probe counts. A set of the runs
+    that lack a key is bounded, never counted; other scans of the scope are not counted
+    (``DriverLeaf.scope_scan``). Without ``scans``, neither are the filtered ranges of a
+    key (an infix LIKE: its count reads the key's whole range when few runs match)."""
     return [
         leaf
-        for leaf in leaves
-        if leaf not in sizes and (scans or not leaf.scan(dialect) or leaf.bounded)
+        for leaf in dict.fromkeys(leaves_of(driver))
+        if leaf not in sizes
+        and (
+            leaf.bounded
+            or not (leaf.scope_scan(dialect) or (leaf.scan(dialect) and not scans))
+        )
     ]
 
 
-def probe_sql(b: SqlBuilder, leaves: list[DriverLeaf], scope: Scope, *, scans: bool) -> str:
-    """One row: each leaf's set size, counted up to the cap (see ``counted``)."""
-    return "SELECT " + ", ".join(
-        _count(b, leaf, scope, i, scans=scans) for i, leaf in enumerate(leaves)
-    )
+def probe_sql(b: SqlBuilder, leaves: list[DriverLeaf], scope: Scope) -> str:
+    """One row: each leaf's set size, counted up to the cap."""
+    return "SELECT " + ", ".join(_count(b, leaf, scope, i) for i, leaf in enumerate(leaves))
 
 
-def counted(leaves: list[DriverLeaf], row: tuple[int, ...], sizes: Sizes, *, scans: bool) -> None:
-    """Keep a probe's counts in ``sizes``: all but a bound over the cap without ``scans``
-    (the set was not counted then, and may be small)."""
+def counted(leaves: list[DriverLeaf], row: tuple[int, ...], sizes: Sizes) -> None:
+    """Keep a probe's counts in ``sizes``."""
     for leaf, n in zip(leaves, row, strict=True):
-        if scans or not leaf.bounded or int(n) <= PROBE_CAP:
-            sizes[leaf] = int(n)
+        sizes[leaf] = int(n)
 
 
-def _count(b: SqlBuilder, leaf: DriverLeaf, scope: Scope, i: int, *, scans: bool) -> str:
-    """A leaf's set size, up to the cap; for the runs that lack a key, its cheap bound
-    (``DriverLeaf.bound``) when that is under the cap, otherwise the count itself (with
-    ``scans``: it tests every run of the scope) or "larger than the cap"."""
+def _count(b: SqlBuilder, leaf: DriverLeaf, scope: Scope, i: int) -> str:
+    """A leaf's set size, up to the cap; for the runs that lack a key, its bound
+    (``DriverLeaf.bound``: two index counts, where a count would test every run of the
+    scope), "larger than the cap" past it."""
     cap = int(PROBE_CAP)
-    if leaf.bounded and not scans:
-        over = str(cap + 1)
-    else:
-        over = f"(SELECT count(*) FROM ({leaf.sql(b, scope)} LIMIT {b.param(cap + 1)}) c{i})"
-    # Parameters land in text order: the count (if any) comes before the bound.
     bound = leaf.bound(b)
     if bound is None:
-        return over
+        return f"(SELECT count(*) FROM ({leaf.sql(b, scope)} LIMIT {b.param(cap + 1)}) c{i})"
     return (
-        f"(SELECT CASE WHEN n < 0 THEN 0 WHEN n <= {cap} THEN n ELSE {over} END "
+        f"(SELECT CASE WHEN n < 0 THEN 0 WHEN n <= {cap} THEN n ELSE {cap + 1} END "
         f"FROM (SELECT {bound} AS n) n{i})"
     )
 
