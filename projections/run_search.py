@@ -36,12 +36,14 @@ from trackledger.projections.search.plan import (
 )
 from trackledger.projections.search.request import RunSearch
 from trackledger.projections.search.runs import (
+    Edge,
     compile_run_search,
     fits_driven,
     key_window,
     run_scope,
     time_ordered,
     walk_window,
+    window_edge_sql,
 )
 from trackledger.projections.search.sql import SqlBuilder
 
@@ -57,6 +59,8 @@ WIDER_MAX = {True: 8_000, False: 20_000}
 #: Order keys a search may descend through first groups (each level costs two index
 #: probes and the group's own plan).
 GROUP_DEPTH = 2
+#: Run attributes a window in whose order reads every run sharing its last value.
+_SHARED_ATTRIBUTES = {"user_id", "status", "lifecycle_stage", "artifact_uri"}
 
 
 class RunSearcher:
@@ -77,7 +81,7 @@ class RunSearcher:
     async def _page(
         self,
         search: RunSearch,
-        window: int | None,
+        edge: Edge | None,
         driver: Chosen | None = None,
         *,
         scan: bool = False,
@@ -88,7 +92,7 @@ class RunSearcher:
             driver, scan = None, False  # the walk reads the first key from its index
         b = SqlBuilder(self._dialect)
         sql = compile_run_search(
-            b, search, window=window, driver=driver.driver if driver else None, scan=scan
+            b, search, edge=edge, driver=driver.driver if driver else None, scan=scan
         )
         return [row[0] for row in await self._fetchall(sql, b.params)]
 
@@ -135,19 +139,25 @@ class RunSearcher:
         full, keys = search.limit, search.keys
         need = search.offset + full
         window = max(WINDOW, 4 * need)
-        ids = await self._page(search, window)
-        if len(ids) < full and ids:
+        edge = await self._edge(search, window)
+        ids = await self._page(search, edge)
+        if len(ids) < full and ids and edge.value is not None:
             # Some matches, not a page: a window as many times larger as the page needs
             # (and half again) holds it at the same rate, if it is not too big.
             wider = window * need * 3 // (2 * (search.offset + len(ids)))
             if wider <= WIDER_MAX[key_window(keys)]:
-                window = wider
-                ids = await self._page(search, window)
+                edge = await self._edge(search, wider)
+                ids = await self._page(search, edge)
         if len(ids) == full:
             return ids
-        if time_ordered(keys) is not None and not await self._scope_exceeds(search, window):
+        if time_ordered(keys) is not None and edge.value is None:
             return ids  # the window held every run of the scope
         return None
+
+    async def _edge(self, search: RunSearch, window: int) -> Edge:
+        b = SqlBuilder(self._dialect)
+        rows = await self._fetchall(window_edge_sql(b, search, window), b.params)
+        return Edge(rows[0][0] if rows else None)
 
     def _by_selectivity(self, search: RunSearch, sizes: Sizes) -> RunSearch:
         expr = by_selectivity(search.expr, sizes, self._dialect)
@@ -198,24 +208,16 @@ class RunSearcher:
         rows = await self._fetchall(first_value_sql(b, key), b.params)
         if not rows:
             return None
-        within = search.within_first_group(str(rows[0][0]))
+        value = str(rows[0][0])
+        within = search.within_first_group(value)
         if not fits_driven(within):
             return None
         b = SqlBuilder(self._dialect)
-        size = group_size_sql(b, key, str(rows[0][0]), self._scope(search), WINDOW + 1)
+        size = group_size_sql(b, key, value, self._scope(search), WINDOW + 1)
         if int((await self._fetchall(size, b.params))[0][0]) <= WINDOW:
             return None
         ids = await self._search(within, depth + 1, sizes, attempt=True)
         return ids if ids is not None and len(ids) == search.limit else None
-
-    async def _scope_exceeds(self, search: RunSearch, count: int) -> bool:
-        """Whether the searched experiments hold more than ``count`` runs in its stages."""
-        b = SqlBuilder(self._dialect)
-        sql = (
-            f"SELECT 1 FROM runs r WHERE {run_scope(b, list(search.experiment_ids), search.stages)}"
-            f" LIMIT 1 OFFSET {b.param(count)}"
-        )
-        return bool(await self._fetchall(sql, b.params))
 
 
 def _stops_early(keys: tuple[OrderKey, ...]) -> bool:
@@ -227,6 +229,3 @@ def _stops_early(keys: tuple[OrderKey, ...]) -> bool:
         return True
     return keys[0].field.entity == "attribute" and keys[0].field.key not in _SHARED_ATTRIBUTES
 
-
-#: Run attributes a window in whose order reads every run sharing its last value.
-_SHARED_ATTRIBUTES = {"user_id", "status", "lifecycle_stage", "artifact_uri"}

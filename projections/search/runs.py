@@ -14,6 +14,9 @@ Semantics (MLflow's where MLflow answers, SQL's three-valued logic beyond it):
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
+
+import msgspec
 
 from trackledger.eventlog.errors import InvalidInput
 from trackledger.projections.search.ast import And, Comparison, Field, OrderKey
@@ -36,6 +39,7 @@ from trackledger.projections.search.sql import SqlBuilder
 __all__ = [
     "MAX_KEYS",
     "MAX_ORDER_BY",
+    "Edge",
     "check_order_by",
     "compile_run_search",
     "fits_driven",
@@ -44,6 +48,7 @@ __all__ = [
     "run_search",
     "time_ordered",
     "walk_window",
+    "window_edge_sql",
 ]
 
 #: order_by clauses one search may have: SQLite's planner hung on 32 and more.
@@ -297,17 +302,22 @@ class _Query:
 _DRIVERS = {"metric": "latest_metrics", "parameter": "params", "tag": "run_tags"}
 
 
-def _segments(q: _Query, first: OrderKey, cap: int, window: int | None = None) -> list[str]:
-    """MLflow's order for a first key on a metric, param or tag, as ordered segments:
-    runs with a value (ordered by it, so an index on (key, value) can serve the page),
-    then runs whose latest value is NaN, then runs without the key. No segment gives more
-    than ``cap`` runs, which lets each be planned to stop early.
+class Edge(msgspec.Struct, frozen=True):
+    """A window's edge (``compile_run_search``): the order key's value at the window's
+    last entry, read by ``window_edge_sql``; None when the order has fewer entries than
+    the window is wide (the window is then every entry)."""
 
-    With ``window``, only the first segment, and in it only the runs whose value is among
-    the key's first ``window`` values in that order (ties with the last one included):
-    when that gives ``cap`` runs, they are exactly the first ``cap`` of the whole order."""
-    b, field, rest = q.b, first.field, q.keys[1:]
-    table = _DRIVERS[field.entity]
+    value: Any
+
+
+#: An order's segments: (condition, ORDER BY or None), on alias ``{a}``.
+_Segments = list[tuple[str, str | None]]
+
+
+def _key_order(b: SqlBuilder, first: OrderKey) -> tuple[str, str, str, _Segments]:
+    """(table, live-row condition, sort key, segments) of an order whose first key is a
+    metric, param or tag; each segment is (condition, ORDER BY) on alias ``{a}``."""
+    field = first.field
     direction = "ASC" if first.ascending else "DESC"
     live = " AND {a}.value IS NOT NULL" if field.entity == "tag" else ""
     value = "value" if field.aggregate == "latest" else f"{field.aggregate}_value"
@@ -316,7 +326,10 @@ def _segments(q: _Query, first: OrderKey, cap: int, window: int | None = None) -
         has_value = "{a}.is_nan = 0" if latest else f"{{a}}.{value} IS NOT NULL"
         no_value = "{a}.is_nan = 1" if latest else f"{{a}}.{value} IS NULL"
         sort_key = f"{{a}}.{value}"
-        ordered = [(has_value, f"{sort_key} {direction}"), (no_value, None)]
+        ordered: _Segments = [
+            (has_value, f"{sort_key} {direction}"),
+            (no_value, None),
+        ]
     elif b.dialect == "postgres":
         # The value index holds the first characters (PG_VALUE_PREFIX): walk it, and sort
         # only runs whose values tie on them (an incremental sort).
@@ -326,7 +339,21 @@ def _segments(q: _Query, first: OrderKey, cap: int, window: int | None = None) -
     else:
         sort_key = "{a}.value"
         ordered = [("1 = 1", f"{sort_key} {direction}")]
-    if window is not None:
+    return _DRIVERS[field.entity], live, sort_key, ordered
+
+
+def _segments(q: _Query, first: OrderKey, cap: int, edge: Edge | None = None) -> list[str]:
+    """MLflow's order for a first key on a metric, param or tag, as ordered segments:
+    runs with a value (ordered by it, so an index on (key, value) can serve the page),
+    then runs whose latest value is NaN, then runs without the key. No segment gives more
+    than ``cap`` runs, which lets each be planned to stop early.
+
+    With ``edge``, only the first segment, and in it only the runs whose value is among
+    the key's first values in that order up to the edge (ties included): when that gives
+    ``cap`` runs, they are exactly the first ``cap`` of the whole order."""
+    b, field, rest = q.b, first.field, q.keys[1:]
+    table, live, sort_key, ordered = _key_order(b, first)
+    if edge is not None:
         ordered = ordered[:1]
     # SQLite reads CROSS JOIN as "this table first": scanning the key's values in order lets
     # the page stop early, which its planner does not weigh. PostgreSQL plans with LIMIT.
@@ -336,19 +363,10 @@ def _segments(q: _Query, first: OrderKey, cap: int, window: int | None = None) -
 
         def driver(condition: str = condition) -> str:
             sql = f"o.key = {b.param(field.key)}{live} AND {condition}".format(a="o")
-            if window is None:
+            if edge is None or edge.value is None:
                 return sql
-            # A NaN latest value is stored as 0: counting it among the values only
-            # narrows the window (still a prefix of the order), and spares the edge a
-            # look at every row, as the (key, value) index does not hold is_nan.
-            edged = "1 = 1" if condition == "{a}.is_nan = 0" else condition
-            edge = (
-                f"SELECT {sort_key} FROM {table} w WHERE w.key = {b.param(field.key)}{live} "
-                f"AND {edged} ORDER BY {sort_key} {direction} "
-                f"LIMIT 1 OFFSET {b.param(window - 1)}"
-            ).format(a="w")
             past = "<=" if first.ascending else ">="
-            return f"{sql} AND {sort_key.format(a='o')} {past} ({edge})"
+            return f"{sql} AND {sort_key.format(a='o')} {past} {b.param(edge.value)}"
 
         where = q.where(driver, pinned=by is not None)
         order = ", ".join(p for p in (by and by.format(a="o"), q.order(rest)) if p)
@@ -356,7 +374,7 @@ def _segments(q: _Query, first: OrderKey, cap: int, window: int | None = None) -
             f"SELECT r.run_id AS run_id FROM {table} o {join} runs r ON r.run_id = o.run_id"
             f"{where} ORDER BY {order} LIMIT {b.param(cap)}"
         )
-    if window is not None:
+    if edge is not None:
         return arms
     where = q.where(
         lambda: (
@@ -449,7 +467,7 @@ def compile_run_search(
     b: SqlBuilder,
     search: RunSearch,
     *,
-    window: int | None = None,
+    edge: Edge | None = None,
     driver: Driver | None = None,
     scan: bool = False,
 ) -> str:
@@ -460,10 +478,11 @@ def compile_run_search(
     (rather than walking a metric's, param's or tag's values in order: cheaper when few
     runs match, as the walk then reads every value too, one probe of its run at a time).
 
-    With ``window`` (see ``walk_window``), only the first ``window`` runs of the scope in
-    the page's order are searched, or for a first key on a metric, param or tag the runs
-    with its first ``window`` values: if they hold a full page (plus one), that page is
-    exactly the answer, because every later run sorts after them.
+    With ``edge`` (a window's, ``window_edge_sql``; see ``walk_window``), only the first
+    runs of the scope in the page's order are searched, up to the edge (ties included),
+    or for a first key on a metric, param or tag the runs with its values up to the edge:
+    if they hold a full page (plus one), that page is exactly the answer, because every
+    later run sorts after them.
     """
     q = _Query(b, search)
     keys, limit, offset = q.keys, search.limit, search.offset
@@ -473,60 +492,89 @@ def compile_run_search(
         if key.field.entity in _DRIVERS:
             q.joins.alias(key.field.entity, key.field.key, key.field, "order_by clause")
     if keys and keys[0].field.entity in _DRIVERS:
-        arms = _segments(q, keys[0], limit + offset, window)
+        arms = _segments(q, keys[0], limit + offset, edge)
         union = " UNION ALL ".join(f"SELECT run_id FROM ({arm}) s{i}" for i, arm in enumerate(arms))
         return f"SELECT run_id FROM ({union}) page LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
-    if window is None:
+    if edge is None:
         return (
             f"SELECT r.run_id FROM runs r{q.where()} ORDER BY {q.order(keys)} "
             f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
         )
     ascending = time_ordered(search.keys)
     if ascending is None:
-        return _attribute_window(q, window, limit, offset)
+        return _attribute_window(q, edge, limit, offset)
+
+    def newest() -> str:
+        # Every run at or past the edge in start-time order is in the window (ties
+        # included): a prefix of the order, whose runs scan in index order.
+        if edge.value is None:
+            return "1 = 1"
+        return f"r.start_time {'<=' if ascending else '>='} {b.param(edge.value)}"
+
     return (
-        f"SELECT r.run_id FROM runs r{q.where(lambda: _newest(q, window, ascending), pinned=True)} "
+        f"SELECT r.run_id FROM runs r{q.where(newest, pinned=True)} "
         f"ORDER BY {q.order(keys)} LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
 
 
-def _newest(q: _Query, window: int, ascending: bool = False) -> str:
-    """The runs among the scope's first ``window`` in start-time order. The edge is the
-    start time of the window's last run, found by one index probe; every run at or before
-    it in that order is in the window (ties included), so the window is a prefix of the
-    order and its runs scan in index order."""
-    b = q.b
-    direction, past, compare = ("ASC", 2**63 - 1, "<=") if ascending else ("DESC", -(2**63), ">=")
+def window_edge_sql(b: SqlBuilder, search: RunSearch, window: int) -> str:
+    """One row (none when the order has fewer entries than ``window``): the value of the
+    page's order key at the window's last entry, by one index probe. The window is then
+    every entry up to it: the scope's runs in start-time or an indexed attribute's order,
+    or a metric's, param's or tag's first values (``walk_window``). Read apart from the
+    window's search, so that its planner sees a value, not a subquery (PostgreSQL then
+    estimates the window's size from its statistics)."""
+    keys = search.keys
+    if keys and keys[0].field.entity in _DRIVERS:
+        table, live, sort_key, ordered = _key_order(b, keys[0])
+        # A NaN latest value is stored as 0: counting it among the values only narrows
+        # the window (still a prefix of the order), and spares the edge a look at every
+        # row, as the (key, value) index does not hold is_nan.
+        condition = "1 = 1" if ordered[0][0] == "{a}.is_nan = 0" else ordered[0][0]
+        direction = "ASC" if keys[0].ascending else "DESC"
+        return (
+            f"SELECT {sort_key} FROM {table} w WHERE w.key = {b.param(keys[0].field.key)}"
+            f"{live} AND {condition} ORDER BY {sort_key} {direction} "
+            f"LIMIT 1 OFFSET {b.param(window - 1)}"
+        ).format(a="w")
+    ascending = time_ordered(keys)
+    if ascending is not None:
+        direction = "ASC" if ascending else "DESC"
+        scope = run_scope(b, list(search.experiment_ids), search.stages, "w")
+        return (
+            f"SELECT w.start_time FROM runs w WHERE {scope} ORDER BY w.start_time {direction} "
+            f"LIMIT 1 OFFSET {b.param(window - 1)}"
+        )
+    column = _indexed_attribute(keys[0].field)
+    assert column is not None, "a window needs an order key with an index"
+    edge_column = (b.text_order(column) if column != "r.end_time" else column).replace("r.", "w.")
+    # user_id and end_time may be missing (sorted last by a flag, ``_order``): never in
+    # the window. A run always has a name, a status and an id.
+    valued = f" AND w.{column[2:]} IS NOT NULL" if column in _NULLABLE_ORDER else ""
+    direction = "ASC" if keys[0].ascending else "DESC"
+    scope = run_scope(b, list(search.experiment_ids), search.stages, "w")
     return (
-        f"r.start_time {compare} COALESCE((SELECT w.start_time FROM runs w "
-        f"WHERE {run_scope(b, q.experiment_ids, q.stages, 'w')} ORDER BY w.start_time {direction} "
-        f"LIMIT 1 OFFSET {b.param(window - 1)}), {past})"
+        f"SELECT {edge_column} FROM runs w WHERE {scope}{valued} "
+        f"ORDER BY {edge_column} {direction} LIMIT 1 OFFSET {b.param(window - 1)}"
     )
 
 
-def _attribute_window(q: _Query, window: int, limit: int, offset: int) -> str:
+def _attribute_window(q: _Query, edge: Edge, limit: int, offset: int) -> str:
     """A walk in the order of an indexed run attribute (``_indexed_attribute``) that looks
-    only at the runs whose value is among the scope's first ``window`` values in that order
-    (ties included), read from the attribute's index. Runs without a value sort last in
-    either direction, so they are never in the window; every run outside it sorts after
-    every run in it, and a window holding a page holds exactly that page."""
+    only at the runs whose value is up to the edge in that order (ties included), read
+    from the attribute's index. Runs without a value sort last in either direction, so
+    they are never in the window; every run outside it sorts after every run in it, and a
+    window holding a page holds exactly that page."""
     b, first = q.b, q.keys[0]
     column = _indexed_attribute(first.field)
     assert column is not None, "a window needs an order key with an index"
     direction, past = ("ASC", "<=") if first.ascending else ("DESC", ">=")
     ordered = b.text_order(column) if column != "r.end_time" else column
-    edge_column = ordered.replace("r.", "w.", 1)
 
     def within() -> str:
-        scope = run_scope(b, q.experiment_ids, q.stages, "w")
-        # user_id and end_time may be missing (sorted last by a flag, ``_order``); a run
-        # always has a name, a status and an id.
-        valued = f" AND w.{column[2:]} IS NOT NULL" if column in _NULLABLE_ORDER else ""
-        edge = (
-            f"SELECT {edge_column} FROM runs w WHERE {scope}{valued} "
-            f"ORDER BY {edge_column} {direction} LIMIT 1 OFFSET {b.param(window - 1)}"
-        )
-        return f"{ordered} {past} ({edge})"
+        if edge.value is None:
+            return f"{column} IS NOT NULL"
+        return f"{ordered} {past} {b.param(edge.value)}"
 
     where = q.where(within, pinned=True)
     # Every run of the window has a value: the order needs no missing-last flag.
