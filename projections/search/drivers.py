@@ -93,19 +93,19 @@ class DriverLeaf(msgspec.Struct, frozen=True):
     def scan(self, dialect: str) -> bool:
         """Whether counting the set may read far more than it holds: the scope's runs
         tested one by one (IS NULL, whose set is the runs without the key; a comparison
-        of an unindexed attribute), or on SQLite a key's range filtered value by value
-        (an infix LIKE, ILIKE, != or NOT IN). Exact sets, but a count that reads the
-        whole scope or range when few runs match."""
+        of an unindexed attribute), or a key's range filtered value by value (an infix
+        LIKE, ILIKE, != or NOT IN; a number compared with a tag). Exact sets, but a
+        count that reads the whole scope or range when few runs match."""
         if self.negated:
             return _negated_scan(self.comparison, dialect)
         c = self.comparison
         if c.op == "IS NULL" or _attribute_scan(c):
             return True
-        if dialect != "sqlite" or not _is_text(c) or c.op == "IS NOT NULL":
+        if not _is_text(c) or c.op == "IS NOT NULL":
             return False
         if not c.quoted and c.op not in ("LIKE", "ILIKE"):
             # Params read numbers from a (key, num_value) index; tags have none.
-            return c.field.entity == "parameter" and c.op in ("!=", "NOT IN")
+            return c.field.entity != "parameter" or c.op in ("!=", "NOT IN")
         if c.op == "LIKE":
             return not (isinstance(c.value, str) and literal_prefix(c.value))
         return c.op not in ("=", "IN")
@@ -204,17 +204,15 @@ def _is_text(c: Comparison) -> bool:
 def _text_set(b: SqlBuilder, table: str, key: str, c: Comparison) -> str:
     """A param's or tag's comparison: an index range where the value index serves it (a
     quoted =, IN or prefix LIKE; on SQLite, any comparison on the value, which its index
-    holds, read along the key's range); otherwise the runs that have the key."""
+    holds); otherwise the key's range, filtered (``DriverLeaf.scan``)."""
     live = " AND value IS NOT NULL" if table == "run_tags" else ""
     head = f"SELECT run_id FROM {table} WHERE key = {b.param(key)}{live}"
     op, value = c.op, c.value
     if op in ("IS NOT NULL", "IS NULL"):
         return head
     if not c.quoted and op != "LIKE" and op != "ILIKE":
-        # A number: params index their values as numbers; tags do not.
-        if table == "params":
-            return f"{head} AND {compile_expr(b, 'num_value', op, value)}"
-        return head
+        # A number: params index their values as numbers; tags filter the key's range.
+        return f"{head} AND {compile_expr(b, 'num_value', op, value)}"
     if b.dialect == "sqlite":
         return f"{head} AND {compile_expr(b, 'value', op, value)}"
     # PostgreSQL indexes the values' first characters (see PG_VALUE_PREFIX).
@@ -231,7 +229,7 @@ def _text_set(b: SqlBuilder, table: str, key: str, c: Comparison) -> str:
         heads = tuple(str(v)[:n] for v in values)
         exact = compile_expr(b, "value", op, value)
         return f"{head} AND {indexed} IN {b.params_list(heads)} AND {exact}"
-    return head
+    return f"{head} AND {compile_expr(b, 'value', op, value)}"
 
 
 def _leaf_sql(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
