@@ -404,9 +404,9 @@ def fits_driven(search: RunSearch) -> bool:
 
 
 def walk_window(keys: tuple[OrderKey, ...]) -> bool:
-    """Whether a search in this order can first look at a window of runs (``window`` of
-    ``compile_run_search``): an order by start time alone, or one whose first key is a
-    metric, param or tag, or a run attribute with an index of its own."""
+    """Whether a search in this order can first look at a window of runs (``edge`` of
+    ``compile_run_search``): an order whose first key is start time, a metric, a param or
+    a tag, or a run attribute with an index of its own."""
     if time_ordered(keys) is not None:
         return True
     first = keys[0].field
@@ -428,11 +428,11 @@ def _indexed_attribute(field: Field) -> str | None:
 
 
 def time_ordered(keys: tuple[OrderKey, ...]) -> bool | None:
-    """For an order by start time alone, whether it is ascending; otherwise None."""
+    """For an order whose first key is start time (or no order: newest first), whether it
+    is ascending; otherwise None. The start-time index serves the first key; the others
+    only order runs that tie on it, which a window holds whole."""
     if not keys:
         return False
-    if len(keys) > 1:
-        return None
     key = keys[0]
     if key.field.entity == "attribute" and _ORDER_ATTRIBUTES.get(key.field.key) == "r.start_time":
         return key.ascending

@@ -70,6 +70,8 @@ ORDERS: list[list[str]] = [
     ["tags.team DESC", "metrics.m ASC"],
     ["tags.team", "params.p DESC", "metrics.m"],
     ["params.q", "user_id"],
+    ["attributes.start_time DESC", "metrics.m ASC"],
+    ["start_time", "params.p DESC"],
     ["attributes.run_name DESC"],
     ["attributes.user_id DESC", "metrics.m ASC"],
     ["end_time"],
