@@ -4,7 +4,7 @@ holds every run the part matches, read from one index range.
 A selective filter is then answered from its matches (the driving set, intersected across
 AND and united across OR) instead of by walking every run of the experiments in the page's
 order. Which plan a search takes is decided from the sets' sizes, counted from their
-indexes just before the search, up to a cap (see ``sql_reads.search_runs``).
+indexes just before the search, up to a cap (see ``projections/run_search.py``).
 
 A set may hold more runs than its comparison matches (a NaN latest metric is stored as 0;
 where no index reads a comparison, its set is every run that has the key, since a
