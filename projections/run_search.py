@@ -143,11 +143,17 @@ class RunSearcher:
         ids = await self._page(search, edge)
         if len(ids) < full and ids and edge.value is not None:
             # Some matches, not a page: a window as many times larger as the page needs
-            # (and half again) holds it at the same rate, if it is not too big.
+            # (and half again) holds it at the same rate, if it is not too big. On the
+            # first page, the first window's matches are all in it: the wider one only
+            # searches past its edge, for the rest of the page.
             wider = window * need * 3 // (2 * (search.offset + len(ids)))
             if wider <= WIDER_MAX[key_window(keys)]:
-                edge = await self._edge(search, wider)
-                ids = await self._page(search, edge)
+                last, edge = edge, await self._edge(search, wider)
+                if search.offset == 0:
+                    rest = msgspec.structs.replace(search, limit=full - len(ids))
+                    ids += await self._page(rest, Edge(edge.value, after=last.value))
+                else:
+                    ids = await self._page(search, edge)
         if len(ids) == full:
             return ids
         if time_ordered(keys) is not None and edge.value is None:

@@ -305,9 +305,11 @@ _DRIVERS = {"metric": "latest_metrics", "parameter": "params", "tag": "run_tags"
 class Edge(msgspec.Struct, frozen=True):
     """A window's edge (``compile_run_search``): the order key's value at the window's
     last entry, read by ``window_edge_sql``; None when the order has fewer entries than
-    the window is wide (the window is then every entry)."""
+    the window is wide (the window is then every entry). ``after``: the edge of a window
+    searched before, whose entries (ties included) this one leaves out; None for none."""
 
     value: Any
+    after: Any = None
 
 
 #: An order's segments: (condition, ORDER BY or None), on alias ``{a}``.
@@ -363,10 +365,9 @@ def _segments(q: _Query, first: OrderKey, cap: int, edge: Edge | None = None) ->
 
         def driver(condition: str = condition) -> str:
             sql = f"o.key = {b.param(field.key)}{live} AND {condition}".format(a="o")
-            if edge is None or edge.value is None:
-                return sql
-            past = "<=" if first.ascending else ">="
-            return f"{sql} AND {sort_key.format(a='o')} {past} {b.param(edge.value)}"
+            if edge is not None:
+                sql += _within(b, sort_key.format(a="o"), first.ascending, edge)
+            return sql
 
         where = q.where(driver, pinned=by is not None)
         order = ", ".join(p for p in (by and by.format(a="o"), q.order(rest)) if p)
@@ -507,14 +508,23 @@ def compile_run_search(
     def newest() -> str:
         # Every run at or past the edge in start-time order is in the window (ties
         # included): a prefix of the order, whose runs scan in index order.
-        if edge.value is None:
-            return "1 = 1"
-        return f"r.start_time {'<=' if ascending else '>='} {b.param(edge.value)}"
+        return "1 = 1" + _within(b, "r.start_time", ascending, edge)
 
     return (
         f"SELECT r.run_id FROM runs r{q.where(newest, pinned=True)} "
         f"ORDER BY {q.order(keys)} LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
+
+
+def _within(b: SqlBuilder, column: str, ascending: bool, edge: Edge) -> str:
+    """Conditions (each after an AND) that keep ``column`` within the window: up to its
+    edge, and past the edge of the window searched before it, if any."""
+    sql = ""
+    if edge.after is not None:
+        sql += f" AND {column} {'>' if ascending else '<'} {b.param(edge.after)}"
+    if edge.value is not None:
+        sql += f" AND {column} {'<=' if ascending else '>='} {b.param(edge.value)}"
+    return sql
 
 
 def window_edge_sql(b: SqlBuilder, search: RunSearch, window: int) -> str:
@@ -568,13 +578,11 @@ def _attribute_window(q: _Query, edge: Edge, limit: int, offset: int) -> str:
     b, first = q.b, q.keys[0]
     column = _indexed_attribute(first.field)
     assert column is not None, "a window needs an order key with an index"
-    direction, past = ("ASC", "<=") if first.ascending else ("DESC", ">=")
+    direction = "ASC" if first.ascending else "DESC"
     ordered = b.text_order(column) if column != "r.end_time" else column
 
     def within() -> str:
-        if edge.value is None:
-            return f"{column} IS NOT NULL"
-        return f"{ordered} {past} {b.param(edge.value)}"
+        return f"{column} IS NOT NULL" + _within(b, ordered, first.ascending, edge)
 
     where = q.where(within, pinned=True)
     # Every run of the window has a value: the order needs no missing-last flag.
