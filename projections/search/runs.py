@@ -19,21 +19,27 @@ from typing import Any
 import msgspec
 
 from trackledger.eventlog.errors import InvalidInput
-from trackledger.projections.search.ast import And, Comparison, Field, OrderKey
+from trackledger.projections.search.ast import And, Field, OrderKey
 from trackledger.projections.search.compile import (
     MAX_KEYS,
-    check_expr,
-    compile_expr,
     compile_tree,
     fields_of,
-    missing_last,
-    too_many_keys,
 )
-from trackledger.projections.search.drivers import PG_VALUE_PREFIX, RUN_ORDER_COLUMNS, Driver
+from trackledger.projections.search.drivers import PG_VALUE_PREFIX, Driver
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.parser import parse_filter, parse_order_by
 from trackledger.projections.search.plan import set_sql
 from trackledger.projections.search.request import RunSearch
+from trackledger.projections.search.run_fields import (
+    INDEXED_ORDER,
+    NULLABLE_ORDER,
+    ORDER_ATTRIBUTES,
+    RUN_NAME_KEYS,
+    Joins,
+    comparison_sql,
+    field_column,
+    order_terms,
+)
 from trackledger.projections.search.sql import SqlBuilder
 
 __all__ = [
@@ -53,183 +59,6 @@ __all__ = [
 
 #: order_by clauses one search may have: SQLite's planner hung on 32 and more.
 MAX_ORDER_BY = 20
-
-_STRING_ATTRIBUTES = {
-    "run_id": "r.run_id",
-    "user_id": "r.user_id",
-    "status": "r.status",
-    "artifact_uri": "r.artifact_uri",
-    "lifecycle_stage": "r.lifecycle_stage",
-}
-_RUN_NAME_KEYS = {"run_name", "run name", "Run name", "Run Name"}
-_NUMERIC_ATTRIBUTES = {
-    "start_time": "r.start_time",
-    "created": "r.start_time",
-    "Created": "r.start_time",
-    "end_time": "r.end_time",
-}
-_ORDER_ATTRIBUTES = {
-    "run_id": "r.run_id",
-    "run_name": "r.name",
-    "user_id": "r.user_id",
-    "status": "r.status",
-    "artifact_uri": "r.artifact_uri",
-    "start_time": "r.start_time",
-    "created": "r.start_time",
-    "Created": "r.start_time",
-    "end_time": "r.end_time",
-}
-#: Order columns with an index of their own on the runs (``schema.RUN_ORDER_COLUMNS``).
-_INDEXED_ORDER = {f"r.{column}" for column, _ in RUN_ORDER_COLUMNS}
-_NULLABLE_ORDER = ("r.end_time", "r.user_id")
-_DATASET_COLUMNS = {"name": "d.name", "digest": "d.digest", "context": "d.context"}
-_STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL"}
-_NUMERIC_OPS = {"=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN", "IS NULL", "IS NOT NULL"}
-
-
-class _Joins:
-    """One LEFT JOIN per (entity, key) the query reads; missing rows read as NULL. A search
-    reads at most ``MAX_KEYS`` keys: SQLite joins at most 64 tables, and PostgreSQL's
-    planning time grows fast with the joins (the same limit on both: one search, one
-    answer)."""
-
-    def __init__(self) -> None:
-        self.aliases: dict[tuple[str, str], str] = {}
-
-    def alias(self, entity: str, key: str, at: Field, what: str = "filter") -> str:
-        """The join's alias; ``at`` is the field that reads it, blamed past MAX_KEYS."""
-        found = self.aliases.get((entity, key))
-        if found is None:
-            if len(self.aliases) == MAX_KEYS:
-                raise too_many_keys(at, what)
-            found = f"{entity[0]}{len(self.aliases)}"
-            self.aliases[(entity, key)] = found
-        return found
-
-    def sql(self, b: SqlBuilder) -> str:
-        parts = []
-        for (entity, key), alias in self.aliases.items():
-            if entity == "metric":
-                table, extra = "latest_metrics", ""
-            elif entity == "parameter":
-                table, extra = "params", ""
-            else:
-                table, extra = "run_tags", f" AND {alias}.value IS NOT NULL"
-            parts.append(
-                f" LEFT JOIN {table} {alias} ON {alias}.run_id = r.run_id "
-                f"AND {alias}.key = {b.param(key)}{extra}"
-            )
-        return "".join(parts)
-
-
-def _field_column(field: Field, joins: _Joins) -> tuple[str, str]:
-    """(kind, column) for a comparison: kind is metric, text, number or dataset."""
-    if field.entity == "metric":
-        return "metric", joins.alias("metric", field.key, field)
-    if field.entity in ("parameter", "tag"):
-        return "text", joins.alias(field.entity, field.key, field)
-    if field.entity == "dataset":
-        column = _DATASET_COLUMNS.get(field.key)
-        if column is None:
-            raise FilterError(
-                "invalid dataset key; valid keys are name, digest and context",
-                field.position,
-                field.key,
-            )
-        return "dataset", column
-    if field.key in _RUN_NAME_KEYS:
-        return "text", joins.alias("tag", "mlflow.runName", field)
-    if field.key in _STRING_ATTRIBUTES:
-        return "attribute", _STRING_ATTRIBUTES[field.key]
-    if field.key in _NUMERIC_ATTRIBUTES:
-        return "number", _NUMERIC_ATTRIBUTES[field.key]
-    valid = sorted({*_STRING_ATTRIBUTES, *_NUMERIC_ATTRIBUTES, "run_name"})
-    raise FilterError(
-        f"invalid attribute key '{field.key}'; valid keys are {', '.join(valid)}",
-        field.position,
-        field.key,
-    )
-
-
-def _check(c: Comparison, kind: str) -> None:
-    if kind in ("metric", "number"):
-        check_expr(c, _NUMERIC_OPS, numeric=True)
-    elif kind in ("attribute", "dataset"):
-        check_expr(c, _STRING_OPS, numeric=False)
-    else:  # params and tags take strings, or numbers for a numeric comparison
-        check_expr(c, _STRING_OPS | _NUMERIC_OPS, numeric=None)
-
-
-def _comparison(c: Comparison, joins: _Joins, b: SqlBuilder) -> str:
-    kind, target = _field_column(c.field, joins)
-    _check(c, kind)
-    if kind == "metric":
-        column = (
-            f"{target}.value"
-            if c.field.aggregate == "latest"
-            else (f"{target}.{c.field.aggregate}_value")
-        )
-        if c.op in ("IS NULL", "IS NOT NULL"):
-            return f"{target}.run_id {c.op}"
-        if c.field.aggregate != "latest":
-            return compile_expr(b, column, c.op, c.value)
-        # A NaN latest value is stored as 0 with is_nan set: it fails every comparison but !=.
-        if c.op in ("!=", "NOT IN"):
-            return f"({target}.is_nan = 1 OR {compile_expr(b, column, c.op, c.value)})"
-        return f"({target}.is_nan = 0 AND {compile_expr(b, column, c.op, c.value)})"
-    if kind == "text":
-        column = f"{target}.num_value" if _is_numeric(c) else f"{target}.value"
-        if c.op in ("IS NULL", "IS NOT NULL"):
-            # The joined row exists exactly when the value does: said of the join key,
-            # PostgreSQL plans IS NULL as an anti-join (it estimated one row of 100,000).
-            return f"{target}.run_id {c.op}"
-        return compile_expr(b, column, c.op, c.value)
-    if kind == "dataset":
-        # Any of the run's datasets may match; a run without datasets is unknown.
-        inner = compile_expr(b, target, c.op, c.value)
-        return (
-            f"(SELECT MAX(CASE WHEN {inner} THEN 1 ELSE 0 END) FROM run_datasets d "
-            "WHERE d.run_id = r.run_id) = 1"
-        )
-    return compile_expr(b, target, c.op, c.value)
-
-
-def _is_numeric(c: Comparison) -> bool:
-    return not c.quoted and c.op not in ("LIKE", "ILIKE", "IS NULL", "IS NOT NULL")
-
-
-def _order(key: OrderKey, joins: _Joins, b: SqlBuilder) -> list[str]:
-    field = key.field
-    direction = "ASC" if key.ascending else "DESC"
-    if field.entity == "metric":
-        alias = joins.alias("metric", field.key, field, "order_by clause")
-        if field.aggregate == "latest":
-            # MLflow: values first, then NaN, then runs without the metric, either direction.
-            flag = (
-                f"CASE WHEN {alias}.run_id IS NULL THEN 2 WHEN {alias}.is_nan = 1 THEN 1 ELSE 0 END"
-            )
-            return [flag, f"{alias}.value {direction}"]
-        column = f"{alias}.{field.aggregate}_value"
-        return [missing_last(column), f"{column} {direction}"]
-    if field.entity in ("parameter", "tag"):
-        column = f"{joins.alias(field.entity, field.key, field, 'order_by clause')}.value"
-        return [missing_last(column), f"{b.text_order(column)} {direction}"]
-    if field.entity == "attribute" and field.key in _ORDER_ATTRIBUTES:
-        column = _ORDER_ATTRIBUTES[field.key]
-        text = column not in ("r.start_time", "r.end_time")
-        ordered = b.text_order(column) if text else column
-        # Only these can be NULL on a run; a flag on the others would only stop an index
-        # from serving the order.
-        nullable = [missing_last(column)] if column in _NULLABLE_ORDER else []
-        return [*nullable, f"{ordered} {direction}"]
-    raise FilterError(
-        f"invalid order_by key; order by metrics, params, tags or one of "
-        f"{', '.join(sorted(_ORDER_ATTRIBUTES))}",
-        field.position,
-        field.key,
-        what="order_by clause",
-    )
-
 
 def run_scope(
     b: SqlBuilder,
@@ -255,11 +84,11 @@ class _Query:
     def __init__(self, b: SqlBuilder, search: RunSearch) -> None:
         self.b, self.expr, self.keys = b, search.expr, list(search.keys)
         self.experiment_ids, self.stages = list(search.experiment_ids), search.stages
-        self.joins = _Joins()
+        self.joins = Joins()
         #: The runs come from a driving set (``_driven``), not from the scope's index.
         self.driven = False
         for field in fields_of(self.expr):
-            _field_column(field, self.joins)
+            field_column(field, self.joins)
 
     def where(self, extra: Callable[[], str] | None = None, *, pinned: bool = False) -> str:
         """Joins, then the WHERE clause: ``extra()``, scope, the filter (parameters are
@@ -278,19 +107,19 @@ class _Query:
             # tables are joined, so a run failing the first part costs no further probes.
             parts = self.expr.parts if isinstance(self.expr, And) else (self.expr,)
             for part in parts:
-                tree = compile_tree(part, lambda c: _comparison(c, self.joins, b))
+                tree = compile_tree(part, lambda c: comparison_sql(c, self.joins, b))
                 conditions.append(f"({tree}) IS TRUE")
         elif self.expr is not None:
-            tree = compile_tree(self.expr, lambda c: _comparison(c, self.joins, b))
+            tree = compile_tree(self.expr, lambda c: comparison_sql(c, self.joins, b))
             conditions.append(f"({tree})")
         return f"{join_sql} WHERE {' AND '.join(conditions)}"
 
     def order(self, keys: list[OrderKey]) -> str:
         parts: list[str] = []
         for key in keys:
-            parts.extend(_order(key, self.joins, self.b))
+            parts.extend(order_terms(key, self.joins, self.b))
         if not any(
-            _ORDER_ATTRIBUTES.get(k.field.key) == "r.start_time"
+            ORDER_ATTRIBUTES.get(k.field.key) == "r.start_time"
             for k in self.keys
             if k.field.entity == "attribute"
         ):
@@ -316,7 +145,7 @@ class Edge(msgspec.Struct, frozen=True):
 _Segments = list[tuple[str, str | None]]
 
 
-def _key_order(b: SqlBuilder, first: OrderKey) -> tuple[str, str, str, _Segments]:
+def _keyorder_terms(b: SqlBuilder, first: OrderKey) -> tuple[str, str, str, _Segments]:
     """(table, live-row condition, sort key, segments) of an order whose first key is a
     metric, param or tag; each segment is (condition, ORDER BY) on alias ``{a}``."""
     field = first.field
@@ -354,7 +183,7 @@ def _segments(q: _Query, first: OrderKey, cap: int, edge: Edge | None = None) ->
     the key's first values in that order up to the edge (ties included): when that gives
     ``cap`` runs, they are exactly the first ``cap`` of the whole order."""
     b, field, rest = q.b, first.field, q.keys[1:]
-    table, live, sort_key, ordered = _key_order(b, first)
+    table, live, sort_key, ordered = _keyorder_terms(b, first)
     if edge is not None:
         ordered = ordered[:1]
     # SQLite reads CROSS JOIN as "this table first": scanning the key's values in order lets
@@ -396,9 +225,9 @@ def fits_driven(search: RunSearch) -> bool:
     must not be refused for the plan it gets; a search within a key's first group,
     which compares that key in its filter, is held to the same)."""
     keys = {
-        ("tag", "mlflow.runName") if f.key in _RUN_NAME_KEYS else (f.entity, f.key)
+        ("tag", "mlflow.runName") if f.key in RUN_NAME_KEYS else (f.entity, f.key)
         for f in fields_of(search.expr)
-        if f.entity in _DRIVERS or (f.entity == "attribute" and f.key in _RUN_NAME_KEYS)
+        if f.entity in _DRIVERS or (f.entity == "attribute" and f.key in RUN_NAME_KEYS)
     }
     keys |= {(k.field.entity, k.field.key) for k in search.keys if k.field.entity in _DRIVERS}
     return len(keys) <= MAX_KEYS
@@ -424,8 +253,8 @@ def _indexed_attribute(field: Field) -> str | None:
     """The runs column of an order key that has its own index (``RUN_ORDER_COLUMNS``)."""
     if field.entity != "attribute":
         return None
-    column = _ORDER_ATTRIBUTES.get(field.key)
-    return column if column in _INDEXED_ORDER else None
+    column = ORDER_ATTRIBUTES.get(field.key)
+    return column if column in INDEXED_ORDER else None
 
 
 def time_ordered(keys: tuple[OrderKey, ...]) -> bool | None:
@@ -435,7 +264,7 @@ def time_ordered(keys: tuple[OrderKey, ...]) -> bool | None:
     if not keys:
         return False
     key = keys[0]
-    if key.field.entity == "attribute" and _ORDER_ATTRIBUTES.get(key.field.key) == "r.start_time":
+    if key.field.entity == "attribute" and ORDER_ATTRIBUTES.get(key.field.key) == "r.start_time":
         return key.ascending
     return None
 
@@ -536,7 +365,7 @@ def window_edge_sql(b: SqlBuilder, search: RunSearch, window: int) -> str:
     estimates the window's size from its statistics)."""
     keys = search.keys
     if keys and keys[0].field.entity in _DRIVERS:
-        table, live, sort_key, ordered = _key_order(b, keys[0])
+        table, live, sort_key, ordered = _keyorder_terms(b, keys[0])
         # A NaN latest value is stored as 0: counting it among the values only narrows
         # the window (still a prefix of the order), and spares the edge a look at every
         # row, as the (key, value) index does not hold is_nan.
@@ -558,9 +387,9 @@ def window_edge_sql(b: SqlBuilder, search: RunSearch, window: int) -> str:
     column = _indexed_attribute(keys[0].field)
     assert column is not None, "a window needs an order key with an index"
     edge_column = (b.text_order(column) if column != "r.end_time" else column).replace("r.", "w.")
-    # user_id and end_time may be missing (sorted last by a flag, ``_order``): never in
-    # the window. A run always has a name, a status and an id.
-    valued = f" AND w.{column[2:]} IS NOT NULL" if column in _NULLABLE_ORDER else ""
+    # user_id and end_time may be missing (sorted last by a flag, ``order_terms``): never
+    # in the window. A run always has a name, a status and an id.
+    valued = f" AND w.{column[2:]} IS NOT NULL" if column in NULLABLE_ORDER else ""
     direction = "ASC" if keys[0].ascending else "DESC"
     scope = run_scope(b, list(search.experiment_ids), search.stages, "w")
     return (
@@ -630,7 +459,7 @@ def _reject_duplicate_keys(keys: list[OrderKey], clauses: list[str]) -> None:
     for key, clause in zip(keys, clauses, strict=True):
         ident = (key.field.entity, key.field.key, key.field.aggregate)
         if key.field.entity == "attribute":
-            ident = ("attribute", _ORDER_ATTRIBUTES.get(key.field.key, key.field.key), "")
+            ident = ("attribute", ORDER_ATTRIBUTES.get(key.field.key, key.field.key), "")
         if ident in seen:
             raise FilterError(
                 "the same key appears twice in order_by", 0, clause, what="order_by clause"

@@ -1,0 +1,205 @@
+"""How a run filter's fields and order keys read the runs: each metric, param and tag a
+search reads is a LEFT JOIN (a missing row reads as NULL), each attribute a column of
+the runs, and each comparison or order key becomes SQL on them (``runs.py`` assembles the
+plans)."""
+
+from __future__ import annotations
+
+from trackledger.projections.search.ast import Comparison, Field, OrderKey
+from trackledger.projections.search.compile import (
+    MAX_KEYS,
+    check_expr,
+    compile_expr,
+    missing_last,
+    too_many_keys,
+)
+from trackledger.projections.search.drivers import RUN_ORDER_COLUMNS
+from trackledger.projections.search.errors import FilterError
+from trackledger.projections.search.sql import SqlBuilder
+
+__all__ = [
+    "INDEXED_ORDER",
+    "NULLABLE_ORDER",
+    "ORDER_ATTRIBUTES",
+    "RUN_NAME_KEYS",
+    "Joins",
+    "comparison_sql",
+    "field_column",
+    "order_terms",
+]
+
+_STRING_ATTRIBUTES = {
+    "run_id": "r.run_id",
+    "user_id": "r.user_id",
+    "status": "r.status",
+    "artifact_uri": "r.artifact_uri",
+    "lifecycle_stage": "r.lifecycle_stage",
+}
+RUN_NAME_KEYS = {"run_name", "run name", "Run name", "Run Name"}
+_NUMERIC_ATTRIBUTES = {
+    "start_time": "r.start_time",
+    "created": "r.start_time",
+    "Created": "r.start_time",
+    "end_time": "r.end_time",
+}
+ORDER_ATTRIBUTES = {
+    "run_id": "r.run_id",
+    "run_name": "r.name",
+    "user_id": "r.user_id",
+    "status": "r.status",
+    "artifact_uri": "r.artifact_uri",
+    "start_time": "r.start_time",
+    "created": "r.start_time",
+    "Created": "r.start_time",
+    "end_time": "r.end_time",
+}
+#: Order columns with an index of their own on the runs (``schema.RUN_ORDER_COLUMNS``).
+INDEXED_ORDER = {f"r.{column}" for column, _ in RUN_ORDER_COLUMNS}
+NULLABLE_ORDER = ("r.end_time", "r.user_id")
+_DATASET_COLUMNS = {"name": "d.name", "digest": "d.digest", "context": "d.context"}
+_STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN", "IS NULL", "IS NOT NULL"}
+_NUMERIC_OPS = {"=", "!=", "<", "<=", ">", ">=", "IN", "NOT IN", "IS NULL", "IS NOT NULL"}
+
+
+class Joins:
+    """One LEFT JOIN per (entity, key) the query reads; missing rows read as NULL. A search
+    reads at most ``MAX_KEYS`` keys: SQLite joins at most 64 tables, and PostgreSQL's
+    planning time grows fast with the joins (the same limit on both: one search, one
+    answer)."""
+
+    def __init__(self) -> None:
+        self.aliases: dict[tuple[str, str], str] = {}
+
+    def alias(self, entity: str, key: str, at: Field, what: str = "filter") -> str:
+        """The join's alias; ``at`` is the field that reads it, blamed past MAX_KEYS."""
+        found = self.aliases.get((entity, key))
+        if found is None:
+            if len(self.aliases) == MAX_KEYS:
+                raise too_many_keys(at, what)
+            found = f"{entity[0]}{len(self.aliases)}"
+            self.aliases[(entity, key)] = found
+        return found
+
+    def sql(self, b: SqlBuilder) -> str:
+        parts = []
+        for (entity, key), alias in self.aliases.items():
+            if entity == "metric":
+                table, extra = "latest_metrics", ""
+            elif entity == "parameter":
+                table, extra = "params", ""
+            else:
+                table, extra = "run_tags", f" AND {alias}.value IS NOT NULL"
+            parts.append(
+                f" LEFT JOIN {table} {alias} ON {alias}.run_id = r.run_id "
+                f"AND {alias}.key = {b.param(key)}{extra}"
+            )
+        return "".join(parts)
+
+
+def field_column(field: Field, joins: Joins) -> tuple[str, str]:
+    """(kind, column) for a comparison: kind is metric, text, number or dataset."""
+    if field.entity == "metric":
+        return "metric", joins.alias("metric", field.key, field)
+    if field.entity in ("parameter", "tag"):
+        return "text", joins.alias(field.entity, field.key, field)
+    if field.entity == "dataset":
+        column = _DATASET_COLUMNS.get(field.key)
+        if column is None:
+            raise FilterError(
+                "invalid dataset key; valid keys are name, digest and context",
+                field.position,
+                field.key,
+            )
+        return "dataset", column
+    if field.key in RUN_NAME_KEYS:
+        return "text", joins.alias("tag", "mlflow.runName", field)
+    if field.key in _STRING_ATTRIBUTES:
+        return "attribute", _STRING_ATTRIBUTES[field.key]
+    if field.key in _NUMERIC_ATTRIBUTES:
+        return "number", _NUMERIC_ATTRIBUTES[field.key]
+    valid = sorted({*_STRING_ATTRIBUTES, *_NUMERIC_ATTRIBUTES, "run_name"})
+    raise FilterError(
+        f"invalid attribute key '{field.key}'; valid keys are {', '.join(valid)}",
+        field.position,
+        field.key,
+    )
+
+
+def _check(c: Comparison, kind: str) -> None:
+    if kind in ("metric", "number"):
+        check_expr(c, _NUMERIC_OPS, numeric=True)
+    elif kind in ("attribute", "dataset"):
+        check_expr(c, _STRING_OPS, numeric=False)
+    else:  # params and tags take strings, or numbers for a numeric comparison
+        check_expr(c, _STRING_OPS | _NUMERIC_OPS, numeric=None)
+
+
+def comparison_sql(c: Comparison, joins: Joins, b: SqlBuilder) -> str:
+    kind, target = field_column(c.field, joins)
+    _check(c, kind)
+    if kind == "metric":
+        column = (
+            f"{target}.value"
+            if c.field.aggregate == "latest"
+            else (f"{target}.{c.field.aggregate}_value")
+        )
+        if c.op in ("IS NULL", "IS NOT NULL"):
+            return f"{target}.run_id {c.op}"
+        if c.field.aggregate != "latest":
+            return compile_expr(b, column, c.op, c.value)
+        # A NaN latest value is stored as 0 with is_nan set: it fails every comparison but !=.
+        if c.op in ("!=", "NOT IN"):
+            return f"({target}.is_nan = 1 OR {compile_expr(b, column, c.op, c.value)})"
+        return f"({target}.is_nan = 0 AND {compile_expr(b, column, c.op, c.value)})"
+    if kind == "text":
+        column = f"{target}.num_value" if _is_numeric(c) else f"{target}.value"
+        if c.op in ("IS NULL", "IS NOT NULL"):
+            # The joined row exists exactly when the value does: said of the join key,
+            # PostgreSQL plans IS NULL as an anti-join (it estimated one row of 100,000).
+            return f"{target}.run_id {c.op}"
+        return compile_expr(b, column, c.op, c.value)
+    if kind == "dataset":
+        # Any of the run's datasets may match; a run without datasets is unknown.
+        inner = compile_expr(b, target, c.op, c.value)
+        return (
+            f"(SELECT MAX(CASE WHEN {inner} THEN 1 ELSE 0 END) FROM run_datasets d "
+            "WHERE d.run_id = r.run_id) = 1"
+        )
+    return compile_expr(b, target, c.op, c.value)
+
+
+def _is_numeric(c: Comparison) -> bool:
+    return not c.quoted and c.op not in ("LIKE", "ILIKE", "IS NULL", "IS NOT NULL")
+
+
+def order_terms(key: OrderKey, joins: Joins, b: SqlBuilder) -> list[str]:
+    field = key.field
+    direction = "ASC" if key.ascending else "DESC"
+    if field.entity == "metric":
+        alias = joins.alias("metric", field.key, field, "order_by clause")
+        if field.aggregate == "latest":
+            # MLflow: values first, then NaN, then runs without the metric, either direction.
+            flag = (
+                f"CASE WHEN {alias}.run_id IS NULL THEN 2 WHEN {alias}.is_nan = 1 THEN 1 ELSE 0 END"
+            )
+            return [flag, f"{alias}.value {direction}"]
+        column = f"{alias}.{field.aggregate}_value"
+        return [missing_last(column), f"{column} {direction}"]
+    if field.entity in ("parameter", "tag"):
+        column = f"{joins.alias(field.entity, field.key, field, 'order_by clause')}.value"
+        return [missing_last(column), f"{b.text_order(column)} {direction}"]
+    if field.entity == "attribute" and field.key in ORDER_ATTRIBUTES:
+        column = ORDER_ATTRIBUTES[field.key]
+        text = column not in ("r.start_time", "r.end_time")
+        ordered = b.text_order(column) if text else column
+        # Only these can be NULL on a run; a flag on the others would only stop an index
+        # from serving the order.
+        nullable = [missing_last(column)] if column in NULLABLE_ORDER else []
+        return [*nullable, f"{ordered} {direction}"]
+    raise FilterError(
+        f"invalid order_by key; order by metrics, params, tags or one of "
+        f"{', '.join(sorted(ORDER_ATTRIBUTES))}",
+        field.position,
+        field.key,
+        what="order_by clause",
+    )
