@@ -49,8 +49,9 @@ from trackledger.projections.search.sql import SqlBuilder
 
 __all__ = ["RunSearcher"]
 
-#: Runs a newest-first search looks at before it falls back to searching everything: a
-#: miss costs a scan of this many runs, a hit saves sorting every match.
+#: How many entries a window first looks at, in the page's order (runs, or a key's
+#: values); a miss costs testing this many, a hit saves sorting every match. A first
+#: group is searched on its own when more runs than this share the value.
 WINDOW = 2000
 #: The largest second window, by whether it is counted in values of a metric, param or
 #: tag (each a probe of the run and its filter's keys) or in runs of an index of the runs
@@ -204,7 +205,7 @@ class RunSearcher:
         self, search: RunSearch, depth: int, sizes: Sizes
     ) -> list[str] | None:
         """For an order whose first key is a param or tag whose first value more than
-        ``WINDOW`` runs of the scope share (a window would read and sort them all), the
+        ``WINDOW`` runs share (a window would read and sort them all), the
         page from those runs (``search/groups.py``); None when there is no such group or
         it does not hold the page and one more run."""
         key = group_key(search.keys)

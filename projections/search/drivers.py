@@ -7,10 +7,12 @@ order. Which plan a search takes is decided from the sets' sizes, counted from t
 indexes just before the search, up to a cap (see ``projections/run_search.py``).
 
 A set may hold more runs than its comparison matches (a NaN latest metric is stored as 0;
-where no index reads a comparison, its set is every run that has the key, since a
-comparison on a missing key is unknown): the search checks the whole filter on every run
-of the set, so a set only has to hold every match. Only IS NULL, NOT and comparisons of
-unindexed attributes name no set.
+a negated comparison of a metric reads every run that has it, since a comparison on a
+missing key is unknown): the search checks the whole filter on every run of the set, so a
+set only has to hold every match. Where no index range reads a param's or tag's
+comparison, its set is the key's rows filtered by it (a scan, ``DriverLeaf.scan``), and
+the runs that lack a key, or fail an attribute no index serves, are the scope's runs
+tested one by one (``DriverLeaf.scope_scan``); datasets name no set.
 """
 
 from __future__ import annotations

@@ -45,6 +45,7 @@ def first_value_sql(b: SqlBuilder, key: OrderKey) -> str:
 
 
 def group_size_sql(b: SqlBuilder, key: OrderKey, value: str, scope: Scope, cap: int) -> str:
-    """How many runs of the scope have ``value`` for the key, counted up to ``cap``."""
+    """How many runs have ``value`` for the key (in the scope, for the sets that read it:
+    ``DriverLeaf.sql``), counted up to ``cap``."""
     same = Comparison(field=key.field, op="=", value=value, quoted=True, position=0)
     return f"SELECT count(*) FROM ({DriverLeaf(same).sql(b, scope)} LIMIT {b.param(cap)}) c"
