@@ -145,7 +145,7 @@ class Edge(msgspec.Struct, frozen=True):
 _Segments = list[tuple[str, str | None]]
 
 
-def _keyorder_terms(b: SqlBuilder, first: OrderKey) -> tuple[str, str, str, _Segments]:
+def _key_order(b: SqlBuilder, first: OrderKey) -> tuple[str, str, str, _Segments]:
     """(table, live-row condition, sort key, segments) of an order whose first key is a
     metric, param or tag; each segment is (condition, ORDER BY) on alias ``{a}``."""
     field = first.field
@@ -183,7 +183,7 @@ def _segments(q: _Query, first: OrderKey, cap: int, edge: Edge | None = None) ->
     the key's first values in that order up to the edge (ties included): when that gives
     ``cap`` runs, they are exactly the first ``cap`` of the whole order."""
     b, field, rest = q.b, first.field, q.keys[1:]
-    table, live, sort_key, ordered = _keyorder_terms(b, first)
+    table, live, sort_key, ordered = _key_order(b, first)
     if edge is not None:
         ordered = ordered[:1]
     # SQLite reads CROSS JOIN as "this table first": scanning the key's values in order lets
@@ -365,7 +365,7 @@ def window_edge_sql(b: SqlBuilder, search: RunSearch, window: int) -> str:
     estimates the window's size from its statistics)."""
     keys = search.keys
     if keys and keys[0].field.entity in _DRIVERS:
-        table, live, sort_key, ordered = _keyorder_terms(b, keys[0])
+        table, live, sort_key, ordered = _key_order(b, keys[0])
         # A NaN latest value is stored as 0: counting it among the values only narrows
         # the window (still a prefix of the order), and spares the edge a look at every
         # row, as the (key, value) index does not hold is_nan.
