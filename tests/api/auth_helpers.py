@@ -11,6 +11,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from tests.api.helpers import ok
 from trackledger.api.app import create_app
 from trackledger.first_admin import ADMIN_PASSWORD, ADMIN_USERNAME, ensure_admin
 from trackledger.services.artifact_store import LocalArtifactStore
@@ -18,6 +19,9 @@ from trackledger.services.backends import Backend
 
 ADMIN = ("admin", "admin-password-1")
 PASSWORD = "a-long-password"
+ML = "/api/2.0/mlflow"
+ML3 = "/api/3.0/mlflow"
+TL = "/api/2.0/trackledger"
 
 
 def basic(username: str, password: str) -> dict[str, str]:
@@ -86,3 +90,38 @@ async def grant(
         },
     )
     assert response.status_code == 200, response.text
+
+
+def as_user(app, username: str, password: str = PASSWORD) -> httpx.AsyncClient:
+    return client_of(app, basic(username, password))
+
+
+async def create_experiment(http: httpx.AsyncClient, name: str) -> str:
+    body = await ok(await http.post(f"{ML}/experiments/create", json={"name": name}))
+    experiment_id: str = body["experiment_id"]
+    return experiment_id
+
+
+async def create_run(http: httpx.AsyncClient, experiment_id: str, **fields) -> str:
+    body = await ok(
+        await http.post(f"{ML}/runs/create", json={"experiment_id": experiment_id, **fields})
+    )
+    run_id: str = body["run"]["info"]["run_id"]
+    return run_id
+
+
+async def admin_check(app, username, resource_type, resource_id):
+    async with as_user(app, *ADMIN) as admin:
+        return await admin.get(
+            f"{ML3}/users/permissions/get",
+            params={
+                "username": username,
+                "resource_type": resource_type,
+                "resource_id": resource_id,
+            },
+        )
+
+
+async def grant_as_admin(app, username, experiment_id, permission):
+    async with as_user(app, *ADMIN) as admin:
+        await grant(admin, username, experiment_id, permission)
