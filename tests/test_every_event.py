@@ -14,12 +14,8 @@ import pytest
 
 from tests.api.helpers import get
 from tests.conftest import _admin
-from tests.projections.every_event import (
-    TL,
-    every_event_workload,
-    missing_types,
-    read_answers,
-)
+from tests.projections.every_answer import read_answers
+from tests.projections.every_event import TL, every_event_workload, missing_types
 from trackledger.api.app import create_app
 from trackledger.services.backends import Backend, open_backend
 from trackledger.services.transfer import export_log, import_log

@@ -3,7 +3,8 @@
 A route without a rule in ``api/auth/table.py`` fails here (it would be admin-only), and so
 does a rule without a sample request below. For every route each kind of user asks once;
 the handler is replaced by a stub, so this judges the guard and the rule alone (the
-handlers' own behaviour with authentication on is tested in test_auth.py).
+handlers' own behaviour with authentication on is tested in test_auth.py and
+test_auth_permissions.py).
 """
 
 from __future__ import annotations
