@@ -166,6 +166,10 @@ def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> li
         # Tag filters (tags.k = 'v', parent/root lookups) start from key and value.
         f"CREATE INDEX IF NOT EXISTS run_tags_key_value{g} ON run_tags{s} ({kv})",
         *_value_prefix_index("run_tags", s, g, kv),
+        # `tags.priority > 3` compares the values that are numbers, as for params; few tags
+        # are, so only those are indexed.
+        f"CREATE INDEX IF NOT EXISTS run_tags_key_num{g} ON run_tags{s} (key, num_value) "
+        "WHERE num_value IS NOT NULL",
         f"""CREATE TABLE IF NOT EXISTS params{s} (
             run_id TEXT NOT NULL,
             key TEXT NOT NULL,

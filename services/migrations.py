@@ -107,6 +107,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "time and run id, for orders by them (built from the runs table's current rows when "
         "the store opens)",
     ),
+    Migration(
+        version=9,
+        summary="run search: an index of the tag values that are numbers, for numeric "
+        "comparisons of tags (built from the run_tags table's current rows when the store "
+        "opens)",
+    ),
 )
 
 LATEST = len(MIGRATIONS)

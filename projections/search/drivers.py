@@ -23,7 +23,12 @@ import msgspec
 
 from trackledger.projections.search.ast import And, Comparison, Expr, Not, Or
 from trackledger.projections.search.compile import compile_expr
-from trackledger.projections.search.sql import SqlBuilder, literal_prefix, next_prefix
+from trackledger.projections.search.sql import (
+    SqlBuilder,
+    case_spellings,
+    literal_prefix,
+    next_prefix,
+)
 
 __all__ = [
     "PG_VALUE_PREFIX",
@@ -106,10 +111,12 @@ class DriverLeaf(msgspec.Struct, frozen=True):
         if not _is_text(c) or c.op == "IS NOT NULL":
             return False
         if not c.quoted and c.op not in ("LIKE", "ILIKE"):
-            # Params read numbers from a (key, num_value) index; tags have none.
-            return c.field.entity != "parameter" or c.op in ("!=", "NOT IN")
+            # Numbers are read from a (key, num_value) index.
+            return c.op in ("!=", "NOT IN")
         if c.op == "LIKE":
             return not (isinstance(c.value, str) and literal_prefix(c.value))
+        if c.op == "ILIKE":
+            return not (isinstance(c.value, str) and case_spellings(c.value))
         return c.op not in ("=", "IN")
 
 
@@ -205,33 +212,52 @@ def _is_text(c: Comparison) -> bool:
 
 def _text_set(b: SqlBuilder, table: str, key: str, c: Comparison) -> str:
     """A param's or tag's comparison: an index range where the value index serves it (a
-    quoted =, IN or prefix LIKE; on SQLite, any comparison on the value, which its index
-    holds); otherwise the key's range, filtered (``DriverLeaf.scan``)."""
+    quoted =, IN or prefix LIKE; an ILIKE prefix, a range per spelling of its case; a
+    number; on SQLite, any comparison on the value, which its index holds); otherwise the
+    key's range, filtered (``DriverLeaf.scan``)."""
     live = " AND value IS NOT NULL" if table == "run_tags" else ""
-    head = f"SELECT run_id FROM {table} WHERE key = {b.param(key)}{live}"
+
+    def head() -> str:
+        return f"SELECT run_id FROM {table} WHERE key = {b.param(key)}{live}"
+
     op, value = c.op, c.value
     if op in ("IS NOT NULL", "IS NULL"):
-        return head
+        return head()
     if not c.quoted and op != "LIKE" and op != "ILIKE":
-        # A number: params index their values as numbers; tags filter the key's range.
-        return f"{head} AND {compile_expr(b, 'num_value', op, value)}"
+        # A number: read from the (key, num_value) index.
+        return f"{head()} AND {compile_expr(b, 'num_value', op, value)}"
+    if op == "ILIKE" and isinstance(value, str) and case_spellings(value):
+        # The spellings' ranges are disjoint (the prefixes are distinct and equally long).
+        return " UNION ALL ".join(
+            f"{head()} AND {_prefix_range(b, prefix)} AND {b.ilike('value', value)}"
+            for prefix in case_spellings(value)
+        )
     if b.dialect == "sqlite":
-        return f"{head} AND {compile_expr(b, 'value', op, value)}"
+        return f"{head()} AND {compile_expr(b, 'value', op, value)}"  # b.like reads a range
+    if op == "LIKE" and isinstance(value, str) and literal_prefix(value):
+        sql = f"{head()} AND {_prefix_range(b, literal_prefix(value))}"
+        return f"{sql} AND {b.like('value', value)}"
     # PostgreSQL indexes the values' first characters (see PG_VALUE_PREFIX).
     indexed = f'left(value, {PG_VALUE_PREFIX}) COLLATE "C"'
     n = PG_VALUE_PREFIX
-    if op == "LIKE" and isinstance(value, str) and literal_prefix(value):
-        prefix = literal_prefix(value)[:n]
-        above = next_prefix(prefix)
-        low = f"{head} AND {indexed} >= {b.param(prefix)}"
-        high = f" AND {indexed} < {b.param(above)}" if above else ""
-        return f"{low}{high} AND {b.like('value', value)}"
     if op in ("=", "IN"):
         values = value if isinstance(value, tuple) else (value,)
         heads = tuple(str(v)[:n] for v in values)
-        exact = compile_expr(b, "value", op, value)
-        return f"{head} AND {indexed} IN {b.params_list(heads)} AND {exact}"
-    return f"{head} AND {compile_expr(b, 'value', op, value)}"
+        sql = f"{head()} AND {indexed} IN {b.params_list(heads)}"
+        return f"{sql} AND {compile_expr(b, 'value', op, value)}"
+    return f"{head()} AND {compile_expr(b, 'value', op, value)}"
+
+
+def _prefix_range(b: SqlBuilder, prefix: str) -> str:
+    """The values that start with ``prefix``, as an index range: of the value on SQLite,
+    whose BINARY order is code point order; of its first characters, bytewise, on
+    PostgreSQL."""
+    column = "value"
+    if b.dialect == "postgres":
+        column, prefix = f'left(value, {PG_VALUE_PREFIX}) COLLATE "C"', prefix[:PG_VALUE_PREFIX]
+    low = f"{column} >= {b.param(prefix)}"
+    above = next_prefix(prefix)
+    return f"{low} AND {column} < {b.param(above)}" if above else low
 
 
 def _leaf_sql(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
@@ -304,8 +330,6 @@ def _negated_sql(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
         if c.op == "IS NULL" or field.entity == "metric" or b.dialect != "sqlite":
             return _leaf_sql(b, has_key, scope)
         column = "num_value" if not c.quoted and c.op not in ("LIKE", "ILIKE") else "value"
-        if column == "num_value" and field.entity != "parameter":
-            return _leaf_sql(b, has_key, scope)  # tags have no numbers indexed
         head = _leaf_sql(b, has_key, scope)
         return f"{head} AND NOT ({compile_expr(b, column, c.op, c.value)})"
     column = _ATTRIBUTE_COLUMNS.get(field.key, "start_time")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["SqlBuilder", "literal_prefix", "next_prefix"]
+__all__ = ["SqlBuilder", "case_spellings", "literal_prefix", "next_prefix"]
 
 
 def _like_to_glob(pattern: str) -> str:
@@ -36,6 +36,34 @@ def literal_prefix(pattern: str) -> str:
         if ch in "%_":
             return pattern[:i]
     return pattern
+
+
+#: How many spellings of an ILIKE prefix ``case_spellings`` gives at most (each an index
+#: range to read).
+MAX_SPELLINGS = 16
+
+#: The characters beyond ASCII whose lower case is an ASCII letter: PostgreSQL's ILIKE
+#: compares lower(text) with lower(pattern), so ``'k%'`` matches a string starting with
+#: the Kelvin sign. (SQLite's LIKE folds ASCII letters only.)
+_FOLDS_TO_ASCII = {"i": "\u0130", "k": "\u212a"}
+
+
+def case_spellings(pattern: str) -> list[str]:
+    """Prefixes of which every string an ILIKE ``pattern`` matches starts with one, on
+    either backend: each spelling of the letters of its literal prefix in either case, up
+    to ``MAX_SPELLINGS`` of them (the prefix stops short of a letter that would pass it)
+    and up to its first character beyond ASCII (whose case folding depends on the
+    database's locale). Empty when no such prefix is left."""
+    spellings = [""]
+    for ch in literal_prefix(pattern):
+        if not ch.isascii():
+            break
+        forms = {ch.lower(), ch.upper()}
+        forms.update(_FOLDS_TO_ASCII.get(ch.lower(), ""))
+        if len(spellings) * len(forms) > MAX_SPELLINGS:
+            break
+        spellings = [s + form for s in spellings for form in sorted(forms)]
+    return [] if spellings == [""] else spellings
 
 
 def next_prefix(prefix: str) -> str | None:

@@ -61,6 +61,11 @@ FILTERS = [
     "NOT params.lr > 0.02 AND NOT tags.team ILIKE 'A'",
     "NOT (attributes.end_time IS NULL AND metrics.m > 0.3)",
     "NOT (NOT params.q = 'v3' OR attributes.run_id IN ('x'))",
+    "tags.rank > 2",
+    "tags.rank IN (1, 4) AND NOT tags.rank != 4",
+    "NOT tags.rank <= 1 AND params.p = 'v1'",
+    "attributes.run_name ILIKE 'RUN-1%'",
+    "tags.team ILIKE 'A' OR attributes.run_name ILIKE 'Run-0_'",
 ]
 
 ORDERS: list[list[str]] = [
@@ -108,6 +113,7 @@ async def _seed(backend: Backend) -> int:
         if i % 2:
             params.append(c.ParamIn("q", f"v{i % 10}"))
         tags = [c.TagIn("team", "rare" if i in (5, 50) else "ab"[i % 2])] if i % 9 else []
+        tags.append(c.TagIn("rank", str(i % 5) if i % 6 else "n/a"))
         await backend.store.execute(
             c.LogBatch(run_id=run.event.run_id, metrics=metrics, params=params, tags=tags)
         )
@@ -247,6 +253,15 @@ async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backe
         await _driving_set(backend, "datasets.name = 'x' OR params.p = 'v1'", exp, scans=True)
         is None
     )
+    # An ILIKE prefix is index ranges, one per spelling of its letters' case; a tag's
+    # numbers have an index of their own: both are counted, cheaply, from the start.
+    for filter_, size in (
+        ("attributes.run_name ILIKE 'RUN-07'", 1),
+        ("attributes.run_name ILIKE 'rUn-1%'", 10),
+        ("tags.rank >= 4", 10),
+    ):
+        found = await _driving_set(backend, filter_, exp, scans=False)
+        assert found is not None and found.estimate == size and not found.costly, filter_
     if backend.kind == "sqlite":
         b = SqlBuilder("sqlite")
         search = _search(exp, "attributes.run_name = 'run-07'", ["metrics.m DESC"])
