@@ -282,7 +282,9 @@ async def open_postgres(
         # cached for one filter's parameters can be a scan of every run for the next one.
         # Their index probes read cached pages: at the default random_page_cost (4, for
         # spinning disks) PostgreSQL hashed a whole key's rows against a window of 2,000
-        # runs rather than probe each (70 ms against 3 ms).
+        # runs rather than probe each (70 ms against 3 ms). No JIT: a search that tests
+        # every run of 100,000 costs enough to pass jit_above_cost, and compiling its
+        # expressions took longer than the few it saved (50-110 ms more on such searches).
         read_pool = await asyncpg.create_pool(
             uri,
             min_size=1,
@@ -291,6 +293,7 @@ async def open_postgres(
                 **_POSTGRES_SETTINGS,
                 "plan_cache_mode": "force_custom_plan",
                 "random_page_cost": "1.1",
+                "jit": "off",
             },
         )
     except BaseException:
