@@ -306,11 +306,24 @@ def _key_table(c: Comparison) -> tuple[str, str, str]:
     return table, key, " AND k.value IS NOT NULL" if table == "run_tags" else ""
 
 
+#: The comparison a NOT of a numeric range comparison is, for a param's or tag's numbers
+#: (a value that is not a number fails both).
+_FLIPPED = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+def _flipped(c: Comparison) -> Comparison | None:
+    """NOT ``c`` as a comparison of the same key, where one says it: a param's or tag's
+    number compared with a range (``NOT params.lr <= 0.3`` is ``params.lr > 0.3``)."""
+    if c.field.entity not in ("parameter", "tag") or c.quoted or c.op not in _FLIPPED:
+        return None
+    return msgspec.structs.replace(c, op=_FLIPPED[c.op])
+
+
 def _negated_scan(c: Comparison, dialect: str) -> bool:
     if c.op == "IS NOT NULL":
         return _keyed(c)  # the runs without the key
-    if c.op == "IS NULL" or c.field.entity == "metric":
-        return False  # the runs with the key, an index range
+    if c.op == "IS NULL" or c.field.entity == "metric" or _flipped(c) is not None:
+        return False  # the runs with the key, or a range of its numbers: an index range
     return not _is_text(c) or dialect == "sqlite"
 
 
@@ -326,6 +339,8 @@ def _negated_sql(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
     if _keyed(c):
         if c.op == "IS NOT NULL":
             return _missing(b, c, scope)
+        if (flipped := _flipped(c)) is not None:
+            return _leaf_sql(b, flipped, scope)
         has_key = Comparison(field=field, op="IS NOT NULL", value=None, quoted=False, position=0)
         if c.op == "IS NULL" or field.entity == "metric" or b.dialect != "sqlite":
             return _leaf_sql(b, has_key, scope)

@@ -66,6 +66,9 @@ FILTERS = [
     "NOT tags.rank <= 1 AND params.p = 'v1'",
     "attributes.run_name ILIKE 'RUN-1%'",
     "tags.team ILIKE 'A' OR attributes.run_name ILIKE 'Run-0_'",
+    "NOT params.lr <= 0.02",
+    "NOT tags.rank > 2 OR params.p = 'v1'",
+    "NOT (params.lr < 0.01 OR tags.rank >= 1)",
 ]
 
 ORDERS: list[list[str]] = [
@@ -259,6 +262,7 @@ async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backe
         ("attributes.run_name ILIKE 'RUN-07'", 1),
         ("attributes.run_name ILIKE 'rUn-1%'", 10),
         ("tags.rank >= 4", 10),
+        ("NOT params.lr > 0", 12),  # a NOT of a range of numbers is the other range
     ):
         found = await _driving_set(backend, filter_, exp, scans=False)
         assert found is not None and found.estimate == size and not found.costly, filter_
