@@ -34,6 +34,7 @@ import msgspec
 from trackledger.eventlog.postgres_schema import LOG_V1, LOG_V2, MIGRATION_LOCK
 from trackledger.eventlog.sqlite_schema import LOG_DDL
 from trackledger.projections import postgres_rebuild, sqlite_rebuild
+from trackledger.projections.schema import VALUE_PREFIX_COLUMN
 
 __all__ = [
     "MIGRATIONS",
@@ -54,6 +55,10 @@ class Migration(msgspec.Struct, frozen=True, kw_only=True):
     postgres: tuple[str, ...] = ()
     #: The projections must be rebuilt from the log once this is applied.
     rebuild: bool = False
+    #: PostgreSQL tables to VACUUM (ANALYZE) once this is applied (outside its transaction):
+    #: a rewritten table has an empty visibility map, and autovacuum, which counts changed
+    #: rows, would not fill it soon, so index-only scans would read the heap meanwhile.
+    vacuum: tuple[str, ...] = ()
 
     def statements(self, dialect: Literal["sqlite", "postgres"]) -> tuple[str, ...]:
         return self.sqlite if dialect == "sqlite" else self.postgres
@@ -112,6 +117,26 @@ MIGRATIONS: tuple[Migration, ...] = (
         summary="run search: an index of the tag values that are numbers, for numeric "
         "comparisons of tags (built from the run_tags table's current rows when the store "
         "opens)",
+    ),
+    Migration(
+        version=10,
+        summary="run search on PostgreSQL: the first characters of param and tag values as a "
+        "stored column, indexed in place of the expression index, so counting a range of "
+        "values reads the index alone (the tables are rewritten once)",
+        postgres=(
+            *(
+                f"ALTER TABLE IF EXISTS {table} ADD COLUMN IF NOT EXISTS {VALUE_PREFIX_COLUMN}"
+                for table in ("params", "run_tags")
+            ),
+            # The expression indexes it replaces, whichever generation built them.
+            """DO $$ DECLARE name text; BEGIN
+                FOR name IN SELECT indexname FROM pg_indexes
+                    WHERE schemaname = current_schema()
+                    AND indexname ~ '^(params|run_tags)_key_prefix_g[0-9]+$'
+                LOOP EXECUTE format('DROP INDEX %I', name); END LOOP;
+            END $$""",
+        ),
+        vacuum=("params", "run_tags"),
     ),
 )
 
@@ -271,6 +296,8 @@ async def upgrade_postgres(conn: asyncpg.Connection) -> list[Migration]:
             done.append(migration)
         async with conn.transaction():
             await postgres_rebuild.create_schema(conn)
+        for table in dict.fromkeys(t for migration in done for t in migration.vacuum):
+            await conn.execute(f"VACUUM (ANALYZE) {table}")
         return done
 
 

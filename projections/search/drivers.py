@@ -37,13 +37,30 @@ __all__ = [
     "DriverLeaf",
     "DriverNode",
     "drivers_of",
+    "indexed_value",
     "leaves_of",
+    "live_tag",
 ]
 
 #: Characters of a param or tag value PostgreSQL's value index holds (btree entries are
 #: limited to about 2.7 kB, values reach 8,000 characters; 256 characters are at most
 #: 1 kB in UTF-8).
 PG_VALUE_PREFIX = 256
+
+
+def indexed_value(b: SqlBuilder, alias: str = "") -> str:
+    """A param's or tag's value as its value index holds it: the whole value on SQLite;
+    on PostgreSQL its first ``PG_VALUE_PREFIX`` characters (a column of their own,
+    ``schema.VALUE_PREFIX_COLUMN``), bytewise."""
+    return f"{alias}value" if b.dialect == "sqlite" else f'{alias}value_prefix COLLATE "C"'
+
+
+def live_tag(b: SqlBuilder, alias: str = "") -> str:
+    """A tag that is not a deleted one's tombstone, said with the value index's column
+    (its value is NULL, and so are its first characters), so a count reads the index
+    alone."""
+    return f"{alias}{'value' if b.dialect == 'sqlite' else 'value_prefix'} IS NOT NULL"
+
 
 #: Run attributes an order may name that have an index of their own on the runs (column,
 #: index name; ``schema.py`` builds them, ``runs.py`` walks them).
@@ -85,7 +102,7 @@ class DriverLeaf(msgspec.Struct, frozen=True):
         None for other sets."""
         if not self.bounded:
             return None
-        table, key, live = _key_table(self.comparison)
+        table, key, live = _key_table(b, self.comparison)
         return (
             f"(SELECT count(*) FROM runs) - "
             f"(SELECT count(*) FROM {table} k WHERE k.key = {b.param(key)}{live})"
@@ -214,18 +231,19 @@ def _text_set(b: SqlBuilder, table: str, key: str, c: Comparison) -> str:
     """A param's or tag's comparison: an index range where the value index serves it (a
     quoted =, IN or prefix LIKE; an ILIKE prefix, a range per spelling of its case; a
     number; on SQLite, any comparison on the value, which its index holds); otherwise the
-    key's range, filtered (``DriverLeaf.scan``)."""
-    live = " AND value IS NOT NULL" if table == "run_tags" else ""
+    key's range, filtered (``DriverLeaf.scan``). On PostgreSQL, where the index holds a
+    value's first characters, the whole value is tested too unless they decide it."""
 
-    def head() -> str:
-        return f"SELECT run_id FROM {table} WHERE key = {b.param(key)}{live}"
+    def head(live: bool = table == "run_tags") -> str:
+        alive = f" AND {live_tag(b)}" if live else ""
+        return f"SELECT run_id FROM {table} WHERE key = {b.param(key)}{alive}"
 
     op, value = c.op, c.value
     if op in ("IS NOT NULL", "IS NULL"):
         return head()
     if not c.quoted and op != "LIKE" and op != "ILIKE":
-        # A number: read from the (key, num_value) index.
-        return f"{head()} AND {compile_expr(b, 'num_value', op, value)}"
+        # A number, read from the (key, num_value) index; a deleted tag has none.
+        return f"{head(live=False)} AND {compile_expr(b, 'num_value', op, value)}"
     if op == "ILIKE" and isinstance(value, str) and case_spellings(value):
         # The spellings' ranges are disjoint (the prefixes are distinct and equally long).
         return " UNION ALL ".join(
@@ -234,16 +252,19 @@ def _text_set(b: SqlBuilder, table: str, key: str, c: Comparison) -> str:
         )
     if b.dialect == "sqlite":
         return f"{head()} AND {compile_expr(b, 'value', op, value)}"  # b.like reads a range
-    if op == "LIKE" and isinstance(value, str) and literal_prefix(value):
-        sql = f"{head()} AND {_prefix_range(b, literal_prefix(value))}"
-        return f"{sql} AND {b.like('value', value)}"
-    # PostgreSQL indexes the values' first characters (see PG_VALUE_PREFIX).
-    indexed = f'left(value, {PG_VALUE_PREFIX}) COLLATE "C"'
     n = PG_VALUE_PREFIX
+    if op == "LIKE" and isinstance(value, str) and literal_prefix(value):
+        prefix = literal_prefix(value)
+        sql = f"{head()} AND {_prefix_range(b, prefix)}"
+        if value == f"{prefix}%" and len(prefix) <= n:
+            return sql  # the range holds exactly the values with that prefix
+        return f"{sql} AND {b.like('value', value)}"
     if op in ("=", "IN"):
         values = value if isinstance(value, tuple) else (value,)
         heads = tuple(str(v)[:n] for v in values)
-        sql = f"{head()} AND {indexed} IN {b.params_list(heads)}"
+        sql = f"{head()} AND {indexed_value(b)} IN {b.params_list(heads)}"
+        if all(len(str(v)) < n for v in values):
+            return sql  # a value whose first characters are a shorter string is that string
         return f"{sql} AND {compile_expr(b, 'value', op, value)}"
     return f"{head()} AND {compile_expr(b, 'value', op, value)}"
 
@@ -252,9 +273,9 @@ def _prefix_range(b: SqlBuilder, prefix: str) -> str:
     """The values that start with ``prefix``, as an index range: of the value on SQLite,
     whose BINARY order is code point order; of its first characters, bytewise, on
     PostgreSQL."""
-    column = "value"
+    column = indexed_value(b)
     if b.dialect == "postgres":
-        column, prefix = f'left(value, {PG_VALUE_PREFIX}) COLLATE "C"', prefix[:PG_VALUE_PREFIX]
+        prefix = prefix[:PG_VALUE_PREFIX]
     low = f"{column} >= {b.param(prefix)}"
     above = next_prefix(prefix)
     return f"{low} AND {column} < {b.param(above)}" if above else low
@@ -289,21 +310,21 @@ def _leaf_sql(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
 
 def _missing(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
     """IS NULL: the scope's runs that lack the key (a live tag, for tags)."""
-    table, key, live = _key_table(c)
+    table, key, live = _key_table(b, c)
     return (
         f"SELECT s.run_id AS run_id FROM runs s WHERE {scope(b, 's')} AND NOT EXISTS "
         f"(SELECT 1 FROM {table} k WHERE k.run_id = s.run_id AND k.key = {b.param(key)}{live})"
     )
 
 
-def _key_table(c: Comparison) -> tuple[str, str, str]:
+def _key_table(b: SqlBuilder, c: Comparison) -> tuple[str, str, str]:
     """(table, key, condition for a live row on ``k``) of a keyed comparison."""
     field = c.field
     if field.entity == "metric":
         return "latest_metrics", field.key, ""
     table = "params" if field.entity == "parameter" else "run_tags"
     key = field.key if field.entity in ("parameter", "tag") else "mlflow.runName"
-    return table, key, " AND k.value IS NOT NULL" if table == "run_tags" else ""
+    return table, key, f" AND {live_tag(b, 'k.')}" if table == "run_tags" else ""
 
 
 #: The comparison a NOT of a numeric range comparison is, for a param's or tag's numbers

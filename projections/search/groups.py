@@ -12,7 +12,12 @@ stop early in that order.
 from __future__ import annotations
 
 from trackledger.projections.search.ast import Comparison, OrderKey
-from trackledger.projections.search.drivers import PG_VALUE_PREFIX, DriverLeaf, Scope
+from trackledger.projections.search.drivers import (
+    DriverLeaf,
+    Scope,
+    indexed_value,
+    live_tag,
+)
 from trackledger.projections.search.sql import SqlBuilder
 
 __all__ = ["first_value_sql", "group_key", "group_size_sql"]
@@ -30,14 +35,11 @@ def first_value_sql(b: SqlBuilder, key: OrderKey) -> str:
     has the key). On PostgreSQL, in the order its value index gives: the first
     ``PG_VALUE_PREFIX`` characters bytewise, then the whole value."""
     table = _TABLES[key.field.entity]
-    live = " AND f.value IS NOT NULL" if key.field.entity == "tag" else ""
+    live = f" AND {live_tag(b, 'f.')}" if key.field.entity == "tag" else ""
     direction = "ASC" if key.ascending else "DESC"
-    order = f"f.value {direction}"
+    order = f"{indexed_value(b, 'f.')} {direction}"
     if b.dialect == "postgres":
-        order = (
-            f'left(f.value, {PG_VALUE_PREFIX}) COLLATE "C" {direction}, '
-            f'f.value COLLATE "C" {direction}'
-        )
+        order += f', f.value COLLATE "C" {direction}'  # the first characters tie
     return (
         f"SELECT f.value FROM {table} f WHERE f.key = {b.param(key.field.key)}{live} "
         f"ORDER BY {order} LIMIT 1"

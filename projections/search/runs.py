@@ -25,7 +25,7 @@ from trackledger.projections.search.compile import (
     compile_tree,
     fields_of,
 )
-from trackledger.projections.search.drivers import PG_VALUE_PREFIX, Driver
+from trackledger.projections.search.drivers import Driver, indexed_value, live_tag
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.parser import parse_filter, parse_order_by
 from trackledger.projections.search.plan import set_sql
@@ -59,6 +59,7 @@ __all__ = [
 
 #: order_by clauses one search may have: SQLite's planner hung on 32 and more.
 MAX_ORDER_BY = 20
+
 
 def run_scope(
     b: SqlBuilder,
@@ -150,7 +151,7 @@ def _key_order(b: SqlBuilder, first: OrderKey) -> tuple[str, str, str, _Segments
     metric, param or tag; each segment is (condition, ORDER BY) on alias ``{a}``."""
     field = first.field
     direction = "ASC" if first.ascending else "DESC"
-    live = " AND {a}.value IS NOT NULL" if field.entity == "tag" else ""
+    live = f" AND {live_tag(b, '{a}.')}" if field.entity == "tag" else ""
     value = "value" if field.aggregate == "latest" else f"{field.aggregate}_value"
     if field.entity == "metric":
         latest = field.aggregate == "latest"
@@ -164,7 +165,7 @@ def _key_order(b: SqlBuilder, first: OrderKey) -> tuple[str, str, str, _Segments
     elif b.dialect == "postgres":
         # The value index holds the first characters (PG_VALUE_PREFIX): walk it, and sort
         # only runs whose values tie on them (an incremental sort).
-        sort_key = f'left({{a}}.value, {PG_VALUE_PREFIX}) COLLATE "C"'
+        sort_key = indexed_value(b, "{a}.")
         full = b.text_order("{a}.value")
         ordered = [("1 = 1", f"{sort_key} {direction}, {full} {direction}")]
     else:

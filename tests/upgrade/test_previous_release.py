@@ -21,6 +21,8 @@ import pytest
 from tests.conftest import _admin
 from tests.upgrade.make_previous_release import SCHEMA, answers
 from trackledger.api.app import create_app
+from trackledger.eventlog import commands as c
+from trackledger.eventlog.results import CreatedRun, ExperimentId
 from trackledger.services import migrations
 from trackledger.services.backends import Backend, open_backend
 from trackledger.services.migrations import LATEST, Migration, NewerStore
@@ -160,3 +162,79 @@ async def test_a_rebuild_migration_rebuilds_the_projections_from_the_log(
         assert await backend.finish_upgrade() is False  # done once, flag cleared
     finally:
         await backend.close()
+
+
+async def _value_searches(backend: Backend, exp: str) -> list[list[str]]:
+    found = []
+    for filter_ in ("params.p = 'v1'", "tags.t LIKE 'x%'", "tags.t ILIKE 'X1'", "params.p > 'v'"):
+        page = await backend.reads.search_runs(
+            experiment_ids=[int(exp)],
+            filter_text=filter_,
+            order_by=["params.p DESC"],
+            view_type="ACTIVE_ONLY",
+            max_results=100,
+            offset=0,
+        )
+        found.append([run.info.run_name or "" for run in page.items])  # type: ignore[attr-defined]
+    return found
+
+
+async def test_migration_10_indexes_a_column_of_the_values_first_characters(
+    postgres_uri: str,
+) -> None:
+    """A PostgreSQL store at schema version 9 indexed an expression of param and tag
+    values; migration 10 stores their first characters as a column and indexes that,
+    dropping the old index. The searches answer the same."""
+    backend = await open_backend(postgres_uri)
+    try:
+        made = await backend.store.execute(c.CreateExperiment(name="values"))
+        assert isinstance(made, ExperimentId)
+        for i in range(6):
+            run = await backend.store.execute(
+                c.CreateRun(experiment_id=made.experiment_id, run_name=f"run-{i}", start_time=i)
+            )
+            assert isinstance(run, CreatedRun)
+            batch = c.LogBatch(
+                run_id=run.event.run_id,
+                params=[c.ParamIn("p", f"v{i % 3}")],
+                tags=[c.TagIn("t", f"x{i}")],
+            )
+            await backend.store.execute(batch)
+        before = await _value_searches(backend, made.experiment_id)
+        async with backend.pool.acquire() as conn:  # type: ignore[attr-defined]
+            for table in ("params", "run_tags"):  # the index goes with the column
+                await conn.execute(f"ALTER TABLE {table} DROP COLUMN value_prefix")
+                await conn.execute(
+                    f"CREATE INDEX {table}_key_prefix_g0 ON {table} "
+                    '(key, left(value, 256) COLLATE "C")'
+                )
+            await conn.execute("DELETE FROM schema_migrations WHERE version = 10")
+    finally:
+        await backend.close()
+    again = await open_backend(postgres_uri)
+    try:
+        assert [m.version for m in again.upgraded] == [10]
+        async with again.pool.acquire() as conn:  # type: ignore[attr-defined]
+            indexes = {
+                row[0]
+                for row in await conn.fetch(
+                    "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+                    "AND tablename IN ('params', 'run_tags')"
+                )
+            }
+            stored = await conn.fetchval(
+                "SELECT count(*) FROM run_tags WHERE value_prefix = left(value, 256)"
+            )
+            # Vacuumed after the rewrite: its pages are all visible, so counts of the
+            # index need no heap page.
+            visible = await conn.fetchval(
+                "SELECT relallvisible FROM pg_class WHERE oid = 'run_tags'::regclass"
+            )
+        assert not any("_key_prefix_" in name for name in indexes), indexes
+        assert {"params_key_head_g0", "run_tags_key_head_g0"} <= indexes, indexes
+        assert stored >= 6 and visible > 0
+        assert await _value_searches(again, made.experiment_id) == before
+        assert before[0] == ["run-4", "run-1"] and before[2] == ["run-1"]
+        assert await again.verify() == {}
+    finally:
+        await again.close()
