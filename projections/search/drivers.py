@@ -259,14 +259,16 @@ def _text_set(b: SqlBuilder, table: str, key: str, c: Comparison) -> str:
         if value == f"{prefix}%" and len(prefix) <= n:
             return sql  # the range holds exactly the values with that prefix
         return f"{sql} AND {b.like('value', value)}"
+    values = value if isinstance(value, tuple) else (value,)
+    # A value whose first characters equal a shorter string is that string, and one that
+    # is longer equals no such string: the first characters decide (in)equality to it.
+    decided = all(len(str(v)) < n for v in values)
     if op in ("=", "IN"):
-        values = value if isinstance(value, tuple) else (value,)
         heads = tuple(str(v)[:n] for v in values)
         sql = f"{head()} AND {indexed_value(b)} IN {b.params_list(heads)}"
-        if all(len(str(v)) < n for v in values):
-            return sql  # a value whose first characters are a shorter string is that string
-        return f"{sql} AND {compile_expr(b, 'value', op, value)}"
-    return f"{head()} AND {compile_expr(b, 'value', op, value)}"
+        return sql if decided else f"{sql} AND {compile_expr(b, 'value', op, value)}"
+    column = "value_prefix" if decided and op in ("!=", "NOT IN") else "value"
+    return f"{head()} AND {compile_expr(b, column, op, value)}"
 
 
 def _prefix_range(b: SqlBuilder, prefix: str) -> str:

@@ -69,6 +69,10 @@ FILTERS = [
     "NOT params.lr <= 0.02",
     "NOT tags.rank > 2 OR params.p = 'v1'",
     "NOT (params.lr < 0.01 OR tags.rank >= 1)",
+    # Values longer than PostgreSQL's value index holds: their first characters decide
+    # (in)equality to a shorter string only.
+    f"params.long != '{'v' * 300}2' AND params.long NOT IN ('v', '{'v' * 256}')",
+    f"params.long NOT IN ('{'v' * 255}', 'x') OR params.long = '{'v' * 300}1'",
 ]
 
 ORDERS: list[list[str]] = [
@@ -113,6 +117,10 @@ async def _seed(backend: Backend) -> int:
         if i % 4 == 0:
             metrics.append(c.MetricIn("nan", math.nan if i % 8 == 0 else 1.0, 1, 0))
         params = [c.ParamIn("p", f"v{i % 6}"), c.ParamIn("lr", str((i % 5) / 100))]
+        if i % 4 == 1:
+            params.append(c.ParamIn("long", "v" * 300 + str(i % 3)))
+        elif i % 4 == 2:
+            params.append(c.ParamIn("long", "v" * (253 + i % 5)))
         if i % 2:
             params.append(c.ParamIn("q", f"v{i % 10}"))
         tags = [c.TagIn("team", "rare" if i in (5, 50) else "ab"[i % 2])] if i % 9 else []
