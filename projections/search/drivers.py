@@ -17,13 +17,14 @@ tested one by one (``DriverLeaf.scope_scan``); datasets name no set.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import msgspec
 
 from trackledger.projections.search.ast import And, Comparison, Expr, Not, Or
 from trackledger.projections.search.compile import compile_expr
 from trackledger.projections.search.sql import (
+    MAX_SPELLINGS,
     SqlBuilder,
     case_spellings,
     literal_prefix,
@@ -40,6 +41,7 @@ __all__ = [
     "indexed_value",
     "leaves_of",
     "live_tag",
+    "spelling_budget",
 ]
 
 #: Characters of a param or tag value PostgreSQL's value index holds (btree entries are
@@ -83,11 +85,13 @@ class DriverLeaf(msgspec.Struct, frozen=True):
 
     comparison: Comparison
     negated: bool = False
+    #: How many index ranges an ILIKE prefix reads at most (``spelling_budget``).
+    spellings: int = MAX_SPELLINGS
 
     def sql(self, b: SqlBuilder, scope: Scope) -> str:
         if self.negated:
-            return _negated_sql(b, self.comparison, scope)
-        return _leaf_sql(b, self.comparison, scope)
+            return _negated_sql(b, self.comparison, scope, self.spellings)
+        return _leaf_sql(b, self.comparison, scope, self.spellings)
 
     @property
     def bounded(self) -> bool:
@@ -133,7 +137,7 @@ class DriverLeaf(msgspec.Struct, frozen=True):
         if c.op == "LIKE":
             return not (isinstance(c.value, str) and literal_prefix(c.value))
         if c.op == "ILIKE":
-            return not (isinstance(c.value, str) and case_spellings(c.value))
+            return not (isinstance(c.value, str) and case_spellings(c.value, self.spellings))
         return c.op not in ("=", "IN")
 
 
@@ -165,7 +169,37 @@ _ATTRIBUTE_COLUMNS = {
 }
 
 
-def drivers_of(expr: Expr | None, *, negated: bool = False, depth: int = 0) -> Driver | None:
+#: How many index ranges the ILIKE prefixes of one filter read in all: each is four bound
+#: values, in the sets' counts and again on each arm of a search's SQL, and a filter of
+#: 500 such prefixes must stay within the backends' 32,766 (``parser.MAX_VALUES``).
+SPELLINGS_PER_FILTER = 128
+
+
+def spelling_budget(expr: Expr | None) -> int:
+    """How many index ranges each ILIKE prefix of ``expr`` may read: an equal share of
+    ``SPELLINGS_PER_FILTER``, at most ``MAX_SPELLINGS`` (0: none, it is a filtered scan)."""
+    likes = sum(1 for c in _comparisons(expr) if c.op == "ILIKE")
+    return min(MAX_SPELLINGS, SPELLINGS_PER_FILTER // max(likes, 1))
+
+
+def _comparisons(expr: Expr | None) -> Iterator[Comparison]:
+    match expr:
+        case Comparison():
+            yield expr
+        case Not():
+            yield from _comparisons(expr.part)
+        case And() | Or():
+            for part in expr.parts:
+                yield from _comparisons(part)
+
+
+def drivers_of(
+    expr: Expr | None,
+    *,
+    negated: bool = False,
+    depth: int = 0,
+    spellings: int | None = None,
+) -> Driver | None:
     """The sets that hold every match of ``expr`` (of its NOT, if ``negated``), or None
     where no index can answer it (an OR with a part that names no set, a comparison of a
     dataset, or parts nested more than ``MAX_DEPTH`` deep: each level is a nested SELECT,
@@ -173,14 +207,19 @@ def drivers_of(expr: Expr | None, *, negated: bool = False, depth: int = 0) -> D
     (De Morgan's laws hold in SQL's three-valued logic)."""
     if depth > MAX_DEPTH:
         return None
+    if spellings is None:
+        spellings = spelling_budget(expr)
     match expr:
         case Comparison():
-            return DriverLeaf(expr, negated) if _drivable(expr) else None
+            return DriverLeaf(expr, negated, spellings) if _drivable(expr) else None
         case Not():
-            return drivers_of(expr.part, negated=not negated, depth=depth)
+            return drivers_of(expr.part, negated=not negated, depth=depth, spellings=spellings)
         case And() | Or():
             conjunction = isinstance(expr, And) != negated
-            parts = [drivers_of(p, negated=negated, depth=depth + 1) for p in expr.parts]
+            parts = [
+                drivers_of(p, negated=negated, depth=depth + 1, spellings=spellings)
+                for p in expr.parts
+            ]
             found = [p for p in parts if p is not None]
             if not found or (not conjunction and len(found) < len(parts)):
                 return None
@@ -227,7 +266,7 @@ def _is_text(c: Comparison) -> bool:
     )
 
 
-def _text_set(b: SqlBuilder, table: str, key: str, c: Comparison) -> str:
+def _text_set(b: SqlBuilder, table: str, key: str, c: Comparison, spellings: int) -> str:
     """A param's or tag's comparison: an index range where the value index serves it (a
     quoted =, IN or prefix LIKE; an ILIKE prefix, a range per spelling of its case; a
     number; on SQLite, any comparison on the value, which its index holds); otherwise the
@@ -244,11 +283,11 @@ def _text_set(b: SqlBuilder, table: str, key: str, c: Comparison) -> str:
     if not c.quoted and op != "LIKE" and op != "ILIKE":
         # A number, read from the (key, num_value) index; a deleted tag has none.
         return f"{head(live=False)} AND {compile_expr(b, 'num_value', op, value)}"
-    if op == "ILIKE" and isinstance(value, str) and case_spellings(value):
+    if op == "ILIKE" and isinstance(value, str) and case_spellings(value, spellings):
         # The spellings' ranges are disjoint (the prefixes are distinct and equally long).
         return " UNION ALL ".join(
             f"{head()} AND {_prefix_range(b, prefix)} AND {b.ilike('value', value)}"
-            for prefix in case_spellings(value)
+            for prefix in case_spellings(value, spellings)
         )
     if b.dialect == "sqlite":
         return f"{head()} AND {compile_expr(b, 'value', op, value)}"  # b.like reads a range
@@ -283,7 +322,7 @@ def _prefix_range(b: SqlBuilder, prefix: str) -> str:
     return f"{low} AND {column} < {b.param(above)}" if above else low
 
 
-def _leaf_sql(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
+def _leaf_sql(b: SqlBuilder, c: Comparison, scope: Scope, spellings: int) -> str:
     field = c.field
     if c.op == "IS NULL" and (field.entity == "metric" or _is_text(c)):
         return _missing(b, c, scope)
@@ -294,9 +333,10 @@ def _leaf_sql(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
             return f"{head} AND {compile_expr(b, column, c.op, c.value)}"
         return head
     if field.entity in ("parameter", "tag"):
-        return _text_set(b, "params" if field.entity == "parameter" else "run_tags", field.key, c)
+        table = "params" if field.entity == "parameter" else "run_tags"
+        return _text_set(b, table, field.key, c, spellings)
     if field.key in _RUN_NAME_KEYS:
-        return _text_set(b, "run_tags", "mlflow.runName", c)
+        return _text_set(b, "run_tags", "mlflow.runName", c, spellings)
     if field.key == "run_id" and c.op in ("=", "IN"):
         return f"SELECT run_id FROM runs WHERE {compile_expr(b, 'run_id', c.op, c.value)}"
     # The scope's runs: a start-time range reads the runs_experiment index; any other
@@ -354,7 +394,7 @@ def _keyed(c: Comparison) -> bool:
     return c.field.entity == "metric" or _is_text(c)
 
 
-def _negated_sql(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
+def _negated_sql(b: SqlBuilder, c: Comparison, scope: Scope, spellings: int) -> str:
     """The set of NOT ``c``. Only a run with the key can fail a comparison on it (one
     without is unknown, and so is its NOT); a NaN latest value fails every comparison but
     !=, so a negated metric comparison reads all the runs with the metric."""
@@ -363,12 +403,12 @@ def _negated_sql(b: SqlBuilder, c: Comparison, scope: Scope) -> str:
         if c.op == "IS NOT NULL":
             return _missing(b, c, scope)
         if (flipped := _flipped(c)) is not None:
-            return _leaf_sql(b, flipped, scope)
+            return _leaf_sql(b, flipped, scope, spellings)
         has_key = Comparison(field=field, op="IS NOT NULL", value=None, quoted=False, position=0)
         if c.op == "IS NULL" or field.entity == "metric" or b.dialect != "sqlite":
-            return _leaf_sql(b, has_key, scope)
+            return _leaf_sql(b, has_key, scope, spellings)
         column = "num_value" if not c.quoted and c.op not in ("LIKE", "ILIKE") else "value"
-        head = _leaf_sql(b, has_key, scope)
+        head = _leaf_sql(b, has_key, scope, spellings)
         return f"{head} AND NOT ({compile_expr(b, column, c.op, c.value)})"
     column = _ATTRIBUTE_COLUMNS.get(field.key, "start_time")
     return (

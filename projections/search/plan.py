@@ -25,6 +25,7 @@ from trackledger.projections.search.drivers import (
     Scope,
     drivers_of,
     leaves_of,
+    spelling_budget,
 )
 from trackledger.projections.search.sql import SqlBuilder
 
@@ -130,9 +131,10 @@ def by_selectivity(expr: Expr | None, sizes: Sizes, dialect: str) -> Expr | None
     costs no probes of the others."""
     if not isinstance(expr, And):
         return expr
+    spellings = spelling_budget(expr)  # each part's leaves, as the whole filter's are
 
     def size(part: Expr) -> int:
-        driver = drivers_of(part)
+        driver = drivers_of(part, spellings=spellings)
         chosen = _prune(driver, sizes, dialect) if driver is not None else None
         return chosen.estimate if chosen is not None else PROBE_CAP + 1
 

@@ -48,10 +48,10 @@ MAX_SPELLINGS = 16
 _FOLDS_TO_ASCII = {"i": "\u0130", "k": "\u212a"}
 
 
-def case_spellings(pattern: str) -> list[str]:
+def case_spellings(pattern: str, most: int = MAX_SPELLINGS) -> list[str]:
     """Prefixes of which every string an ILIKE ``pattern`` matches starts with one, on
     either backend: each spelling of the letters of its literal prefix in either case, up
-    to ``MAX_SPELLINGS`` of them (the prefix stops short of a letter that would pass it)
+    to ``most`` of them (the prefix stops short of a letter that would pass it)
     and up to its first character beyond ASCII (whose case folding depends on the
     database's locale). Empty when no such prefix is left."""
     spellings = [""]
@@ -60,7 +60,7 @@ def case_spellings(pattern: str) -> list[str]:
             break
         forms = {ch.lower(), ch.upper()}
         forms.update(_FOLDS_TO_ASCII.get(ch.lower(), ""))
-        if len(spellings) * len(forms) > MAX_SPELLINGS:
+        if len(spellings) * len(forms) > most:
             break
         spellings = [s + form for s in spellings for form in sorted(forms)]
     return [] if spellings == [""] else spellings

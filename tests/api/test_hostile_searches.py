@@ -99,6 +99,16 @@ async def test_searches_up_to_the_limits_answer(client):
             "order_by": [f"metrics.m{i}" for i in range(MAX_ORDER_BY)],
         },
         {"filter": _keys(MAX_KEYS)},
+        # An ILIKE prefix is index ranges of 4 bound values each, one per spelling of its
+        # case: every comparison one, with the rest of the values in a list, ordered by a
+        # metric (whose SQL repeats the filter), within both backends' bound-value limits.
+        {
+            "filter": " OR ".join(
+                ["params.p1 IN (" + ",".join(f"'{i}'" for i in range(MAX_VALUES - 500)) + ")"]
+                + [f"params.p{i % MAX_KEYS} ILIKE 'abcd{i}%'" for i in range(MAX_COMPARISONS - 1)]
+            ),
+            "order_by": ["metrics.m1 DESC"],
+        },
     ]
     for body in allowed:
         found = await ok(await post(client, "runs/search", {"experiment_ids": [exp], **body}))
