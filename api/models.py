@@ -24,7 +24,7 @@ from trackledger.eventlog.errors import NotFound
 from trackledger.eventlog.events import ModelOutput
 from trackledger.eventlog.results import ModelId
 from trackledger.projections.search import decode_page_token, encode_page_token, parse_filter
-from trackledger.projections.search.models import model_matches
+from trackledger.projections.search.models import DatasetRef, model_matches
 from trackledger.projections.views import LoggedModelView
 
 __all__ = ["routes"]
@@ -58,9 +58,15 @@ class OrderBy(msgspec.Struct):
     ascending: bool = True
 
 
+class DatasetWire(msgspec.Struct):
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
 class SearchRequest(msgspec.Struct):
     experiment_ids: list[str] = []
     filter: str | None = None
+    datasets: list[DatasetWire] = []
     max_results: Int64 | None = None
     order_by: list[OrderBy] = []
     page_token: str | None = None
@@ -173,10 +179,14 @@ async def search(request: Request) -> Response:
     limit = page_size(req.max_results, default=100)
     offset = decode_page_token(req.page_token)
     expr = parse_filter(req.filter)
+    datasets = tuple(
+        DatasetRef(required(d.dataset_name, f"datasets[{i}].dataset_name"), d.dataset_digest)
+        for i, d in enumerate(req.datasets)
+    )
     models: list[LoggedModelView] = [
         m for m in await backend(request).reads.logged_models(ids) if m.lifecycle_stage == "active"
     ]
-    models = [m for m in models if model_matches(expr, m)]
+    models = [m for m in models if model_matches(expr, m, datasets)]
     for order in reversed(req.order_by):
         key = _ORDER_FIELDS.get(order.field_name or "")
         if key is not None:

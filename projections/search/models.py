@@ -2,19 +2,37 @@
 
 An experiment holds few logged models, so they are filtered in memory: attributes
 (name, model_id, model_type, status, source_run_id, creation_timestamp,
-last_updated_timestamp), ``tags.*`` and ``params.*``, with = != < <= > >= LIKE ILIKE, and
-the AND/OR/NOT/IN extensions.
+last_updated_timestamp), ``tags.*``, ``params.*`` and ``metrics.*``, with = != < <= > >=
+LIKE ILIKE, and the AND/OR/NOT/IN extensions.
+
+As in MLflow, a metric comparison holds when any point the model has of that metric
+(any step, run or dataset) passes it, and ``datasets`` (name, and digest if given) limits
+those points to the datasets named; with datasets but no metric comparison, only models
+with a point on one of them match.
 """
 
 from __future__ import annotations
 
 import re
 
+import msgspec
+
 from trackledger.projections.search.ast import And, Comparison, Expr, Not, Or
 from trackledger.projections.search.errors import FilterError
-from trackledger.projections.views import LoggedModelView
+from trackledger.projections.views import LoggedModelView, ModelMetric
 
-__all__ = ["model_matches"]
+__all__ = ["DatasetRef", "model_matches"]
+
+
+class DatasetRef(msgspec.Struct, frozen=True):
+    """A dataset a logged-model search reads metrics on: its name, and its digest if
+    given (any digest otherwise)."""
+
+    name: str
+    digest: str | None = None
+
+    def holds(self, metric: ModelMetric) -> bool:
+        return metric.dataset_name == self.name and self.digest in (None, metric.dataset_digest)
 
 _ATTRIBUTES = {
     "name": "name",
@@ -44,14 +62,29 @@ def _value(c: Comparison, model: LoggedModelView) -> object:
         return getattr(model, _ATTRIBUTES[field.key])
     raise FilterError(
         "invalid field for logged models; use name, model_id, model_type, status, "
-        "source_run_id, creation_timestamp, last_updated_timestamp, tags.<key> or params.<key>",
+        "source_run_id, creation_timestamp, last_updated_timestamp, tags.<key>, params.<key> "
+        "or metrics.<key>",
         field.position,
         field.key,
     )
 
 
-def _compare(c: Comparison, model: LoggedModelView) -> bool | None:
-    left = _value(c, model)
+def _compare(
+    c: Comparison, model: LoggedModelView, datasets: tuple[DatasetRef, ...]
+) -> bool | None:
+    if c.field.entity == "metric" and c.field.aggregate == "latest":
+        points = [
+            m.value
+            for m in model.metrics
+            if m.key == c.field.key and (not datasets or any(d.holds(m) for d in datasets))
+        ]
+        if c.op in ("IS NULL", "IS NOT NULL"):
+            return bool(points) == (c.op == "IS NOT NULL")
+        return any(_test(c, float(value)) for value in points)
+    return _test(c, _value(c, model))
+
+
+def _test(c: Comparison, left: object) -> bool | None:
     if c.op == "IS NULL":
         return left is None
     if c.op == "IS NOT NULL":
@@ -75,21 +108,41 @@ def _compare(c: Comparison, model: LoggedModelView) -> bool | None:
     return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[c.op]
 
 
-def _evaluate(expr: Expr, model: LoggedModelView) -> bool | None:
+def _evaluate(
+    expr: Expr, model: LoggedModelView, datasets: tuple[DatasetRef, ...]
+) -> bool | None:
     match expr:
         case Comparison():
-            return _compare(expr, model)
+            return _compare(expr, model, datasets)
         case And():
-            values = [_evaluate(p, model) for p in expr.parts]
+            values = [_evaluate(p, model, datasets) for p in expr.parts]
             return False if False in values else (None if None in values else True)
         case Or():
-            values = [_evaluate(p, model) for p in expr.parts]
+            values = [_evaluate(p, model, datasets) for p in expr.parts]
             return True if True in values else (None if None in values else False)
         case Not():
-            value = _evaluate(expr.part, model)
+            value = _evaluate(expr.part, model, datasets)
             return None if value is None else not value
     raise TypeError(f"not a filter expression: {expr!r}")
 
 
-def model_matches(expr: Expr | None, model: LoggedModelView) -> bool:
-    return expr is None or _evaluate(expr, model) is True
+def _has_metric(expr: Expr | None) -> bool:
+    match expr:
+        case Comparison():
+            return expr.field.entity == "metric"
+        case And() | Or():
+            return any(_has_metric(p) for p in expr.parts)
+        case Not():
+            return _has_metric(expr.part)
+    return False
+
+
+def model_matches(
+    expr: Expr | None, model: LoggedModelView, datasets: tuple[DatasetRef, ...] = ()
+) -> bool:
+    """Whether ``model`` passes the filter, its metrics read on ``datasets`` (all, if
+    none are named)."""
+    if datasets and not _has_metric(expr):
+        if not any(d.holds(m) for m in model.metrics for d in datasets):
+            return False
+    return expr is None or _evaluate(expr, model, datasets) is True

@@ -86,3 +86,42 @@ async def test_metrics_logged_with_a_model_id_are_the_models(client, backend) ->
     left = (await ok(await client.get(f"{MODELS}/{model_id}")))["model"]["data"]["metrics"]
     assert [m["run_id"] for m in left] == [run_id]
     assert await backend.verify() == {}
+
+
+async def test_search_reads_the_models_metrics_on_the_datasets_named(client) -> None:
+    """As MLflow: a metric comparison holds when any of the model's points passes it, on
+    the datasets named if any; datasets alone keep the models with a point on one."""
+    exp_id = await new_experiment(client)
+    run_id = await new_run(client, exp_id)
+    first, second, bare = [await _model(client, exp_id) for _ in range(3)]
+    points = [
+        (first, "acc", 0.9, "test", "d1"),
+        (first, "acc", 0.2, "train", "d2"),
+        (second, "acc", 0.5, "test", "d3"),
+    ]
+    for step, (model_id, key, value, name, digest) in enumerate(points):
+        body = {"run_id": run_id, "key": key, "value": value, "timestamp": 1, "step": step}
+        extra = {"model_id": model_id, "dataset_name": name, "dataset_digest": digest}
+        await ok(await post(client, "runs/log-metric", {**body, **extra}))
+
+    async def found(**search) -> set[str]:
+        body = {"experiment_ids": [exp_id], **search}
+        got = await ok(await client.post(f"{MODELS}/search", json=body))
+        return {m["info"]["model_id"] for m in got.get("models", [])}
+
+    assert await found() == {first, second, bare}
+    assert await found(filter="metrics.acc > 0.4") == {first, second}
+    assert await found(filter="metrics.acc < 0.3") == {first}
+    assert await found(filter="metrics.acc IS NULL") == {bare}
+    test = {"dataset_name": "test"}
+    assert await found(filter="metrics.acc < 0.3", datasets=[test]) == set()
+    assert await found(filter="metrics.acc > 0.4", datasets=[test]) == {first, second}
+    assert await found(datasets=[test]) == {first, second}
+    assert await found(datasets=[{"dataset_name": "test", "dataset_digest": "d3"}]) == {second}
+    assert await found(datasets=[{"dataset_name": "train"}, {"dataset_name": "nope"}]) == {first}
+    refused = await client.post(
+        f"{MODELS}/search", json={"experiment_ids": [exp_id], "datasets": [{"dataset_digest": "x"}]}
+    )
+    assert refused.status_code == 400
+    assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "dataset_name" in refused.json()["message"]
