@@ -5,12 +5,14 @@ from __future__ import annotations
 import urllib.parse
 from pathlib import Path
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from trackledger.api import render
 from trackledger.api.calls import backend, execute, experiment_id, required, view_type
+from trackledger.api.errors import ApiError
 from trackledger.api.limits import page_size
 from trackledger.api.requests import (
     CreateExperimentRequest,
@@ -127,8 +129,37 @@ async def delete_tag(request: Request) -> Response:
     return _EMPTY
 
 
+#: Experiments one search-datasets request may name (as MLflow).
+MAX_DATASET_EXPERIMENTS = 20
+
+
+class SearchDatasetsRequest(msgspec.Struct):
+    experiment_ids: list[str] = []
+
+
+async def search_datasets(request: Request) -> Response:
+    """The datasets the experiments' runs took as input (the UI's dataset filter)."""
+    req = await read(request, SearchDatasetsRequest)
+    if not req.experiment_ids:
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            "SearchDatasets request must specify at least one experiment_id.",
+        )
+    if len(req.experiment_ids) > MAX_DATASET_EXPERIMENTS:
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"SearchDatasets request cannot specify more than {MAX_DATASET_EXPERIMENTS} "
+            f"experiment_ids. Received {len(req.experiment_ids)} experiment_ids.",
+        )
+    ids = [int(experiment_id(value, "experiment_ids")) for value in req.experiment_ids]
+    summaries = await backend(request).browse.dataset_summaries(ids)
+    body = {"dataset_summaries": msgspec.to_builtins(summaries)} if summaries else {}
+    return render.json_response(body)
+
+
 routes = [
     Route("/experiments/create", create, methods=["POST"]),
+    Route("/experiments/search-datasets", search_datasets, methods=["POST"]),
     Route("/experiments/get", get, methods=["GET"]),
     Route("/experiments/get-by-name", get_by_name, methods=["GET"]),
     Route("/experiments/search", search, methods=["POST", "GET"]),

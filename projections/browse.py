@@ -15,7 +15,10 @@ import msgspec
 
 from trackledger.projections.sql_reads import FetchAll
 
-__all__ = ["Axis", "Browse", "HistoryPoint", "RunCounts", "RunKeys", "Sampled"]
+__all__ = ["Axis", "Browse", "DatasetSummary", "HistoryPoint", "RunCounts", "RunKeys", "Sampled"]
+
+#: Dataset summaries one request answers at most (as MLflow's SQL store).
+MAX_DATASET_SUMMARIES = 1000
 
 #: Run ids looked up per query when checking that runs exist.
 _ID_CHUNK = 500
@@ -34,6 +37,15 @@ Axis = Literal["step", "timestamp"]
 class RunCounts(msgspec.Struct, frozen=True):
     active: int = 0
     deleted: int = 0
+
+
+class DatasetSummary(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A dataset some run of an experiment took as input, with its context tag."""
+
+    experiment_id: str
+    name: str
+    digest: str
+    context: str | None = None
 
 
 class RunKeys(msgspec.Struct, frozen=True):
@@ -99,6 +111,20 @@ class Browse:
             exp: RunCounts(active=c.get("active", 0), deleted=c.get("deleted", 0))
             for exp, c in counts.items()
         }
+
+    async def dataset_summaries(self, experiment_ids: list[int]) -> list[DatasetSummary]:
+        """Each dataset the experiments' runs took as input (name, digest and context)
+        once, up to ``MAX_DATASET_SUMMARIES``."""
+        if not experiment_ids:
+            return []
+        rows = await self._fetchall(
+            "SELECT DISTINCT r.experiment_id, d.name, d.digest, d.context FROM run_datasets d "
+            f"JOIN runs r ON r.run_id = d.run_id WHERE r.experiment_id IN "
+            f"({_marks(len(experiment_ids))}) "
+            "ORDER BY r.experiment_id, d.name, d.digest, d.context LIMIT ?",
+            [*experiment_ids, MAX_DATASET_SUMMARIES],
+        )
+        return [DatasetSummary(str(e), name, digest, context) for e, name, digest, context in rows]
 
     async def run_keys(self, experiment_ids: list[int]) -> RunKeys:
         if not experiment_ids:

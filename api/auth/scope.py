@@ -15,7 +15,14 @@ from trackledger.api.auth.access import ExperimentScope
 from trackledger.eventlog.store import EventStore
 from trackledger.eventlog.trace_events import SpanRecord
 from trackledger.projections.auth_reads import AuthReads
-from trackledger.projections.browse import Axis, Browse, RunCounts, RunKeys, Sampled
+from trackledger.projections.browse import (
+    Axis,
+    Browse,
+    DatasetSummary,
+    RunCounts,
+    RunKeys,
+    Sampled,
+)
 from trackledger.projections.registry_reads import RegistryReads
 from trackledger.projections.sqlite_rebuild import CHUNK, Progress
 from trackledger.projections.trace_reads import TraceInfoView, TracePage, TraceReads
@@ -147,6 +154,9 @@ class ScopedBrowse(Browse):
 
     async def run_keys(self, experiment_ids: list[int]) -> RunKeys:
         return await self._browse.run_keys(await self._scoped.readable(experiment_ids))
+
+    async def dataset_summaries(self, experiment_ids: list[int]) -> list[DatasetSummary]:
+        return await self._browse.dataset_summaries(await self._scoped.readable(experiment_ids))
 
     async def metric_histories(
         self, run_ids: list[str], key: str, *, axis: Axis, buckets: int

@@ -67,6 +67,7 @@ RULES: dict[str, Rule] = {
     f"GET {ML}/experiments/get": OnExperiment("read"),
     f"GET {ML}/experiments/get-by-name": OnExperimentNamed("read"),
     f"POST {ML}/experiments/search": USER,
+    f"POST {ML}/experiments/search-datasets": USER,
     f"GET {ML}/experiments/search": USER,
     f"POST {ML}/experiments/update": OnExperiment("update"),
     f"POST {ML}/experiments/delete": OnExperiment("delete"),

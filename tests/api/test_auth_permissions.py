@@ -76,6 +76,10 @@ async def test_searches_leave_out_what_the_user_may_not_read(backend, tmp_path):
         shared = await create_experiment(admin, "shared")
         secret_run = await create_run(admin, secret)
         shared_run = await create_run(admin, shared)
+        dataset = {"dataset": {"name": "ds", "digest": "d", "source_type": "s", "source": "x"}}
+        for run_id in (secret_run, shared_run):
+            inputs = {"run_id": run_id, "datasets": [dataset]}
+            await ok(await admin.post(f"{ML}/runs/log-inputs", json=inputs))
         await grant(admin, "bob", shared, "READ")
     async with as_user(app, "alice") as alice:
         own = await create_experiment(alice, "alice's")
@@ -104,6 +108,12 @@ async def test_searches_leave_out_what_the_user_may_not_read(backend, tmp_path):
             await bob.post(f"{ML}/runs/search", json={"experiment_ids": [secret, shared]})
         )
         assert [r["info"]["run_id"] for r in runs["runs"]] == [shared_run]
+        datasets = await ok(
+            await bob.post(
+                f"{ML}/experiments/search-datasets", json={"experiment_ids": [secret, shared]}
+            )
+        )
+        assert [d["experiment_id"] for d in datasets["dataset_summaries"]] == [shared]
         error(
             await bob.post(f"{ML}/runs/search", json={"experiment_ids": [secret], "filter": "x ="}),
             "INVALID_PARAMETER_VALUE",

@@ -52,6 +52,10 @@ SAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
         {"experiment_name": "team"},
     ),
     f"POST {ML}/experiments/search": (f"{ML}/experiments/search", {}),
+    f"POST {ML}/experiments/search-datasets": (
+        f"{ML}/experiments/search-datasets",
+        {"experiment_ids": ["E"]},
+    ),
     f"GET {ML}/experiments/search": (f"{ML}/experiments/search", {}),
     f"POST {ML}/experiments/update": (f"{ML}/experiments/update", {"experiment_id": "E"}),
     f"POST {ML}/experiments/delete": (f"{ML}/experiments/delete", {"experiment_id": "E"}),

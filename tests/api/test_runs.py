@@ -380,6 +380,44 @@ async def test_log_inputs(client):
     error(await post(client, "runs/log-inputs", bad), "INVALID_PARAMETER_VALUE", 400)
 
 
+async def test_search_datasets_lists_each_input_dataset_once(client):
+    """The UI's dataset list (MLflow's experiments/search-datasets)."""
+    exp_id, other = await new_experiment(client), await new_experiment(client, "other")
+    for experiment, name, context in (
+        (exp_id, "ds", "training"),
+        (exp_id, "ds", "training"),
+        (exp_id, "eval", None),
+        (other, "elsewhere", None),
+    ):
+        run_id = await new_run(client, experiment)
+        dataset = {"dataset": {"name": name, "digest": "d", "source_type": "s", "source": "x"}}
+        if context:
+            dataset["tags"] = [{"key": "mlflow.data.context", "value": context}]
+        await ok(await post(client, "runs/log-inputs", {"run_id": run_id, "datasets": [dataset]}))
+    found = await ok(
+        await post(client, "experiments/search-datasets", {"experiment_ids": [exp_id]})
+    )
+    assert found == {
+        "dataset_summaries": [
+            {"experiment_id": exp_id, "name": "ds", "digest": "d", "context": "training"},
+            {"experiment_id": exp_id, "name": "eval", "digest": "d"},
+        ]
+    }
+    empty = await new_experiment(client, "empty")
+    assert (
+        await ok(await post(client, "experiments/search-datasets", {"experiment_ids": [empty]}))
+        == {}
+    )
+    for body, needle in (
+        ({}, "at least one experiment_id"),
+        ({"experiment_ids": []}, "at least one experiment_id"),
+        ({"experiment_ids": [str(i) for i in range(21)]}, "cannot specify more than 20"),
+        ({"experiment_ids": ["nope"]}, "Invalid experiment ID"),
+    ):
+        response = await post(client, "experiments/search-datasets", body)
+        assert needle in error(response, "INVALID_PARAMETER_VALUE", 400)
+
+
 async def test_wire_spellings(client):
     exp_id = await new_experiment(client)
     # lowerCamel field names and int64 as strings are accepted.
