@@ -60,12 +60,14 @@ async def full_client(
 
 
 def _fill(disk: Path) -> Path:
+    """Fill the disk. Unbuffered: a buffered file keeps the bytes the last write could not
+    place, and closing it raised ENOSPC again, or not, by how the free space fell against
+    the 64 KiB writes (which moved whenever the store's schema grew)."""
     filler = disk / "filler"
-    with filler.open("wb") as out:
+    with filler.open("wb", buffering=0) as out:
         try:
             while True:
                 out.write(b"\0" * 2**16)
-                out.flush()
         except OSError:
             pass
     return filler
