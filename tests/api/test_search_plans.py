@@ -157,7 +157,7 @@ async def _pages(backend: Backend, exp: int, filter_: str, order_by: list[str]) 
             filter_text=filter_,
             order_by=order_by,
             view_type="ACTIVE_ONLY",
-            max_results=7,
+            max_results=11,
             offset=offset,
         )
         names.extend(run.info.run_name or "" for run in page.items)  # type: ignore[attr-defined]
