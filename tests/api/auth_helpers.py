@@ -53,6 +53,14 @@ async def auth_app(backend: Backend, tmp_path: Path) -> Starlette:
 
 
 @pytest.fixture
+async def closed_app(backend: Backend, tmp_path: Path) -> Starlette:
+    """Authentication on, and a user sees only what they are granted (NO_PERMISSIONS by
+    default); the first admin exists."""
+    await ensure_admin(backend, {ADMIN_USERNAME: ADMIN[0], ADMIN_PASSWORD: ADMIN[1]})
+    return make_app(backend, tmp_path, auth_default_permission="NO_PERMISSIONS")
+
+
+@pytest.fixture
 async def admin(auth_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     async with client_of(auth_app, basic(*ADMIN)) as http:
         yield http

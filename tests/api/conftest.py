@@ -12,13 +12,13 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.api.auth_helpers import admin, anonymous, auth_app
+from tests.api.auth_helpers import admin, anonymous, auth_app, closed_app
 from tests.api.registry_helpers import event_count
 from trackledger.api.app import create_app
 from trackledger.services.artifact_store import LocalArtifactStore
 from trackledger.services.backends import Backend
 
-__all__ = ["admin", "anonymous", "auth_app"]
+__all__ = ["admin", "anonymous", "auth_app", "closed_app"]
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from tests.api.auth_helpers import (
     create_run,
     grant,
     grant_as_admin,
-    make_app,
 )
 from tests.api.helpers import error, ok
 from tests.conftest import count_events
@@ -64,11 +63,8 @@ async def test_a_read_user_reads_but_cannot_write_or_purge(auth_app, admin, back
     assert purged == {"runs_purged": 1, "experiments_purged": 1}
 
 
-async def test_searches_leave_out_what_the_user_may_not_read(backend, tmp_path):
-    from trackledger.first_admin import ADMIN_PASSWORD, ADMIN_USERNAME, ensure_admin
-
-    await ensure_admin(backend, {ADMIN_USERNAME: ADMIN[0], ADMIN_PASSWORD: ADMIN[1]})
-    app = make_app(backend, tmp_path, auth_default_permission="NO_PERMISSIONS")
+async def test_searches_leave_out_what_the_user_may_not_read(closed_app):
+    app = closed_app
     async with as_user(app, *ADMIN) as admin:
         await add_user(admin, "alice")
         await add_user(admin, "bob")
@@ -358,11 +354,8 @@ async def test_grant_endpoints_and_the_older_per_experiment_ones(auth_app, admin
     )
 
 
-async def test_registered_models_creator_grants_search_and_rename(backend, tmp_path):
-    from trackledger.first_admin import ADMIN_PASSWORD, ADMIN_USERNAME, ensure_admin
-
-    await ensure_admin(backend, {ADMIN_USERNAME: ADMIN[0], ADMIN_PASSWORD: ADMIN[1]})
-    app = make_app(backend, tmp_path, auth_default_permission="NO_PERMISSIONS")
+async def test_registered_models_creator_grants_search_and_rename(closed_app):
+    app = closed_app
     async with as_user(app, *ADMIN) as admin:
         await add_user(admin, "alice")
         await add_user(admin, "bob")
@@ -422,11 +415,8 @@ async def test_registered_models_creator_grants_search_and_rename(backend, tmp_p
         assert listed == {"allowed": False, "permission": "NO_PERMISSIONS"}
 
 
-async def test_traces_follow_their_experiment(backend, tmp_path):
-    from trackledger.first_admin import ADMIN_PASSWORD, ADMIN_USERNAME, ensure_admin
-
-    await ensure_admin(backend, {ADMIN_USERNAME: ADMIN[0], ADMIN_PASSWORD: ADMIN[1]})
-    app = make_app(backend, tmp_path, auth_default_permission="NO_PERMISSIONS")
+async def test_traces_follow_their_experiment(closed_app):
+    app = closed_app
     async with as_user(app, *ADMIN) as admin:
         await add_user(admin, "alice")
         experiment_id = await create_experiment(admin, "traced")
