@@ -12,6 +12,7 @@ __all__ = [
     "MAX_KEYS",
     "VIEW_STAGES",
     "check_expr",
+    "comparisons_of",
     "compile_expr",
     "compile_tree",
     "fields_of",
@@ -48,16 +49,21 @@ def too_many_keys(field: Field, what: str = "filter") -> FilterError:
     )
 
 
-def fields_of(expr: Expr | None) -> Iterator[Field]:
-    """Every field ``expr`` compares, left to right."""
+def comparisons_of(expr: Expr | None) -> Iterator[Comparison]:
+    """Every comparison of ``expr``, left to right."""
     match expr:
         case Comparison():
-            yield expr.field
+            yield expr
         case And() | Or():
             for part in expr.parts:
-                yield from fields_of(part)
+                yield from comparisons_of(part)
         case Not():
-            yield from fields_of(expr.part)
+            yield from comparisons_of(expr.part)
+
+
+def fields_of(expr: Expr | None) -> Iterator[Field]:
+    """Every field ``expr`` compares, left to right."""
+    return (c.field for c in comparisons_of(expr))
 
 
 def compile_tree(expr: Expr, leaf: Callable[[Comparison], str]) -> str:

@@ -17,12 +17,12 @@ tested one by one (``DriverLeaf.scope_scan``); datasets name no set.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import msgspec
 
 from trackledger.projections.search.ast import And, Comparison, Expr, Not, Or
-from trackledger.projections.search.compile import compile_expr
+from trackledger.projections.search.compile import comparisons_of, compile_expr
 from trackledger.projections.search.sql import (
     MAX_SPELLINGS,
     SqlBuilder,
@@ -178,19 +178,8 @@ SPELLINGS_PER_FILTER = 128
 def spelling_budget(expr: Expr | None) -> int:
     """How many index ranges each ILIKE prefix of ``expr`` may read: an equal share of
     ``SPELLINGS_PER_FILTER``, at most ``MAX_SPELLINGS`` (0: none, it is a filtered scan)."""
-    likes = sum(1 for c in _comparisons(expr) if c.op == "ILIKE")
+    likes = sum(1 for c in comparisons_of(expr) if c.op == "ILIKE")
     return min(MAX_SPELLINGS, SPELLINGS_PER_FILTER // max(likes, 1))
-
-
-def _comparisons(expr: Expr | None) -> Iterator[Comparison]:
-    match expr:
-        case Comparison():
-            yield expr
-        case Not():
-            yield from _comparisons(expr.part)
-        case And() | Or():
-            for part in expr.parts:
-                yield from _comparisons(part)
 
 
 def drivers_of(
@@ -283,11 +272,11 @@ def _text_set(b: SqlBuilder, table: str, key: str, c: Comparison, spellings: int
     if not c.quoted and op != "LIKE" and op != "ILIKE":
         # A number, read from the (key, num_value) index; a deleted tag has none.
         return f"{head(live=False)} AND {compile_expr(b, 'num_value', op, value)}"
-    if op == "ILIKE" and isinstance(value, str) and case_spellings(value, spellings):
+    if op == "ILIKE" and isinstance(value, str) and (prefixes := case_spellings(value, spellings)):
         # The spellings' ranges are disjoint (the prefixes are distinct and equally long).
         return " UNION ALL ".join(
             f"{head()} AND {_prefix_range(b, prefix)} AND {b.ilike('value', value)}"
-            for prefix in case_spellings(value, spellings)
+            for prefix in prefixes
         )
     if b.dialect == "sqlite":
         return f"{head()} AND {compile_expr(b, 'value', op, value)}"  # b.like reads a range

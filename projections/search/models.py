@@ -18,6 +18,7 @@ import re
 import msgspec
 
 from trackledger.projections.search.ast import And, Comparison, Expr, Not, Or
+from trackledger.projections.search.compile import fields_of
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.views import LoggedModelView, ModelMetric
 
@@ -126,23 +127,12 @@ def _evaluate(
     raise TypeError(f"not a filter expression: {expr!r}")
 
 
-def _has_metric(expr: Expr | None) -> bool:
-    match expr:
-        case Comparison():
-            return expr.field.entity == "metric"
-        case And() | Or():
-            return any(_has_metric(p) for p in expr.parts)
-        case Not():
-            return _has_metric(expr.part)
-    return False
-
-
 def model_matches(
     expr: Expr | None, model: LoggedModelView, datasets: tuple[DatasetRef, ...] = ()
 ) -> bool:
     """Whether ``model`` passes the filter, its metrics read on ``datasets`` (all, if
     none are named)."""
-    if datasets and not _has_metric(expr):
+    if datasets and not any(f.entity == "metric" for f in fields_of(expr)):
         if not any(d.holds(m) for m in model.metrics for d in datasets):
             return False
     return expr is None or _evaluate(expr, model, datasets) is True

@@ -21,7 +21,12 @@ trace lacks is unknown: it matches neither the comparison nor its NOT.
 from __future__ import annotations
 
 from trackledger.projections.search.ast import And, Comparison, Expr, Field, Not, Or, OrderKey
-from trackledger.projections.search.compile import compile_expr, fields_of, missing_last
+from trackledger.projections.search.compile import (
+    comparisons_of,
+    compile_expr,
+    fields_of,
+    missing_last,
+)
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.parser import parse_filter, parse_order_by
 from trackledger.projections.search.sql import SqlBuilder
@@ -108,20 +113,9 @@ def _check(c: Comparison, what: str, allowed: set[str], numeric: bool | None) ->
 def parse_trace_filter(text: str | None) -> Expr | None:
     """The filter's tree, every comparison checked (an invalid one raises FilterError)."""
     expr = parse_filter(text, TRACE_ENTITIES)
-    for c in _comparisons(expr):
+    for c in comparisons_of(expr):
         _compile_leaf(SqlBuilder("sqlite"), c, _Mode())
     return expr
-
-
-def _comparisons(expr: Expr | None) -> list[Comparison]:
-    match expr:
-        case Comparison():
-            return [expr]
-        case And() | Or():
-            return [c for part in expr.parts for c in _comparisons(part)]
-        case Not():
-            return _comparisons(expr.part)
-    return []
 
 
 def indexed_only(expr: Expr | None) -> bool:
