@@ -89,7 +89,13 @@ def first() -> dict[str, object]:
     trainer = client.create_run(a, run_name="trainer", start_time=T0 + 40)
     ids["trainer"] = trainer.info.run_id
     with mlflow.start_run(run_id=trainer.info.run_id):
-        model = mlflow.pyfunc.log_model(name="doubler", python_model=Doubler(), input_example=[1])
+        # Requirements given: inferring them loads the model in a subprocess of its own.
+        model = mlflow.pyfunc.log_model(
+            name="doubler",
+            python_model=Doubler(),
+            input_example=[1],
+            pip_requirements=["cloudpickle"],
+        )
         ids["model"] = model.model_id
         mlflow.log_metric("score", 0.9, timestamp=T0 + 400)
 
