@@ -4,24 +4,28 @@ For a user who is not an admin, handlers get this view of the backend (``calls.b
 every search and listing across experiments leaves out the experiments the user may not
 read, in the query itself, so pages stay full and page tokens stay valid. Reads of one
 resource are judged by the route's rule before the handler runs.
+
+Each scoped class decides every public read of the class it narrows: it overrides it, or
+names it in ``passed_through`` (reads of given resources, which the route's rule judges).
+A read added to ``Browse``, ``RegistryReads``, ``TraceReads`` or ``ReadModel`` without a
+decision here fails tests/api/test_auth_scope.py instead of answering across experiments.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from typing import ClassVar
 
 from trackledger.api.auth.access import ExperimentScope
 from trackledger.eventlog.store import EventStore
 from trackledger.eventlog.trace_events import SpanRecord
 from trackledger.projections.auth_reads import AuthReads
 from trackledger.projections.browse import (
-    Axis,
     Browse,
     DatasetSummary,
     RunCounts,
     RunKeys,
-    Sampled,
 )
 from trackledger.projections.registry_reads import RegistryReads
 from trackledger.projections.sqlite_rebuild import CHUNK, Progress
@@ -59,6 +63,8 @@ class _Scoped:
 
 
 class ScopedReads(ReadModel):
+    passed_through: ClassVar[frozenset[str]] = frozenset()
+
     def __init__(self, reads: ReadModel, scoped: _Scoped) -> None:
         self._reads = reads
         self._scoped = scoped
@@ -144,6 +150,10 @@ class ScopedBrowse(Browse):
     """The UI's reads, those across experiments narrowed; reads of given runs are judged by
     the route's rule and pass through."""
 
+    passed_through: ClassVar[frozenset[str]] = frozenset(
+        {"existing_runs", "metric_histories", "history_bulk", "history_sampled"}
+    )
+
     def __init__(self, browse: Browse, scoped: _Scoped) -> None:
         super().__init__(browse._fetchall)
         self._browse = browse
@@ -158,14 +168,22 @@ class ScopedBrowse(Browse):
     async def dataset_summaries(self, experiment_ids: list[int]) -> list[DatasetSummary]:
         return await self._browse.dataset_summaries(await self._scoped.readable(experiment_ids))
 
-    async def metric_histories(
-        self, run_ids: list[str], key: str, *, axis: Axis, buckets: int
-    ) -> dict[str, Sampled]:
-        return await self._browse.metric_histories(run_ids, key, axis=axis, buckets=buckets)
-
 
 class ScopedRegistry(RegistryReads):
     """The registry's reads, its searches narrowed to the models the caller may read."""
+
+    #: Reads of one model or version, by name or id, judged by the route's rule.
+    passed_through: ClassVar[frozenset[str]] = frozenset(
+        {
+            "model_named",
+            "model",
+            "model_ids_named",
+            "version",
+            "versions",
+            "latest_in_stages",
+            "alias",
+        }
+    )
 
     def __init__(self, registry: RegistryReads, scoped: _Scoped) -> None:
         super().__init__(registry._fetchall, registry._dialect)
@@ -209,6 +227,9 @@ class ScopedRegistry(RegistryReads):
 class ScopedTraces(TraceReads):
     """The traces' reads: a trace in an experiment the caller may not read is not there
     (its reads answer 404, searches and counts leave it out)."""
+
+    #: Reads of one trace or assessment, judged by the route's rule.
+    passed_through: ClassVar[frozenset[str]] = frozenset({"info", "assessment"})
 
     def __init__(self, traces: TraceReads, scoped: _Scoped) -> None:
         super().__init__(traces._fetchall, traces._dialect)
