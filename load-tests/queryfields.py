@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from typing import Any
 
 from querydata import METRIC_KEYS, T0, Dataset, RunData
 from queryterms import Term, compare, fmt, like, number, quote
@@ -157,14 +158,7 @@ class Fields:
             # NOT IN keeps about `target`: it lists about the rest
             values = self.subset(freq, target if op == "IN" else max(0.0, 1 - target))
             listed = ", ".join(quote(v) for v in values)
-            chosen = set(values)
-            inside = op == "IN"
-            return Term(
-                f"{name} {op} ({listed})",
-                f"{label} {op}",
-                False,
-                lambda r: None if get(r) is None else (get(r) in chosen) == inside,
-            )
+            return _listed(name, f"{label} {op}", op, listed, get, set(values))
         if op in ("=", "!="):
             value = self.closest_value(freq, target if op == "=" else 1 - target)
             return Term(
@@ -383,15 +377,9 @@ class Fields:
                 lambda r: None if get(r) is None else fmt(get(r) or 0.0), "num:" + name
             )
             values = self.subset(freq, target)
-            chosen = {float(v) for v in values}
             op = self.rng.choice(["IN", "NOT IN"])
-            inside = op == "IN"
-            return Term(
-                f"{name} {op} ({', '.join(values)})",
-                f"{label}# {op}",
-                False,
-                lambda r: None if get(r) is None else (get(r) in chosen) == inside,
-            )
+            chosen = {float(v) for v in values}
+            return _listed(name, f"{label}# {op}", op, ", ".join(values), get, chosen)
         exact = None
         if key == "seed":
             run = self.pick_run()
@@ -433,3 +421,22 @@ class Fields:
         name = f"{aggregate}(metrics.{key})" if aggregate else f"metrics.{key}"
         label = f"{aggregate}(metric)" if aggregate else "metric"
         return self.numeric(name, label, get, target, mlflow=not aggregate, exact=exact)
+
+
+def _listed(
+    name: str,
+    shape: str,
+    op: str,
+    listed: str,
+    get: Callable[[RunData], Any],
+    chosen: set[Any],
+) -> Term:
+    """``name IN (listed)`` or ``NOT IN``: unknown for a run without the field (MLflow's
+    comparisons never match a missing key), else whether its value is among ``chosen``."""
+    inside = op == "IN"
+    return Term(
+        f"{name} {op} ({listed})",
+        shape,
+        False,
+        lambda r: None if get(r) is None else (get(r) in chosen) == inside,
+    )
