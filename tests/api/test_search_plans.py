@@ -66,7 +66,8 @@ FILTERS = [
     "NOT tags.rank <= 1 AND params.p = 'v1'",
     "attributes.run_name ILIKE 'RUN-1%'",
     "tags.team ILIKE 'A' OR attributes.run_name ILIKE 'Run-0_'",
-    "NOT params.lr <= 0.02",
+    "NOT params.p NOT IN ('v1', 'v2') OR NOT attributes.end_time < 2000003 "
+    "OR NOT status != 'FAILED' OR NOT attributes.run_id NOT IN ('x')",
     "NOT tags.rank > 2 OR params.p = 'v1'",
     "NOT (params.lr < 0.01 OR tags.rank >= 1)",
     # Values longer than PostgreSQL's value index holds: their first characters decide
@@ -271,6 +272,10 @@ async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backe
         ("attributes.run_name ILIKE 'rUn-1%'", 10),
         ("tags.rank >= 4", 10),
         ("NOT params.lr > 0", 12),  # a NOT of a range of numbers is the other range
+        ("NOT MIN(metrics.m) >= 0.1", 14),  # of a metric's MIN() too
+        ("NOT params.p != 'v1'", 10),  # a NOT of an inequality is the equality
+        ("NOT tags.rank NOT IN ('4')", 10),
+        ("NOT metrics.nan != 1", 7),  # the latest values 1 (none is NaN)
     ):
         found = await _driving_set(backend, filter_, exp, scans=False)
         assert found is not None and found.estimate == size and not found.costly, filter_
@@ -286,3 +291,16 @@ async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backe
         ]
         assert any(s.startswith("SEARCH r USING INDEX sqlite_autoindex_runs") for s in steps), steps
         assert not any("runs_experiment" in s or s.startswith("SCAN") for s in steps), steps
+        # A tag's IN list is looked up value by value (a tombstone's NULL fails the list:
+        # said beside it, `value IS NOT NULL` made SQLite read all of the key's values).
+        names = await _driving_set(backend, "tags.team IN ('a', 'rare')", exp, scans=False)
+        assert names is not None and names.estimate == 27
+        b = SqlBuilder("sqlite")
+        sql = names.driver.sql(b, lambda _b, _alias: "1 = 1")  # type: ignore[union-attr]
+        steps = [
+            row[3]
+            for row in await backend.store.readers.fetchall(  # type: ignore[attr-defined]
+                f"EXPLAIN QUERY PLAN {sql}", b.params
+            )
+        ]
+        assert any("(key=? AND value=?)" in s for s in steps), steps
