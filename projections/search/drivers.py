@@ -204,6 +204,10 @@ def drivers_of(
                 return None
             if negated and (flipped := _flipped(expr)) is not None:
                 return DriverLeaf(flipped, False, spellings)
+            if negated and (flipped := _flipped_latest(expr)) is not None:
+                zero = msgspec.structs.replace(expr, op="=", value=0.0)
+                union = (DriverLeaf(flipped, False, spellings), DriverLeaf(zero, False, spellings))
+                return DriverNode("or", union)
             return DriverLeaf(expr, negated, spellings)
         case Not():
             return drivers_of(expr.part, negated=not negated, depth=depth, spellings=spellings)
@@ -396,6 +400,16 @@ def _flipped(c: Comparison) -> Comparison | None:
         or (field.entity == "attribute" and field.key in _TIME_ATTRIBUTES)
     )
     return msgspec.structs.replace(c, op=_FLIPPED_RANGES[c.op]) if numbers else None
+
+
+def _flipped_latest(c: Comparison) -> Comparison | None:
+    """For a NOT of a range of a metric's latest value, the other range: its matches are
+    that range's and the runs whose latest value is NaN (it fails every comparison, so
+    its NOT matches), which the set of the value 0 holds (a NaN is stored as 0)."""
+    field = c.field
+    if field.entity != "metric" or field.aggregate != "latest" or c.op not in _FLIPPED_RANGES:
+        return None
+    return msgspec.structs.replace(c, op=_FLIPPED_RANGES[c.op])
 
 
 def _negated_scan(c: Comparison, dialect: str) -> bool:

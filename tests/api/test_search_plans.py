@@ -67,7 +67,7 @@ FILTERS = [
     "attributes.run_name ILIKE 'RUN-1%'",
     "tags.team ILIKE 'A' OR attributes.run_name ILIKE 'Run-0_'",
     "NOT params.p NOT IN ('v1', 'v2') OR NOT attributes.end_time < 2000003 "
-    "OR NOT status != 'FAILED' OR NOT attributes.run_id NOT IN ('x')",
+    "OR NOT status != 'FAILED' OR NOT attributes.run_id NOT IN ('x') OR NOT metrics.nan >= 1",
     "NOT tags.rank > 2 OR params.p = 'v1'",
     "NOT (params.lr < 0.01 OR tags.rank >= 1)",
     # Values longer than PostgreSQL's value index holds: their first characters decide
@@ -276,6 +276,7 @@ async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backe
         ("NOT params.p != 'v1'", 10),  # a NOT of an inequality is the equality
         ("NOT tags.rank NOT IN ('4')", 10),
         ("NOT metrics.nan != 1", 7),  # the latest values 1 (none is NaN)
+        ("NOT metrics.nan < 1", 15),  # the values from 1 up, and the NaN ones (stored as 0)
     ):
         found = await _driving_set(backend, filter_, exp, scans=False)
         assert found is not None and found.estimate == size and not found.costly, filter_
