@@ -202,13 +202,7 @@ def drivers_of(
         case Comparison():
             if not _drivable(expr):
                 return None
-            if negated and (flipped := _flipped(expr)) is not None:
-                return DriverLeaf(flipped, False, spellings)
-            if negated and (flipped := _flipped_latest(expr)) is not None:
-                zero = msgspec.structs.replace(expr, op="=", value=0.0)
-                union = (DriverLeaf(flipped, False, spellings), DriverLeaf(zero, False, spellings))
-                return DriverNode("or", union)
-            return DriverLeaf(expr, negated, spellings)
+            return _negated(expr, spellings) if negated else DriverLeaf(expr, False, spellings)
         case Not():
             return drivers_of(expr.part, negated=not negated, depth=depth, spellings=spellings)
         case And() | Or():
@@ -378,38 +372,35 @@ _FLIPPED_INEQUALITIES = {"!=": "=", "NOT IN": "IN"}
 _TIME_ATTRIBUTES = {"start_time", "created", "Created", "end_time"}
 
 
-def _flipped(c: Comparison) -> Comparison | None:
-    """NOT ``c`` as a comparison of the same field, where one says it: ``NOT params.lr <=
+def _negated(c: Comparison, spellings: int) -> Driver:
+    """The set of NOT ``c``: the other comparison's where one says it. ``NOT params.lr <=
     0.3`` is ``params.lr > 0.3`` and ``NOT tags.t NOT IN ('a')`` is ``tags.t IN ('a')``.
     SQL's NOT of a comparison is unknown where the comparison is, and so is the other
     comparison: a run without the key, a value without a number or a NULL end time
-    matches neither. A range is flipped for the columns that hold only numbers: a param's
-    or tag's number, a metric's MIN() and MAX() (of its finite values), start and end
-    time; not for a metric's latest value, which may be NaN (stored as 0 with a flag, it
-    fails every comparison but !=, so its NOT matches). Its (in)equality flips too: the
-    set of ``value = x`` holds a NaN stored as 0 when x is 0, and sets may hold more runs
-    than match (the search tests the filter on each)."""
+    matches neither. A range flips for the columns that hold only numbers: a param's or
+    tag's number, a metric's MIN() and MAX() (of its finite values), start and end time.
+    A metric's latest value may be NaN, stored as 0 with a flag: it fails every comparison
+    but !=, so the NOT of its range also matches it, and the set is the other range and
+    the value 0. Sets may hold more runs than match (the search tests the filter on each):
+    the set of ``value = x`` holds a NaN when x is 0."""
     field = c.field
+
+    def leaf(op: str, value: object = c.value) -> DriverLeaf:
+        return DriverLeaf(msgspec.structs.replace(c, op=op, value=value), False, spellings)
+
     if c.op in _FLIPPED_INEQUALITIES:
-        return msgspec.structs.replace(c, op=_FLIPPED_INEQUALITIES[c.op])
+        return leaf(_FLIPPED_INEQUALITIES[c.op])
     if c.op not in _FLIPPED_RANGES:
-        return None
+        return DriverLeaf(c, True, spellings)
+    other = leaf(_FLIPPED_RANGES[c.op])
+    if field.entity == "metric" and field.aggregate == "latest":
+        return DriverNode("or", (other, leaf("=", 0.0)))
     numbers = (
         (field.entity in ("parameter", "tag") and not c.quoted)
         or (field.entity == "metric" and field.aggregate in ("min", "max"))
         or (field.entity == "attribute" and field.key in _TIME_ATTRIBUTES)
     )
-    return msgspec.structs.replace(c, op=_FLIPPED_RANGES[c.op]) if numbers else None
-
-
-def _flipped_latest(c: Comparison) -> Comparison | None:
-    """For a NOT of a range of a metric's latest value, the other range: its matches are
-    that range's and the runs whose latest value is NaN (it fails every comparison, so
-    its NOT matches), which the set of the value 0 holds (a NaN is stored as 0)."""
-    field = c.field
-    if field.entity != "metric" or field.aggregate != "latest" or c.op not in _FLIPPED_RANGES:
-        return None
-    return msgspec.structs.replace(c, op=_FLIPPED_RANGES[c.op])
+    return other if numbers else DriverLeaf(c, True, spellings)
 
 
 def _negated_scan(c: Comparison, dialect: str) -> bool:

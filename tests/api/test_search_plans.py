@@ -149,6 +149,12 @@ async def _driving_set(backend: Backend, filter_: str, exp: int, *, scans: bool)
     return chosen
 
 
+async def _plan_steps(backend: Backend, sql: str, b: SqlBuilder) -> list[str]:
+    """SQLite's EXPLAIN QUERY PLAN of ``sql`` (with ``b``'s parameters), a line a step."""
+    readers = backend.store.readers  # type: ignore[attr-defined]
+    return [row[3] for row in await readers.fetchall(f"EXPLAIN QUERY PLAN {sql}", b.params)]
+
+
 async def _pages(backend: Backend, exp: int, filter_: str, order_by: list[str]) -> list[str]:
     names: list[str] = []
     offset = 0
@@ -283,13 +289,7 @@ async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backe
     if backend.kind == "sqlite":
         b = SqlBuilder("sqlite")
         search = _search(exp, "attributes.run_name = 'run-07'", ["metrics.m DESC"])
-        sql = compile_run_search(b, search, driver=chosen.driver)
-        steps = [
-            row[3]
-            for row in await backend.store.readers.fetchall(  # type: ignore[attr-defined]
-                f"EXPLAIN QUERY PLAN {sql}", b.params
-            )
-        ]
+        steps = await _plan_steps(backend, compile_run_search(b, search, driver=chosen.driver), b)
         assert any(s.startswith("SEARCH r USING INDEX sqlite_autoindex_runs") for s in steps), steps
         assert not any("runs_experiment" in s or s.startswith("SCAN") for s in steps), steps
         # A tag's IN list is looked up value by value (a tombstone's NULL fails the list:
@@ -298,10 +298,5 @@ async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backe
         assert names is not None and names.estimate == 27
         b = SqlBuilder("sqlite")
         sql = names.driver.sql(b, lambda _b, _alias: "1 = 1")  # type: ignore[union-attr]
-        steps = [
-            row[3]
-            for row in await backend.store.readers.fetchall(  # type: ignore[attr-defined]
-                f"EXPLAIN QUERY PLAN {sql}", b.params
-            )
-        ]
+        steps = await _plan_steps(backend, sql, b)
         assert any("(key=? AND value=?)" in s for s in steps), steps
