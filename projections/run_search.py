@@ -19,7 +19,7 @@ from collections.abc import Callable
 import msgspec
 
 from trackledger.projections.fetch import FetchAll
-from trackledger.projections.search.ast import OrderKey
+from trackledger.projections.search.ast import And, Comparison, OrderKey
 from trackledger.projections.search.drivers import drivers_of
 from trackledger.projections.search.groups import first_value_sql, group_key, group_size_sql
 from trackledger.projections.search.plan import (
@@ -35,6 +35,7 @@ from trackledger.projections.search.plan import (
     worth_driving,
 )
 from trackledger.projections.search.request import RunSearch
+from trackledger.projections.search.run_fields import join_key
 from trackledger.projections.search.runs import (
     Edge,
     compile_run_search,
@@ -75,7 +76,7 @@ class RunSearcher:
         """The ids of the page's runs (up to ``search.limit``), in the page's order; a bad
         filter or order raises before any query runs."""
         compile_run_search(SqlBuilder(self._dialect), search)
-        ids = await self._search(search, 0, {}, attempt=False)
+        ids = await self._search(_without_missing_keys(search), 0, {}, attempt=False)
         assert ids is not None, "a search that is not an attempt always answers"
         return ids
 
@@ -212,7 +213,7 @@ class RunSearcher:
         if key is None or not _stops_early(search.keys[1:]):
             return None
         b = SqlBuilder(self._dialect)
-        rows = await self._fetchall(first_value_sql(b, key), b.params)
+        rows = await self._fetchall(first_value_sql(b, key, search.expr), b.params)
         if not rows:
             return None
         value = str(rows[0][0])
@@ -227,6 +228,18 @@ class RunSearcher:
         return ids if ids is not None and len(ids) == search.limit else None
 
 
+def _without_missing_keys(search: RunSearch) -> RunSearch:
+    """The search without the order keys (metrics, params, tags) that its filter says every
+    match lacks (an ``IS NULL`` of its top-level AND): every match ties on them, so they
+    do not order the page, and the runs that have the key need not be walked."""
+    parts = search.expr.parts if isinstance(search.expr, And) else (search.expr,)
+    missing = {join_key(p.field) for p in parts if isinstance(p, Comparison) and p.op == "IS NULL"}
+    keys = tuple(
+        k for k in search.keys if k.field.entity == "attribute" or join_key(k.field) not in missing
+    )
+    return search if len(keys) == len(search.keys) else msgspec.structs.replace(search, keys=keys)
+
+
 def _stops_early(keys: tuple[OrderKey, ...]) -> bool:
     """Whether a window in this order reads about as many runs as it is wide: an order
     by start time (or no key), a metric, a param or tag (whose own first group is then
@@ -235,4 +248,3 @@ def _stops_early(keys: tuple[OrderKey, ...]) -> bool:
     if not keys or keys[0].field.entity in ("metric", "parameter", "tag"):
         return True
     return keys[0].field.entity == "attribute" and keys[0].field.key not in _SHARED_ATTRIBUTES
-

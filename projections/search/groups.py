@@ -11,13 +11,14 @@ stop early in that order.
 
 from __future__ import annotations
 
-from trackledger.projections.search.ast import Comparison, OrderKey
+from trackledger.projections.search.ast import Comparison, Expr, OrderKey
 from trackledger.projections.search.drivers import (
     DriverLeaf,
     Scope,
     indexed_value,
     live_tag,
 )
+from trackledger.projections.search.run_fields import on_row, split_on_key
 from trackledger.projections.search.sql import SqlBuilder
 
 __all__ = ["first_value_sql", "group_key", "group_size_sql"]
@@ -30,20 +31,22 @@ def group_key(keys: tuple[OrderKey, ...]) -> OrderKey | None:
     return keys[0] if keys and keys[0].field.entity in _TABLES else None
 
 
-def first_value_sql(b: SqlBuilder, key: OrderKey) -> str:
-    """One row: the key's first value in the order, over every run (no row when no run
-    has the key). On PostgreSQL, in the order its value index gives: the first
-    ``PG_VALUE_PREFIX`` characters bytewise, then the whole value."""
-    table = _TABLES[key.field.entity]
-    live = f" AND {live_tag(b, 'f.')}" if key.field.entity == "tag" else ""
+def first_value_sql(b: SqlBuilder, key: OrderKey, expr: Expr | None) -> str:
+    """One row: the key's first value in the order that passes the filter ``expr``'s
+    parts on that key alone (``split_on_key``), over every run (no row when no run has
+    such a value): the runs with an earlier value fail the filter. On PostgreSQL, in the
+    order its value index gives: the first ``PG_VALUE_PREFIX`` characters bytewise, then
+    the whole value."""
+    field = key.field
+    table = _TABLES[field.entity]
+    live = f" AND {live_tag(b, 'f.')}" if field.entity == "tag" else ""
     direction = "ASC" if key.ascending else "DESC"
     order = f"{indexed_value(b, 'f.')} {direction}"
     if b.dialect == "postgres":
         order += f', f.value COLLATE "C" {direction}'  # the first characters tie
-    return (
-        f"SELECT f.value FROM {table} f WHERE f.key = {b.param(key.field.key)}{live} "
-        f"ORDER BY {order} LIMIT 1"
-    )
+    head = f"SELECT f.value FROM {table} f WHERE f.key = {b.param(field.key)}{live}"
+    own, _ = split_on_key(expr, (field.entity, field.key))
+    return f"{head}{on_row(b, own, ('f', field.entity, field.key))} ORDER BY {order} LIMIT 1"
 
 
 def group_size_sql(b: SqlBuilder, key: OrderKey, value: str, scope: Scope, cap: int) -> str:

@@ -5,11 +5,13 @@ plans)."""
 
 from __future__ import annotations
 
-from trackledger.projections.search.ast import Comparison, Field, OrderKey
+from trackledger.projections.search.ast import And, Comparison, Expr, Field, OrderKey
 from trackledger.projections.search.compile import (
     MAX_KEYS,
     check_expr,
     compile_expr,
+    compile_tree,
+    fields_of,
     missing_last,
     too_many_keys,
 )
@@ -25,7 +27,10 @@ __all__ = [
     "Joins",
     "comparison_sql",
     "field_column",
+    "join_key",
+    "on_row",
     "order_terms",
+    "split_on_key",
 ]
 
 _STRING_ATTRIBUTES = {
@@ -65,13 +70,19 @@ class Joins:
     """One LEFT JOIN per (entity, key) the query reads; missing rows read as NULL. A search
     reads at most ``MAX_KEYS`` keys: SQLite joins at most 64 tables, and PostgreSQL's
     planning time grows fast with the joins (the same limit on both: one search, one
-    answer)."""
+    answer).
 
-    def __init__(self) -> None:
+    ``bound``: a key whose row the query reads already, as the table it walks (alias,
+    entity, key): that key is read from it, not joined."""
+
+    def __init__(self, bound: tuple[str, str, str] | None = None) -> None:
         self.aliases: dict[tuple[str, str], str] = {}
+        self._bound = bound
 
     def alias(self, entity: str, key: str, at: Field, what: str = "filter") -> str:
         """The join's alias; ``at`` is the field that reads it, blamed past MAX_KEYS."""
+        if self._bound is not None and self._bound[1:] == (entity, key):
+            return self._bound[0]
         found = self.aliases.get((entity, key))
         if found is None:
             if len(self.aliases) == MAX_KEYS:
@@ -94,6 +105,40 @@ class Joins:
                 f"AND {alias}.key = {b.param(key)}{extra}"
             )
         return "".join(parts)
+
+
+def join_key(field: Field) -> tuple[str, str] | None:
+    """The (entity, key) of the joined row a field reads (``Joins``); None for a column of
+    the runs or a dataset."""
+    if field.entity in ("metric", "parameter", "tag"):
+        return field.entity, field.key
+    if field.entity == "attribute" and field.key in RUN_NAME_KEYS:
+        return "tag", "mlflow.runName"
+    return None
+
+
+def split_on_key(expr: Expr | None, key: tuple[str, str]) -> tuple[list[Expr], Expr | None]:
+    """The parts of ``expr``'s top-level AND that read only ``key``'s row, and the rest
+    (None when nothing is left): the first can be tested on that row alone."""
+    parts = expr.parts if isinstance(expr, And) else (expr,) if expr is not None else ()
+    own: list[Expr] = []
+    rest: list[Expr] = []
+    for part in parts:
+        (own if all(join_key(f) == key for f in fields_of(part)) else rest).append(part)
+    return own, (rest[0] if len(rest) == 1 else And(tuple(rest)) if rest else None)
+
+
+def on_row(
+    b: SqlBuilder, parts: list[Expr], row: tuple[str, str, str], *, pinned: bool = False
+) -> str:
+    """``parts`` (``split_on_key``'s first) as conditions on one table row (alias, entity,
+    key), each after an AND; parameters are pushed as they appear. ``pinned``: said so
+    that SQLite tests them on each row but reads no index range from them."""
+    joins = Joins(bound=row)
+    suffix = " IS TRUE" if pinned else ""
+    return "".join(
+        f" AND ({compile_tree(p, lambda c: comparison_sql(c, joins, b))}){suffix}" for p in parts
+    )
 
 
 def field_column(field: Field, joins: Joins) -> tuple[str, str]:

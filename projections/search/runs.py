@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from trackledger.eventlog.errors import InvalidInput
-from trackledger.projections.search.ast import And, Field, OrderKey
+from trackledger.projections.search.ast import And, Expr, Field, OrderKey
 from trackledger.projections.search.compile import (
     MAX_KEYS,
     compile_tree,
@@ -34,11 +34,13 @@ from trackledger.projections.search.run_fields import (
     INDEXED_ORDER,
     NULLABLE_ORDER,
     ORDER_ATTRIBUTES,
-    RUN_NAME_KEYS,
     Joins,
     comparison_sql,
     field_column,
+    join_key,
+    on_row,
     order_terms,
+    split_on_key,
 )
 from trackledger.projections.search.sql import SqlBuilder
 
@@ -82,14 +84,30 @@ def run_scope(
 class _Query:
     """The parts every segment of a run search shares."""
 
-    def __init__(self, b: SqlBuilder, search: RunSearch) -> None:
+    def __init__(self, b: SqlBuilder, search: RunSearch, *, on_first_key: bool = False) -> None:
+        """``on_first_key``: the query walks the first order key's rows (alias ``o``; a
+        metric, param or tag), which hold that key for the filter and the order too; the
+        filter's parts on that key alone (``own``) are left to test on those rows."""
         self.b, self.expr, self.keys = b, search.expr, list(search.keys)
         self.experiment_ids, self.stages = list(search.experiment_ids), search.stages
-        self.joins = Joins()
+        #: The filter's parts that read only the walked row (``on_first_key``).
+        self.own: list[Expr] = []
+        bound = None
+        if on_first_key:
+            first = self.keys[0].field
+            self.own, self.expr = split_on_key(self.expr, (first.entity, first.key))
+            bound = ("o", first.entity, first.key)
+        self.joins = Joins(bound)
         #: The runs come from a driving set (``_driven``), not from the scope's index.
         self.driven = False
         for field in fields_of(self.expr):
             field_column(field, self.joins)
+
+    def join_order_keys(self, keys: list[OrderKey]) -> None:
+        """Join the metrics, params and tags of these order keys (before ``where``)."""
+        for key in keys:
+            if key.field.entity in _DRIVERS:
+                self.joins.alias(key.field.entity, key.field.key, key.field, "order_by clause")
 
     def where(self, extra: Callable[[], str] | None = None, *, pinned: bool = False) -> str:
         """Joins, then the WHERE clause: ``extra()``, scope, the filter (parameters are
@@ -156,7 +174,8 @@ def _key_order(b: SqlBuilder, first: OrderKey) -> tuple[str, str, str, _Segments
     if field.entity == "metric":
         latest = field.aggregate == "latest"
         has_value = "{a}.is_nan = 0" if latest else f"{{a}}.{value} IS NOT NULL"
-        no_value = "{a}.is_nan = 1" if latest else f"{{a}}.{value} IS NULL"
+        # NaN is stored as 0: the (key, value) index finds the NaN ones among the zeros.
+        no_value = "{a}.value = 0 AND {a}.is_nan = 1" if latest else f"{{a}}.{value} IS NULL"
         sort_key = f"{{a}}.{value}"
         ordered: _Segments = [
             (has_value, f"{sort_key} {direction}"),
@@ -174,16 +193,21 @@ def _key_order(b: SqlBuilder, first: OrderKey) -> tuple[str, str, str, _Segments
     return _DRIVERS[field.entity], live, sort_key, ordered
 
 
-def _segments(q: _Query, first: OrderKey, cap: int, edge: Edge | None = None) -> list[str]:
+def _segments(q: _Query, search: RunSearch, cap: int, edge: Edge | None = None) -> list[str]:
     """MLflow's order for a first key on a metric, param or tag, as ordered segments:
     runs with a value (ordered by it, so an index on (key, value) can serve the page),
     then runs whose latest value is NaN, then runs without the key. No segment gives more
-    than ``cap`` runs, which lets each be planned to stop early.
+    than ``cap`` runs, which lets each be planned to stop early. The segments with a value
+    read the key from the row they walk, and test the filter's parts on that key alone
+    there, before any probe of the run (``_Query``'s ``on_first_key``).
 
     With ``edge``, only the first segment, and in it only the runs whose value is among
     the key's first values in that order up to the edge (ties included): when that gives
     ``cap`` runs, they are exactly the first ``cap`` of the whole order."""
-    b, field, rest = q.b, first.field, q.keys[1:]
+    b, first, rest = q.b, q.keys[0], q.keys[1:]
+    field = first.field
+    walked = _Query(b, search, on_first_key=True)
+    walked.join_order_keys(rest)
     table, live, sort_key, ordered = _key_order(b, first)
     if edge is not None:
         ordered = ordered[:1]
@@ -197,10 +221,13 @@ def _segments(q: _Query, first: OrderKey, cap: int, edge: Edge | None = None) ->
             sql = f"o.key = {b.param(field.key)}{live} AND {condition}".format(a="o")
             if edge is not None:
                 sql += _within(b, sort_key.format(a="o"), first.ascending, edge)
-            return sql
+            # In a window, the edge bounds the walk: SQLite must not read the filter's
+            # parts as a range of another index of the key, whose rows it would sort.
+            pinned = edge is not None and b.dialect == "sqlite"
+            return sql + on_row(b, walked.own, ("o", field.entity, field.key), pinned=pinned)
 
-        where = q.where(driver, pinned=by is not None)
-        order = ", ".join(p for p in (by and by.format(a="o"), q.order(rest)) if p)
+        where = walked.where(driver, pinned=by is not None)
+        order = ", ".join(p for p in (by and by.format(a="o"), walked.order(rest)) if p)
         arms.append(
             f"SELECT r.run_id AS run_id FROM {table} o {join} runs r ON r.run_id = o.run_id"
             f"{where} ORDER BY {order} LIMIT {b.param(cap)}"
@@ -225,11 +252,7 @@ def fits_driven(search: RunSearch) -> bool:
     where a walk reads its first from that key's own index (a search at the bound
     must not be refused for the plan it gets; a search within a key's first group,
     which compares that key in its filter, is held to the same)."""
-    keys = {
-        ("tag", "mlflow.runName") if f.key in RUN_NAME_KEYS else (f.entity, f.key)
-        for f in fields_of(search.expr)
-        if f.entity in _DRIVERS or (f.entity == "attribute" and f.key in RUN_NAME_KEYS)
-    }
+    keys = {key for f in fields_of(search.expr) if (key := join_key(f)) is not None}
     keys |= {(k.field.entity, k.field.key) for k in search.keys if k.field.entity in _DRIVERS}
     return len(keys) <= MAX_KEYS
 
@@ -319,11 +342,9 @@ def compile_run_search(
     keys, limit, offset = q.keys, search.limit, search.offset
     if driver is not None or scan:
         return _driven(q, driver, limit, offset)
-    for key in keys[1:] if keys and keys[0].field.entity in _DRIVERS else keys:
-        if key.field.entity in _DRIVERS:
-            q.joins.alias(key.field.entity, key.field.key, key.field, "order_by clause")
+    q.join_order_keys(keys[1:] if keys and keys[0].field.entity in _DRIVERS else keys)
     if keys and keys[0].field.entity in _DRIVERS:
-        arms = _segments(q, keys[0], limit + offset, edge)
+        arms = _segments(q, search, limit + offset, edge)
         union = " UNION ALL ".join(f"SELECT run_id FROM ({arm}) s{i}" for i, arm in enumerate(arms))
         return f"SELECT run_id FROM ({union}) page LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     if edge is None:
@@ -427,9 +448,7 @@ def _driven(q: _Query, driver: Driver | None, limit: int, offset: int) -> str:
     """The matches among a driving set's runs (or, without one, the scope's), sorted."""
     b = q.b
     q.driven = driver is not None
-    for key in q.keys:
-        if key.field.entity in _DRIVERS:
-            q.joins.alias(key.field.entity, key.field.key, key.field, "order_by clause")
+    q.join_order_keys(q.keys)
 
     def scope(b: SqlBuilder, alias: str) -> str:
         return run_scope(b, q.experiment_ids, q.stages, alias)

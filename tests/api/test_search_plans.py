@@ -14,6 +14,7 @@ from trackledger.eventlog import commands as c
 from trackledger.eventlog.results import CreatedRun, ExperimentId
 from trackledger.projections import run_search
 from trackledger.projections.search import SqlBuilder, compile_run_search, plan, runs
+from trackledger.projections.search.groups import first_value_sql
 from trackledger.projections.search.plan import Chosen
 from trackledger.projections.search.request import RunSearch
 from trackledger.services.backends import Backend
@@ -69,6 +70,10 @@ FILTERS = [
     "NOT params.p NOT IN ('v1', 'v2') OR NOT attributes.end_time < 2000003 "
     "OR NOT status != 'FAILED' OR NOT attributes.run_id NOT IN ('x') OR NOT metrics.nan >= 1",
     "NOT tags.rank > 2 OR params.p = 'v1'",
+    # Parts on one key, which an order by that key tests on the rows it walks.
+    "(params.q IS NULL OR params.q = 'v3') AND NOT (tags.team != 'a' AND tags.team IS NOT NULL)",
+    "NOT (metrics.nan = 1 AND metrics.nan IS NOT NULL) AND params.p != 'v0'",
+    "metrics.nan != 1 AND tags.team IN ('a', 'rare') AND params.q > 'v2'",
     "NOT (params.lr < 0.01 OR tags.rank >= 1)",
     # Values longer than PostgreSQL's value index holds: their first characters decide
     # (in)equality to a shorter string only.
@@ -300,3 +305,57 @@ async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backe
         sql = names.driver.sql(b, lambda _b, _alias: "1 = 1")  # type: ignore[union-attr]
         steps = await _plan_steps(backend, sql, b)
         assert any("(key=? AND value=?)" in s for s in steps), steps
+
+
+async def test_a_filter_on_the_first_order_key_is_tested_on_the_walked_rows(
+    backend: Backend,
+) -> None:
+    """An order by a metric, param or tag walks that key's rows: the filter's parts on the
+    key alone are tested there, before any probe of the run (as an index range when the
+    walk has no window's edge), and the first group is the first value that passes
+    them."""
+    exp = await _seed(backend)
+    searcher = backend.reads._runs  # type: ignore[attr-defined]
+    b = SqlBuilder(backend.kind)
+    search = _search(exp, "tags.rank > 2 AND params.p != 'v1'", ["tags.rank", "metrics.m"])
+    rows = await searcher._fetchall(first_value_sql(b, search.keys[0], search.expr), b.params)
+    assert rows == [("3",)]  # not '0', the first value of every run's
+    if backend.kind == "sqlite":
+        walk = "SEARCH o USING INDEX latest_metrics_key_value"
+        ranged = _search(exp, "metrics.m >= 0.8 AND params.p = 'v2'", ["metrics.m"])
+        b = SqlBuilder("sqlite")
+        sql = compile_run_search(b, ranged)
+        steps = await _plan_steps(backend, sql, b)
+        assert any(s.startswith(walk) and "(key=? AND value>?)" in s for s in steps), steps
+        # The key is read from the walk, in the arms of the values and of the NaNs (the
+        # runs without m are the third arm's): no join of the metric beside it.
+        assert sql.count("latest_metrics") == 4, sql
+        b = SqlBuilder("sqlite")
+        sql = compile_run_search(b, ranged, edge=runs.Edge(0.9))
+        steps = await _plan_steps(backend, sql, b)
+        assert any(s.startswith(walk) and "(key=? AND value<?)" in s for s in steps), steps
+        assert sql.count("latest_metrics") == 1, sql
+
+
+async def test_an_order_key_every_match_lacks_does_not_order_the_page(
+    backend: Backend, monkeypatch
+) -> None:
+    """A filter that says every match lacks a key (``IS NULL`` in its top-level AND) makes
+    every match tie on that key: the search drops it from the order, and gives the same
+    pages as a search that keeps it."""
+    exp = await _seed(backend)
+    cases: list[tuple[str, list[str]]] = [
+        ("params.q IS NULL AND tags.team = 'a'", ["params.q DESC", "metrics.m"]),
+        ("tags.team IS NULL", ["tags.team", "user_id DESC"]),
+        ("metrics.nan IS NULL AND params.p != 'v1'", ["MAX(metrics.nan)", "params.p"]),
+        ("params.q IS NULL OR params.p = 'v1'", ["params.q"]),  # not every match: kept
+    ]
+    dropped = run_search._without_missing_keys(_search(exp, cases[0][0], cases[0][1]))
+    assert [k.field.key for k in dropped.keys] == ["m"]
+    kept = run_search._without_missing_keys(_search(exp, cases[3][0], cases[3][1]))
+    assert len(kept.keys) == 1
+    pages = {case[0]: await _pages(backend, exp, case[0], case[1]) for case in cases}
+    monkeypatch.setattr(run_search, "_without_missing_keys", lambda search: search)
+    for filter_, order_by in cases:
+        names = pages[filter_]
+        assert names and names == await _pages(backend, exp, filter_, order_by), filter_
