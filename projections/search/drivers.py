@@ -366,8 +366,8 @@ def _key_table(b: SqlBuilder, c: Comparison) -> tuple[str, str, str]:
 #: The comparison a NOT of a range comparison is, where the compared column holds only
 #: real numbers or NULL (a value without a number fails both).
 _FLIPPED_RANGES = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
-#: The comparison a NOT of an inequality is, for any field.
-_FLIPPED_INEQUALITIES = {"!=": "=", "NOT IN": "IN"}
+#: The comparison a NOT of an (in)equality is, for any field (both unknown where either is).
+_FLIPPED_INEQUALITIES = {"!=": "=", "NOT IN": "IN", "=": "!=", "IN": "NOT IN"}
 #: Attributes compared as numbers (end time is NULL while a run runs: it fails both).
 _TIME_ATTRIBUTES = {"start_time", "created", "Created", "end_time"}
 
@@ -408,7 +408,16 @@ def _negated_scan(c: Comparison, dialect: str) -> bool:
         return _keyed(c)  # the runs without the key
     if c.op == "IS NULL" or c.field.entity == "metric":
         return False  # the runs with the key: an index range
-    return not _is_text(c) or dialect == "sqlite"
+    return not _is_text(c) or dialect == "sqlite" or _prefix_pattern(c) is not None
+
+
+def _prefix_pattern(c: Comparison) -> str | None:
+    """The prefix of a param's or tag's ``LIKE 'prefix%'`` whose first characters, as
+    PostgreSQL's value index holds them, decide it; None for any other comparison."""
+    if c.op != "LIKE" or not _is_text(c) or not isinstance(c.value, str):
+        return None
+    prefix = literal_prefix(c.value)
+    return prefix if c.value == f"{prefix}%" and 0 < len(prefix) <= PG_VALUE_PREFIX else None
 
 
 def _keyed(c: Comparison) -> bool:
@@ -424,6 +433,10 @@ def _negated_sql(b: SqlBuilder, c: Comparison, scope: Scope, spellings: int) -> 
         if c.op == "IS NOT NULL":
             return _missing(b, c, scope)
         has_key = Comparison(field=field, op="IS NOT NULL", value=None, quoted=False, position=0)
+        prefix = _prefix_pattern(c)
+        if b.dialect == "postgres" and prefix is not None:
+            # The value index's first characters decide the prefix: a range left out.
+            return f"{_leaf_sql(b, has_key, scope, spellings)} AND NOT ({_prefix_range(b, prefix)})"
         if c.op == "IS NULL" or field.entity == "metric" or b.dialect != "sqlite":
             return _leaf_sql(b, has_key, scope, spellings)
         column = "num_value" if not c.quoted and c.op not in ("LIKE", "ILIKE") else "value"
