@@ -113,7 +113,12 @@ def _run_order_indexes(dialect: str, s: str, g: str) -> list[str]:
 
 
 def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> list[str]:
-    prefix = "" if kv.endswith("value") else f"\n            {VALUE_PREFIX_COLUMN},"
+    postgres = not kv.endswith("value")
+    prefix = f"\n            {VALUE_PREFIX_COLUMN}," if postgres else ""
+    # PostgreSQL: a search probes each run's keys by (key, run); the index entries carry
+    # what its comparisons read (``run_fields.comparison_sql``), so a probe reads no
+    # table row. SQLite's tables are their primary keys' indexes already.
+    text_probe = " INCLUDE (value_prefix, num_value)" if postgres else ""
     return [
         f"""CREATE TABLE IF NOT EXISTS experiments{s} (
             experiment_id {i} PRIMARY KEY,
@@ -178,7 +183,7 @@ def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> li
             PRIMARY KEY (run_id, key)
         ){w}""",
         # Tag filters (tags.k = 'v', parent/root lookups) start from key and value.
-        f"CREATE INDEX IF NOT EXISTS run_tags_key_value{g} ON run_tags{s} ({kv})",
+        f"CREATE INDEX IF NOT EXISTS run_tags_key_value{g} ON run_tags{s} ({kv}){text_probe}",
         *_value_prefix_index("run_tags", s, g, kv),
         # `tags.priority > 3` compares the values that are numbers, as for params; few tags
         # are, so only those are indexed.
@@ -191,7 +196,7 @@ def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> li
             num_value {r},{prefix}
             PRIMARY KEY (run_id, key)
         ){w}""",
-        f"CREATE INDEX IF NOT EXISTS params_key_value{g} ON params{s} ({kv})",
+        f"CREATE INDEX IF NOT EXISTS params_key_value{g} ON params{s} ({kv}){text_probe}",
         *_value_prefix_index("params", s, g, kv),
         # `params.lr < 0.01` compares the value parsed as a number when it is one.
         f"CREATE INDEX IF NOT EXISTS params_key_num{g} ON params{s} (key, num_value)",
@@ -209,6 +214,14 @@ def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> li
         ){w}""",
         # Metric filters and orderings read one key's values across many runs.
         f"CREATE INDEX IF NOT EXISTS latest_metrics_key_value{g} ON latest_metrics{s} (key, value)",
+        *(
+            [
+                f"CREATE INDEX IF NOT EXISTS latest_metrics_probe{g} ON latest_metrics{s} "
+                "(key, run_id) INCLUDE (value, is_nan, min_value, max_value)"
+            ]
+            if postgres
+            else []
+        ),
         # MIN() and MAX() filters and orders read them the same way.
         f"CREATE INDEX IF NOT EXISTS latest_metrics_key_min{g} "
         f"ON latest_metrics{s} (key, min_value)",

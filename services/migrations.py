@@ -138,6 +138,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         ),
         vacuum=("params", "run_tags"),
     ),
+    Migration(
+        version=11,
+        summary="run search on PostgreSQL: the (key, run) indexes of params, tags and the "
+        "latest metrics carry the columns a search's comparisons read, so probing a run's "
+        "keys reads no table row (built from the tables' current rows when the store opens)",
+        postgres=(
+            # The (key, run) indexes without those columns, whichever generation built them.
+            """DO $$ DECLARE name text; BEGIN
+                FOR name IN SELECT indexname FROM pg_indexes
+                    WHERE schemaname = current_schema()
+                    AND indexname ~ '^(params|run_tags)_key_value_g[0-9]+$'
+                LOOP EXECUTE format('DROP INDEX %I', name); END LOOP;
+            END $$""",
+        ),
+    ),
 )
 
 LATEST = len(MIGRATIONS)

@@ -41,6 +41,7 @@ __all__ = [
     "indexed_value",
     "leaves_of",
     "live_tag",
+    "prefix_decides",
     "spelling_budget",
 ]
 
@@ -295,7 +296,7 @@ def _text_set(b: SqlBuilder, table: str, key: str, c: Comparison, spellings: int
     values = value if isinstance(value, tuple) else (value,)
     # A value whose first characters equal a shorter string is that string, and one that
     # is longer equals no such string: the first characters decide (in)equality to it.
-    decided = all(len(str(v)) < n for v in values)
+    decided = prefix_decides(c)
     if op in ("=", "IN"):
         heads = tuple(str(v)[:n] for v in values)
         sql = f"{head()} AND {indexed_value(b)} IN {b.params_list(heads)}"
@@ -409,6 +410,18 @@ def _negated_scan(c: Comparison, dialect: str) -> bool:
     if c.op == "IS NULL" or c.field.entity == "metric":
         return False  # the runs with the key: an index range
     return not _is_text(c) or dialect == "sqlite" or _prefix_pattern(c) is not None
+
+
+def prefix_decides(c: Comparison) -> bool:
+    """Whether a param's or tag's string comparison reads the same from the value's first
+    ``PG_VALUE_PREFIX`` characters as from the value: (in)equality to shorter strings, and
+    ``LIKE 'prefix%'`` (``_prefix_pattern``)."""
+    if not _is_text(c) or not c.quoted:
+        return False
+    if c.op in ("=", "!=", "IN", "NOT IN"):
+        values = c.value if isinstance(c.value, tuple) else (c.value,)
+        return all(len(str(v)) < PG_VALUE_PREFIX for v in values)
+    return _prefix_pattern(c) is not None
 
 
 def _prefix_pattern(c: Comparison) -> str | None:

@@ -15,7 +15,7 @@ from trackledger.projections.search.compile import (
     missing_last,
     too_many_keys,
 )
-from trackledger.projections.search.drivers import RUN_ORDER_COLUMNS
+from trackledger.projections.search.drivers import RUN_ORDER_COLUMNS, live_tag, prefix_decides
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.sql import SqlBuilder
 
@@ -99,7 +99,7 @@ class Joins:
             elif entity == "parameter":
                 table, extra = "params", ""
             else:
-                table, extra = "run_tags", f" AND {alias}.value IS NOT NULL"
+                table, extra = "run_tags", f" AND {live_tag(b, f'{alias}.')}"
             parts.append(
                 f" LEFT JOIN {table} {alias} ON {alias}.run_id = r.run_id "
                 f"AND {alias}.key = {b.param(key)}{extra}"
@@ -197,7 +197,10 @@ def comparison_sql(c: Comparison, joins: Joins, b: SqlBuilder) -> str:
             return f"({target}.is_nan = 1 OR {compile_expr(b, column, c.op, c.value)})"
         return f"({target}.is_nan = 0 AND {compile_expr(b, column, c.op, c.value)})"
     if kind == "text":
-        column = f"{target}.num_value" if _is_numeric(c) else f"{target}.value"
+        # On PostgreSQL, the value's first characters where they decide the comparison:
+        # the (key, run) index holds them, so probing a run's key reads no table row.
+        text = "value_prefix" if b.dialect == "postgres" and prefix_decides(c) else "value"
+        column = f"{target}.num_value" if _is_numeric(c) else f"{target}.{text}"
         if c.op in ("IS NULL", "IS NOT NULL"):
             # The joined row exists exactly when the value does: said of the join key,
             # PostgreSQL plans IS NULL as an anti-join (it estimated one row of 100,000).

@@ -366,3 +366,22 @@ async def test_an_order_key_every_match_lacks_does_not_order_the_page(
     for filter_, order_by in cases:
         names = pages[filter_]
         assert names and names == await _pages(backend, exp, filter_, order_by), filter_
+
+
+def test_postgres_probes_compare_what_the_key_run_index_holds() -> None:
+    """On PostgreSQL a probe of a run's param or tag reads the (key, run) index, which
+    holds the value's first characters: comparisons they decide read them (and no table
+    row), the others the value."""
+    b = SqlBuilder("postgres")
+    long = "v" * 300
+    search = _search(
+        1,
+        f"params.p = 'v1' AND tags.team LIKE 'a%' AND params.q NOT IN ('v1', 'v2') "
+        f"AND params.long != '{long}' AND tags.rank LIKE '%1' AND params.lr > 0.1",
+    )
+    sql = compile_run_search(b, search, scan=True)
+    for decided in ("p0.value_prefix =", "t1.value_prefix LIKE", "p2.value_prefix NOT IN"):
+        assert decided in sql, sql
+    for whole in ("p3.value !=", "t4.value LIKE", "p5.num_value >"):
+        assert whole in sql, sql
+    assert "t1.value_prefix IS NOT NULL" in sql  # a live tag, said of the index's column

@@ -225,16 +225,72 @@ async def test_migration_10_indexes_a_column_of_the_values_first_characters(
             stored = await conn.fetchval(
                 "SELECT count(*) FROM run_tags WHERE value_prefix = left(value, 256)"
             )
-            # Vacuumed after the rewrite: its pages are all visible, so counts of the
-            # index need no heap page.
+            # Vacuumed after the rewrite, so that counts of the index need no heap page
+            # (whether the vacuum could mark the pages all-visible depends on the other
+            # transactions of the database at that moment: the other tests' too).
             visible = await conn.fetchval(
-                "SELECT relallvisible FROM pg_class WHERE oid = 'run_tags'::regclass"
+                "SELECT vacuum_count FROM pg_stat_user_tables "
+                "WHERE relid = 'run_tags'::regclass"
             )
         assert not any("_key_prefix_" in name for name in indexes), indexes
         assert {"params_key_head_g0", "run_tags_key_head_g0"} <= indexes, indexes
         assert stored >= 6 and visible > 0
         assert await _value_searches(again, made.experiment_id) == before
         assert before[0] == ["run-4", "run-1"] and before[2] == ["run-1"]
+        assert await again.verify() == {}
+    finally:
+        await again.close()
+
+
+async def test_migration_11_makes_the_key_run_indexes_cover_a_search_probe(
+    postgres_uri: str,
+) -> None:
+    """A PostgreSQL store at schema version 10 indexed params and tags by (key, run) alone
+    and latest metrics by their primary key; migration 11 rebuilds the first two to carry
+    the columns a search's comparisons read and adds one for the metrics, so that probing
+    a run's keys reads no table row. The searches answer the same."""
+    backend = await open_backend(postgres_uri)
+    try:
+        made = await backend.store.execute(c.CreateExperiment(name="probes"))
+        assert isinstance(made, ExperimentId)
+        for i in range(6):
+            run = await backend.store.execute(
+                c.CreateRun(experiment_id=made.experiment_id, run_name=f"run-{i}", start_time=i)
+            )
+            assert isinstance(run, CreatedRun)
+            batch = c.LogBatch(
+                run_id=run.event.run_id,
+                params=[c.ParamIn("p", f"v{i % 3}")],
+                tags=[c.TagIn("t", f"x{i}")],
+                metrics=[c.MetricIn("m", i / 10, 1, 0)],
+            )
+            await backend.store.execute(batch)
+        before = await _value_searches(backend, made.experiment_id)
+        async with backend.pool.acquire() as conn:  # type: ignore[attr-defined]
+            for table in ("params", "run_tags"):
+                await conn.execute(f"DROP INDEX {table}_key_value_g0")
+                await conn.execute(f"CREATE INDEX {table}_key_value_g0 ON {table} (key, run_id)")
+            await conn.execute("DROP INDEX latest_metrics_probe_g0")
+            await conn.execute("DELETE FROM schema_migrations WHERE version = 11")
+    finally:
+        await backend.close()
+    again = await open_backend(postgres_uri)
+    try:
+        assert [m.version for m in again.upgraded] == [11]
+        async with again.pool.acquire() as conn:  # type: ignore[attr-defined]
+            definitions = {
+                row[0]: row[1]
+                for row in await conn.fetch(
+                    "SELECT indexname, indexdef FROM pg_indexes "
+                    "WHERE schemaname = current_schema()"
+                )
+            }
+        for table in ("params", "run_tags"):
+            assert "INCLUDE (value_prefix, num_value)" in definitions[f"{table}_key_value_g0"]
+        assert "INCLUDE (value, is_nan, min_value, max_value)" in (
+            definitions["latest_metrics_probe_g0"]
+        )
+        assert await _value_searches(again, made.experiment_id) == before
         assert await again.verify() == {}
     finally:
         await again.close()
