@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from trackledger.projections.search.ast import Comparison, Expr, OrderKey
 from trackledger.projections.search.drivers import (
+    PG_VALUE_PREFIX,
     DriverLeaf,
     Scope,
     indexed_value,
@@ -41,12 +42,25 @@ def first_value_sql(b: SqlBuilder, key: OrderKey, expr: Expr | None) -> str:
     table = _TABLES[field.entity]
     live = f" AND {live_tag(b, 'f.')}" if field.entity == "tag" else ""
     direction = "ASC" if key.ascending else "DESC"
-    order = f"{indexed_value(b, 'f.')} {direction}"
-    if b.dialect == "postgres":
-        order += f', f.value COLLATE "C" {direction}'  # the first characters tie
-    head = f"SELECT f.value FROM {table} f WHERE f.key = {b.param(field.key)}{live}"
     own, _ = split_on_key(expr, (field.entity, field.key))
-    return f"{head}{on_row(b, own, ('f', field.entity, field.key))} ORDER BY {order} LIMIT 1"
+
+    def first(column: str, order: str, tie: str = "") -> str:
+        return (
+            f"SELECT {column} FROM {table} f WHERE f.key = {b.param(field.key)}{live}{tie}"
+            f"{on_row(b, own, ('f', field.entity, field.key))} ORDER BY {order} LIMIT 1"
+        )
+
+    if b.dialect == "sqlite":
+        return first("f.value", f"f.value {direction}")
+    # The first characters, from the index alone; shorter than the index holds, they are
+    # the value. Only when they are not are the values sharing them read and sorted (a
+    # first value many runs share read all of their rows: 10-17 ms for 30,000).
+    whole = first("f.value", f'f.value COLLATE "C" {direction}', " AND f.value_prefix = h.p")
+    head = first("f.value_prefix AS p", f"{indexed_value(b, 'f.')} {direction}")
+    return (
+        f"SELECT CASE WHEN length(h.p) < {PG_VALUE_PREFIX} THEN h.p ELSE ({whole}) END "
+        f"FROM ({head}) h"
+    )
 
 
 def group_size_sql(b: SqlBuilder, key: OrderKey, value: str, scope: Scope, cap: int) -> str:

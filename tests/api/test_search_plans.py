@@ -99,6 +99,7 @@ ORDERS: list[list[str]] = [
     ["params.p ASC"],
     ["tags.team"],
     ["metrics.nan ASC"],
+    ["params.long DESC", "params.p"],
 ]
 
 
@@ -327,6 +328,12 @@ async def test_a_filter_on_the_first_order_key_is_tested_on_the_walked_rows(
     search = _search(exp, "tags.rank > 2 AND params.p != 'v1'", ["tags.rank", "metrics.m"])
     rows = await searcher._fetchall(first_value_sql(b, search.keys[0], search.expr), b.params)
     assert rows == [("3",)]  # not '0', the first value of every run's
+    # Values longer than PostgreSQL's value index holds: those sharing its characters are
+    # read and sorted whole.
+    for order, first in (("params.long DESC", "v" * 300 + "2"), ("params.long", "v" * 253)):
+        b = SqlBuilder(backend.kind)
+        key = _search(exp, "", [order]).keys[0]
+        assert await searcher._fetchall(first_value_sql(b, key, None), b.params) == [(first,)]
     if backend.kind == "sqlite":
         walk = "SEARCH o USING INDEX latest_metrics_key_value"
         ranged = _search(exp, "metrics.m >= 0.8 AND params.p = 'v2'", ["metrics.m"])
