@@ -164,9 +164,29 @@ async def test_a_rebuild_migration_rebuilds_the_projections_from_the_log(
         await backend.close()
 
 
+async def _seed_values(backend: Backend) -> str:
+    """Six runs with a param, a tag and a metric each; the experiment's id."""
+    made = await backend.store.execute(c.CreateExperiment(name="values"))
+    assert isinstance(made, ExperimentId)
+    for i in range(6):
+        run = await backend.store.execute(
+            c.CreateRun(experiment_id=made.experiment_id, run_name=f"run-{i}", start_time=i)
+        )
+        assert isinstance(run, CreatedRun)
+        batch = c.LogBatch(
+            run_id=run.event.run_id,
+            params=[c.ParamIn("p", f"v{i % 3}")],
+            tags=[c.TagIn("t", f"x{i}")],
+            metrics=[c.MetricIn("m", i / 10, 1, 0)],
+        )
+        await backend.store.execute(batch)
+    return made.experiment_id
+
+
 async def _value_searches(backend: Backend, exp: str) -> list[list[str]]:
     found = []
-    for filter_ in ("params.p = 'v1'", "tags.t LIKE 'x%'", "tags.t ILIKE 'X1'", "params.p > 'v'"):
+    filters = ("params.p = 'v1'", "tags.t LIKE 'x%'", "tags.t ILIKE 'X1'", "params.p > 'v'")
+    for filter_ in (*filters, "metrics.m >= 0.2 AND params.p != 'v2'"):
         page = await backend.reads.search_runs(
             experiment_ids=[int(exp)],
             filter_text=filter_,
@@ -187,20 +207,8 @@ async def test_migration_10_indexes_a_column_of_the_values_first_characters(
     dropping the old index. The searches answer the same."""
     backend = await open_backend(postgres_uri)
     try:
-        made = await backend.store.execute(c.CreateExperiment(name="values"))
-        assert isinstance(made, ExperimentId)
-        for i in range(6):
-            run = await backend.store.execute(
-                c.CreateRun(experiment_id=made.experiment_id, run_name=f"run-{i}", start_time=i)
-            )
-            assert isinstance(run, CreatedRun)
-            batch = c.LogBatch(
-                run_id=run.event.run_id,
-                params=[c.ParamIn("p", f"v{i % 3}")],
-                tags=[c.TagIn("t", f"x{i}")],
-            )
-            await backend.store.execute(batch)
-        before = await _value_searches(backend, made.experiment_id)
+        exp = await _seed_values(backend)
+        before = await _value_searches(backend, exp)
         async with backend.pool.acquire() as conn:  # type: ignore[attr-defined]
             for table in ("params", "run_tags"):  # the index goes with the column
                 await conn.execute(f"ALTER TABLE {table} DROP COLUMN value_prefix")
@@ -235,7 +243,7 @@ async def test_migration_10_indexes_a_column_of_the_values_first_characters(
         assert not any("_key_prefix_" in name for name in indexes), indexes
         assert {"params_key_head_g0", "run_tags_key_head_g0"} <= indexes, indexes
         assert stored >= 6 and visible > 0
-        assert await _value_searches(again, made.experiment_id) == before
+        assert await _value_searches(again, exp) == before
         assert before[0] == ["run-4", "run-1"] and before[2] == ["run-1"]
         assert await again.verify() == {}
     finally:
@@ -251,21 +259,8 @@ async def test_migration_11_makes_the_key_run_indexes_cover_a_search_probe(
     a run's keys reads no table row. The searches answer the same."""
     backend = await open_backend(postgres_uri)
     try:
-        made = await backend.store.execute(c.CreateExperiment(name="probes"))
-        assert isinstance(made, ExperimentId)
-        for i in range(6):
-            run = await backend.store.execute(
-                c.CreateRun(experiment_id=made.experiment_id, run_name=f"run-{i}", start_time=i)
-            )
-            assert isinstance(run, CreatedRun)
-            batch = c.LogBatch(
-                run_id=run.event.run_id,
-                params=[c.ParamIn("p", f"v{i % 3}")],
-                tags=[c.TagIn("t", f"x{i}")],
-                metrics=[c.MetricIn("m", i / 10, 1, 0)],
-            )
-            await backend.store.execute(batch)
-        before = await _value_searches(backend, made.experiment_id)
+        exp = await _seed_values(backend)
+        before = await _value_searches(backend, exp)
         async with backend.pool.acquire() as conn:  # type: ignore[attr-defined]
             for table in ("params", "run_tags"):
                 await conn.execute(f"DROP INDEX {table}_key_value_g0")
@@ -290,7 +285,7 @@ async def test_migration_11_makes_the_key_run_indexes_cover_a_search_probe(
         assert "INCLUDE (value, is_nan, min_value, max_value)" in (
             definitions["latest_metrics_probe_g0"]
         )
-        assert await _value_searches(again, made.experiment_id) == before
+        assert await _value_searches(again, exp) == before
         assert await again.verify() == {}
     finally:
         await again.close()
