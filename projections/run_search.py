@@ -19,7 +19,7 @@ from collections.abc import Callable
 import msgspec
 
 from trackledger.projections.fetch import FetchAll
-from trackledger.projections.search.ast import And, Comparison, OrderKey
+from trackledger.projections.search.ast import And, Comparison, Field, OrderKey
 from trackledger.projections.search.drivers import drivers_of
 from trackledger.projections.search.groups import first_value_sql, group_key, group_size_sql
 from trackledger.projections.search.plan import (
@@ -35,7 +35,7 @@ from trackledger.projections.search.plan import (
     worth_driving,
 )
 from trackledger.projections.search.request import RunSearch
-from trackledger.projections.search.run_fields import join_key
+from trackledger.projections.search.run_fields import ORDER_ATTRIBUTES, attribute_column, join_key
 from trackledger.projections.search.runs import (
     Edge,
     compile_run_search,
@@ -61,6 +61,9 @@ WIDER_MAX = {True: 8_000, False: 20_000}
 #: Order keys a search may descend through first groups (each level costs two index
 #: probes and the group's own plan).
 GROUP_DEPTH = 2
+#: Run columns an order may name whose value an ``=`` of the filter fixes (the run name is
+#: the runName tag's in a filter, the runs' own column in an order).
+_FIXED_ATTRIBUTES = {"r.user_id", "r.status", "r.artifact_uri", "r.start_time", "r.end_time"}
 #: Run attributes a window in whose order reads every run sharing its last value.
 _SHARED_ATTRIBUTES = {"user_id", "status", "lifecycle_stage", "artifact_uri"}
 
@@ -76,7 +79,7 @@ class RunSearcher:
         """The ids of the page's runs (up to ``search.limit``), in the page's order; a bad
         filter or order raises before any query runs."""
         compile_run_search(SqlBuilder(self._dialect), search)
-        ids = await self._search(_without_missing_keys(search), 0, {}, attempt=False)
+        ids = await self._search(_without_tied_keys(search), 0, {}, attempt=False)
         assert ids is not None, "a search that is not an attempt always answers"
         return ids
 
@@ -228,16 +231,30 @@ class RunSearcher:
         return ids if ids is not None and len(ids) == search.limit else None
 
 
-def _without_missing_keys(search: RunSearch) -> RunSearch:
-    """The search without the order keys (metrics, params, tags) that its filter says every
-    match lacks (an ``IS NULL`` of its top-level AND): every match ties on them, so they
-    do not order the page, and the runs that have the key need not be walked."""
+def _without_tied_keys(search: RunSearch) -> RunSearch:
+    """The search without the order keys that every match ties on, by its filter's
+    top-level AND: a key every match lacks (``IS NULL``), or whose value it fixes (``=``
+    of a string for a param, tag, user or status, of a number for a metric or a time).
+    They do not order the page, and the runs' values need not be walked in their order
+    (``user_id = 'alice'`` ordered by ``user_id DESC``: every one of alice's runs)."""
     parts = search.expr.parts if isinstance(search.expr, And) else (search.expr,)
-    missing = {join_key(p.field) for p in parts if isinstance(p, Comparison) and p.op == "IS NULL"}
-    keys = tuple(
-        k for k in search.keys if k.field.entity == "attribute" or join_key(k.field) not in missing
-    )
+    fixed = [p for p in parts if isinstance(p, Comparison) and p.op in ("IS NULL", "=")]
+    keys = tuple(k for k in search.keys if not any(_ties(k.field, c) for c in fixed))
     return search if len(keys) == len(search.keys) else msgspec.structs.replace(search, keys=keys)
+
+
+def _ties(key: Field, c: Comparison) -> bool:
+    """Whether every run that passes ``c`` has the same value of the order key ``key``."""
+    if key.entity == "attribute":
+        column = ORDER_ATTRIBUTES.get(key.key)
+        return c.op == "=" and column in _FIXED_ATTRIBUTES and attribute_column(c.field) == column
+    if join_key(c.field) != join_key(key):
+        return False
+    if c.op == "IS NULL":
+        return True
+    if key.entity == "metric":
+        return c.field.entity == "metric" and c.field.aggregate == key.aggregate
+    return c.quoted  # a number compared leaves the strings that spell it apart
 
 
 def _stops_early(keys: tuple[OrderKey, ...]) -> bool:

@@ -25,6 +25,7 @@ __all__ = [
     "ORDER_ATTRIBUTES",
     "RUN_NAME_KEYS",
     "Joins",
+    "attribute_column",
     "comparison_sql",
     "field_column",
     "join_key",
@@ -105,6 +106,14 @@ class Joins:
                 f"AND {alias}.key = {b.param(key)}{extra}"
             )
         return "".join(parts)
+
+
+def attribute_column(field: Field) -> str | None:
+    """The runs' column an attribute of a filter compares (None for the run name, which
+    is its tag, and for other entities)."""
+    if field.entity != "attribute":
+        return None
+    return _STRING_ATTRIBUTES.get(field.key) or _NUMERIC_ATTRIBUTES.get(field.key)
 
 
 def join_key(field: Field) -> tuple[str, str] | None:

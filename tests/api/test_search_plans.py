@@ -351,25 +351,42 @@ async def test_a_filter_on_the_first_order_key_is_tested_on_the_walked_rows(
         assert sql.count("latest_metrics") == 1, sql
 
 
-async def test_an_order_key_every_match_lacks_does_not_order_the_page(
+async def test_an_order_key_every_match_ties_on_does_not_order_the_page(
     backend: Backend, monkeypatch
 ) -> None:
-    """A filter that says every match lacks a key (``IS NULL`` in its top-level AND) makes
-    every match tie on that key: the search drops it from the order, and gives the same
-    pages as a search that keeps it."""
+    """A filter that says every match lacks a key (``IS NULL`` in its top-level AND) or
+    fixes its value (``=``) makes every match tie on that key: the search drops it from
+    the order, and gives the same pages as a search that keeps it."""
     exp = await _seed(backend)
     cases: list[tuple[str, list[str]]] = [
         ("params.q IS NULL AND tags.team = 'a'", ["params.q DESC", "metrics.m"]),
         ("tags.team IS NULL", ["tags.team", "user_id DESC"]),
         ("metrics.nan IS NULL AND params.p != 'v1'", ["MAX(metrics.nan)", "params.p"]),
+        ("attributes.user_id = 'u1' AND metrics.m > 0.2", ["user_id DESC", "params.p"]),
+        ("attributes.status = 'FAILED'", ["status", "metrics.m DESC"]),
+        ("attributes.start_time = 1000007", ["start_time ASC"]),
+        ("run_name = 'run-07' OR params.p = 'v1'", ["tags.`mlflow.runName`"]),  # kept
+        ("tags.team = 'a' AND metrics.m = 0.3", ["tags.team DESC", "metrics.m", "params.p"]),
         ("params.q IS NULL OR params.p = 'v1'", ["params.q"]),  # not every match: kept
+        ("params.lr = 0.01", ["params.lr DESC"]),  # '0.01' and '1e-2' are kept apart
+        ("MIN(metrics.m) = 0.1", ["MAX(metrics.m)"]),  # another aggregate: kept
     ]
-    dropped = run_search._without_missing_keys(_search(exp, cases[0][0], cases[0][1]))
-    assert [k.field.key for k in dropped.keys] == ["m"]
-    kept = run_search._without_missing_keys(_search(exp, cases[3][0], cases[3][1]))
-    assert len(kept.keys) == 1
+    kept = [run_search._without_tied_keys(_search(exp, f, o)).keys for f, o in cases]
+    assert [[k.field.key for k in keys] for keys in kept] == [
+        ["m"],
+        ["user_id"],
+        ["p"],
+        ["p"],
+        ["m"],
+        [],
+        ["mlflow.runName"],
+        ["p"],
+        ["q"],
+        ["lr"],
+        ["m"],
+    ]
     pages = {case[0]: await _pages(backend, exp, case[0], case[1]) for case in cases}
-    monkeypatch.setattr(run_search, "_without_missing_keys", lambda search: search)
+    monkeypatch.setattr(run_search, "_without_tied_keys", lambda search: search)
     for filter_, order_by in cases:
         names = pages[filter_]
         assert names and names == await _pages(backend, exp, filter_, order_by), filter_
