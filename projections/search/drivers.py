@@ -288,9 +288,8 @@ def _text_set(b: SqlBuilder, table: str, key: str, c: Comparison, spellings: int
         return f"{head()} AND {compile_expr(b, 'value', op, value)}"  # b.like reads a range
     n = PG_VALUE_PREFIX
     if op == "LIKE" and isinstance(value, str) and literal_prefix(value):
-        prefix = literal_prefix(value)
-        sql = f"{head()} AND {_prefix_range(b, prefix)}"
-        if value == f"{prefix}%" and len(prefix) <= n:
+        sql = f"{head()} AND {_prefix_range(b, literal_prefix(value))}"
+        if _prefix_pattern(c) is not None:
             return sql  # the range holds exactly the values with that prefix
         return f"{sql} AND {b.like('value', value)}"
     values = value if isinstance(value, tuple) else (value,)
