@@ -23,14 +23,20 @@ from trackledger.projections.search.ast import And, Comparison, Field, OrderKey
 from trackledger.projections.search.drivers import drivers_of
 from trackledger.projections.search.groups import first_value_sql, group_key, group_size_sql
 from trackledger.projections.search.plan import (
+    LARGE_CAP,
+    SCAN_RATIO,
     Chosen,
     Sizes,
     by_selectivity,
     choose,
     count_sql,
     counted,
+    large_cap,
     needs_count,
+    past_cap,
     probe_sql,
+    read_cost,
+    scope_size_sql,
     to_count,
     worth_driving,
 )
@@ -126,6 +132,8 @@ class RunSearcher:
             # in a key's order, a walk would read every value one probe at a time; testing
             # the scope's runs and sorting the few matches costs less.
             driver = await self.driving_set(search, scans=True, sizes=sizes)
+            if driver is None:
+                driver = await self._large_set(search, sizes)
             search = self._by_selectivity(search, sizes)
             keyed = key_window(search.keys)
             if driver or keyed:
@@ -164,6 +172,30 @@ class RunSearcher:
         if time_ordered(keys) is not None and edge.value is None:
             return ids  # the window held every run of the scope
         return None
+
+    async def _large_set(self, search: RunSearch, sizes: Sizes) -> Chosen | None:
+        """Once the windows missed and no set is within ``PROBE_CAP``: a set of up to a
+        ``SCAN_RATIO``-th of the scope's runs (and ``LARGE_CAP``), whose parts are read
+        from their indexes, if the scope is large enough to hold one (1,000,000 runs: a
+        set of 100,000 costs a tenth of a scan); None when there is none."""
+        driver = drivers_of(search.expr)
+        if driver is None or not past_cap(driver, sizes):
+            return None  # no set was too large to count: none is worth recounting
+        scope = self._scope(search)
+        b = SqlBuilder(self._dialect)
+        rows = await self._fetchall(scope_size_sql(b, scope, SCAN_RATIO * LARGE_CAP), b.params)
+        cap = large_cap(int(rows[0][0]))
+        if cap is None:
+            return None
+        leaves = to_count(driver, sizes, self._dialect, scans=False, cap=cap)
+        if leaves:
+            b = SqlBuilder(self._dialect)
+            rows = await self._fetchall(probe_sql(b, leaves, scope, cap), b.params)
+            counted(leaves, rows[0], sizes)
+        chosen = choose(driver, sizes, self._dialect, cap)
+        if chosen is None or chosen.costly or read_cost(chosen, sizes) > cap:
+            return None
+        return chosen
 
     async def _edge(self, search: RunSearch, window: int) -> Edge:
         b = SqlBuilder(self._dialect)

@@ -31,15 +31,21 @@ from trackledger.projections.search.sql import SqlBuilder
 
 __all__ = [
     "DRIVE_MAX",
+    "LARGE_CAP",
     "PROBE_CAP",
+    "SCAN_RATIO",
     "Chosen",
     "Sizes",
     "by_selectivity",
     "choose",
     "count_sql",
     "counted",
+    "large_cap",
     "needs_count",
+    "past_cap",
     "probe_sql",
+    "read_cost",
+    "scope_size_sql",
     "set_sql",
     "to_count",
     "worth_driving",
@@ -48,6 +54,18 @@ __all__ = [
 #: How far a driving set is counted. Past it, a set is "large" and never read (a union
 #: of sets is held to it too).
 PROBE_CAP = 10_000
+
+#: How far a driving set is counted once a search's windows missed and no set is within
+#: ``PROBE_CAP``: in a scope of more than ``SCAN_RATIO`` times ``PROBE_CAP`` runs, a set
+#: up to a ``SCAN_RATIO``-th of the scope (and at most this) costs less to read than
+#: testing every run of the scope (``projections/run_search.py``).
+LARGE_CAP = 100_000
+
+#: How many runs of the scope a scan tests for the cost of reading one run of a driving
+#: set (its index entry, the run's row by id, the sort of the matches): about 10 on
+#: SQLite at 100,000 runs, where sets of up to 25,000 runs read instead of a scan made
+#: the query mix slower.
+SCAN_RATIO = 10
 
 #: The largest driving set a search reads rather than walking the runs in order: testing
 #: the filter on that many runs and sorting the matches costs about what a walk costs
@@ -75,15 +93,21 @@ class Chosen(msgspec.Struct, frozen=True):
 Sizes = dict[Driver, int]
 
 
-def to_count(driver: Driver, sizes: Sizes, dialect: str, *, scans: bool) -> list[DriverLeaf]:
-    """The leaves of ``driver`` not counted yet that a probe counts. A set of the runs
-    that lack a key is bounded, never counted; other scans of the scope are not counted
-    (``DriverLeaf.scope_scan``). Without ``scans``, neither are the filtered ranges of a
-    key (an infix LIKE: its count reads the key's whole range when few runs match)."""
+def to_count(
+    driver: Driver, sizes: Sizes, dialect: str, *, scans: bool, cap: int | None = None
+) -> list[DriverLeaf]:
+    """The leaves of ``driver`` that a probe counts up to ``cap`` (``PROBE_CAP`` by
+    default): those not counted yet, and for a larger cap those counted past
+    ``PROBE_CAP``. A set of the runs that lack a key is bounded, never counted; other
+    scans of the scope are not counted (``DriverLeaf.scope_scan``). Without ``scans``,
+    neither are the filtered ranges of a key (an infix LIKE: its count reads the key's
+    whole range when few runs match)."""
+    base = int(PROBE_CAP)
+    recount = cap is not None and cap > base
     return [
         leaf
         for leaf in dict.fromkeys(leaves_of(driver))
-        if leaf not in sizes
+        if (leaf not in sizes or (recount and sizes[leaf] == base + 1))
         and (
             leaf.bounded
             or not (leaf.scope_scan(dialect) or (leaf.scan(dialect) and not scans))
@@ -91,9 +115,34 @@ def to_count(driver: Driver, sizes: Sizes, dialect: str, *, scans: bool) -> list
     ]
 
 
-def probe_sql(b: SqlBuilder, leaves: list[DriverLeaf], scope: Scope) -> str:
-    """One row: each leaf's set size, counted up to the cap."""
-    return "SELECT " + ", ".join(_count(b, leaf, scope, i) for i, leaf in enumerate(leaves))
+def probe_sql(
+    b: SqlBuilder, leaves: list[DriverLeaf], scope: Scope, cap: int | None = None
+) -> str:
+    """One row: each leaf's set size, counted up to ``cap`` (``PROBE_CAP`` by default;
+    past it, ``cap + 1``)."""
+    cap = int(PROBE_CAP) if cap is None else cap
+    return "SELECT " + ", ".join(
+        _count(b, leaf, scope, i, cap) for i, leaf in enumerate(leaves)
+    )
+
+
+def scope_size_sql(b: SqlBuilder, scope: Scope, cap: int) -> str:
+    """One row: how many runs the scope holds, counted up to ``cap`` (an index range)."""
+    where = scope(b, "r")  # its parameters first
+    return f"SELECT count(*) FROM (SELECT 1 FROM runs r WHERE {where} LIMIT {b.param(cap)}) s"
+
+
+def past_cap(driver: Driver, sizes: Sizes) -> bool:
+    """Whether some leaf of ``driver`` was counted past ``PROBE_CAP`` (a larger cap
+    may count it)."""
+    return any(sizes.get(leaf) == PROBE_CAP + 1 for leaf in leaves_of(driver))
+
+
+def large_cap(scope_runs: int) -> int | None:
+    """The largest set worth reading instead of a scan of ``scope_runs`` runs; None when
+    it is no larger than ``PROBE_CAP`` (the sets were counted that far)."""
+    cap = min(LARGE_CAP, scope_runs // SCAN_RATIO)
+    return cap if cap > PROBE_CAP else None
 
 
 def counted(leaves: list[DriverLeaf], row: tuple[int, ...], sizes: Sizes) -> None:
@@ -102,11 +151,10 @@ def counted(leaves: list[DriverLeaf], row: tuple[int, ...], sizes: Sizes) -> Non
         sizes[leaf] = int(n)
 
 
-def _count(b: SqlBuilder, leaf: DriverLeaf, scope: Scope, i: int) -> str:
+def _count(b: SqlBuilder, leaf: DriverLeaf, scope: Scope, i: int, cap: int) -> str:
     """A leaf's set size, up to the cap; for the runs that lack a key, its bound
     (``DriverLeaf.bound``: two index counts, where a count would test every run of the
     scope), "larger than the cap" past it."""
-    cap = int(PROBE_CAP)
     bound = leaf.bound(b)
     if bound is None:
         return f"(SELECT count(*) FROM ({leaf.sql(b, scope)} LIMIT {b.param(cap + 1)}) c{i})"
@@ -116,11 +164,17 @@ def _count(b: SqlBuilder, leaf: DriverLeaf, scope: Scope, i: int) -> str:
     )
 
 
-def choose(driver: Driver, sizes: Sizes, dialect: str) -> Chosen | None:
-    """The driving set worth reading, or None when the search should walk. Its estimate
-    is an upper bound: an intersection may be far smaller than its smallest part (see
-    ``needs_count``)."""
-    return _prune(driver, sizes, dialect)
+def choose(driver: Driver, sizes: Sizes, dialect: str, cap: int | None = None) -> Chosen | None:
+    """The driving set worth reading (of sets up to ``cap``, ``PROBE_CAP`` by default),
+    or None when the search should walk. Its estimate is an upper bound: an
+    intersection may be far smaller than its smallest part (see ``needs_count``)."""
+    return _prune(driver, sizes, dialect, int(PROBE_CAP) if cap is None else cap)
+
+
+def read_cost(chosen: Chosen, sizes: Sizes) -> int:
+    """How many index entries reading the chosen set reads: every part of an
+    intersection is read whole."""
+    return sum(sizes[leaf] for leaf in dict.fromkeys(leaves_of(chosen.driver)))
 
 
 def by_selectivity(expr: Expr | None, sizes: Sizes, dialect: str) -> Expr | None:
@@ -135,7 +189,7 @@ def by_selectivity(expr: Expr | None, sizes: Sizes, dialect: str) -> Expr | None
 
     def size(part: Expr) -> int:
         driver = drivers_of(part, spellings=spellings)
-        chosen = _prune(driver, sizes, dialect) if driver is not None else None
+        chosen = _prune(driver, sizes, dialect, int(PROBE_CAP)) if driver is not None else None
         return chosen.estimate if chosen is not None else PROBE_CAP + 1
 
     return And(tuple(sorted(expr.parts, key=size)))
@@ -162,16 +216,20 @@ def count_sql(b: SqlBuilder, chosen: Chosen, scope: Scope) -> str:
     return f"SELECT count(*) FROM ({inner} LIMIT {b.param(PROBE_CAP + 1)}) c"
 
 
-def _prune(driver: Driver, sizes: Sizes, dialect: str) -> Chosen | None:
+def _prune(driver: Driver, sizes: Sizes, dialect: str, cap: int) -> Chosen | None:
     if isinstance(driver, DriverLeaf):
-        size = sizes.get(driver, PROBE_CAP + 1)
-        return Chosen(driver, size, driver.scan(dialect)) if size <= PROBE_CAP else None
-    parts = [p for p in (_prune(part, sizes, dialect) for part in driver.parts) if p is not None]
+        size = sizes.get(driver, cap + 1)
+        if cap > PROBE_CAP and size == PROBE_CAP + 1:
+            return None  # counted only up to PROBE_CAP (``to_count``): its size is unknown
+        return Chosen(driver, size, driver.scan(dialect)) if size <= cap else None
+    parts = [
+        p for p in (_prune(part, sizes, dialect, cap) for part in driver.parts) if p is not None
+    ]
     if driver.op == "or":
         if len(parts) < len(driver.parts):
             return None
         total = sum(p.estimate for p in parts)
-        if total > PROBE_CAP:
+        if total > cap:
             return None
         # A part counted empty adds no run (and its set may cost a scan to read: the
         # runs that lack a key every run has).

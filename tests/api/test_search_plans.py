@@ -392,6 +392,57 @@ async def test_an_order_key_every_match_ties_on_does_not_order_the_page(
         assert names and names == await _pages(backend, exp, filter_, order_by), filter_
 
 
+async def test_a_large_scope_reads_a_set_too_large_to_count_at_first(
+    backend: Backend, monkeypatch
+) -> None:
+    """When the windows miss and every set is past ``PROBE_CAP``, a set of up to a
+    ``SCAN_RATIO``-th of the scope is read instead of testing every run of the scope (in
+    a scope of 1,000,000 runs, 100,000 runs). Scaled down: 60 runs, a cap of 3, sets
+    of up to 60 // SCAN_RATIO runs, and small windows, which miss the matches at the
+    end of the order."""
+    exp = await _seed(backend)
+    cases = [
+        ("params.p = 'v3' AND metrics.m < 0.3", ["metrics.m DESC"]),
+        ("tags.team = 'b' AND params.lr >= 0.04", ["params.p ASC"]),
+        ("(params.q IN ('v3', 'v9') OR tags.rank = '4') AND metrics.m > 0.5", ["start_time"]),
+    ]
+
+    async def page(filter_: str, order_by: list[str]) -> list[str]:
+        found = await backend.reads.search_runs(
+            experiment_ids=[exp],
+            filter_text=filter_,
+            order_by=order_by,
+            view_type="ACTIVE_ONLY",
+            max_results=2,
+            offset=0,
+        )
+        return [run.info.run_name for run in found.items]  # type: ignore[attr-defined]
+
+    answers = {case[0]: await page(*case) for case in cases}
+    compiled: list[dict[str, Any]] = []
+    real = run_search.compile_run_search
+
+    def spied(b: SqlBuilder, search: RunSearch, **kwargs: Any) -> str:
+        compiled.append(kwargs)
+        return real(b, search, **kwargs)
+
+    monkeypatch.setattr(run_search, "compile_run_search", spied)
+    monkeypatch.setattr(run_search, "WINDOW", 2)
+    monkeypatch.setattr(run_search, "WIDER_MAX", {True: 2, False: 2})
+    monkeypatch.setattr(plan, "PROBE_CAP", 3)
+    monkeypatch.setattr(plan, "DRIVE_MAX", 3)
+    monkeypatch.setattr(plan, "LARGE_CAP", 40)
+    for ratio, driven in ((1, True), (30, False)):  # sets of up to 40 runs; of none
+        monkeypatch.setattr(plan, "SCAN_RATIO", ratio)
+        for filter_, order_by in cases:
+            compiled.clear()
+            assert await page(filter_, order_by) == answers[filter_], (filter_, ratio)
+            last = compiled[-1]
+            assert (last.get("driver") is not None) == driven, (filter_, ratio, compiled)
+            assert last.get("edge") is None  # the windows missed
+    assert all(answers.values())
+
+
 def test_postgres_probes_compare_what_the_key_run_index_holds() -> None:
     """On PostgreSQL a probe of a run's param or tag reads the (key, run) index, which
     holds the value's first characters: comparisons they decide read them (and no table
