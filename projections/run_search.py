@@ -38,6 +38,7 @@ from trackledger.projections.search.plan import (
     read_cost,
     scope_size_sql,
     to_count,
+    without_implied,
     worth_driving,
 )
 from trackledger.projections.search.request import RunSearch
@@ -101,6 +102,9 @@ class RunSearcher:
             return []  # every match is in the set, and it is empty
         if (driver is not None or scan) and not fits_driven(search):
             driver, scan = None, False  # the walk reads the first key from its index
+        if driver is not None:
+            expr = without_implied(search.expr, driver, self._dialect)
+            search = msgspec.structs.replace(search, expr=expr)
         b = SqlBuilder(self._dialect)
         sql = compile_run_search(
             b, search, edge=edge, driver=driver.driver if driver else None, scan=scan

@@ -113,6 +113,23 @@ class DriverLeaf(msgspec.Struct, frozen=True):
             f"(SELECT count(*) FROM {table} k WHERE k.key = {b.param(key)}{live})"
         )
 
+    def exact(self, dialect: str) -> bool:
+        """Whether the set holds exactly the runs that match the comparison (of every
+        experiment: a driven search tests the scope apart), so a search driven by it
+        need not test the comparison again: a param's or tag's presence, its quoted
+        ``=`` or ``IN`` where the index decides it, its numbers; a metric's range that a
+        NaN latest value (stored as 0) cannot fall in; run ids."""
+        c = self.comparison
+        if self.negated:
+            return False
+        if _is_text(c):
+            if c.op == "IS NOT NULL" or (not c.quoted and c.op in _NUMERIC_OPS):
+                return True
+            return c.quoted and c.op in ("=", "IN") and (dialect == "sqlite" or prefix_decides(c))
+        if c.field.entity == "metric" and c.op in _NUMERIC_OPS:
+            return c.field.aggregate != "latest" or not _zero_passes(c.op, c.value)
+        return c.field.entity == "attribute" and c.field.key == "run_id" and c.op in ("=", "IN")
+
     def scope_scan(self, dialect: str) -> bool:
         """Whether the set is the scope's runs tested one by one (the runs that lack a
         key, a comparison of an attribute no index serves): counting it tests every run
@@ -225,6 +242,19 @@ def leaves_of(driver: Driver) -> list[DriverLeaf]:
     if isinstance(driver, DriverLeaf):
         return [driver]
     return [leaf for part in driver.parts for leaf in leaves_of(part)]
+
+
+def _zero_passes(op: str, value: object) -> bool:
+    """Whether 0 passes a metric's numeric comparison (a NaN latest value is stored as 0,
+    and its set holds it: not exact)."""
+    values = value if isinstance(value, tuple) else (value,)
+    numbers = [float(v) for v in values if isinstance(v, int | float)]
+    if len(numbers) != len(values):
+        return True  # not a number: say it may
+    if op in ("=", "IN"):
+        return 0.0 in numbers
+    bound = numbers[0]
+    return {"<": 0.0 < bound, "<=": 0.0 <= bound, ">": 0.0 > bound, ">=": 0.0 >= bound}[op]
 
 
 def _drivable(c: Comparison) -> bool:

@@ -48,6 +48,7 @@ __all__ = [
     "scope_size_sql",
     "set_sql",
     "to_count",
+    "without_implied",
     "worth_driving",
 ]
 
@@ -250,6 +251,25 @@ def _prune(driver: Driver, sizes: Sizes, dialect: str, cap: int) -> Chosen | Non
         return kept[0]
     costly = any(p.costly for p in kept)
     return Chosen(DriverNode("and", tuple(p.driver for p in kept)), smallest, costly)
+
+
+def without_implied(expr: Expr | None, chosen: Chosen, dialect: str) -> Expr | None:
+    """``expr`` less the parts of its top-level AND that every run of the chosen set
+    passes: the comparisons whose own set it is, or a part of its intersection, and holds
+    exactly their matches (``DriverLeaf.exact``). A driven search tests the rest on each
+    run of the set; it need not probe these keys again (``params.layers = '5'``: the set
+    is the matches)."""
+    driver = chosen.driver
+    parts = driver.parts if isinstance(driver, DriverNode) and driver.op == "and" else (driver,)
+    implied = {p.comparison for p in parts if isinstance(p, DriverLeaf) and p.exact(dialect)}
+    if not implied:
+        return expr
+    if not isinstance(expr, And):
+        return None if expr in implied else expr
+    kept = tuple(p for p in expr.parts if p not in implied)
+    if len(kept) == len(expr.parts):
+        return expr
+    return None if not kept else kept[0] if len(kept) == 1 else And(kept)
 
 
 def set_sql(b: SqlBuilder, driver: Driver, scope: Scope) -> str:

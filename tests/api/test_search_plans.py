@@ -76,6 +76,12 @@ FILTERS = [
     "NOT (metrics.nan = 1 AND metrics.nan IS NOT NULL) AND params.p != 'v0'",
     "metrics.nan != 1 AND tags.team IN ('a', 'rare') AND params.q > 'v2'",
     "NOT (params.lr < 0.01 OR tags.rank >= 1)",
+    # A driving set that holds exactly its comparison's matches spares testing it again;
+    # a metric's latest NaN is stored as 0, so a set of a range holding 0 does not.
+    "metrics.nan <= 0",
+    "metrics.nan < 0.5 AND params.p IN ('v0', 'v4')",
+    "MAX(metrics.nan) >= 0 AND tags.rank = '4'",
+    "attributes.run_id IN ('nope') OR params.q IS NOT NULL AND params.q = 'v5'",
     # Values longer than PostgreSQL's value index holds: their first characters decide
     # (in)equality to a shorter string only.
     f"params.long != '{'v' * 300}2' AND params.long NOT IN ('v', '{'v' * 256}')",
@@ -441,6 +447,31 @@ async def test_a_large_scope_reads_a_set_too_large_to_count_at_first(
             assert (last.get("driver") is not None) == driven, (filter_, ratio, compiled)
             assert last.get("edge") is None  # the windows missed
     assert all(answers.values())
+
+
+async def test_a_driven_search_does_not_test_what_its_set_decides(backend: Backend) -> None:
+    """A driving set that holds exactly its comparison's matches (``DriverLeaf.exact``)
+    leaves that comparison out of the test of each of its runs: the key is not probed."""
+    exp = await _seed(backend)
+    for filter_, tested in (
+        ("params.p = 'v3'", 0),
+        ("params.p = 'v3' AND tags.rank = '4'", 0),  # the intersection of both sets
+        ("tags.team = 'rare' AND metrics.m > 0.1", 1),  # m's set is too large to read
+        ("metrics.nan <= 0.5 AND params.p = 'v0'", 1),  # a NaN is stored as 0
+        ("MAX(metrics.m) > 0.5 AND params.lr < 0.02", 0),
+        ("params.p = 'v1' OR tags.team = 'rare'", 2),  # a union: each run passes one
+    ):
+        search = _search(exp, filter_)
+        chosen = await _driving_set(backend, filter_, exp, scans=True)
+        assert chosen is not None, filter_
+        expr = plan.without_implied(search.expr, chosen, backend.kind)
+        b = SqlBuilder(backend.kind)
+        sql = compile_run_search(b, RunSearch(**{**_fields(search), "expr": expr}), driver=chosen.driver)
+        assert sql.count("LEFT JOIN") == tested, (filter_, sql)
+
+
+def _fields(search: RunSearch) -> dict[str, Any]:
+    return {f: getattr(search, f) for f in search.__struct_fields__}
 
 
 def test_postgres_probes_compare_what_the_key_run_index_holds() -> None:
