@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import msgspec
 import pytest
 
 from trackledger.eventlog import commands as c
@@ -466,12 +467,9 @@ async def test_a_driven_search_does_not_test_what_its_set_decides(backend: Backe
         assert chosen is not None, filter_
         expr = plan.without_implied(search.expr, chosen, backend.kind)
         b = SqlBuilder(backend.kind)
-        sql = compile_run_search(b, RunSearch(**{**_fields(search), "expr": expr}), driver=chosen.driver)
+        driven = msgspec.structs.replace(search, expr=expr)
+        sql = compile_run_search(b, driven, driver=chosen.driver)
         assert sql.count("LEFT JOIN") == tested, (filter_, sql)
-
-
-def _fields(search: RunSearch) -> dict[str, Any]:
-    return {f: getattr(search, f) for f in search.__struct_fields__}
 
 
 def test_postgres_probes_compare_what_the_key_run_index_holds() -> None:
