@@ -23,8 +23,6 @@ from trackledger.projections.search.ast import And, Comparison, Field, OrderKey
 from trackledger.projections.search.drivers import drivers_of
 from trackledger.projections.search.groups import first_value_sql, group_key, group_size_sql
 from trackledger.projections.search.plan import (
-    LARGE_CAP,
-    SCAN_RATIO,
     Chosen,
     Sizes,
     by_selectivity,
@@ -187,7 +185,7 @@ class RunSearcher:
             return None  # no set was too large to count: none is worth recounting
         scope = self._scope(search)
         b = SqlBuilder(self._dialect)
-        rows = await self._fetchall(scope_size_sql(b, scope, SCAN_RATIO * LARGE_CAP), b.params)
+        rows = await self._fetchall(scope_size_sql(b, scope), b.params)
         cap = large_cap(int(rows[0][0]))
         if cap is None:
             return None

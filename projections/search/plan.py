@@ -127,10 +127,12 @@ def probe_sql(
     )
 
 
-def scope_size_sql(b: SqlBuilder, scope: Scope, cap: int) -> str:
-    """One row: how many runs the scope holds, counted up to ``cap`` (an index range)."""
+def scope_size_sql(b: SqlBuilder, scope: Scope) -> str:
+    """One row: how many runs the scope holds, counted (an index range) as far as
+    ``large_cap`` reads it."""
     where = scope(b, "r")  # its parameters first
-    return f"SELECT count(*) FROM (SELECT 1 FROM runs r WHERE {where} LIMIT {b.param(cap)}) s"
+    cap = b.param(SCAN_RATIO * LARGE_CAP)
+    return f"SELECT count(*) FROM (SELECT 1 FROM runs r WHERE {where} LIMIT {cap}) s"
 
 
 def past_cap(driver: Driver, sizes: Sizes) -> bool:
