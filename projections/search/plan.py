@@ -56,17 +56,19 @@ __all__ = [
 #: of sets is held to it too).
 PROBE_CAP = 10_000
 
-#: How far a driving set is counted once a search's windows missed and no set is within
-#: ``PROBE_CAP``: in a scope of more than ``SCAN_RATIO`` times ``PROBE_CAP`` runs, a set
-#: up to a ``SCAN_RATIO``-th of the scope (and at most this) costs less to read than
-#: testing every run of the scope (``projections/run_search.py``).
-LARGE_CAP = 100_000
+#: How far a driving set is counted once a search's windows missed, no set is within
+#: ``PROBE_CAP`` and the alternative is a scan of the scope: in a scope of more than
+#: ``SCAN_RATIO`` times ``PROBE_CAP`` runs, a set of up to a ``SCAN_RATIO``-th of the
+#: scope (and at most this) costs less to count and read than testing every run of the
+#: scope (``projections/run_search.py``). Counting a leaf that far reads as many index
+#: entries; reading a run of the set cost about 10 us on SQLite at 1,000,000 runs.
+LARGE_CAP = 40_000
 
-#: How many runs of the scope a scan tests for the cost of reading one run of a driving
-#: set (its index entry, the run's row by id, the sort of the matches): about 10 on
-#: SQLite at 100,000 runs, where sets of up to 25,000 runs read instead of a scan made
-#: the query mix slower.
-SCAN_RATIO = 10
+#: How many runs of the scope a scan tests for the cost of counting and reading one run
+#: of a driving set (its index entries, the run's row by id, the sort of the matches):
+#: at 100,000 runs, sets of up to 25,000 read instead of a scan made the query mix
+#: slower; at 1,000,000, sets of 100,000 were slower than the scan.
+SCAN_RATIO = 20
 
 #: The largest driving set a search reads rather than walking the runs in order: testing
 #: the filter on that many runs and sorting the matches costs about what a walk costs
@@ -128,8 +130,8 @@ def probe_sql(
 
 
 def scope_size_sql(b: SqlBuilder, scope: Scope) -> str:
-    """One row: how many runs the scope holds, counted (an index range) as far as
-    ``large_cap`` reads it."""
+    """One row: how many runs the scope holds, counted (an index range: 80-150 ms for
+    1,000,000 runs on SQLite) as far as ``large_cap`` reads it."""
     where = scope(b, "r")  # its parameters first
     cap = b.param(SCAN_RATIO * LARGE_CAP)
     return f"SELECT count(*) FROM (SELECT 1 FROM runs r WHERE {where} LIMIT {cap}) s"
