@@ -79,3 +79,25 @@ async def test_tables_past_the_insert_threshold_are_vacuumed(backend, store_uri)
             "WHERE schemaname = current_schema() AND relname = 'runs'"
         )
     assert vacuumed is not None
+
+
+async def test_read_connections_return_to_the_pool_without_a_reset_round_trip(backend) -> None:
+    """The read pool's connections run single statements and change nothing in their
+    session: released, they send no reset query (asyncpg's default costs a round trip
+    after every statement of a search)."""
+    if backend.kind != "postgres":
+        return  # SQLite readers are not pooled connections
+    sent: list[str] = []
+    async with backend.read_pool.acquire() as conn:
+        conn.add_query_logger(lambda record: sent.append(record.query))
+        await conn.fetch("SELECT 1")
+    assert sent == ["SELECT 1"]
+    page = await backend.reads.search_runs(
+        experiment_ids=[0],
+        filter_text="params.p = 'x'",
+        order_by=[],
+        view_type="ACTIVE_ONLY",
+        max_results=10,
+        offset=0,
+    )
+    assert page.items == []
