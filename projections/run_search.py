@@ -8,8 +8,12 @@ reads. In turn:
 2. for an order whose first key is a param or tag whose first value many runs share, the
    same search among those runs, ordered by the other keys (``search/groups.py``);
 3. a window of the first runs in the page's order, then a wider one;
-4. when the windows miss: a driving set counted in full, or a scan of the scope, or the
+4. when the windows miss: a driving set counted in full (in a key's order and a large
+   scope, counted further: up to a twentieth of the scope), or a scan of the scope, or the
    walk of every run in the page's order.
+
+A driven plan tests each run of its set on the filter, less the comparisons the set holds
+exactly (``plan.without_implied``).
 """
 
 from __future__ import annotations
