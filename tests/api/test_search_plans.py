@@ -169,22 +169,29 @@ async def _plan_steps(backend: Backend, sql: str, b: SqlBuilder) -> list[str]:
     return [row[3] for row in await readers.fetchall(f"EXPLAIN QUERY PLAN {sql}", b.params)]
 
 
+async def _page(
+    backend: Backend, exp: int, filter_: str, order_by: list[str], size: int, offset: int = 0
+) -> tuple[list[str], int | None]:
+    """One page's run names, and the next page's offset (None after the last)."""
+    page = await backend.reads.search_runs(
+        experiment_ids=[exp],
+        filter_text=filter_,
+        order_by=order_by,
+        view_type="ACTIVE_ONLY",
+        max_results=size,
+        offset=offset,
+    )
+    names = [run.info.run_name or "" for run in page.items]  # type: ignore[attr-defined]
+    return names, page.next_offset
+
+
 async def _pages(backend: Backend, exp: int, filter_: str, order_by: list[str]) -> list[str]:
     names: list[str] = []
-    offset = 0
-    while True:
-        page = await backend.reads.search_runs(
-            experiment_ids=[exp],
-            filter_text=filter_,
-            order_by=order_by,
-            view_type="ACTIVE_ONLY",
-            max_results=11,
-            offset=offset,
-        )
-        names.extend(run.info.run_name or "" for run in page.items)  # type: ignore[attr-defined]
-        if page.next_offset is None:
-            return names
-        offset = page.next_offset
+    offset: int | None = 0
+    while offset is not None:
+        found, offset = await _page(backend, exp, filter_, order_by, 11, offset)
+        names.extend(found)
+    return names
 
 
 @pytest.mark.timeout(300)
@@ -420,15 +427,7 @@ async def test_a_large_scope_reads_a_set_too_large_to_count_at_first(
     ]
 
     async def page(filter_: str, order_by: list[str]) -> list[str]:
-        found = await backend.reads.search_runs(
-            experiment_ids=[exp],
-            filter_text=filter_,
-            order_by=order_by,
-            view_type="ACTIVE_ONLY",
-            max_results=2,
-            offset=0,
-        )
-        return [run.info.run_name for run in found.items]  # type: ignore[attr-defined]
+        return (await _page(backend, exp, filter_, order_by, 2))[0]
 
     answers = {case[0]: await page(*case[:2]) for case in cases}
     compiled: list[dict[str, Any]] = []
