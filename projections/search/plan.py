@@ -105,12 +105,11 @@ def to_count(
     scans of the scope are not counted (``DriverLeaf.scope_scan``). Without ``scans``,
     neither are the filtered ranges of a key (an infix LIKE: its count reads the key's
     whole range when few runs match)."""
-    base = int(PROBE_CAP)
-    recount = cap is not None and cap > base
+    recount = cap is not None and cap > PROBE_CAP
     return [
         leaf
         for leaf in dict.fromkeys(leaves_of(driver))
-        if (leaf not in sizes or (recount and sizes[leaf] == base + 1))
+        if (leaf not in sizes or (recount and _past_probe(sizes, leaf)))
         and (
             leaf.bounded
             or not (leaf.scope_scan(dialect) or (leaf.scan(dialect) and not scans))
@@ -140,7 +139,13 @@ def scope_size_sql(b: SqlBuilder, scope: Scope) -> str:
 def past_cap(driver: Driver, sizes: Sizes) -> bool:
     """Whether some leaf of ``driver`` was counted past ``PROBE_CAP`` (a larger cap
     may count it)."""
-    return any(sizes.get(leaf) == PROBE_CAP + 1 for leaf in leaves_of(driver))
+    return any(_past_probe(sizes, leaf) for leaf in leaves_of(driver))
+
+
+def _past_probe(sizes: Sizes, leaf: DriverLeaf) -> bool:
+    """Whether the leaf was counted only as far as ``PROBE_CAP``, and found larger (a
+    count up to a larger cap stores its own size, or that cap and one)."""
+    return sizes.get(leaf) == PROBE_CAP + 1
 
 
 def large_cap(scope_runs: int) -> int | None:
@@ -223,9 +228,9 @@ def count_sql(b: SqlBuilder, chosen: Chosen, scope: Scope) -> str:
 
 def _prune(driver: Driver, sizes: Sizes, dialect: str, cap: int) -> Chosen | None:
     if isinstance(driver, DriverLeaf):
-        size = sizes.get(driver, cap + 1)
-        if cap > PROBE_CAP and size == PROBE_CAP + 1:
+        if cap > PROBE_CAP and _past_probe(sizes, driver):
             return None  # counted only up to PROBE_CAP (``to_count``): its size is unknown
+        size = sizes.get(driver, cap + 1)
         return Chosen(driver, size, driver.scan(dialect)) if size <= cap else None
     parts = [
         p for p in (_prune(part, sizes, dialect, cap) for part in driver.parts) if p is not None
