@@ -101,8 +101,8 @@ async def _ensure_test_database(name: str) -> str | None:
         if not exists:
             try:
                 await conn.execute(f'CREATE DATABASE "{name}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass
+            except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+                pass  # the other worker created it first (committed: the error waited)
     finally:
         await conn.close()
     return None
