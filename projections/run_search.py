@@ -52,6 +52,7 @@ from trackledger.projections.search.runs import (
     fits_driven,
     key_window,
     run_scope,
+    several_scopes,
     time_ordered,
     walk_window,
     window_edge_sql,
@@ -133,7 +134,7 @@ class RunSearcher:
         grouped = await self._first_group(search, depth, sizes) if depth < GROUP_DEPTH else None
         if grouped is not None:
             return grouped
-        if search.expr is None:
+        if search.expr is None and not _merged_walk(search):
             return await self._page(search, None)  # every run matches: the walk stops early
         if walk_window(search.keys):
             ids = await self._windows(search)
@@ -289,6 +290,14 @@ class RunSearcher:
             return None
         ids = await self._search(within, depth + 1, sizes, attempt=True)
         return ids if ids is not None and len(ids) == search.limit else None
+
+
+def _merged_walk(search: RunSearch) -> bool:
+    """Whether a search that every run of its scope matches is walked through windows
+    anyway: in start time's or an indexed attribute's order over several experiments or
+    stages, a plain walk sorts every run of the scope (``several_scopes``), while a
+    window's edge reads each one's first runs only."""
+    return several_scopes(search) and walk_window(search.keys) and not key_window(search.keys)
 
 
 def _without_tied_keys(search: RunSearch) -> RunSearch:

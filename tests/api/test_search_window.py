@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from typing import Any
+
 import pytest
 
 from tests.api.helpers import new_experiment, new_run, ok, post
 from trackledger.projections import run_search
+from trackledger.projections.sql_reads import SqlReadModel
 
 
-async def pages(client, exp_id, filter_, order_by, size):
+async def pages(client, exp_id, filter_, order_by, size, view="ACTIVE_ONLY"):
     body = {
-        "experiment_ids": [exp_id],
+        "experiment_ids": exp_id if isinstance(exp_id, list) else [exp_id],
         "filter": filter_,
         "order_by": order_by,
         "max_results": size,
+        "run_view_type": view,
     }
     out = []
     while True:
@@ -51,3 +57,99 @@ async def test_windowed_search_gives_the_same_pages(client, monkeypatch, filter_
     assert windowed == plain
     if direction == "DESC":
         assert await pages(client, exp_id, filter_, [], 3) == plain
+
+
+#: Sort keys of MLflow's orders (the key, then start time newest first, then run id).
+ORDERS = {
+    "": lambda r: (-r["start"], r["id"]),
+    "start_time ASC": lambda r: (r["start"], r["id"]),
+    "attributes.end_time DESC": lambda r: (
+        r["end"] is None,
+        -(r["end"] or 0),
+        -r["start"],
+        r["id"],
+    ),
+    "attributes.user_id ASC": lambda r: (r["user"], -r["start"], r["id"]),
+}
+
+
+@pytest.mark.parametrize("filter_", ["", "tags.team = 'a'"])
+@pytest.mark.parametrize("order", list(ORDERS))
+async def test_several_experiments_and_stages_give_the_pages_of_one_sort(
+    client, monkeypatch, filter_, order
+):
+    """Windows over several experiments (and deleted runs beside active ones) read each
+    one's first runs apart: the pages must still be those of one sort of every run, with
+    ties in start time across the experiments."""
+    monkeypatch.setattr(run_search, "WINDOW", 5)
+    experiments = [await new_experiment(client, "a"), await new_experiment(client, "b")]
+    runs = []
+    for i in range(36):
+        team = "a" if i % 4 else "b"
+        run_id = await new_run(
+            client,
+            experiments[i % 2],
+            run_name=f"r{i:02d}",
+            start_time=1000 + i // 3,
+            user_id=("alice", "bob", "carol")[i % 3],
+            tags=[{"key": "team", "value": team}],
+        )
+        end = 5000 - i // 2 if i % 5 else None
+        if end is not None:
+            await ok(await post(client, "runs/update", {"run_id": run_id, "end_time": end}))
+        if i % 7 == 3:
+            await ok(await post(client, "runs/delete", {"run_id": run_id}))
+        run = {"name": f"r{i:02d}", "id": run_id, "start": 1000 + i // 3, "end": end}
+        runs.append({**run, "user": ("alice", "bob", "carol")[i % 3], "team": team})
+    order_by = [order] if order else []
+    for view, stages in (("ACTIVE_ONLY", 1), ("ALL", 2)):
+        kept = [r for r in runs if not filter_ or r["team"] == "a"]
+        if view == "ACTIVE_ONLY":
+            kept = [r for i, r in enumerate(kept) if int(r["name"][1:]) % 7 != 3]
+        expected = [r["name"] for r in sorted(kept, key=ORDERS[order])]
+        got = await pages(client, experiments, filter_, order_by, 4, view)
+        assert [name for page in got for name in page] == expected, (view, stages)
+
+
+#: SQLite reading a whole (experiment, stage) range of the runs' index, with no bound on
+#: the order's column.
+_WHOLE_RANGE = re.compile(
+    r"SEARCH \w+ USING (COVERING )?INDEX \w+ \(experiment_id=\? AND lifecycle_stage=\?\)"
+)
+
+
+@pytest.mark.parametrize("order_by", [[], ["start_time ASC"], ["attributes.user_id DESC"]])
+async def test_a_page_of_several_experiments_sorts_no_whole_experiment(
+    backend, client, monkeypatch, order_by
+):
+    """Over several experiments, the runs of each are in order in their index range, but
+    one query over all the ranges sorts every run of them: no statement of the search
+    may both read a whole range and sort what it read (SQLite's query plans; each range
+    is read in index order as far as its first runs)."""
+    if backend.kind != "sqlite":
+        return  # PostgreSQL plans tables this small with sequential scans
+    monkeypatch.setattr(run_search, "WINDOW", 5)
+    experiments = [await new_experiment(client, "a"), await new_experiment(client, "b")]
+    for i in range(60):
+        await new_run(client, experiments[i % 2], start_time=1000 + i, user_id=f"u{i % 7}")
+    statements: list[tuple[str, Sequence[Any]]] = []
+    readers = backend.store.readers
+
+    async def capture(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        statements.append((sql, params))
+        return await readers.fetchall(sql, params)
+
+    page = await SqlReadModel(capture, "sqlite").search_runs(
+        experiment_ids=[int(e) for e in experiments],
+        filter_text=None,
+        order_by=order_by,
+        view_type="ACTIVE_ONLY",
+        max_results=4,
+        offset=0,
+    )
+    assert len(page.items) == 4
+    for sql, params in statements:
+        plan = await readers.fetchall(f"EXPLAIN QUERY PLAN {sql}", params)
+        sorts = {parent for _, parent, _, detail in plan if "TEMP B-TREE FOR ORDER BY" in detail}
+        whole = {parent for _, parent, _, detail in plan if _WHOLE_RANGE.fullmatch(detail)}
+        assert not sorts & whole, (sql, plan)
