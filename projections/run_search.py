@@ -52,7 +52,7 @@ from trackledger.projections.search.runs import (
     fits_driven,
     key_window,
     run_scope,
-    several_scopes,
+    several_ranges,
     time_ordered,
     walk_window,
     window_edge_sql,
@@ -295,9 +295,9 @@ class RunSearcher:
 def _merged_walk(search: RunSearch) -> bool:
     """Whether a search that every run of its scope matches is walked through windows
     anyway: in start time's or an indexed attribute's order over several experiments or
-    stages, a plain walk sorts every run of the scope (``several_scopes``), while a
+    stages, a plain walk sorts every run of the scope (``several_ranges``), while a
     window's edge reads each one's first runs only."""
-    return several_scopes(search) and walk_window(search.keys) and not key_window(search.keys)
+    return several_ranges(search) and walk_window(search.keys) and not key_window(search.keys)
 
 
 def _without_tied_keys(search: RunSearch) -> RunSearch:

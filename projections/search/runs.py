@@ -419,10 +419,10 @@ def _scope_edge(
     one query over the whole scope sorted every run of it (35 ms for 100,000 runs)."""
     direction = "ASC" if ascending else "DESC"
     order = f"ORDER BY {column} {direction}"
-    pairs = [(e, stage) for e in search.experiment_ids for stage in search.stages]
-    if not several_scopes(search):
+    if not several_ranges(search):
         scope = run_scope(b, list(search.experiment_ids), search.stages, "w")
         return f"SELECT {column} FROM runs w WHERE {scope}{valued} {order} " + _nth(b, window)
+    pairs = [(e, stage) for e in search.experiment_ids for stage in search.stages]
     parts = " UNION ALL ".join(
         f"SELECT v FROM (SELECT {column} AS v FROM runs w WHERE w.experiment_id = "
         f"{b.param(e)} AND w.lifecycle_stage = {b.param(stage)}{valued} {order} "
@@ -442,7 +442,7 @@ def _nth(b: SqlBuilder, window: int) -> str:
 MERGED_RANGES_MAX = 16
 
 
-def several_scopes(search: RunSearch) -> bool:
+def several_ranges(search: RunSearch) -> bool:
     """Whether the search's scope spans several (experiment, stage) ranges of the runs'
     indexes, and few enough to read apart (``MERGED_RANGES_MAX``): an order walked over
     all of them in one query sorts every run of the scope."""
