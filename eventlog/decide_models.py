@@ -43,6 +43,7 @@ from trackledger.eventlog.lookups import (
     Outcome,
 )
 from trackledger.eventlog.names import random_run_name
+from trackledger.eventlog.registry_lookups import GetLoggedModelTags
 from trackledger.eventlog.results import ModelId, Nothing
 
 STATUSES = ("LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED")
@@ -112,6 +113,9 @@ def set_tags(cmd: SetLoggedModelTags, ctx: DecideContext) -> Decision:
 
 def delete_tag(cmd: DeleteLoggedModelTag, ctx: DecideContext) -> Decision:
     yield from _existing(cmd.model_id)
+    present = yield GetLoggedModelTags(cmd.model_id, [cmd.key], lock="update")
+    if cmd.key not in present:
+        raise NotFound(f"No tag with key {cmd.key!r} found for model with ID {cmd.model_id!r}.")
     event = LoggedModelTagDeleted(model_id=cmd.model_id, key=cmd.key, time=ctx.now)
     return Outcome(events=[event], result=Nothing())
 

@@ -261,3 +261,18 @@ async def test_an_upload_onto_a_directory_or_below_a_file_is_refused(client, eve
     assert _tree(root) == before
     download = await client.get(f"{PROXY}/{base}/file.txt")
     assert download.status_code == 200 and download.content == b"file"
+
+
+async def test_deleting_a_tag_a_logged_model_lacks_is_a_404_and_appends_nothing(client, events):
+    exp_id = await new_experiment(client)
+    body = {"experiment_id": exp_id, "name": "model", "tags": [{"key": "t", "value": "1"}]}
+    model = (await ok(await client.post("/api/2.0/mlflow/logged-models", json=body)))["model"]
+    model_id = model["info"]["model_id"]
+    url = f"/api/2.0/mlflow/logged-models/{model_id}/tags/t"
+    await ok(await client.delete(url))
+    before = await events()
+    message = error(await client.delete(url), "RESOURCE_DOES_NOT_EXIST", 404)
+    assert message == f"No tag with key 't' found for model with ID '{model_id}'."
+    assert await events() == before
+    got = (await ok(await client.get(f"/api/2.0/mlflow/logged-models/{model_id}")))["model"]
+    assert not got["info"].get("tags")
