@@ -1,4 +1,5 @@
-"""MLflow's artifact proxy (reference section 4.2) and the tracking API's artifacts/list.
+"""MLflow's artifact proxy (reference section 4.2), the tracking API's artifacts/list and a
+logged model's artifacts (listed, and read one file at a time).
 
 Uploads stream to the artifact store chunk by chunk, downloads stream from it: a file of
 any size passes through a bounded amount of memory. Every path is checked by the store
@@ -12,13 +13,15 @@ from __future__ import annotations
 import mimetypes
 import re
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from trackledger.api import render
-from trackledger.api.calls import backend, required
+from trackledger.api.calls import backend, path_param, required
 from trackledger.api.errors import ApiError
+from trackledger.api.models import logged_model
 from trackledger.api.requests import GetRunRequest
 from trackledger.api.wire import read
 from trackledger.eventlog import commands as c
@@ -75,8 +78,10 @@ async def record_run_file(request: Request, path: str, size: int, sha256: str) -
 
 
 async def download(request: Request) -> Response:
-    path = clean(request.path_params["path"])
-    store = store_of(request)
+    return await _send(store_of(request), clean(request.path_params["path"]))
+
+
+async def _send(store: ArtifactStore, path: str) -> Response:
     found = await store.read(path)
     if found is None:
         if await store.is_dir(path):
@@ -129,17 +134,65 @@ async def tracking_list(request: Request) -> Response:
     run = await backend(request).reads.get_run(run_id)
     if run is None:
         raise NotFound(f"Run with id={run_id} not found")
-    relative = clean(request.query_params.get("path", ""))
-    body: dict[str, object] = {"root_uri": run.info.artifact_uri}
-    uri = run.info.artifact_uri
-    if uri.startswith(_SCHEME):
-        root = clean(uri[len(_SCHEME) :].lstrip("/"))  # the URI path, not user input
+    return await _root_listing(request, run.info.artifact_uri, request.query_params.get("path"))
+
+
+async def _root_listing(request: Request, uri: str, relative: str | None) -> Response:
+    """The files under ``relative`` of an artifact root (a run's, a logged model's), with
+    paths relative to the root; only the root's URI where this server does not serve it."""
+    relative = clean(relative or "")
+    body: dict[str, object] = {"root_uri": uri}
+    root = _served_root(uri)
+    if root is not None:
         location = f"{root}/{relative}" if relative else root
         prefix = f"{relative}/" if relative else ""
         files = await _listing(store_of(request), location, prefix)
         if files:
             body["files"] = files
     return render.json_response(body)
+
+
+def _served_root(uri: str) -> str | None:
+    """The store's path of an ``mlflow-artifacts:`` root (the URI's path, not user input);
+    None for a root this server does not serve (``s3://``, ``file://``: clients use it
+    directly)."""
+    return clean(uri[len(_SCHEME) :].lstrip("/")) if uri.startswith(_SCHEME) else None
+
+
+class ModelListingRequest(msgspec.Struct):
+    artifact_directory_path: str | None = None
+
+
+class ModelFileRequest(msgspec.Struct):
+    artifact_file_path: str | None = None
+
+
+async def model_listing(request: Request) -> Response:
+    """GET .../logged-models/{model_id}/artifacts/directories: as ``artifacts/list``, under
+    the logged model's artifact root."""
+    req = await read(request, ModelListingRequest)
+    model = await logged_model(request, path_param(request, "model_id"))
+    return await _root_listing(request, model.artifact_uri, req.artifact_directory_path)
+
+
+async def model_file(request: Request) -> Response:
+    """GET .../logged-models/{model_id}/artifacts/files?artifact_file_path=: one file of
+    the logged model's artifacts (the UI's model pages read them)."""
+    req = await read(request, ModelFileRequest)
+    if not req.artifact_file_path:
+        raise ApiError(
+            "BAD_REQUEST", 'Request must include the "artifact_file_path" query parameter.'
+        )
+    model = await logged_model(request, path_param(request, "model_id"))
+    path = clean(req.artifact_file_path)
+    root = _served_root(model.artifact_uri)
+    if root is None:
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"The logged model's artifacts are at {model.artifact_uri}, which this server "
+            "does not serve: read them from there.",
+        )
+    return await _send(store_of(request), f"{root}/{path}")
 
 
 async def server_info(request: Request) -> Response:
@@ -166,4 +219,8 @@ proxy_routes = [
     Route("/artifacts/{path:path}", delete, methods=["DELETE"]),
     Route("/presigned/{path:path}", presigned, methods=["GET"]),
 ]
-tracking_routes = [Route("/artifacts/list", tracking_list, methods=["GET"])]
+tracking_routes = [
+    Route("/artifacts/list", tracking_list, methods=["GET"]),
+    Route("/logged-models/{model_id}/artifacts/directories", model_listing, methods=["GET"]),
+    Route("/logged-models/{model_id}/artifacts/files", model_file, methods=["GET"]),
+]

@@ -93,11 +93,19 @@ _STATUS_NUMBERS = {
 }
 
 
-async def _model(request: Request, model_id: str, allow_deleted: bool = False) -> Response:
+async def logged_model(
+    request: Request, model_id: str, allow_deleted: bool = False
+) -> LoggedModelView:
+    """The logged model ``model_id`` (an active one unless ``allow_deleted``), or NotFound."""
     found = await backend(request).reads.logged_models([], model_id=model_id)
     if not found or (found[0].lifecycle_stage != "active" and not allow_deleted):
         raise NotFound(f"Logged model with ID '{model_id}' not found.")
-    return render.json_response({"model": render.logged_model(found[0])})
+    return found[0]
+
+
+async def _model(request: Request, model_id: str, allow_deleted: bool = False) -> Response:
+    model = await logged_model(request, model_id, allow_deleted)
+    return render.json_response({"model": render.logged_model(model)})
 
 
 def _pairs(items: list[TagWire]) -> list[c.TagIn]:

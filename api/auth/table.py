@@ -98,6 +98,8 @@ RULES: dict[str, Rule] = {
     f"POST {ML}/logged-models": OnExperiment("update"),
     f"POST {ML}/logged-models/search": USER,
     f"GET {ML}/logged-models/{{model_id}}": OnLoggedModel("read"),
+    f"GET {ML}/logged-models/{{model_id}}/artifacts/directories": OnLoggedModel("read"),
+    f"GET {ML}/logged-models/{{model_id}}/artifacts/files": OnLoggedModel("read"),
     f"PATCH {ML}/logged-models/{{model_id}}": OnLoggedModel("update"),
     f"DELETE {ML}/logged-models/{{model_id}}": OnLoggedModel("delete"),
     f"PATCH {ML}/logged-models/{{model_id}}/tags": OnLoggedModel("update"),

@@ -276,3 +276,41 @@ async def test_deleting_a_tag_a_logged_model_lacks_is_a_404_and_appends_nothing(
     assert await events() == before
     got = (await ok(await client.get(f"/api/2.0/mlflow/logged-models/{model_id}")))["model"]
     assert not got["info"].get("tags")
+
+
+async def test_a_logged_models_artifacts_are_listed_and_read(client):
+    exp_id = await new_experiment(client)
+    body = {"experiment_id": exp_id, "name": "model"}
+    model = (await ok(await client.post("/api/2.0/mlflow/logged-models", json=body)))["model"]
+    model_id, root = model["info"]["model_id"], model["info"]["artifact_uri"]
+    stored = root.removeprefix("mlflow-artifacts:/")
+    for path, content in (("MLmodel", b"flavors: {}\n"), ("data/weights.bin", b"\x00\x01")):
+        await ok(await client.put(f"{PROXY}/{stored}/{path}", content=content))
+    for prefix in ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow"):
+        base = f"{prefix}/logged-models/{model_id}/artifacts"
+        listed = await ok(await client.get(f"{base}/directories"))
+        assert listed["root_uri"] == root
+        assert {f["path"]: f["is_dir"] for f in listed["files"]} == {
+            "MLmodel": False,
+            "data": True,
+        }
+        inner = await ok(
+            await client.get(f"{base}/directories", params={"artifact_directory_path": "data"})
+        )
+        assert inner["files"] == [{"path": "data/weights.bin", "is_dir": False, "file_size": 2}]
+        read = await client.get(f"{base}/files", params={"artifact_file_path": "MLmodel"})
+        assert read.status_code == 200 and read.content == b"flavors: {}\n"
+    base = f"/api/2.0/mlflow/logged-models/{model_id}/artifacts"
+    error(await client.get(f"{base}/files"), "BAD_REQUEST", 400)
+    error(
+        await client.get(f"{base}/files", params={"artifact_file_path": "../../x"}),
+        "INVALID_PARAMETER_VALUE",
+        400,
+    )
+    error(
+        await client.get(f"{base}/files", params={"artifact_file_path": "nothing"}),
+        "RESOURCE_DOES_NOT_EXIST",
+        404,
+    )
+    unknown = "/api/2.0/mlflow/logged-models/m-unknown/artifacts/directories"
+    error(await client.get(unknown), "RESOURCE_DOES_NOT_EXIST", 404)

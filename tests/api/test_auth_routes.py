@@ -102,6 +102,14 @@ SAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
     f"POST {ML}/logged-models": (f"{ML}/logged-models", {"experiment_id": "E"}),
     f"POST {ML}/logged-models/search": (f"{ML}/logged-models/search", {}),
     f"GET {ML}/logged-models/{{model_id}}": (f"{ML}/logged-models/M", {}),
+    f"GET {ML}/logged-models/{{model_id}}/artifacts/directories": (
+        f"{ML}/logged-models/M/artifacts/directories",
+        {},
+    ),
+    f"GET {ML}/logged-models/{{model_id}}/artifacts/files": (
+        f"{ML}/logged-models/M/artifacts/files",
+        {"artifact_file_path": "MLmodel"},
+    ),
     f"PATCH {ML}/logged-models/{{model_id}}": (f"{ML}/logged-models/M", {}),
     f"DELETE {ML}/logged-models/{{model_id}}": (f"{ML}/logged-models/M", {}),
     f"PATCH {ML}/logged-models/{{model_id}}/tags": (f"{ML}/logged-models/M/tags", {}),
