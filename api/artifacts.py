@@ -153,9 +153,9 @@ async def _root_listing(request: Request, uri: str, relative: str | None) -> Res
 
 
 def _served_root(uri: str) -> str | None:
-    """The store's path of an ``mlflow-artifacts:`` root (the URI's path, not user input);
-    None for a root this server does not serve (``s3://``, ``file://``: clients use it
-    directly)."""
+    """The store's path of an ``mlflow-artifacts:`` root (checked as any path is: an
+    experiment's artifact location is its creator's choice); None for a root this server
+    does not serve (``s3://``, ``file://``: clients use it directly)."""
     return clean(uri[len(_SCHEME) :].lstrip("/")) if uri.startswith(_SCHEME) else None
 
 

@@ -30,9 +30,9 @@ POSTGRES = os.environ.get("TRACKLEDGER_TEST_POSTGRES", "postgresql://postgres@12
 #: The test run's database: each run (pytest's controller and its xdist workers, which
 #: inherit the variable) gets a new one, dropped when the run ends. Each test's schema is
 #: created and dropped in it, about 600 a run of 123 relations each; where the server runs
-#: without autovacuum (as CI's does), a database kept from run to run piled up their dead
-#: catalog rows (pg_attribute: 3.3 million, 680 MB after a few runs), and opening a store
-#: there took 0.27-0.45 s instead of 0.15. Set it to keep a database of one's own.
+#: without autovacuum (as this workplace's does), a database kept from run to run piled up
+#: their dead catalog rows (pg_attribute: 3.3 million, 680 MB after a few runs), and opening
+#: a store there took 0.27-0.45 s instead of 0.15. Set it to keep a database of one's own.
 DATABASE_VARIABLE = "TRACKLEDGER_TEST_DATABASE"
 #: Databases of earlier runs (killed before they dropped theirs) are dropped once this old.
 _STALE_AFTER_S = 6 * 3600
