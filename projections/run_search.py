@@ -52,12 +52,11 @@ from trackledger.projections.search.runs import (
     fits_driven,
     key_window,
     run_scope,
-    several_ranges,
     time_ordered,
     walk_window,
-    window_edge_sql,
 )
 from trackledger.projections.search.sql import SqlBuilder
+from trackledger.projections.search.window_edges import several_ranges, window_edge_sql
 
 __all__ = ["RunSearcher"]
 

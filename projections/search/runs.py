@@ -32,7 +32,6 @@ from trackledger.projections.search.plan import set_sql
 from trackledger.projections.search.request import RunSearch
 from trackledger.projections.search.run_fields import (
     INDEXED_ORDER,
-    NULLABLE_ORDER,
     ORDER_ATTRIBUTES,
     Joins,
     comparison_sql,
@@ -51,12 +50,13 @@ __all__ = [
     "check_order_by",
     "compile_run_search",
     "fits_driven",
+    "indexed_attribute",
+    "key_order",
     "key_window",
     "run_scope",
     "run_search",
     "time_ordered",
     "walk_window",
-    "window_edge_sql",
 ]
 
 #: order_by clauses one search may have: SQLite's planner hung on 32 and more.
@@ -164,7 +164,7 @@ class Edge(msgspec.Struct, frozen=True):
 _Segments = list[tuple[str, str | None]]
 
 
-def _key_order(b: SqlBuilder, first: OrderKey) -> tuple[str, str, str, _Segments]:
+def key_order(b: SqlBuilder, first: OrderKey) -> tuple[str, str, str, _Segments]:
     """(table, live-row condition, sort key, segments) of an order whose first key is a
     metric, param or tag; each segment is (condition, ORDER BY) on alias ``{a}``."""
     field = first.field
@@ -208,7 +208,7 @@ def _segments(q: _Query, search: RunSearch, cap: int, edge: Edge | None = None) 
     field = first.field
     walked = _Query(b, search, on_first_key=True)
     walked.join_order_keys(rest)
-    table, live, sort_key, ordered = _key_order(b, first)
+    table, live, sort_key, ordered = key_order(b, first)
     if edge is not None:
         ordered = ordered[:1]
     # SQLite reads CROSS JOIN as "this table first": scanning the key's values in order lets
@@ -264,7 +264,7 @@ def walk_window(keys: tuple[OrderKey, ...]) -> bool:
     if time_ordered(keys) is not None:
         return True
     first = keys[0].field
-    return first.entity in _DRIVERS or _indexed_attribute(first) is not None
+    return first.entity in _DRIVERS or indexed_attribute(first) is not None
 
 
 def key_window(keys: tuple[OrderKey, ...]) -> bool:
@@ -273,7 +273,7 @@ def key_window(keys: tuple[OrderKey, ...]) -> bool:
     return bool(keys) and keys[0].field.entity in _DRIVERS
 
 
-def _indexed_attribute(field: Field) -> str | None:
+def indexed_attribute(field: Field) -> str | None:
     """The runs column of an order key that has its own index (``RUN_ORDER_COLUMNS``)."""
     if field.entity != "attribute":
         return None
@@ -378,85 +378,14 @@ def _within(b: SqlBuilder, column: str, ascending: bool, edge: Edge) -> str:
     return sql
 
 
-def window_edge_sql(b: SqlBuilder, search: RunSearch, window: int) -> str:
-    """One row (none when the order has fewer entries than ``window``): the value of the
-    page's order key at the window's last entry, by one index probe. The window is then
-    every entry up to it: the scope's runs in start-time or an indexed attribute's order,
-    or a metric's, param's or tag's first values (``walk_window``). Read apart from the
-    window's search, so that its planner sees a value, not a subquery (PostgreSQL then
-    estimates the window's size from its statistics)."""
-    keys = search.keys
-    if keys and keys[0].field.entity in _DRIVERS:
-        table, live, sort_key, ordered = _key_order(b, keys[0])
-        # A NaN latest value is stored as 0: counting it among the values only narrows
-        # the window (still a prefix of the order), and spares the edge a look at every
-        # row, as the (key, value) index does not hold is_nan.
-        condition = "1 = 1" if ordered[0][0] == "{a}.is_nan = 0" else ordered[0][0]
-        direction = "ASC" if keys[0].ascending else "DESC"
-        return (
-            f"SELECT {sort_key} FROM {table} w WHERE w.key = {b.param(keys[0].field.key)}"
-            f"{live} AND {condition} ORDER BY {sort_key} {direction} " + _nth(b, window)
-        ).format(a="w")
-    ascending = time_ordered(keys)
-    if ascending is not None:
-        return _scope_edge(b, search, "w.start_time", ascending, "", window)
-    column = _indexed_attribute(keys[0].field)
-    assert column is not None, "a window needs an order key with an index"
-    edge_column = (b.text_order(column) if column != "r.end_time" else column).replace("r.", "w.")
-    # user_id and end_time may be missing (sorted last by a flag, ``order_terms``): never
-    # in the window. A run always has a name, a status and an id.
-    valued = f" AND w.{column[2:]} IS NOT NULL" if column in NULLABLE_ORDER else ""
-    return _scope_edge(b, search, edge_column, keys[0].ascending, valued, window)
-
-
-def _scope_edge(
-    b: SqlBuilder, search: RunSearch, column: str, ascending: bool, valued: str, window: int
-) -> str:
-    """The window's edge in the order of a column of the runs that the scope's index
-    holds after (experiment, stage). Of several experiments or stages, each one's first
-    ``window`` values are read from its own index range and only those are sorted:
-    neither SQLite nor PostgreSQL 15 merges the ranges of an IN list in index order, so
-    one query over the whole scope sorted every run of it (35 ms for 100,000 runs)."""
-    direction = "ASC" if ascending else "DESC"
-    order = f"ORDER BY {column} {direction}"
-    if not several_ranges(search):
-        scope = run_scope(b, list(search.experiment_ids), search.stages, "w")
-        return f"SELECT {column} FROM runs w WHERE {scope}{valued} {order} " + _nth(b, window)
-    pairs = [(e, stage) for e in search.experiment_ids for stage in search.stages]
-    parts = " UNION ALL ".join(
-        f"SELECT v FROM (SELECT {column} AS v FROM runs w WHERE w.experiment_id = "
-        f"{b.param(e)} AND w.lifecycle_stage = {b.param(stage)}{valued} {order} "
-        f"LIMIT {b.param(window)}) p{i}"
-        for i, (e, stage) in enumerate(pairs)
-    )
-    return f"SELECT v FROM ({parts}) firsts ORDER BY v {direction} " + _nth(b, window)
-
-
-def _nth(b: SqlBuilder, window: int) -> str:
-    return f"LIMIT 1 OFFSET {b.param(window - 1)}"
-
-
-#: The most (experiment, stage) ranges whose first runs a window's edge reads apart; past
-#: it, one query sorts the scope (a UNION ALL of hundreds of parts is past what SQLite
-#: and PostgreSQL take in one statement, and each part reads a window of its own).
-MERGED_RANGES_MAX = 16
-
-
-def several_ranges(search: RunSearch) -> bool:
-    """Whether the search's scope spans several (experiment, stage) ranges of the runs'
-    indexes, and few enough to read apart (``MERGED_RANGES_MAX``): an order walked over
-    all of them in one query sorts every run of the scope."""
-    return 1 < len(search.experiment_ids) * len(search.stages) <= MERGED_RANGES_MAX
-
-
 def _attribute_window(q: _Query, edge: Edge, limit: int, offset: int) -> str:
-    """A walk in the order of an indexed run attribute (``_indexed_attribute``) that looks
+    """A walk in the order of an indexed run attribute (``indexed_attribute``) that looks
     only at the runs whose value is up to the edge in that order (ties included), read
     from the attribute's index. Runs without a value sort last in either direction, so
     they are never in the window; every run outside it sorts after every run in it, and a
     window holding a page holds exactly that page."""
     b, first = q.b, q.keys[0]
-    column = _indexed_attribute(first.field)
+    column = indexed_attribute(first.field)
     assert column is not None, "a window needs an order key with an index"
     direction = "ASC" if first.ascending else "DESC"
     ordered = b.text_order(column) if column != "r.end_time" else column
