@@ -493,3 +493,31 @@ def test_postgres_probes_compare_what_the_key_run_index_holds() -> None:
     for whole in ("p3.value !=", "t4.value LIKE", "p5.num_value >"):
         assert whole in sql, sql
     assert "t1.value_prefix IS NOT NULL" in sql  # a live tag, said of the index's column
+
+
+@pytest.mark.parametrize(
+    "filter_",
+    [
+        "params.long LIKE '%v1'",  # past the first 256 characters only
+        "params.long ILIKE '%V_'",
+        "params.long LIKE '%v'",  # the first characters match; the whole value may not
+        "attributes.run_name LIKE '%1'",
+        "tags.team ILIKE '%B%'",
+    ],
+)
+async def test_a_pattern_set_holds_every_match(backend: Backend, filter_: str) -> None:
+    """A LIKE or ILIKE with no literal prefix is a scan of the key's values; on
+    PostgreSQL it tests their first characters, which the (key, run) index holds, and
+    keeps every value longer than them for the search to test whole."""
+    exp = await _seed(backend)
+    search = msgspec.structs.replace(_search(exp, filter_), limit=1000)
+    searcher = backend.reads._runs  # type: ignore[attr-defined]
+    chosen = await searcher.driving_set(search, scans=True)
+    assert chosen is not None and chosen.costly
+    b = SqlBuilder(searcher._dialect)
+    sql = plan.set_sql(b, chosen.driver, lambda b, alias: "1 = 1")
+    if b.dialect == "postgres":
+        assert "value_prefix" in sql and " value LIKE" not in sql and " value ILIKE" not in sql
+    driven = await searcher._page(search, None, chosen)
+    walked = await searcher._page(search, None)
+    assert driven == walked and walked
