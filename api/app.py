@@ -35,6 +35,7 @@ from trackledger.api import (
     traces,
     traces_v2,
     ui,
+    ui_artifacts,
 )
 from trackledger.api.auth import grants as auth_grants
 from trackledger.api.auth import roles as auth_roles
@@ -46,6 +47,7 @@ from trackledger.api.auth.hosts import HostCheck
 from trackledger.api.body_limit import BodyLimit
 from trackledger.api.calls import backend
 from trackledger.api.errors import exception_handlers
+from trackledger.api.slashes import MergeSlashes
 from trackledger.services.artifact_store import ArtifactStore
 from trackledger.services.backends import Backend
 from trackledger.services.gc import schedule
@@ -85,6 +87,7 @@ def _mlflow_routes() -> list[BaseRoute]:
         *registered_models.routes,
         *model_versions.routes,
         *artifacts.tracking_routes,
+        *ui_artifacts.upload_routes,
         *traces.trace_routes_v2,
         *traces_v2.legacy_routes,
         *traces_v2.trace_data_routes,
@@ -180,6 +183,7 @@ def create_app(
         Mount("/api/3.0/mlflow", routes=_mlflow_v3_routes()),
         Mount("/ajax-api/3.0/mlflow", routes=_mlflow_v3_routes()),
         *otlp.otlp_routes,
+        *ui_artifacts.routes,
         *ui.routes,
     ]
     middleware = [Middleware(BodyLimit, max_bytes=max_body_bytes)]
@@ -202,6 +206,7 @@ def create_app(
         )
     if allowed_hosts is not None:
         middleware.insert(0, Middleware(HostCheck, allowed=allowed_hosts))
+    middleware.insert(0, Middleware(MergeSlashes))
     # Errors are answered here, once, by the class of what a handler raised (api/errors.py).
     app = Starlette(
         routes=routes,

@@ -26,10 +26,19 @@ from trackledger.api.requests import GetRunRequest
 from trackledger.api.wire import read
 from trackledger.eventlog import commands as c
 from trackledger.eventlog.errors import NotFound
-from trackledger.services.artifact_store import ArtifactStore, clean
+from trackledger.services.artifact_store import ArtifactStore, UnsafePath, clean
 from trackledger.services.multipart import MultipartStore
 
-__all__ = ["proxy_routes", "record_run_file", "server_info", "store_of", "tracking_routes"]
+__all__ = [
+    "mlflow_path",
+    "proxy_routes",
+    "record_run_file",
+    "send",
+    "served_root",
+    "server_info",
+    "store_of",
+    "tracking_routes",
+]
 
 _RUN_FILE = re.compile(r"^\d+/([0-9a-f]{32})/artifacts/(.+)$")
 _SCHEME = "mlflow-artifacts:"
@@ -78,10 +87,10 @@ async def record_run_file(request: Request, path: str, size: int, sha256: str) -
 
 
 async def download(request: Request) -> Response:
-    return await _send(store_of(request), clean(request.path_params["path"]))
+    return await send(store_of(request), clean(request.path_params["path"]))
 
 
-async def _send(store: ArtifactStore, path: str) -> Response:
+async def send(store: ArtifactStore, path: str) -> Response:
     found = await store.read(path)
     if found is None:
         if await store.is_dir(path):
@@ -137,10 +146,19 @@ async def tracking_list(request: Request) -> Response:
     return await _root_listing(request, run.info.artifact_uri, request.query_params.get("path"))
 
 
+def mlflow_path(path: str) -> str:
+    """``path`` checked as the proxy checks every path (``clean``), refused in the words of
+    MLflow's own routes, which say no more than "Invalid path"."""
+    try:
+        return clean(path)
+    except UnsafePath:
+        raise ApiError("INVALID_PARAMETER_VALUE", "Invalid path") from None
+
+
 async def _root_listing(request: Request, uri: str, relative: str | None) -> Response:
     """The files under ``relative`` of an artifact root (a run's, a logged model's), with
     paths relative to the root; only the root's URI where this server does not serve it."""
-    relative = clean(relative or "")
+    relative = mlflow_path(relative or "")
     body: dict[str, object] = {"root_uri": uri}
     root = _served_root(uri)
     if root is not None:
@@ -157,6 +175,19 @@ def _served_root(uri: str) -> str | None:
     experiment's artifact location is its creator's choice); None for a root this server
     does not serve (``s3://``, ``file://``: clients use it directly)."""
     return clean(uri[len(_SCHEME) :].lstrip("/")) if uri.startswith(_SCHEME) else None
+
+
+def served_root(uri: str, owner: str) -> str:
+    """The store's path of an artifact root this server serves; refused, naming where the
+    ``owner``'s artifacts are, for one it does not."""
+    root = _served_root(uri)
+    if root is None:
+        raise ApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"The {owner}'s artifacts are at {uri}, which this server does not serve: read "
+            "them from there.",
+        )
+    return root
 
 
 class ModelListingRequest(msgspec.Struct):
@@ -184,15 +215,9 @@ async def model_file(request: Request) -> Response:
             "BAD_REQUEST", 'Request must include the "artifact_file_path" query parameter.'
         )
     model = await logged_model(request, path_param(request, "model_id"))
-    path = clean(req.artifact_file_path)
-    root = _served_root(model.artifact_uri)
-    if root is None:
-        raise ApiError(
-            "INVALID_PARAMETER_VALUE",
-            f"The logged model's artifacts are at {model.artifact_uri}, which this server "
-            "does not serve: read them from there.",
-        )
-    return await _send(store_of(request), f"{root}/{path}")
+    path = mlflow_path(req.artifact_file_path)
+    root = served_root(model.artifact_uri, "logged model")
+    return await send(store_of(request), f"{root}/{path}")
 
 
 async def server_info(request: Request) -> Response:

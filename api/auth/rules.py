@@ -241,16 +241,23 @@ class OnRun(Rule):
     """``action`` on the experiment of the run named by ``run_id`` (or ``run_uuid``).
 
     ``body``: the handler's own request type, for the logging calls a client makes most: the
-    body is then decoded once, here, and the handler takes the result."""
+    body is then decoded once, here, and the handler takes the result. ``query``: the run
+    is named in the query string of a request whose body is a file (MLflow's UI's
+    upload-artifact)."""
 
-    def __init__(self, action: str, body: type[Any] | None = None) -> None:
+    def __init__(
+        self, action: str, body: type[Any] | None = None, *, query: bool = False
+    ) -> None:
         self.action = action
         self.body = body
+        self.query = query
         self.text = f"{action} on the run's experiment"
 
     async def check(self, ctx: Context) -> bool:
         if self.body is not None:
             ref = await ctx.params(self.body, share=True)
+        elif self.query:
+            ref = RunRef(run_uuid=Request(ctx.scope).query_params.get("run_uuid"))
         else:
             ref = await ctx.params(RunRef)
         run_id = getattr(ref, "run_id", None) or getattr(ref, "run_uuid", None)

@@ -92,6 +92,10 @@ RULES: dict[str, Rule] = {
     f"GET {ML}/metrics/get-history-bulk": OnRuns("read", repeated=True),
     f"GET {ML}/metrics/get-history-bulk-interval": OnRuns("read"),
     f"GET {ML}/artifacts/list": READ_RUN,
+    # MLflow's web UI's own artifact routes (api/ui_artifacts.py).
+    "GET /get-artifact": READ_RUN,
+    "GET /model-versions/get-artifact": OnRegisteredModel("read"),
+    f"POST {ML}/upload-artifact": OnRun("update", query=True),
     f"POST {ML}/databricks/runs/delete-runs": OnExperiment("delete"),
     f"POST {ML}/databricks/runs/restore-runs": OnExperiment("delete"),
     # Logged models.

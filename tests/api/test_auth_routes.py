@@ -91,6 +91,12 @@ SAMPLES: dict[str, tuple[str, dict[str, Any]]] = {
         {"run_ids": ["R"], "metric_key": "m"},
     ),
     f"GET {ML}/artifacts/list": (f"{ML}/artifacts/list", {"run_id": "R"}),
+    "GET /get-artifact": ("/get-artifact", {"run_id": "R", "path": "a.txt"}),
+    "GET /model-versions/get-artifact": (
+        "/model-versions/get-artifact",
+        {"name": "RM", "version": "1", "path": "a.txt"},
+    ),
+    f"POST {ML}/upload-artifact": (f"{ML}/upload-artifact", {"run_uuid": "R", "path": "a.txt"}),
     f"POST {ML}/databricks/runs/delete-runs": (
         f"{ML}/databricks/runs/delete-runs",
         {"experiment_id": "E"},
@@ -273,6 +279,8 @@ for _key, _params in _TRACE_SAMPLES.items():
     _path = _key.split(" ", 1)[1]
     _path = _path.replace("{trace_id}", "T").replace("{request_id}", "T")
     SAMPLES[_key] = (_path.replace("{assessment_id}", "a-1"), _params)
+#: POSTs whose parameters are in the query string (their body is a file).
+QUERY_POSTS = {f"POST {ML}/upload-artifact"}
 #: Headers some requests need (OTLP names its experiment in one).
 HEADERS = {"POST /v1/traces": {"x-mlflow-experiment-id": "E"}}
 
@@ -408,8 +416,8 @@ async def test_each_route_asks_for_its_permission(backend, tmp_path):
             headers.update({k: concrete(v) for k, v in HEADERS.get(key, {}).items()})
             async with client_of(app, headers) as http:
                 body = {k: concrete(v) for k, v in params.items()}
-                if method == "GET":
-                    response = await http.get(url, params=body)
+                if method == "GET" or key in QUERY_POSTS:
+                    response = await http.request(method, url, params=body)
                 else:
                     response = await http.request(method, url, json=body)
             got = {401: "401", 403: "403", 299: "pass"}.get(response.status_code, "other")
