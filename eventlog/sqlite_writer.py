@@ -279,10 +279,26 @@ class GroupCommitWriter:
                     self._syncer.put(answers)
                 else:
                     self._deliver_soon([answers])
+            self._catch_up(conn)
         if self._syncer is not None:
             self._syncer.stop()
         conn.close()
         self._call_soon(_resolve, self._stopped)
+
+    def _catch_up(self, conn: sqlite3.Connection) -> None:
+        """Past four times ``WAL_KEEP_BYTES``, the writer checkpoints the WAL itself between
+        groups, when no frame is being added. The checkpointer's checkpoints run beside the
+        writer: when requests follow one another without a pause (a client's log-batch
+        loop), the writer adds frames while each one copies, none copies the last frame, and
+        the WAL, which starts over only once one has, grows until the disk is full (seen
+        after a full disk came back: 300 batches in a row filled it again). A passive
+        checkpoint waits for no reader: one that holds old frames only delays it."""
+        if _size(f"{self._path}-wal") <= 4 * WAL_KEEP_BYTES:
+            return
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as exc:  # the checkpointer's own errors are logged there
+            log.debug("writer's WAL checkpoint failed: %s", exc)
 
     def _fail_pending(self, exc: Exception) -> None:
         """The connection could not open: every queued job (the setup first) gets ``exc``."""
