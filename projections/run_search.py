@@ -24,7 +24,8 @@ from collections.abc import Callable
 import msgspec
 
 from trackledger.projections.fetch import FetchAll
-from trackledger.projections.search.ast import And, Comparison, Field, OrderKey
+from trackledger.projections.search.ast import And, Comparison, Expr, Field, OrderKey
+from trackledger.projections.search.compile import comparisons_of
 from trackledger.projections.search.drivers import drivers_of
 from trackledger.projections.search.groups import first_value_sql, group_key, group_size_sql
 from trackledger.projections.search.plan import (
@@ -268,15 +269,18 @@ class RunSearcher:
     async def _first_group(
         self, search: RunSearch, depth: int, sizes: Sizes
     ) -> list[str] | None:
-        """For an order whose first key is a param or tag whose first value more than
-        ``WINDOW`` runs share (a window would read and sort them all), the
-        page from those runs (``search/groups.py``); None when there is no such group or
-        it does not hold the page and one more run."""
+        """For an order whose first key is a param, a tag or a user whose first value more
+        than ``WINDOW`` runs share (a window would read and sort them all), the page from
+        those runs (``search/groups.py``); None when there is no such group or it does not
+        hold the page and one more run. A user the filter compares otherwise than by ``=``
+        (which leaves the key out of the order) is not grouped: its first value is read
+        without the filter."""
         key = group_key(search.keys)
-        if key is None or not _stops_early(search.keys[1:]):
+        if key is None or not _stops_early(search.keys[1:]) or _compared(key, search.expr):
             return None
         b = SqlBuilder(self._dialect)
-        rows = await self._fetchall(first_value_sql(b, key, search.expr), b.params)
+        first = first_value_sql(b, key, search.expr, self._scope(search))
+        rows = await self._fetchall(first, b.params)
         if not rows:
             return None
         value = str(rows[0][0])
@@ -289,6 +293,13 @@ class RunSearcher:
             return None
         ids = await self._search(within, depth + 1, sizes, attempt=True)
         return ids if ids is not None and len(ids) == search.limit else None
+
+
+def _compared(key: OrderKey, expr: Expr | None) -> bool:
+    """Whether ``expr`` compares the order key ``key``, a run attribute."""
+    column = ORDER_ATTRIBUTES.get(key.field.key) if key.field.entity == "attribute" else None
+    compared = (attribute_column(c.field) for c in comparisons_of(expr))
+    return column is not None and column in compared
 
 
 def _windowed_walk(search: RunSearch) -> bool:

@@ -1,12 +1,18 @@
-"""The first group of an order by a param or tag: the runs that share the key's first value.
+"""The first group of an order by a param, a tag or a user: the runs that share the key's
+first value.
 
-A window of an order by a key (``runs._segments``) holds the runs with the key's first
-values, ties included. When few values are shared by many runs (an optimizer, a team), the
-first value alone can hold a quarter of the runs or more, and the window reads and sorts
-all of them. Those runs come first in the order, and among themselves they are in the
-order of the other keys (MLflow's tie order, newest first, when there are none): the page
-is then the same search among them (``RunSearch.within_first_group``), whose own plans
-stop early in that order.
+A window of an order by a key (``runs._segments``, or the runs' index by user) holds the
+runs with the key's first values, ties included. When few values are shared by many runs
+(an optimizer, a team, a user), the first value alone can hold a quarter of the runs or
+more, and the window reads and sorts all of them. Those runs come first in the order, and
+among themselves they are in the order of the other keys (MLflow's tie order, newest
+first, when there are none): the page is then the same search among them
+(``RunSearch.within_first_group``), whose own plans stop early in that order.
+
+A user is grouped and a status is not: the runs without a user come last, which the
+walk's order says with an expression no index holds, so a window by user sorted its whole
+tie group; an order by status reads its index in order and stops at a full page (grouping
+by status measured slower on PostgreSQL: more statements for the same runs).
 """
 
 from __future__ import annotations
@@ -19,26 +25,45 @@ from trackledger.projections.search.drivers import (
     indexed_value,
     live_tag,
 )
-from trackledger.projections.search.run_fields import on_row, split_on_key
+from trackledger.projections.search.run_fields import ORDER_ATTRIBUTES, on_row, split_on_key
 from trackledger.projections.search.sql import SqlBuilder
 
 __all__ = ["first_value_sql", "group_key", "group_size_sql"]
 
 _TABLES = {"parameter": "params", "tag": "run_tags"}
+#: Run attributes grouped: few values that many runs share, an index of the scope's runs
+#: in that order (``drivers.RUN_ORDER_COLUMNS``), and runs without a value.
+_SHARED_COLUMNS = ("r.user_id",)
 
 
 def group_key(keys: tuple[OrderKey, ...]) -> OrderKey | None:
-    """The order's first key when it is a param or tag (the only keys a group serves)."""
-    return keys[0] if keys and keys[0].field.entity in _TABLES else None
+    """The order's first key when it is a param, a tag or a user (the keys a group
+    serves)."""
+    if not keys:
+        return None
+    field = keys[0].field
+    if field.entity in _TABLES or (
+        field.entity == "attribute" and ORDER_ATTRIBUTES.get(field.key) in _SHARED_COLUMNS
+    ):
+        return keys[0]
+    return None
 
 
-def first_value_sql(b: SqlBuilder, key: OrderKey, expr: Expr | None) -> str:
+def first_value_sql(b: SqlBuilder, key: OrderKey, expr: Expr | None, scope: Scope) -> str:
     """One row: the key's first value in the order that passes the filter ``expr``'s
     parts on that key alone (``split_on_key``), over every run (no row when no run has
     such a value): the runs with an earlier value fail the filter. On PostgreSQL, in the
     order its value index gives: the first ``PG_VALUE_PREFIX`` characters bytewise, then
-    the whole value."""
+    the whole value. For a user: the first user of the scope's runs that have one (those
+    without come last in either direction), from the scope's index by user."""
     field = key.field
+    if field.entity == "attribute":
+        column = ORDER_ATTRIBUTES[field.key].replace("r.", "w.")
+        direction = "ASC" if key.ascending else "DESC"
+        return (
+            f"SELECT {column} FROM runs w WHERE {scope(b, 'w')} AND {column} IS NOT NULL "
+            f"ORDER BY {b.text_order(column)} {direction} LIMIT 1"
+        )
     table = _TABLES[field.entity]
     live = f" AND {live_tag(b, 'f.')}" if field.entity == "tag" else ""
     direction = "ASC" if key.ascending else "DESC"

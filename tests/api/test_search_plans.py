@@ -22,6 +22,11 @@ from trackledger.services.backends import Backend
 
 RUNS = 60
 
+
+def _every_run(b: SqlBuilder, alias: str) -> str:
+    return "1 = 1"  # a param's or tag's first value is read over every run
+
+
 FILTERS = [
     "",
     "params.p = 'v3'",
@@ -77,6 +82,10 @@ FILTERS = [
     "NOT (metrics.nan = 1 AND metrics.nan IS NOT NULL) AND params.p != 'v0'",
     "metrics.nan != 1 AND tags.team IN ('a', 'rare') AND params.q > 'v2'",
     "NOT (params.lr < 0.01 OR tags.rank >= 1)",
+    # A user or status that the filter fixes: a window in start time's order is of that
+    # value's runs (window_edges._fixed).
+    "attributes.user_id = 'u1' AND metrics.m > 0.2",
+    "status = 'FAILED' AND params.p != 'v1'",
     # A driving set that holds exactly its comparison's matches spares testing it again;
     # a metric's latest NaN is stored as 0, so a set of a range holding 0 does not.
     "metrics.nan <= 0",
@@ -340,14 +349,16 @@ async def test_a_filter_on_the_first_order_key_is_tested_on_the_walked_rows(
     searcher = backend.reads._runs  # type: ignore[attr-defined]
     b = SqlBuilder(backend.kind)
     search = _search(exp, "tags.rank > 2 AND params.p != 'v1'", ["tags.rank", "metrics.m"])
-    rows = await searcher._fetchall(first_value_sql(b, search.keys[0], search.expr), b.params)
+    first_sql = first_value_sql(b, search.keys[0], search.expr, _every_run)
+    rows = await searcher._fetchall(first_sql, b.params)
     assert rows == [("3",)]  # not '0', the first value of every run's
     # Values longer than PostgreSQL's value index holds: those sharing its characters are
     # read and sorted whole.
     for order, first in (("params.long DESC", "v" * 300 + "2"), ("params.long", "v" * 253)):
         b = SqlBuilder(backend.kind)
         key = _search(exp, "", [order]).keys[0]
-        assert await searcher._fetchall(first_value_sql(b, key, None), b.params) == [(first,)]
+        sql = first_value_sql(b, key, None, _every_run)
+        assert await searcher._fetchall(sql, b.params) == [(first,)]
     if backend.kind == "sqlite":
         walk = "SEARCH o USING INDEX latest_metrics_key_value"
         ranged = _search(exp, "metrics.m >= 0.8 AND params.p = 'v2'", ["metrics.m"])

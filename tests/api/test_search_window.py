@@ -10,6 +10,7 @@ import pytest
 
 from tests.api.helpers import new_experiment, new_run, ok, post
 from trackledger.projections import run_search
+from trackledger.projections.search import plan
 from trackledger.projections.sql_reads import SqlReadModel
 
 
@@ -183,7 +184,46 @@ async def _assert_no_whole_sort(backend, experiments: list[str], order_by: list[
     )
     assert len(page.items) == 4
     for sql, params in statements:
-        plan = await readers.fetchall(f"EXPLAIN QUERY PLAN {sql}", params)
-        sorts = {parent for _, parent, _, detail in plan if "TEMP B-TREE FOR ORDER BY" in detail}
-        whole = {parent for _, parent, _, detail in plan if _WHOLE_RANGE.fullmatch(detail)}
-        assert not sorts & whole, (sql, plan)
+        steps = await readers.fetchall(f"EXPLAIN QUERY PLAN {sql}", params)
+        sorts = {parent for _, parent, _, detail in steps if "TEMP B-TREE FOR ORDER BY" in detail}
+        whole = {parent for _, parent, _, detail in steps if _WHOLE_RANGE.fullmatch(detail)}
+        assert not sorts & whole, (sql, steps)
+
+
+@pytest.mark.parametrize("order", ["attributes.user_id ASC", "user_id DESC"])
+async def test_an_order_by_a_shared_user_pages_through_its_first_group(client, monkeypatch, order):
+    """Many runs share a user: the first user's runs are searched first, in start time's
+    order (a window in the user's order held them all, and sorted them: the runs without
+    a user come last, which no index says), and the pages are those of one sort."""
+    monkeypatch.setattr(run_search, "WINDOW", 5)
+    monkeypatch.setattr(plan, "DRIVE_MAX", 5)  # the filter's set is not read at once
+    exp_id = await new_experiment(client, "groups")
+    runs = []
+    for i in range(45):
+        user = ("alice", "bob", "carol")[i % 3]
+        name = f"r{i:02d}"
+        run_id = await new_run(
+            client, exp_id, run_name=name, start_time=1000 + i // 2, user_id=user
+        )
+        param = {"run_id": run_id, "key": "p", "value": str(i % 2)}
+        await ok(await post(client, "runs/log-parameter", param))
+        runs.append(
+            {"name": name, "id": run_id, "start": 1000 + i // 2, "user": user, "p": str(i % 2)}
+        )
+    descending = order.endswith("DESC")
+    ranked = sorted(runs, key=lambda r: (-r["start"], r["id"]))
+    ranked.sort(key=lambda r: r["user"], reverse=descending)  # stable: ties keep the order
+    expected = [r["name"] for r in ranked if r["p"] == "1"]
+    grouped: list[list[str]] = []
+    first_group = run_search.RunSearcher._first_group
+
+    async def spied(self: run_search.RunSearcher, *args: Any) -> list[str] | None:
+        ids = await first_group(self, *args)
+        if ids is not None:
+            grouped.append(ids)
+        return ids
+
+    monkeypatch.setattr(run_search.RunSearcher, "_first_group", spied)
+    got = await pages(client, exp_id, "params.p = '1'", [order], 4)
+    assert [name for page in got for name in page] == expected
+    assert grouped  # the first pages came from the first user's runs
