@@ -131,9 +131,12 @@ class RunSearcher:
         if worth_driving(driver):
             return await self._page(search, None, driver)
         search = self._by_selectivity(search, sizes)
-        grouped = await self._first_group(search, depth, sizes) if depth < GROUP_DEPTH else None
-        if grouped is not None:
-            return grouped
+        if depth < GROUP_DEPTH:
+            grouped, large = await self._first_group(search, depth, sizes)
+            if grouped is not None:
+                return grouped
+            if large and attempt:
+                return None  # a window in this order would read that whole group
         if search.expr is None and not _windowed_walk(search):
             return await self._page(search, None)  # every run matches: the walk stops early
         if walk_window(search.keys):
@@ -268,31 +271,32 @@ class RunSearcher:
 
     async def _first_group(
         self, search: RunSearch, depth: int, sizes: Sizes
-    ) -> list[str] | None:
+    ) -> tuple[list[str] | None, bool]:
         """For an order whose first key is a param, a tag or a user whose first value more
         than ``WINDOW`` runs share (a window would read and sort them all), the page from
         those runs (``search/groups.py``); None when there is no such group or it does not
-        hold the page and one more run. A user the filter compares otherwise than by ``=``
-        (which leaves the key out of the order) is not grouped: its first value is read
-        without the filter."""
+        hold the page and one more run; and whether there is such a group (a window in
+        this order would then read all of its runs: an attempt stops there). A user the
+        filter compares otherwise than by ``=`` (which leaves the key out of the order) is
+        not grouped: its first value is read without the filter."""
         key = group_key(search.keys)
         if key is None or not _stops_early(search.keys[1:]) or _compared(key, search.expr):
-            return None
+            return None, False
         b = SqlBuilder(self._dialect)
         first = first_value_sql(b, key, search.expr, self._scope(search))
         rows = await self._fetchall(first, b.params)
         if not rows:
-            return None
+            return None, False
         value = str(rows[0][0])
         within = search.within_first_group(value)
         if not fits_driven(within):
-            return None
+            return None, False
         b = SqlBuilder(self._dialect)
         size = group_size_sql(b, key, value, self._scope(search), WINDOW + 1)
         if int((await self._fetchall(size, b.params))[0][0]) <= WINDOW:
-            return None
+            return None, False
         ids = await self._search(within, depth + 1, sizes, attempt=True)
-        return ids if ids is not None and len(ids) == search.limit else None
+        return (ids if ids is not None and len(ids) == search.limit else None), True
 
 
 def _compared(key: OrderKey, expr: Expr | None) -> bool:

@@ -224,11 +224,11 @@ async def test_every_plan_gives_the_same_pages(backend: Backend, monkeypatch) ->
     grouped: list[list[str]] = []
     first_group = run_search.RunSearcher._first_group
 
-    async def spied(self: run_search.RunSearcher, *args: Any) -> list[str] | None:
-        ids = await first_group(self, *args)
+    async def spied(self: run_search.RunSearcher, *args: Any) -> tuple[list[str] | None, bool]:
+        ids, large = await first_group(self, *args)
         if ids is not None:
             grouped.append(ids)
-        return ids
+        return ids, large
 
     with monkeypatch.context() as m:
         # Small windows: the first runs in the page's order hold some pages, not others.
@@ -243,7 +243,7 @@ async def test_every_plan_gives_the_same_pages(backend: Backend, monkeypatch) ->
     assert planned == walked
     assert driven == walked
     assert windowed == walked
-    assert len(grouped) > 20  # pages answered from a first group
+    assert len(grouped) >= 15  # pages answered from a first group
     # The data set is not degenerate: most queries find some runs, some find none.
     assert sum(1 for names in walked.values() if names) > len(walked) * 0.7
     assert any(not names for names in walked.values())

@@ -10,7 +10,7 @@ import pytest
 
 from tests.api.helpers import new_experiment, new_run, ok, post
 from trackledger.projections import run_search
-from trackledger.projections.search import plan
+from trackledger.projections.search import plan, runs
 from trackledger.projections.sql_reads import SqlReadModel
 
 
@@ -217,13 +217,49 @@ async def test_an_order_by_a_shared_user_pages_through_its_first_group(client, m
     grouped: list[list[str]] = []
     first_group = run_search.RunSearcher._first_group
 
-    async def spied(self: run_search.RunSearcher, *args: Any) -> list[str] | None:
-        ids = await first_group(self, *args)
+    async def spied(self: run_search.RunSearcher, *args: Any) -> tuple[list[str] | None, bool]:
+        ids, large = await first_group(self, *args)
         if ids is not None:
             grouped.append(ids)
-        return ids
+        return ids, large
 
     monkeypatch.setattr(run_search.RunSearcher, "_first_group", spied)
     got = await pages(client, exp_id, "params.p = '1'", [order], 4)
     assert [name for page in got for name in page] == expected
     assert grouped  # the first pages came from the first user's runs
+
+
+async def test_an_attempt_stops_at_a_large_first_group_that_misses(backend, client, monkeypatch):
+    """Inside an attempt (a first group's own search), when the order's first value is
+    shared by more runs than a window and its runs do not hold the page, a window in that
+    order would read all of them: the attempt gives up instead (the search that made it
+    goes on with its own plans). 1,000,000 runs by user, then a param: 550 -> 330 ms."""
+    monkeypatch.setattr(run_search, "WINDOW", 5)
+    monkeypatch.setattr(plan, "DRIVE_MAX", 2)  # the filter's set is not read at once
+    exp_id = await new_experiment(client, "attempts")
+    for i in range(40):
+        run_id = await new_run(client, exp_id, run_name=f"r{i:02d}", start_time=1000 + i)
+        params = [{"key": "p", "value": "b" if i % 4 else "a"}, {"key": "q", "value": str(i % 4)}]
+        await ok(await post(client, "runs/log-batch", {"run_id": run_id, "params": params}))
+    searcher = backend.reads._runs
+    windows: list[object] = []
+    windowed = run_search.RunSearcher._windows
+
+    async def spied(self: run_search.RunSearcher, search: Any) -> list[str] | None:
+        windows.append(search)
+        return await windowed(self, search)
+
+    monkeypatch.setattr(run_search.RunSearcher, "_windows", spied)
+    # By p DESC the first value is 'b' (30 runs), none of which has q = '0'.
+    search = runs.run_search(
+        filter_text="params.q = '0'",
+        order_by=["params.p DESC"],
+        experiment_ids=[int(exp_id)],
+        stages=("active",),
+        limit=4,
+        offset=0,
+    )
+    assert await searcher._search(search, 1, {}, attempt=True) is None
+    assert windows == []
+    page = await pages(client, exp_id, "params.q = '0'", ["params.p DESC"], 4)
+    assert [name for names in page for name in names] == [f"r{i:02d}" for i in range(36, -1, -4)]
