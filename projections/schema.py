@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from trackledger.projections.auth_schema import AUTH_TABLES, auth_ddl
 from trackledger.projections.registry_schema import REGISTRY_TABLES, registry_ddl
-from trackledger.projections.search.drivers import PG_VALUE_PREFIX, RUN_ORDER_COLUMNS
+from trackledger.projections.search.drivers import RUN_ORDER_COLUMNS
+from trackledger.projections.search.text_sets import PG_VALUE_PREFIX
 from trackledger.projections.trace_schema import TRACE_TABLES, trace_ddl
 
 __all__ = ["PROJECTION_TABLES", "VALUE_PREFIX_COLUMN", "projection_ddl"]

@@ -28,42 +28,26 @@ from trackledger.projections.search.sql import (
     SqlBuilder,
     case_spellings,
     literal_prefix,
-    next_prefix,
+)
+from trackledger.projections.search.text_sets import (
+    RUN_NAME_KEYS,
+    is_text,
+    live_tag,
+    prefix_decides,
+    prefix_pattern,
+    prefix_range,
+    text_set,
 )
 
 __all__ = [
-    "PG_VALUE_PREFIX",
     "RUN_ORDER_COLUMNS",
     "Driver",
     "DriverLeaf",
     "DriverNode",
     "drivers_of",
-    "indexed_value",
     "leaves_of",
-    "live_tag",
-    "prefix_decides",
     "spelling_budget",
 ]
-
-#: Characters of a param or tag value PostgreSQL's value index holds (btree entries are
-#: limited to about 2.7 kB, values reach 8,000 characters; 256 characters are at most
-#: 1 kB in UTF-8).
-PG_VALUE_PREFIX = 256
-
-
-def indexed_value(b: SqlBuilder, alias: str = "") -> str:
-    """A param's or tag's value as its value index holds it: the whole value on SQLite;
-    on PostgreSQL its first ``PG_VALUE_PREFIX`` characters (a column of their own,
-    ``schema.VALUE_PREFIX_COLUMN``), bytewise."""
-    return f"{alias}value" if b.dialect == "sqlite" else f'{alias}value_prefix COLLATE "C"'
-
-
-def live_tag(b: SqlBuilder, alias: str = "") -> str:
-    """A tag that is not a deleted one's tombstone, said with the value index's column
-    (its value is NULL, and so are its first characters), so a count reads the index
-    alone."""
-    return f"{alias}{'value' if b.dialect == 'sqlite' else 'value_prefix'} IS NOT NULL"
-
 
 #: Run attributes an order may name that have an index of their own on the runs (column,
 #: index name; ``schema.py`` builds them, ``runs.py`` walks them).
@@ -122,7 +106,7 @@ class DriverLeaf(msgspec.Struct, frozen=True):
         c = self.comparison
         if self.negated:
             return False
-        if _is_text(c):
+        if is_text(c):
             if c.op == "IS NOT NULL" or (not c.quoted and c.op in _NUMERIC_OPS):
                 return True
             return c.quoted and c.op in ("=", "IN") and (dialect == "sqlite" or prefix_decides(c))
@@ -147,7 +131,7 @@ class DriverLeaf(msgspec.Struct, frozen=True):
         c = self.comparison
         if c.op == "IS NULL" or _attribute_scan(c):
             return True
-        if not _is_text(c) or c.op == "IS NOT NULL":
+        if not is_text(c) or c.op == "IS NOT NULL":
             return False
         if not c.quoted and c.op not in ("LIKE", "ILIKE"):
             # Numbers are read from a (key, num_value) index.
@@ -172,7 +156,6 @@ Driver = DriverLeaf | DriverNode
 _NUMERIC_OPS = {"=", "<", "<=", ">", ">=", "IN"}
 #: Levels of AND and OR a driving set follows; deeper parts are only tested.
 MAX_DEPTH = 4
-_RUN_NAME_KEYS = {"run_name", "run name", "Run name", "Run Name"}
 #: Attributes with an index of the runs that a set can read a range of.
 _INDEXED_ATTRIBUTES = {"start_time", "created", "Created", "end_time", "user_id", "status"}
 #: The runs table's columns a filter may compare, by attribute name.
@@ -259,7 +242,7 @@ def _zero_passes(op: str, value: object) -> bool:
 
 def _drivable(c: Comparison) -> bool:
     field = c.field
-    if field.entity == "metric" or _is_text(c):
+    if field.entity == "metric" or is_text(c):
         # Every comparison but IS NULL needs the key (at worst, its set is the runs that
         # have it); IS NULL's is the runs that do not.
         return True
@@ -272,7 +255,7 @@ def _attribute_scan(c: Comparison) -> bool:
     """An attribute comparison no index of the runs serves: the scope's runs, tested.
     Start time, end time, user and status have (experiment, stage, column) indexes
     (``RUN_ORDER_COLUMNS``): equality, IN and ranges read a range of them."""
-    if c.field.entity != "attribute" or _is_text(c):
+    if c.field.entity != "attribute" or is_text(c):
         return False
     if c.field.key == "run_id":
         return c.op not in ("=", "IN")
@@ -281,87 +264,9 @@ def _attribute_scan(c: Comparison) -> bool:
     return True
 
 
-def _is_text(c: Comparison) -> bool:
-    """Params, tags and the run name (its tag)."""
-    return c.field.entity in ("parameter", "tag") or (
-        c.field.entity == "attribute" and c.field.key in _RUN_NAME_KEYS
-    )
-
-
-def _text_set(b: SqlBuilder, table: str, key: str, c: Comparison, spellings: int) -> str:
-    """A param's or tag's comparison: an index range where the value index serves it (a
-    quoted =, IN or prefix LIKE; an ILIKE prefix, a range per spelling of its case; a
-    number; on SQLite, any comparison on the value, which its index holds); otherwise the
-    key's range, filtered (``DriverLeaf.scan``). On PostgreSQL, where the index holds a
-    value's first characters, the whole value is tested too unless they decide it."""
-
-    def head(live: bool = False) -> str:
-        # A deleted tag's value is NULL, so a comparison of the value is unknown for it:
-        # only the key's own set needs it said. Said beside `value IN (...)`, SQLite read
-        # the range `value > NULL` instead (the key's every value: 11 ms for 4 run names).
-        alive = f" AND {live_tag(b)}" if live else ""
-        return f"SELECT run_id FROM {table} WHERE key = {b.param(key)}{alive}"
-
-    op, value = c.op, c.value
-    if op in ("IS NOT NULL", "IS NULL"):
-        return head(live=table == "run_tags")
-    if not c.quoted and op != "LIKE" and op != "ILIKE":
-        # A number, read from the (key, num_value) index; a deleted tag has none.
-        return f"{head()} AND {compile_expr(b, 'num_value', op, value)}"
-    if op == "ILIKE" and isinstance(value, str) and (prefixes := case_spellings(value, spellings)):
-        # The spellings' ranges are disjoint (the prefixes are distinct and equally long).
-        return " UNION ALL ".join(
-            f"{head()} AND {_prefix_range(b, prefix)} AND {b.ilike('value', value)}"
-            for prefix in prefixes
-        )
-    if b.dialect == "sqlite":
-        return f"{head()} AND {compile_expr(b, 'value', op, value)}"  # b.like reads a range
-    n = PG_VALUE_PREFIX
-    if op == "LIKE" and isinstance(value, str) and literal_prefix(value):
-        sql = f"{head()} AND {_prefix_range(b, literal_prefix(value))}"
-        if _prefix_pattern(c) is not None:
-            return sql  # the range holds exactly the values with that prefix
-        return f"{sql} AND {b.like('value', value)}"
-    if op in ("LIKE", "ILIKE") and isinstance(value, str):
-        return f"{head()} AND {_pattern_on_prefix(b, op, value)}"
-    values = value if isinstance(value, tuple) else (value,)
-    # A value whose first characters equal a shorter string is that string, and one that
-    # is longer equals no such string: the first characters decide (in)equality to it.
-    decided = prefix_decides(c)
-    if op in ("=", "IN"):
-        heads = tuple(str(v)[:n] for v in values)
-        sql = f"{head()} AND {indexed_value(b)} IN {b.params_list(heads)}"
-        return sql if decided else f"{sql} AND {compile_expr(b, 'value', op, value)}"
-    column = "value_prefix" if decided and op in ("!=", "NOT IN") else "value"
-    return f"{head()} AND {compile_expr(b, column, op, value)}"
-
-
-def _pattern_on_prefix(b: SqlBuilder, op: str, pattern: str) -> str:
-    """PostgreSQL: the values a LIKE or ILIKE pattern with no literal prefix (``'%x'``,
-    ``'%x%'``) may match, tested on their first characters, which the (key, run) index
-    holds: a value shorter than them is them, and a longer one is kept, to be tested
-    whole by the search (a set may hold more runs than match). Tested on the value, each
-    of the key's rows was read from the table: 19 ms for 100,000 run names, 9 from the
-    index alone."""
-    test = b.like("value_prefix", pattern) if op == "LIKE" else b.ilike("value_prefix", pattern)
-    return f"({test} OR length(value_prefix) >= {PG_VALUE_PREFIX})"
-
-
-def _prefix_range(b: SqlBuilder, prefix: str) -> str:
-    """The values that start with ``prefix``, as an index range: of the value on SQLite,
-    whose BINARY order is code point order; of its first characters, bytewise, on
-    PostgreSQL."""
-    column = indexed_value(b)
-    if b.dialect == "postgres":
-        prefix = prefix[:PG_VALUE_PREFIX]
-    low = f"{column} >= {b.param(prefix)}"
-    above = next_prefix(prefix)
-    return f"{low} AND {column} < {b.param(above)}" if above else low
-
-
 def _leaf_sql(b: SqlBuilder, c: Comparison, scope: Scope, spellings: int) -> str:
     field = c.field
-    if c.op == "IS NULL" and (field.entity == "metric" or _is_text(c)):
+    if c.op == "IS NULL" and (field.entity == "metric" or is_text(c)):
         return _missing(b, c, scope)
     if field.entity == "metric":
         column = "value" if field.aggregate == "latest" else f"{field.aggregate}_value"
@@ -371,9 +276,9 @@ def _leaf_sql(b: SqlBuilder, c: Comparison, scope: Scope, spellings: int) -> str
         return head
     if field.entity in ("parameter", "tag"):
         table = "params" if field.entity == "parameter" else "run_tags"
-        return _text_set(b, table, field.key, c, spellings)
-    if field.key in _RUN_NAME_KEYS:
-        return _text_set(b, "run_tags", "mlflow.runName", c, spellings)
+        return text_set(b, table, field.key, c, spellings)
+    if field.key in RUN_NAME_KEYS:
+        return text_set(b, "run_tags", "mlflow.runName", c, spellings)
     if field.key == "run_id" and c.op in ("=", "IN"):
         return f"SELECT run_id FROM runs WHERE {compile_expr(b, 'run_id', c.op, c.value)}"
     # The scope's runs: a start-time range reads the runs_experiment index; any other
@@ -451,32 +356,11 @@ def _negated_scan(c: Comparison, dialect: str) -> bool:
         return _keyed(c)  # the runs without the key
     if c.op == "IS NULL" or c.field.entity == "metric":
         return False  # the runs with the key: an index range
-    return not _is_text(c) or dialect == "sqlite" or _prefix_pattern(c) is not None
-
-
-def prefix_decides(c: Comparison) -> bool:
-    """Whether a param's or tag's string comparison reads the same from the value's first
-    ``PG_VALUE_PREFIX`` characters as from the value: (in)equality to shorter strings, and
-    ``LIKE 'prefix%'`` (``_prefix_pattern``)."""
-    if not _is_text(c) or not c.quoted:
-        return False
-    if c.op in ("=", "!=", "IN", "NOT IN"):
-        values = c.value if isinstance(c.value, tuple) else (c.value,)
-        return all(len(str(v)) < PG_VALUE_PREFIX for v in values)
-    return _prefix_pattern(c) is not None
-
-
-def _prefix_pattern(c: Comparison) -> str | None:
-    """The prefix of a param's or tag's ``LIKE 'prefix%'`` whose first characters, as
-    PostgreSQL's value index holds them, decide it; None for any other comparison."""
-    if c.op != "LIKE" or not _is_text(c) or not isinstance(c.value, str):
-        return None
-    prefix = literal_prefix(c.value)
-    return prefix if c.value == f"{prefix}%" and 0 < len(prefix) <= PG_VALUE_PREFIX else None
+    return not is_text(c) or dialect == "sqlite" or prefix_pattern(c) is not None
 
 
 def _keyed(c: Comparison) -> bool:
-    return c.field.entity == "metric" or _is_text(c)
+    return c.field.entity == "metric" or is_text(c)
 
 
 def _negated_sql(b: SqlBuilder, c: Comparison, scope: Scope, spellings: int) -> str:
@@ -488,10 +372,10 @@ def _negated_sql(b: SqlBuilder, c: Comparison, scope: Scope, spellings: int) -> 
         if c.op == "IS NOT NULL":
             return _missing(b, c, scope)
         has_key = Comparison(field=field, op="IS NOT NULL", value=None, quoted=False, position=0)
-        prefix = _prefix_pattern(c)
+        prefix = prefix_pattern(c)
         if b.dialect == "postgres" and prefix is not None:
             # The value index's first characters decide the prefix: a range left out.
-            return f"{_leaf_sql(b, has_key, scope, spellings)} AND NOT ({_prefix_range(b, prefix)})"
+            return f"{_leaf_sql(b, has_key, scope, spellings)} AND NOT ({prefix_range(b, prefix)})"
         if c.op == "IS NULL" or field.entity == "metric" or b.dialect != "sqlite":
             return _leaf_sql(b, has_key, scope, spellings)
         column = "num_value" if not c.quoted and c.op not in ("LIKE", "ILIKE") else "value"

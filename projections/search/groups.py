@@ -18,15 +18,10 @@ by status measured slower on PostgreSQL: more statements for the same runs).
 from __future__ import annotations
 
 from trackledger.projections.search.ast import Comparison, Expr, OrderKey
-from trackledger.projections.search.drivers import (
-    PG_VALUE_PREFIX,
-    DriverLeaf,
-    Scope,
-    indexed_value,
-    live_tag,
-)
+from trackledger.projections.search.drivers import DriverLeaf, Scope
 from trackledger.projections.search.run_fields import ORDER_ATTRIBUTES, on_row, split_on_key
 from trackledger.projections.search.sql import SqlBuilder
+from trackledger.projections.search.text_sets import PG_VALUE_PREFIX, indexed_value, live_tag
 
 __all__ = ["first_value_sql", "group_key", "group_size_sql"]
 

@@ -15,15 +15,15 @@ from trackledger.projections.search.compile import (
     missing_last,
     too_many_keys,
 )
-from trackledger.projections.search.drivers import RUN_ORDER_COLUMNS, live_tag, prefix_decides
+from trackledger.projections.search.drivers import RUN_ORDER_COLUMNS
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.sql import SqlBuilder
+from trackledger.projections.search.text_sets import RUN_NAME_KEYS, live_tag, prefix_decides
 
 __all__ = [
     "INDEXED_ORDER",
     "NULLABLE_ORDER",
     "ORDER_ATTRIBUTES",
-    "RUN_NAME_KEYS",
     "Joins",
     "attribute_column",
     "comparison_sql",
@@ -41,7 +41,6 @@ _STRING_ATTRIBUTES = {
     "artifact_uri": "r.artifact_uri",
     "lifecycle_stage": "r.lifecycle_stage",
 }
-RUN_NAME_KEYS = {"run_name", "run name", "Run name", "Run Name"}
 _NUMERIC_ATTRIBUTES = {
     "start_time": "r.start_time",
     "created": "r.start_time",

@@ -25,7 +25,7 @@ from trackledger.projections.search.compile import (
     compile_tree,
     fields_of,
 )
-from trackledger.projections.search.drivers import Driver, indexed_value, live_tag
+from trackledger.projections.search.drivers import Driver
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.parser import parse_filter, parse_order_by
 from trackledger.projections.search.plan import set_sql
@@ -42,6 +42,7 @@ from trackledger.projections.search.run_fields import (
     split_on_key,
 )
 from trackledger.projections.search.sql import SqlBuilder
+from trackledger.projections.search.text_sets import indexed_value, live_tag
 
 __all__ = [
     "MAX_KEYS",
