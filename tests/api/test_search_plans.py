@@ -5,27 +5,24 @@ walking a small window first."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import msgspec
 import pytest
 
-from trackledger.eventlog import commands as c
-from trackledger.eventlog.results import CreatedRun, ExperimentId
+from tests.api.search_helpers import (
+    all_pages,
+    every_run,
+    one_page,
+    plan_search,
+    plan_steps,
+    seed_plans,
+    spy_first_groups,
+)
 from trackledger.projections import run_search
 from trackledger.projections.search import SqlBuilder, compile_run_search, plan, runs
 from trackledger.projections.search.groups import first_value_sql
-from trackledger.projections.search.plan import Chosen
 from trackledger.projections.search.request import RunSearch
 from trackledger.services.backends import Backend
-
-RUNS = 60
-
-
-def _every_run(b: SqlBuilder, alias: str) -> str:
-    return "1 = 1"  # a param's or tag's first value is read over every run
-
 
 FILTERS = [
     "",
@@ -119,127 +116,34 @@ ORDERS: list[list[str]] = [
 ]
 
 
-async def _seed(backend: Backend) -> int:
-    made = await backend.store.execute(c.CreateExperiment(name="plans"))
-    assert isinstance(made, ExperimentId)
-    for i in range(RUNS):
-        run = await backend.store.execute(
-            c.CreateRun(
-                experiment_id=made.experiment_id,
-                run_name=f"run-{i:02d}",
-                start_time=1_000_000 + (i % 45),  # ties on start time
-                user_id=f"u{i % 4}" if i % 5 else None,
-            )
-        )
-        assert isinstance(run, CreatedRun)
-        if i % 3 == 0:  # ended, with ties on end time; the others still RUNNING
-            status = "FINISHED" if i % 2 else "FAILED"
-            end = c.UpdateRun(run_id=run.event.run_id, status=status, end_time=2_000_000 + i % 7)
-            await backend.store.execute(end)
-        metrics = [c.MetricIn("m", ((i * 37) % 11) / 10, 1, s) for s in range(i % 3 + 1)]
-        metrics.append(c.MetricIn("m", (i % 7) / 10, 2, 5))
-        if i % 4 == 0:
-            metrics.append(c.MetricIn("nan", math.nan if i % 8 == 0 else 1.0, 1, 0))
-        params = [c.ParamIn("p", f"v{i % 6}"), c.ParamIn("lr", str((i % 5) / 100))]
-        if i % 4 == 1:
-            params.append(c.ParamIn("long", "v" * 300 + str(i % 3)))
-        elif i % 4 == 2:
-            params.append(c.ParamIn("long", "v" * (253 + i % 5)))
-        if i % 2:
-            params.append(c.ParamIn("q", f"v{i % 10}"))
-        tags = [c.TagIn("team", "rare" if i in (5, 50) else "ab"[i % 2])] if i % 9 else []
-        tags.append(c.TagIn("rank", str(i % 5) if i % 6 else "n/a"))
-        await backend.store.execute(
-            c.LogBatch(run_id=run.event.run_id, metrics=metrics, params=params, tags=tags)
-        )
-    return int(made.experiment_id)
-
-
-def _search(exp: int, filter_: str, order_by: list[str] | None = None) -> RunSearch:
-    return runs.run_search(
-        filter_text=filter_,
-        order_by=order_by or [],
-        experiment_ids=[exp],
-        stages=("active",),
-        limit=10,
-        offset=0,
-    )
-
-
-async def _driving_set(backend: Backend, filter_: str, exp: int, *, scans: bool) -> Chosen | None:
-    searcher = backend.reads._runs  # type: ignore[attr-defined]
-    chosen: Chosen | None = await searcher.driving_set(_search(exp, filter_), scans=scans)
-    return chosen
-
-
-async def _plan_steps(backend: Backend, sql: str, b: SqlBuilder) -> list[str]:
-    """SQLite's EXPLAIN QUERY PLAN of ``sql`` (with ``b``'s parameters), a line a step."""
-    readers = backend.store.readers  # type: ignore[attr-defined]
-    return [row[3] for row in await readers.fetchall(f"EXPLAIN QUERY PLAN {sql}", b.params)]
-
-
-async def _page(
-    backend: Backend, exp: int, filter_: str, order_by: list[str], size: int, offset: int = 0
-) -> tuple[list[str], int | None]:
-    """One page's run names, and the next page's offset (None after the last)."""
-    page = await backend.reads.search_runs(
-        experiment_ids=[exp],
-        filter_text=filter_,
-        order_by=order_by,
-        view_type="ACTIVE_ONLY",
-        max_results=size,
-        offset=offset,
-    )
-    names = [run.info.run_name or "" for run in page.items]  # type: ignore[attr-defined]
-    return names, page.next_offset
-
-
-async def _pages(backend: Backend, exp: int, filter_: str, order_by: list[str]) -> list[str]:
-    names: list[str] = []
-    offset: int | None = 0
-    while offset is not None:
-        found, offset = await _page(backend, exp, filter_, order_by, 11, offset)
-        names.extend(found)
-    return names
-
-
 @pytest.mark.timeout(300)
 async def test_every_plan_gives_the_same_pages(backend: Backend, monkeypatch) -> None:
-    exp = await _seed(backend)
+    exp = await seed_plans(backend)
     planned, walked, driven, windowed = {}, {}, {}, {}
     for filter_ in FILTERS:
         for order_by in ORDERS:
-            planned[filter_, str(order_by)] = await _pages(backend, exp, filter_, order_by)
+            planned[filter_, str(order_by)] = await all_pages(backend, exp, filter_, order_by)
     with monkeypatch.context() as m:
         m.setattr(run_search, "choose", lambda *args: None)
         for filter_ in FILTERS:
             for order_by in ORDERS:
-                walked[filter_, str(order_by)] = await _pages(backend, exp, filter_, order_by)
+                walked[filter_, str(order_by)] = await all_pages(backend, exp, filter_, order_by)
     with monkeypatch.context() as m:
         m.setattr(plan, "DRIVE_MAX", 10**9)
         m.setattr(plan, "PROBE_CAP", 10**9)
         for filter_ in FILTERS:
             for order_by in ORDERS:
-                driven[filter_, str(order_by)] = await _pages(backend, exp, filter_, order_by)
-    grouped: list[list[str]] = []
-    first_group = run_search.RunSearcher._first_group
-
-    async def spied(self: run_search.RunSearcher, *args: Any) -> tuple[list[str] | None, bool]:
-        ids, large = await first_group(self, *args)
-        if ids is not None:
-            grouped.append(ids)
-        return ids, large
-
+                driven[filter_, str(order_by)] = await all_pages(backend, exp, filter_, order_by)
     with monkeypatch.context() as m:
         # Small windows: the first runs in the page's order hold some pages, not others.
         # Groups of more than 5 runs sharing a first key's first value are searched
         # first, ordered by the other keys.
         m.setattr(run_search, "WINDOW", 5)
-        m.setattr(run_search.RunSearcher, "_first_group", spied)
+        grouped = spy_first_groups(m)
         m.setattr(run_search, "choose", lambda *args: None)
         for filter_ in FILTERS:
             for order_by in ORDERS:
-                windowed[filter_, str(order_by)] = await _pages(backend, exp, filter_, order_by)
+                windowed[filter_, str(order_by)] = await all_pages(backend, exp, filter_, order_by)
     assert planned == walked
     assert driven == walked
     assert windowed == walked
@@ -249,95 +153,6 @@ async def test_every_plan_gives_the_same_pages(backend: Backend, monkeypatch) ->
     assert any(not names for names in walked.values())
 
 
-async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backend) -> None:
-    exp = await _seed(backend)
-    chosen = await _driving_set(
-        backend, "attributes.run_name = 'run-07' AND metrics.m > 0", exp, scans=True
-    )
-    assert chosen is not None and chosen.estimate == 1
-    # Two sets of 10 runs that share none: their intersection is counted, not guessed.
-    disjoint = await _driving_set(backend, "params.p = 'v1' AND params.p = 'v2'", exp, scans=True)
-    assert disjoint is not None and disjoint.estimate == 10
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(plan, "DRIVE_MAX", 5)
-        disjoint = await _driving_set(
-            backend, "params.p = 'v1' AND params.p = 'v2'", exp, scans=True
-        )
-    assert disjoint is not None and disjoint.estimate == 0
-    # The runs without a key: bounded by the store's runs less those with the key (here
-    # the exact count).
-    without = await _driving_set(backend, "tags.team IS NULL", exp, scans=True)
-    assert without is not None and without.estimate == 7
-    # Every run has p: the bound says no run lacks it, so the search is answered empty
-    # from the counts, and a walk (which tests every run) is not needed to learn it.
-    for scans in (False, True):
-        nobody = await _driving_set(backend, "params.p IS NULL AND metrics.m > 0", exp, scans=scans)
-        assert nobody is not None and nobody.estimate == 0
-    compiled: list[object] = []
-    real = run_search.compile_run_search
-    with pytest.MonkeyPatch.context() as m:
-
-        def counting(b: SqlBuilder, search: RunSearch, **kwargs: Any) -> str:
-            compiled.append(kwargs)
-            return real(b, search, **kwargs)
-
-        m.setattr(run_search, "compile_run_search", counting)
-        page = await backend.reads.search_runs(
-            experiment_ids=[exp],
-            filter_text="params.p IS NULL",
-            order_by=["metrics.m DESC"],
-            view_type="ACTIVE_ONLY",
-            max_results=10,
-            offset=0,
-        )
-    assert page.items == [] and page.next_offset is None
-    assert len(compiled) == 1  # the filter's check, and no search
-    # An infix LIKE is counted only when asked (counting it reads the key's whole range).
-    infix = "attributes.run_name LIKE '%-07'"
-    assert await _driving_set(backend, infix, exp, scans=False) is None
-    counted = await _driving_set(backend, infix, exp, scans=True)
-    assert counted is not None and counted.estimate == 1 and counted.costly
-    assert (
-        await _driving_set(backend, "datasets.name = 'x' OR params.p = 'v1'", exp, scans=True)
-        is None
-    )
-    # An ILIKE prefix is index ranges, one per spelling of its letters' case; a tag's
-    # numbers have an index of their own: both are counted, cheaply, from the start.
-    for filter_, size in (
-        ("attributes.run_name ILIKE 'RUN-07'", 1),
-        ("attributes.run_name ILIKE 'rUn-1%'", 10),
-        ("tags.rank >= 4", 10),
-        ("NOT params.lr > 0", 12),  # a NOT of a range of numbers is the other range
-        ("NOT MIN(metrics.m) >= 0.1", 14),  # of a metric's MIN() too
-        ("NOT params.p != 'v1'", 10),  # a NOT of an inequality is the equality
-        ("NOT tags.rank NOT IN ('4')", 10),
-        ("NOT metrics.nan != 1", 7),  # the latest values 1 (none is NaN)
-        ("NOT metrics.nan < 1", 15),  # the values from 1 up, and the NaN ones (stored as 0)
-    ):
-        found = await _driving_set(backend, filter_, exp, scans=False)
-        assert found is not None and found.estimate == size and not found.costly, filter_
-    # A NOT of an equality is the inequality, and of a prefix LIKE the key's values out of
-    # the prefix's range: filtered ranges of the key, counted when scans are (on
-    # PostgreSQL, from the value index's first characters, where they decide).
-    for filter_, size in (("NOT params.p = 'v1'", 50), ("NOT params.p LIKE 'v1%'", 50)):
-        found = await _driving_set(backend, filter_, exp, scans=True)
-        assert found is not None and found.estimate == size and found.costly, filter_
-    if backend.kind == "sqlite":
-        b = SqlBuilder("sqlite")
-        search = _search(exp, "attributes.run_name = 'run-07'", ["metrics.m DESC"])
-        steps = await _plan_steps(backend, compile_run_search(b, search, driver=chosen.driver), b)
-        assert any(s.startswith("SEARCH r USING INDEX sqlite_autoindex_runs") for s in steps), steps
-        assert not any("runs_experiment" in s or s.startswith("SCAN") for s in steps), steps
-        # A tag's IN list is looked up value by value (a tombstone's NULL fails the list:
-        # said beside it, `value IS NOT NULL` made SQLite read all of the key's values).
-        names = await _driving_set(backend, "tags.team IN ('a', 'rare')", exp, scans=False)
-        assert names is not None and names.estimate == 27
-        b = SqlBuilder("sqlite")
-        sql = names.driver.sql(b, lambda _b, _alias: "1 = 1")  # type: ignore[union-attr]
-        steps = await _plan_steps(backend, sql, b)
-        assert any("(key=? AND value=?)" in s for s in steps), steps
-
-
 async def test_a_filter_on_the_first_order_key_is_tested_on_the_walked_rows(
     backend: Backend,
 ) -> None:
@@ -345,33 +160,33 @@ async def test_a_filter_on_the_first_order_key_is_tested_on_the_walked_rows(
     key alone are tested there, before any probe of the run (as an index range when the
     walk has no window's edge), and the first group is the first value that passes
     them."""
-    exp = await _seed(backend)
+    exp = await seed_plans(backend)
     searcher = backend.reads._runs  # type: ignore[attr-defined]
     b = SqlBuilder(backend.kind)
-    search = _search(exp, "tags.rank > 2 AND params.p != 'v1'", ["tags.rank", "metrics.m"])
-    first_sql = first_value_sql(b, search.keys[0], search.expr, _every_run)
+    search = plan_search(exp, "tags.rank > 2 AND params.p != 'v1'", ["tags.rank", "metrics.m"])
+    first_sql = first_value_sql(b, search.keys[0], search.expr, every_run)
     rows = await searcher._fetchall(first_sql, b.params)
     assert rows == [("3",)]  # not '0', the first value of every run's
     # Values longer than PostgreSQL's value index holds: those sharing its characters are
     # read and sorted whole.
     for order, first in (("params.long DESC", "v" * 300 + "2"), ("params.long", "v" * 253)):
         b = SqlBuilder(backend.kind)
-        key = _search(exp, "", [order]).keys[0]
-        sql = first_value_sql(b, key, None, _every_run)
+        key = plan_search(exp, "", [order]).keys[0]
+        sql = first_value_sql(b, key, None, every_run)
         assert await searcher._fetchall(sql, b.params) == [(first,)]
     if backend.kind == "sqlite":
         walk = "SEARCH o USING INDEX latest_metrics_key_value"
-        ranged = _search(exp, "metrics.m >= 0.8 AND params.p = 'v2'", ["metrics.m"])
+        ranged = plan_search(exp, "metrics.m >= 0.8 AND params.p = 'v2'", ["metrics.m"])
         b = SqlBuilder("sqlite")
         sql = compile_run_search(b, ranged)
-        steps = await _plan_steps(backend, sql, b)
+        steps = await plan_steps(backend, sql, b)
         assert any(s.startswith(walk) and "(key=? AND value>?)" in s for s in steps), steps
         # The key is read from the walk, in the arms of the values and of the NaNs (the
         # runs without m are the third arm's): no join of the metric beside it.
         assert sql.count("latest_metrics") == 4, sql
         b = SqlBuilder("sqlite")
         sql = compile_run_search(b, ranged, edge=runs.Edge(0.9))
-        steps = await _plan_steps(backend, sql, b)
+        steps = await plan_steps(backend, sql, b)
         assert any(s.startswith(walk) and "(key=? AND value<?)" in s for s in steps), steps
         assert sql.count("latest_metrics") == 1, sql
 
@@ -382,7 +197,7 @@ async def test_an_order_key_every_match_ties_on_does_not_order_the_page(
     """A filter that says every match lacks a key (``IS NULL`` in its top-level AND) or
     fixes its value (``=``) makes every match tie on that key: the search drops it from
     the order, and gives the same pages as a search that keeps it."""
-    exp = await _seed(backend)
+    exp = await seed_plans(backend)
     cases: list[tuple[str, list[str]]] = [
         ("params.q IS NULL AND tags.team = 'a'", ["params.q DESC", "metrics.m"]),
         ("tags.team IS NULL", ["tags.team", "user_id DESC"]),
@@ -396,7 +211,7 @@ async def test_an_order_key_every_match_ties_on_does_not_order_the_page(
         ("params.lr = 0.01", ["params.lr DESC"]),  # '0.01' and '1e-2' are kept apart
         ("MIN(metrics.m) = 0.1", ["MAX(metrics.m)"]),  # another aggregate: kept
     ]
-    kept = [run_search._without_tied_keys(_search(exp, f, o)).keys for f, o in cases]
+    kept = [run_search._without_tied_keys(plan_search(exp, f, o)).keys for f, o in cases]
     assert [[k.field.key for k in keys] for keys in kept] == [
         ["m"],
         ["user_id"],
@@ -410,11 +225,11 @@ async def test_an_order_key_every_match_ties_on_does_not_order_the_page(
         ["lr"],
         ["m"],
     ]
-    pages = {case[0]: await _pages(backend, exp, case[0], case[1]) for case in cases}
+    pages = {case[0]: await all_pages(backend, exp, case[0], case[1]) for case in cases}
     monkeypatch.setattr(run_search, "_without_tied_keys", lambda search: search)
     for filter_, order_by in cases:
         names = pages[filter_]
-        assert names and names == await _pages(backend, exp, filter_, order_by), filter_
+        assert names and names == await all_pages(backend, exp, filter_, order_by), filter_
 
 
 async def test_a_large_scope_reads_a_set_too_large_to_count_at_first(
@@ -426,7 +241,7 @@ async def test_a_large_scope_reads_a_set_too_large_to_count_at_first(
     3, sets of up to 60 // SCAN_RATIO runs, and small windows, which miss the matches at
     the end of the order. In start-time order the walk, which stops at a full page, is
     kept."""
-    exp = await _seed(backend)
+    exp = await seed_plans(backend)
     cases = [
         ("params.p = 'v3' AND metrics.m < 0.3", ["metrics.m DESC"], True),
         ("tags.team = 'b' AND params.lr >= 0.04", ["params.p ASC"], True),
@@ -438,7 +253,7 @@ async def test_a_large_scope_reads_a_set_too_large_to_count_at_first(
     ]
 
     async def page(filter_: str, order_by: list[str]) -> list[str]:
-        return (await _page(backend, exp, filter_, order_by, 2))[0]
+        return (await one_page(backend, exp, filter_, order_by, 2))[0]
 
     answers = {case[0]: await page(*case[:2]) for case in cases}
     compiled: list[dict[str, Any]] = []
@@ -463,72 +278,3 @@ async def test_a_large_scope_reads_a_set_too_large_to_count_at_first(
             assert (last.get("driver") is not None) == (large and keyed), (filter_, ratio)
             assert last.get("edge") is None  # the windows missed
     assert all(answers.values())
-
-
-async def test_a_driven_search_does_not_test_what_its_set_decides(backend: Backend) -> None:
-    """A driving set that holds exactly its comparison's matches (``DriverLeaf.exact``)
-    leaves that comparison out of the test of each of its runs: the key is not probed."""
-    exp = await _seed(backend)
-    for filter_, tested in (
-        ("params.p = 'v3'", 0),
-        ("params.p = 'v3' AND tags.rank = '4'", 0),  # the intersection of both sets
-        ("tags.team = 'rare' AND metrics.m > 0.1", 1),  # m's set is too large to read
-        ("metrics.nan <= 0.5 AND params.p = 'v0'", 1),  # a NaN is stored as 0
-        ("MAX(metrics.m) > 0.5 AND params.lr < 0.02", 0),
-        ("params.p = 'v1' OR tags.team = 'rare'", 2),  # a union: each run passes one
-    ):
-        search = _search(exp, filter_)
-        chosen = await _driving_set(backend, filter_, exp, scans=True)
-        assert chosen is not None, filter_
-        expr = plan.without_implied(search.expr, chosen, backend.kind)
-        b = SqlBuilder(backend.kind)
-        driven = msgspec.structs.replace(search, expr=expr)
-        sql = compile_run_search(b, driven, driver=chosen.driver)
-        assert sql.count("LEFT JOIN") == tested, (filter_, sql)
-
-
-def test_postgres_probes_compare_what_the_key_run_index_holds() -> None:
-    """On PostgreSQL a probe of a run's param or tag reads the (key, run) index, which
-    holds the value's first characters: comparisons they decide read them (and no table
-    row), the others the value."""
-    b = SqlBuilder("postgres")
-    long = "v" * 300
-    search = _search(
-        1,
-        f"params.p = 'v1' AND tags.team LIKE 'a%' AND params.q NOT IN ('v1', 'v2') "
-        f"AND params.long != '{long}' AND tags.rank LIKE '%1' AND params.lr > 0.1",
-    )
-    sql = compile_run_search(b, search, scan=True)
-    for decided in ("p0.value_prefix =", "t1.value_prefix LIKE", "p2.value_prefix NOT IN"):
-        assert decided in sql, sql
-    for whole in ("p3.value !=", "t4.value LIKE", "p5.num_value >"):
-        assert whole in sql, sql
-    assert "t1.value_prefix IS NOT NULL" in sql  # a live tag, said of the index's column
-
-
-@pytest.mark.parametrize(
-    "filter_",
-    [
-        "params.long LIKE '%v1'",  # past the first 256 characters only
-        "params.long ILIKE '%V_'",
-        "params.long LIKE '%v'",  # the first characters match; the whole value may not
-        "attributes.run_name LIKE '%1'",
-        "tags.team ILIKE '%B%'",
-    ],
-)
-async def test_a_pattern_set_holds_every_match(backend: Backend, filter_: str) -> None:
-    """A LIKE or ILIKE with no literal prefix is a scan of the key's values; on
-    PostgreSQL it tests their first characters, which the (key, run) index holds, and
-    keeps every value longer than them for the search to test whole."""
-    exp = await _seed(backend)
-    search = msgspec.structs.replace(_search(exp, filter_), limit=1000)
-    searcher = backend.reads._runs  # type: ignore[attr-defined]
-    chosen = await searcher.driving_set(search, scans=True)
-    assert chosen is not None and chosen.costly
-    b = SqlBuilder(searcher._dialect)
-    sql = plan.set_sql(b, chosen.driver, lambda b, alias: "1 = 1")
-    if b.dialect == "postgres":
-        assert "value_prefix" in sql and " value LIKE" not in sql and " value ILIKE" not in sql
-    driven = await searcher._page(search, None, chosen)
-    walked = await searcher._page(search, None)
-    assert driven == walked and walked

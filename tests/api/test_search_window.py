@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.api.helpers import new_experiment, new_run, ok, post
+from tests.api.search_helpers import spy_first_groups
 from trackledger.projections import run_search
 from trackledger.projections.search import plan, runs
 from trackledger.projections.sql_reads import SqlReadModel
@@ -214,16 +215,7 @@ async def test_an_order_by_a_shared_user_pages_through_its_first_group(client, m
     ranked = sorted(runs, key=lambda r: (-r["start"], r["id"]))
     ranked.sort(key=lambda r: r["user"], reverse=descending)  # stable: ties keep the order
     expected = [r["name"] for r in ranked if r["p"] == "1"]
-    grouped: list[list[str]] = []
-    first_group = run_search.RunSearcher._first_group
-
-    async def spied(self: run_search.RunSearcher, *args: Any) -> tuple[list[str] | None, bool]:
-        ids, large = await first_group(self, *args)
-        if ids is not None:
-            grouped.append(ids)
-        return ids, large
-
-    monkeypatch.setattr(run_search.RunSearcher, "_first_group", spied)
+    grouped = spy_first_groups(monkeypatch)
     got = await pages(client, exp_id, "params.p = '1'", [order], 4)
     assert [name for page in got for name in page] == expected
     assert grouped  # the first pages came from the first user's runs

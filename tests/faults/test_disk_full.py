@@ -115,31 +115,27 @@ def _sizes(disk: Path) -> dict[str, int]:
     return {path.name: path.stat().st_size for path in disk.iterdir()}
 
 
-async def test_the_wal_stays_bounded_when_the_checkpointer_cannot_keep_up(small_disk, monkeypatch):
+@pytest.fixture
+def held_checkpointer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The background checkpointer of a store opened from now on waits an hour between
+    checkpoints (the fixture goes before ``full_client``, which opens the store)."""
+    monkeypatch.setattr(sqlite_writer, "CHECKPOINT_INTERVAL", 3600.0)
+
+
+async def test_the_wal_stays_bounded_when_the_checkpointer_cannot_keep_up(
+    held_checkpointer, full_client, small_disk
+):
     """With the background checkpointer held off (as it is, in effect, when requests follow
     one another without a pause and each of its checkpoints misses the last frames), the
     writer checkpoints between groups once the WAL passes its bound: 300 batches in a row,
     more than the 16 MB disk holds as WAL, all succeed."""
-    monkeypatch.setattr(sqlite_writer, "WAL_KEEP_BYTES", 256 * 1024)
-    monkeypatch.setattr(sqlite_writer, "CHECKPOINT_INTERVAL", 3600.0)
-    backend = await open_backend(f"sqlite:///{small_disk / 'store.db'}")
-    try:
-
-        async def given() -> Backend:
-            return backend
-
-        app = create_app(given)
-        app.state.backend = backend
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            run_id = await new_run(client, "0")
-            wal = small_disk / "store.db-wal"
-            largest = 0
-            for step in range(300):
-                response = await client.post(f"{API}/runs/log-batch", json=_batch(run_id, step))
-                assert response.status_code == 200, (step, response.text, _sizes(small_disk))
-                largest = max(largest, wal.stat().st_size)
-        assert largest <= 4 * 1024 * 1024, largest
-        assert await backend.verify() == {}
-    finally:
-        await backend.close()
+    backend, client = full_client
+    run_id = await new_run(client, "0")
+    wal = small_disk / "store.db-wal"
+    largest = 0
+    for step in range(300):
+        response = await client.post(f"{API}/runs/log-batch", json=_batch(run_id, step))
+        assert response.status_code == 200, (step, response.text, _sizes(small_disk))
+        largest = max(largest, wal.stat().st_size)
+    assert largest <= 4 * 1024 * 1024, largest
+    assert await backend.verify() == {}

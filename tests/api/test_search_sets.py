@@ -1,0 +1,173 @@
+"""A filter's driving sets (projections/search/drivers.py, text_sets.py): what they hold,
+what a search driven by one still tests, and what PostgreSQL's value index decides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from tests.api.search_helpers import driving_set, plan_search, plan_steps, seed_plans
+from trackledger.projections import run_search
+from trackledger.projections.search import SqlBuilder, compile_run_search, plan
+from trackledger.projections.search.request import RunSearch
+from trackledger.services.backends import Backend
+
+
+async def test_a_selective_filter_reads_its_matches_not_every_run(backend: Backend) -> None:
+    exp = await seed_plans(backend)
+    chosen = await driving_set(
+        backend, "attributes.run_name = 'run-07' AND metrics.m > 0", exp, scans=True
+    )
+    assert chosen is not None and chosen.estimate == 1
+    # Two sets of 10 runs that share none: their intersection is counted, not guessed.
+    disjoint = await driving_set(backend, "params.p = 'v1' AND params.p = 'v2'", exp, scans=True)
+    assert disjoint is not None and disjoint.estimate == 10
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(plan, "DRIVE_MAX", 5)
+        disjoint = await driving_set(
+            backend, "params.p = 'v1' AND params.p = 'v2'", exp, scans=True
+        )
+    assert disjoint is not None and disjoint.estimate == 0
+    # The runs without a key: bounded by the store's runs less those with the key (here
+    # the exact count).
+    without = await driving_set(backend, "tags.team IS NULL", exp, scans=True)
+    assert without is not None and without.estimate == 7
+    # Every run has p: the bound says no run lacks it, so the search is answered empty
+    # from the counts, and a walk (which tests every run) is not needed to learn it.
+    for scans in (False, True):
+        nobody = await driving_set(backend, "params.p IS NULL AND metrics.m > 0", exp, scans=scans)
+        assert nobody is not None and nobody.estimate == 0
+    compiled: list[object] = []
+    real = run_search.compile_run_search
+    with pytest.MonkeyPatch.context() as m:
+
+        def counting(b: SqlBuilder, search: RunSearch, **kwargs: Any) -> str:
+            compiled.append(kwargs)
+            return real(b, search, **kwargs)
+
+        m.setattr(run_search, "compile_run_search", counting)
+        page = await backend.reads.search_runs(
+            experiment_ids=[exp],
+            filter_text="params.p IS NULL",
+            order_by=["metrics.m DESC"],
+            view_type="ACTIVE_ONLY",
+            max_results=10,
+            offset=0,
+        )
+    assert page.items == [] and page.next_offset is None
+    assert len(compiled) == 1  # the filter's check, and no search
+    # An infix LIKE is counted only when asked (counting it reads the key's whole range).
+    infix = "attributes.run_name LIKE '%-07'"
+    assert await driving_set(backend, infix, exp, scans=False) is None
+    counted = await driving_set(backend, infix, exp, scans=True)
+    assert counted is not None and counted.estimate == 1 and counted.costly
+    assert (
+        await driving_set(backend, "datasets.name = 'x' OR params.p = 'v1'", exp, scans=True)
+        is None
+    )
+    # An ILIKE prefix is index ranges, one per spelling of its letters' case; a tag's
+    # numbers have an index of their own: both are counted, cheaply, from the start.
+    for filter_, size in (
+        ("attributes.run_name ILIKE 'RUN-07'", 1),
+        ("attributes.run_name ILIKE 'rUn-1%'", 10),
+        ("tags.rank >= 4", 10),
+        ("NOT params.lr > 0", 12),  # a NOT of a range of numbers is the other range
+        ("NOT MIN(metrics.m) >= 0.1", 14),  # of a metric's MIN() too
+        ("NOT params.p != 'v1'", 10),  # a NOT of an inequality is the equality
+        ("NOT tags.rank NOT IN ('4')", 10),
+        ("NOT metrics.nan != 1", 7),  # the latest values 1 (none is NaN)
+        ("NOT metrics.nan < 1", 15),  # the values from 1 up, and the NaN ones (stored as 0)
+    ):
+        found = await driving_set(backend, filter_, exp, scans=False)
+        assert found is not None and found.estimate == size and not found.costly, filter_
+    # A NOT of an equality is the inequality, and of a prefix LIKE the key's values out of
+    # the prefix's range: filtered ranges of the key, counted when scans are (on
+    # PostgreSQL, from the value index's first characters, where they decide).
+    for filter_, size in (("NOT params.p = 'v1'", 50), ("NOT params.p LIKE 'v1%'", 50)):
+        found = await driving_set(backend, filter_, exp, scans=True)
+        assert found is not None and found.estimate == size and found.costly, filter_
+    if backend.kind == "sqlite":
+        b = SqlBuilder("sqlite")
+        search = plan_search(exp, "attributes.run_name = 'run-07'", ["metrics.m DESC"])
+        steps = await plan_steps(backend, compile_run_search(b, search, driver=chosen.driver), b)
+        assert any(s.startswith("SEARCH r USING INDEX sqlite_autoindex_runs") for s in steps), steps
+        assert not any("runs_experiment" in s or s.startswith("SCAN") for s in steps), steps
+        # A tag's IN list is looked up value by value (a tombstone's NULL fails the list:
+        # said beside it, `value IS NOT NULL` made SQLite read all of the key's values).
+        names = await driving_set(backend, "tags.team IN ('a', 'rare')", exp, scans=False)
+        assert names is not None and names.estimate == 27
+        b = SqlBuilder("sqlite")
+        sql = names.driver.sql(b, lambda _b, _alias: "1 = 1")  # type: ignore[union-attr]
+        steps = await plan_steps(backend, sql, b)
+        assert any("(key=? AND value=?)" in s for s in steps), steps
+
+
+async def test_a_driven_search_does_not_test_what_its_set_decides(backend: Backend) -> None:
+    """A driving set that holds exactly its comparison's matches (``DriverLeaf.exact``)
+    leaves that comparison out of the test of each of its runs: the key is not probed."""
+    exp = await seed_plans(backend)
+    for filter_, tested in (
+        ("params.p = 'v3'", 0),
+        ("params.p = 'v3' AND tags.rank = '4'", 0),  # the intersection of both sets
+        ("tags.team = 'rare' AND metrics.m > 0.1", 1),  # m's set is too large to read
+        ("metrics.nan <= 0.5 AND params.p = 'v0'", 1),  # a NaN is stored as 0
+        ("MAX(metrics.m) > 0.5 AND params.lr < 0.02", 0),
+        ("params.p = 'v1' OR tags.team = 'rare'", 2),  # a union: each run passes one
+    ):
+        search = plan_search(exp, filter_)
+        chosen = await driving_set(backend, filter_, exp, scans=True)
+        assert chosen is not None, filter_
+        expr = plan.without_implied(search.expr, chosen, backend.kind)
+        b = SqlBuilder(backend.kind)
+        driven = msgspec.structs.replace(search, expr=expr)
+        sql = compile_run_search(b, driven, driver=chosen.driver)
+        assert sql.count("LEFT JOIN") == tested, (filter_, sql)
+
+
+def test_postgres_probes_compare_what_the_key_run_index_holds() -> None:
+    """On PostgreSQL a probe of a run's param or tag reads the (key, run) index, which
+    holds the value's first characters: comparisons they decide read them (and no table
+    row), the others the value."""
+    b = SqlBuilder("postgres")
+    long = "v" * 300
+    search = plan_search(
+        1,
+        f"params.p = 'v1' AND tags.team LIKE 'a%' AND params.q NOT IN ('v1', 'v2') "
+        f"AND params.long != '{long}' AND tags.rank LIKE '%1' AND params.lr > 0.1",
+    )
+    sql = compile_run_search(b, search, scan=True)
+    for decided in ("p0.value_prefix =", "t1.value_prefix LIKE", "p2.value_prefix NOT IN"):
+        assert decided in sql, sql
+    for whole in ("p3.value !=", "t4.value LIKE", "p5.num_value >"):
+        assert whole in sql, sql
+    assert "t1.value_prefix IS NOT NULL" in sql  # a live tag, said of the index's column
+
+
+@pytest.mark.parametrize(
+    "filter_",
+    [
+        "params.long LIKE '%v1'",  # past the first 256 characters only
+        "params.long ILIKE '%V_'",
+        "params.long LIKE '%v'",  # the first characters match; the whole value may not
+        "attributes.run_name LIKE '%1'",
+        "tags.team ILIKE '%B%'",
+    ],
+)
+async def test_a_pattern_set_holds_every_match(backend: Backend, filter_: str) -> None:
+    """A LIKE or ILIKE with no literal prefix is a scan of the key's values; on
+    PostgreSQL it tests their first characters, which the (key, run) index holds, and
+    keeps every value longer than them for the search to test whole."""
+    exp = await seed_plans(backend)
+    search = msgspec.structs.replace(plan_search(exp, filter_), limit=1000)
+    searcher = backend.reads._runs  # type: ignore[attr-defined]
+    chosen = await searcher.driving_set(search, scans=True)
+    assert chosen is not None and chosen.costly
+    b = SqlBuilder(searcher._dialect)
+    sql = plan.set_sql(b, chosen.driver, lambda b, alias: "1 = 1")
+    if b.dialect == "postgres":
+        assert "value_prefix" in sql and " value LIKE" not in sql and " value ILIKE" not in sql
+    driven = await searcher._page(search, None, chosen)
+    walked = await searcher._page(search, None)
+    assert driven == walked and walked
