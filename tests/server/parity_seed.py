@@ -10,6 +10,7 @@ run ids (which differ between servers).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import httpx
@@ -77,10 +78,12 @@ def seed(base: str) -> dict[str, str]:
             assert response.status_code == 200, (path, response.text)
             return response.json()
 
-        experiments = {
-            name: post("/experiments/create", {"name": name})["experiment_id"]
-            for name in ("parity-a", "parity-b", "parity-c")
-        }
+        experiments = {}
+        for name in ("parity-a", "parity-b", "parity-c"):
+            experiments[name] = post("/experiments/create", {"name": name})["experiment_id"]
+            # Experiments are ordered by creation time (ms), then id: a shared millisecond
+            # on one server and not the other would order them differently.
+            time.sleep(0.005)
         post(
             "/experiments/set-experiment-tag",
             {"experiment_id": experiments["parity-a"], "key": "kind", "value": "main"},
