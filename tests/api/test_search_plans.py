@@ -5,6 +5,7 @@ walking a small window first."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -116,24 +117,28 @@ ORDERS: list[list[str]] = [
 ]
 
 
+async def _every_search(backend: Backend, exp: int) -> dict[tuple[str, str], list[str]]:
+    """Every filter in every order, all pages; a filter's orders at once (read-only
+    searches on the backend's read connections)."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for filter_ in FILTERS:
+        pages = await asyncio.gather(*(all_pages(backend, exp, filter_, o) for o in ORDERS))
+        for order_by, names in zip(ORDERS, pages, strict=True):
+            found[filter_, str(order_by)] = names
+    return found
+
+
 @pytest.mark.timeout(300)
 async def test_every_plan_gives_the_same_pages(backend: Backend, monkeypatch) -> None:
     exp = await seed_plans(backend)
-    planned, walked, driven, windowed = {}, {}, {}, {}
-    for filter_ in FILTERS:
-        for order_by in ORDERS:
-            planned[filter_, str(order_by)] = await all_pages(backend, exp, filter_, order_by)
+    planned = await _every_search(backend, exp)
     with monkeypatch.context() as m:
         m.setattr(run_search, "choose", lambda *args: None)
-        for filter_ in FILTERS:
-            for order_by in ORDERS:
-                walked[filter_, str(order_by)] = await all_pages(backend, exp, filter_, order_by)
+        walked = await _every_search(backend, exp)
     with monkeypatch.context() as m:
         m.setattr(plan, "DRIVE_MAX", 10**9)
         m.setattr(plan, "PROBE_CAP", 10**9)
-        for filter_ in FILTERS:
-            for order_by in ORDERS:
-                driven[filter_, str(order_by)] = await all_pages(backend, exp, filter_, order_by)
+        driven = await _every_search(backend, exp)
     with monkeypatch.context() as m:
         # Small windows: the first runs in the page's order hold some pages, not others.
         # Groups of more than 5 runs sharing a first key's first value are searched
@@ -141,9 +146,7 @@ async def test_every_plan_gives_the_same_pages(backend: Backend, monkeypatch) ->
         m.setattr(run_search, "WINDOW", 5)
         grouped = spy_first_groups(m)
         m.setattr(run_search, "choose", lambda *args: None)
-        for filter_ in FILTERS:
-            for order_by in ORDERS:
-                windowed[filter_, str(order_by)] = await all_pages(backend, exp, filter_, order_by)
+        windowed = await _every_search(backend, exp)
     assert planned == walked
     assert driven == walked
     assert windowed == walked
