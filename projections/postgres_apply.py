@@ -14,6 +14,7 @@ from trackledger.projections.metric_rows import (
     metric_series,
     model_metric_rows,
 )
+from trackledger.projections.replay_groups import segments
 
 __all__ = ["PostgresProjector"]
 
@@ -83,7 +84,14 @@ class PostgresProjector:
         self, conn: asyncpg.Connection, positioned: list[tuple[AnyEvent, int]]
     ) -> None:
         """Apply several events with one statement per kind of change: the merges are
-        order-independent, so grouping them changes nothing but the round trips."""
+        order-independent, so grouping them changes nothing but the round trips (a purge
+        apart, in log order: ``replay_groups.segments``)."""
+        for part in segments(positioned):
+            await self._apply_together(conn, part)
+
+    async def _apply_together(
+        self, conn: asyncpg.Connection, positioned: list[tuple[AnyEvent, int]]
+    ) -> None:
         metrics: list[ch.AddMetrics] = []
         steps: dict[str, list[tuple[object, ...]]] = {}  # in first-seen order
         for event, pos in positioned:

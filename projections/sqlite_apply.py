@@ -27,6 +27,7 @@ from trackledger.projections.metric_rows import (
     metric_series,
     model_metric_rows,
 )
+from trackledger.projections.replay_groups import segments
 
 __all__ = ["SQLiteProjector"]
 
@@ -79,7 +80,14 @@ class SQLiteProjector:
 
     def apply_many(self, conn: sqlite3.Connection, positioned: list[tuple[AnyEvent, int]]) -> None:
         """Apply several events with one statement per kind of change: the merges do not
-        depend on order, so grouping them changes nothing but the number of statements."""
+        depend on order, so grouping them changes nothing but the number of statements (a
+        purge apart, in log order: ``replay_groups.segments``)."""
+        for part in segments(positioned):
+            self._apply_together(conn, part)
+
+    def _apply_together(
+        self, conn: sqlite3.Connection, positioned: list[tuple[AnyEvent, int]]
+    ) -> None:
         series: list[MetricSeries] = []
         steps: dict[str, list[tuple[Any, ...]]] = {}  # in first-seen order
         for event, pos in positioned:

@@ -1,5 +1,6 @@
 """A rebuild applies consecutive events together (projections/replay_groups.py), in log
-order, and a purge alone between the groups before and after it."""
+order; a projector applies a group in segments, a purge alone between the events before
+and after it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from trackledger.eventlog.events import (
     RunPurged,
 )
 from trackledger.eventlog.trace_events import TracePurged
-from trackledger.projections.replay_groups import replay_groups
+from trackledger.projections.replay_groups import replay_groups, segments
 
 
 def _positions(groups: list[list[tuple[AnyEvent, int]]]) -> list[list[int]]:
@@ -41,5 +42,7 @@ def test_a_purge_is_applied_alone_in_log_order() -> None:
         TracePurged(trace_id="tr-1", time=4, events_removed=2),
         RunDeleted(run_id="c", time=5),
     ]
-    groups = list(replay_groups(zip(events, range(1, 8), strict=True)))
-    assert _positions(groups) == [[1], [2], [3, 4], [5], [6], [7]]
+    parts = list(segments(list(zip(events, range(1, 8), strict=True))))
+    assert _positions(parts) == [[1], [2], [3, 4], [5], [6], [7]]
+    # A group without a purge is one segment.
+    assert _positions(list(segments([(events[0], 1), (events[2], 3)]))) == [[1, 3]]
