@@ -12,15 +12,14 @@ import uuid
 import asyncpg
 import pytest
 
-from tests.conftest import POSTGRES
 from tests.import_mlflow.helpers import count, normalized, reference, run_import, script
 from tests.server.process import ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(f"{POSTGRES}/postgres")
+async def _admin(database: str, sql: str) -> None:
+    conn = await asyncpg.connect(database)
     try:
         await conn.execute(sql)
     finally:
@@ -29,21 +28,26 @@ async def _admin(sql: str) -> None:
 
 @pytest.fixture
 def mlflow_database(postgres_database):
-    name = f"mlflow_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f"CREATE DATABASE {name}"))
+    """MLflow's store in a schema of its own in the run's database (a database of its own
+    cost a checkpoint of the whole server when dropped: 12 s of CI on these machines)."""
+    schema = f"mlflow_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(postgres_database, f"CREATE SCHEMA {schema}"))
     try:
-        yield f"{POSTGRES}/{name}"
+        yield postgres_database, schema
     finally:
-        asyncio.run(_admin(f"DROP DATABASE {name} WITH (FORCE)"))
+        asyncio.run(_admin(postgres_database, f"DROP SCHEMA {schema} CASCADE"))
 
 
 def test_import_postgres_database_by_reference(tmp_path, mlflow_database, capsys):
-    tracking = mlflow_database.replace("postgresql://", "postgresql+psycopg://", 1)
+    database, schema = mlflow_database
+    source = f"{database}?search_path={schema}"
+    tracking = database.replace("postgresql://", "postgresql+psycopg://", 1)
+    tracking += f"?options=-csearch_path%3D{schema}"
     seeded = script("seed.py", tracking, "first", cwd=tmp_path)
     (tmp_path / "seeded.json").write_text(json.dumps(seeded))
     store = f"sqlite:///{tmp_path / 'trackledger.db'}"
     options = ("--artifacts", "reference")
-    summary = run_import(mlflow_database, store, tmp_path / "artifacts", capsys, *options)
+    summary = run_import(source, store, tmp_path / "artifacts", capsys, *options)
     assert count(summary, "runs")["new"] == 11, summary
     assert count(summary, "artifact files")["artifact files"] == 0, summary
     server = ServerProcess(tmp_path, store, "--artifacts-destination", str(tmp_path / "artifacts"))
@@ -54,7 +58,7 @@ def test_import_postgres_database_by_reference(tmp_path, mlflow_database, capsys
         assert normalized(script("snapshot.py", server.url, cwd=tmp_path), expected) == expected
 
         more = script("seed.py", tracking, "more", str(tmp_path / "seeded.json"), cwd=tmp_path)
-        summary = run_import(mlflow_database, store, tmp_path / "artifacts", capsys, *options)
+        summary = run_import(source, store, tmp_path / "artifacts", capsys, *options)
         assert count(summary, "runs")["new"] == 1, summary
         assert count(summary, "metric points")["metric points"] == more["points"], summary
         expected = reference(script("snapshot.py", tracking, cwd=tmp_path))
