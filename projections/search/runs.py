@@ -48,6 +48,7 @@ __all__ = [
     "MAX_KEYS",
     "MAX_ORDER_BY",
     "Edge",
+    "Share",
     "check_order_by",
     "compile_run_search",
     "fits_driven",
@@ -159,6 +160,18 @@ class Edge(msgspec.Struct, frozen=True):
 
     value: Any
     after: Any = None
+
+
+class Share(msgspec.Struct, frozen=True):
+    """One of ``of`` equal shares of the runs (SQLite only): those whose row number leaves
+    ``index`` when divided by ``of``. Every index of the runs holds the row number, so a
+    run outside the share is passed over on its index entry, before any probe."""
+
+    index: int
+    of: int
+
+    def sql(self, b: SqlBuilder) -> str:
+        return f"r.rowid % {b.param(self.of)} = {b.param(self.index)}"
 
 
 #: An order's segments: (condition, ORDER BY or None), on alias ``{a}``.
@@ -325,6 +338,8 @@ def compile_run_search(
     edge: Edge | None = None,
     driver: Driver | None = None,
     scan: bool = False,
+    part: Share | None = None,
+    among: tuple[str, ...] | None = None,
 ) -> str:
     """SQL selecting the run ids of one page, in MLflow's order; parameters land in ``b``.
 
@@ -338,11 +353,17 @@ def compile_run_search(
     or for a first key on a metric, param or tag the runs with its values up to the edge:
     if they hold a full page (plus one), that page is exactly the answer, because every
     later run sorts after them.
+
+    With ``part`` (a scan), only that share of the scope's runs is searched; with
+    ``among``, only the runs of those ids, untested.
     """
+    if among is not None:
+        unfiltered = msgspec.structs.replace(search, expr=None)
+        return _among(_Query(b, unfiltered), among, search.limit, search.offset)
     q = _Query(b, search)
     keys, limit, offset = q.keys, search.limit, search.offset
     if driver is not None or scan:
-        return _driven(q, driver, limit, offset)
+        return _driven(q, driver, limit, offset, part)
     q.join_order_keys(keys[1:] if keys and keys[0].field.entity in _DRIVERS else keys)
     if keys and keys[0].field.entity in _DRIVERS:
         arms = _segments(q, search, limit + offset, edge)
@@ -403,8 +424,11 @@ def _attribute_window(q: _Query, edge: Edge, limit: int, offset: int) -> str:
     )
 
 
-def _driven(q: _Query, driver: Driver | None, limit: int, offset: int) -> str:
-    """The matches among a driving set's runs (or, without one, the scope's), sorted."""
+def _driven(
+    q: _Query, driver: Driver | None, limit: int, offset: int, part: Share | None = None
+) -> str:
+    """The matches among a driving set's runs (or, without one, the scope's, or the part
+    of it in ``part``), sorted."""
     b = q.b
     q.driven = driver is not None
     q.join_order_keys(q.keys)
@@ -419,9 +443,30 @@ def _driven(q: _Query, driver: Driver | None, limit: int, offset: int) -> str:
         # key whatever the planner guesses of the set's size.
         return f"r.run_id IN ({ids})" if b.dialect == "sqlite" else f"r.run_id = ANY(ARRAY({ids}))"
 
+    def within() -> str:
+        assert part is not None
+        return part.sql(b)
+
+    extra = members if driver else within if part else None
     return (
-        f"SELECT r.run_id FROM runs r{q.where(members if driver else None, pinned=True)} "
+        f"SELECT r.run_id FROM runs r{q.where(extra, pinned=True)} "
         f"ORDER BY {q.order(q.keys)} "
+        f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
+    )
+
+
+def _among(q: _Query, ids: tuple[str, ...], limit: int, offset: int) -> str:
+    """The runs of ``ids`` (the matches found by the parts of a split search) in the
+    page's order: read by their ids, the filter not tested again."""
+    b = q.b
+    q.driven = True
+    q.join_order_keys(q.keys)
+
+    def members() -> str:
+        return f"r.run_id IN {b.params_list(ids)}"
+
+    return (
+        f"SELECT r.run_id FROM runs r{q.where(members)} ORDER BY {q.order(q.keys)} "
         f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
 

@@ -1,0 +1,90 @@
+"""On SQLite a scan of the whole scope runs as several scans at once, each of a share of the
+runs (run_search.SPLIT_PARTS), and the page is sorted from their runs: every page is the
+one a single scan gives."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.api.search_helpers import all_pages, seed_plans
+from tests.api.test_search_plans import FILTERS, ORDERS
+from trackledger.projections import run_search
+from trackledger.services.backends import Backend
+
+#: The orders whose first key is a metric, param or tag: a missed window falls back to a
+#: scan of the scope.
+KEYED = [o for o in ORDERS if o and o[0].split(".")[0].lower() in ("metrics", "params", "tags")]
+KEYED += [["MIN(metrics.m) DESC"], ["tags.rank", "metrics.m DESC"]]
+
+
+def _spy_statements(backend: Backend, patch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL of every statement the run searcher sends from now on."""
+    searcher = backend.reads._runs  # type: ignore[attr-defined]
+    sent: list[str] = []
+    fetchall = searcher._fetchall
+
+    async def spied(sql: str, params: Any) -> list[tuple[Any, ...]]:
+        sent.append(sql)
+        return await fetchall(sql, params)  # type: ignore[no-any-return]
+
+    patch.setattr(searcher, "_fetchall", spied)
+    return sent
+
+
+async def _scans(backend: Backend, exp: int, parts: int, patch: pytest.MonkeyPatch) -> Any:
+    """Every filter in every keyed order, all pages, with windows too small to hold a page
+    and no driving sets: the scans of the scope answer."""
+    with patch.context() as m:
+        m.setattr(run_search, "WINDOW", 5)
+        m.setattr(run_search, "choose", lambda *args: None)
+        m.setattr(run_search, "SPLIT_PARTS", parts)
+        sent = _spy_statements(backend, m)
+        found = {
+            (filter_, str(order)): await all_pages(backend, exp, filter_, order)
+            for filter_ in FILTERS
+            for order in KEYED
+        }
+    return found, sent
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("store_uri", ["sqlite"], indirect=True)
+async def test_split_scans_give_the_pages_of_one_scan(backend: Backend, monkeypatch) -> None:
+    exp = await seed_plans(backend)
+    whole, sent_whole = await _scans(backend, exp, 1, monkeypatch)
+    split, sent_split = await _scans(backend, exp, 3, monkeypatch)
+    assert split == whole
+    assert not any("rowid %" in sql for sql in sent_whole)
+    shares = [sql for sql in sent_split if "rowid %" in sql]
+    # Most filters fall back to scans in these orders, three shares each.
+    assert len(shares) >= 3 * len(FILTERS)
+    assert sum(1 for names in whole.values() if names) > len(whole) * 0.7
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("bound", [6, 7])
+@pytest.mark.parametrize("store_uri", ["sqlite"], indirect=True)
+async def test_a_page_past_the_split_bound_is_one_scan(
+    backend: Backend, monkeypatch, bound: int
+) -> None:
+    exp = await seed_plans(backend)
+    with monkeypatch.context() as m:
+        m.setattr(run_search, "WINDOW", 5)
+        m.setattr(run_search, "choose", lambda *args: None)
+        m.setattr(run_search, "SPLIT_PARTS", 2)
+        m.setattr(run_search, "WIDER_MAX", {True: 0, False: 0})
+        m.setattr(run_search, "SPLIT_PAGE_MAX", bound)
+        sent = _spy_statements(backend, m)
+        page = await backend.reads.search_runs(
+            experiment_ids=[exp],
+            filter_text="params.p = 'v3'",
+            order_by=["metrics.m DESC"],
+            view_type="ACTIVE_ONLY",
+            max_results=3,
+            offset=3,
+        )
+    assert len(page.items) == 3
+    # offset + max_results + 1 (the next page's marker) = 7 runs a share would read
+    assert any("rowid %" in sql for sql in sent) == (bound >= 7)
