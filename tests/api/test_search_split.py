@@ -13,10 +13,14 @@ from tests.api.test_search_plans import FILTERS, ORDERS
 from trackledger.projections import run_search
 from trackledger.services.backends import Backend
 
-#: The orders whose first key is a metric, param or tag: a missed window falls back to a
-#: scan of the scope.
-KEYED = [o for o in ORDERS if o and o[0].split(".")[0].lower() in ("metrics", "params", "tags")]
-KEYED += [["MIN(metrics.m) DESC"], ["tags.rank", "metrics.m DESC"]]
+#: Every order of the plan tests and two more: a missed window falls back to a scan of the
+#: scope in a metric's, param's or tag's order, to a walk in the others.
+ALL_ORDERS = [*ORDERS, ["MIN(metrics.m) DESC"], ["tags.rank", "metrics.m DESC"]]
+
+
+#: A share's test of the runs, and the end of a walk in the default order.
+_SHARE = "r.rowid *"
+_WALK = "ORDER BY r.start_time DESC, r.run_id ASC LIMIT ? OFFSET ?"
 
 
 def _spy_statements(backend: Backend, patch: pytest.MonkeyPatch) -> list[str]:
@@ -34,8 +38,9 @@ def _spy_statements(backend: Backend, patch: pytest.MonkeyPatch) -> list[str]:
 
 
 async def _scans(backend: Backend, exp: int, parts: int, patch: pytest.MonkeyPatch) -> Any:
-    """Every filter in every keyed order, all pages, with windows too small to hold a page
-    and no driving sets: the scans of the scope answer."""
+    """Every filter in every order, all pages, with windows too small to hold a page and no
+    driving sets: the scans (in a metric's, param's or tag's order) and walks (in the
+    others) of the scope answer. Also the statements sent."""
     with patch.context() as m:
         m.setattr(run_search, "WINDOW", 5)
         m.setattr(run_search, "choose", lambda *args: None)
@@ -44,7 +49,7 @@ async def _scans(backend: Backend, exp: int, parts: int, patch: pytest.MonkeyPat
         found = {
             (filter_, str(order)): await all_pages(backend, exp, filter_, order)
             for filter_ in FILTERS
-            for order in KEYED
+            for order in ALL_ORDERS
         }
     return found, sent
 
@@ -56,10 +61,13 @@ async def test_split_scans_give_the_pages_of_one_scan(backend: Backend, monkeypa
     whole, sent_whole = await _scans(backend, exp, 1, monkeypatch)
     split, sent_split = await _scans(backend, exp, 3, monkeypatch)
     assert split == whole
-    assert not any("rowid %" in sql for sql in sent_whole)
-    shares = [sql for sql in sent_split if "rowid %" in sql]
-    # Most filters fall back to scans in these orders, three shares each.
+    assert not any(_SHARE in sql for sql in sent_whole)
+    shares = [sql for sql in sent_split if _SHARE in sql]
+    # Most filters fall back to scans in the keyed orders, three shares each; no walk
+    # (the default order's) is split.
     assert len(shares) >= 3 * len(FILTERS)
+    assert not any(sql.endswith(_WALK) for sql in shares)
+    assert any(sql.endswith(_WALK) for sql in sent_split)
     assert sum(1 for names in whole.values() if names) > len(whole) * 0.7
 
 
@@ -87,4 +95,4 @@ async def test_a_page_past_the_split_bound_is_one_scan(
         )
     assert len(page.items) == 3
     # offset + max_results + 1 (the next page's marker) = 7 runs a share would read
-    assert any("rowid %" in sql for sql in sent) == (bound >= 7)
+    assert any(_SHARE in sql for sql in sent) == (bound >= 7)
