@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.search_helpers import all_pages, seed_plans
+from tests.api.search_helpers import all_pages, one_page, seed_plans
 from tests.api.test_search_plans import FILTERS, ORDERS
 from trackledger.projections import run_search
 from trackledger.services.backends import Backend
@@ -85,14 +85,7 @@ async def test_a_page_past_the_split_bound_is_one_scan(
         m.setattr(run_search, "WIDER_MAX", {True: 0, False: 0})
         m.setattr(run_search, "SPLIT_PAGE_MAX", bound)
         sent = _spy_statements(backend, m)
-        page = await backend.reads.search_runs(
-            experiment_ids=[exp],
-            filter_text="params.p = 'v3'",
-            order_by=["metrics.m DESC"],
-            view_type="ACTIVE_ONLY",
-            max_results=3,
-            offset=3,
-        )
-    assert len(page.items) == 3
+        names, _ = await one_page(backend, exp, "params.p = 'v3'", ["metrics.m DESC"], 3, 3)
+    assert len(names) == 3
     # offset + max_results + 1 (the next page's marker) = 7 runs a share would read
     assert any(_SHARE in sql for sql in sent) == (bound >= 7)
