@@ -51,7 +51,6 @@ from trackledger.projections.search.request import RunSearch
 from trackledger.projections.search.run_fields import ORDER_ATTRIBUTES, attribute_column, join_key
 from trackledger.projections.search.runs import (
     Edge,
-    Share,
     compile_run_search,
     fits_driven,
     key_window,
@@ -59,6 +58,7 @@ from trackledger.projections.search.runs import (
     time_ordered,
     walk_window,
 )
+from trackledger.projections.search.shares import Share
 from trackledger.projections.search.sql import SqlBuilder
 from trackledger.projections.search.window_edges import several_ranges, window_edge_sql
 

@@ -14,6 +14,7 @@ Semantics (MLflow's where MLflow answers, SQL's three-valued logic beyond it):
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -41,6 +42,7 @@ from trackledger.projections.search.run_fields import (
     order_terms,
     split_on_key,
 )
+from trackledger.projections.search.shares import Share
 from trackledger.projections.search.sql import SqlBuilder
 from trackledger.projections.search.text_sets import indexed_value, live_tag
 
@@ -48,7 +50,6 @@ __all__ = [
     "MAX_KEYS",
     "MAX_ORDER_BY",
     "Edge",
-    "Share",
     "check_order_by",
     "compile_run_search",
     "fits_driven",
@@ -160,29 +161,6 @@ class Edge(msgspec.Struct, frozen=True):
 
     value: Any
     after: Any = None
-
-
-class Share(msgspec.Struct, frozen=True):
-    """One of ``of`` equal shares of the runs (SQLite only), by a multiplicative hash of
-    their row numbers (Knuth's: the fraction of rowid x 0.618...): rows numbered in any
-    arithmetic progression, as runs logged in turns by a sweep are, spread over every share
-    alike, where ``rowid % of`` put every run of such a turn in one share (a search for
-    the names ending in 0 found all of them in one share, and the other read every run).
-    Every index of the runs holds the row number, so a run outside the share is passed
-    over on its index entry, before any probe."""
-
-    index: int
-    of: int
-
-    def sql(self, b: SqlBuilder) -> str:
-        return (
-            f"(r.rowid * {_GOLDEN} % {1 << 32}) * {b.param(self.of)} / {1 << 32} "
-            f"= {b.param(self.index)}"
-        )
-
-
-#: 2^32 divided by the golden ratio, odd: the multiplier of ``Share``'s hash.
-_GOLDEN = 2654435761
 
 
 #: An order's segments: (condition, ORDER BY or None), on alias ``{a}``.
@@ -454,11 +432,7 @@ def _driven(
         # key whatever the planner guesses of the set's size.
         return f"r.run_id IN ({ids})" if b.dialect == "sqlite" else f"r.run_id = ANY(ARRAY({ids}))"
 
-    def within() -> str:
-        assert part is not None
-        return part.sql(b)
-
-    extra = members if driver else within if part else None
+    extra = members if driver else partial(part.sql, b) if part else None
     return (
         f"SELECT r.run_id FROM runs r{q.where(extra, pinned=True)} "
         f"ORDER BY {q.order(q.keys)} "
