@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.schemas import SchemaStock
 from trackledger.api.app import create_app
 from trackledger.eventlog.postgres_sql import numbered
 from trackledger.services.artifact_store import LocalArtifactStore
@@ -138,12 +139,34 @@ def postgres_uri(postgres_database: str) -> Iterator[str]:
         asyncio.run(_admin(postgres_database, f"DROP SCHEMA {schema} CASCADE"))
 
 
+@pytest.fixture(scope="session")
+def schema_stock(postgres_database: str) -> SchemaStock:
+    return SchemaStock(postgres_database)
+
+
+@pytest.fixture
+def migrated_postgres_uri(postgres_database: str, schema_stock: SchemaStock) -> Iterator[str]:
+    """A schema for one test, already migrated (``tests/schemas.py``)."""
+    schema = asyncio.run(schema_stock.take())
+    try:
+        yield f"{postgres_database}?search_path={schema}"
+    finally:
+        asyncio.run(schema_stock.give_back(schema))
+
+
 @pytest.fixture(params=BACKENDS)
 def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The backend store URI of one test, on each backend."""
+    """The backend store URI of one test, on each backend. A test that opens it through the
+    ``backend`` fixture never sees it unmigrated: on PostgreSQL it gets a migrated schema
+    (``tests/schemas.py``) unless marked ``fresh_schema``."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'trackledger.db'}"
-    uri: str = request.getfixturevalue("postgres_uri")
+    migrated = "backend" in request.fixturenames
+    if migrated and request.node.get_closest_marker("fresh_schema") is None:
+        fixture = "migrated_postgres_uri"
+    else:
+        fixture = "postgres_uri"
+    uri: str = request.getfixturevalue(fixture)
     return uri
 
 

@@ -6,8 +6,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from trackledger.eventlog import commands as c
 from trackledger.services.backends import open_backend
+
+# Their tables' statistics must be a new store's: none yet.
+pytestmark = pytest.mark.fresh_schema
 
 
 async def test_changed_tables_are_analyzed(backend, store_uri) -> None:
