@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 import httpx
@@ -25,15 +25,20 @@ ALL = ["parity-a", "parity-b"]
 class Side:
     url: str
     ids: dict[str, str]
+    #: Experiment ids by name, looked up once.
+    experiments: dict[str, str] = field(default_factory=dict)
+    #: Answers by query, when the side's data never changes (MLflow's answers are the
+    #: same for both trackledger backends: each is asked once).
+    answers: dict[str, tuple[int, list[list[str]]]] | None = None
 
     def experiment_ids(self, names: list[str]) -> list[str]:
-        found = []
         for name in names:
-            response = httpx.get(
-                f"{self.url}{API}/experiments/get-by-name", params={"experiment_name": name}
-            )
-            found.append(response.json()["experiment"]["experiment_id"])
-        return found
+            if name not in self.experiments:
+                response = httpx.get(
+                    f"{self.url}{API}/experiments/get-by-name", params={"experiment_name": name}
+                )
+                self.experiments[name] = response.json()["experiment"]["experiment_id"]
+        return [self.experiments[name] for name in names]
 
     def fill(self, text: str) -> str:
         for name, run_id in self.ids.items():
@@ -41,6 +46,17 @@ class Side:
         return text
 
     def search(
+        self, experiments: list[str], filter_: str, order_by: list[str], view: str, page_size: int
+    ) -> tuple[int, list[list[str]]]:
+        query = repr((experiments, filter_, order_by, view, page_size))
+        if self.answers is not None and query in self.answers:
+            return self.answers[query]
+        answer = self._search(experiments, filter_, order_by, view, page_size)
+        if self.answers is not None:
+            self.answers[query] = answer
+        return answer
+
+    def _search(
         self, experiments: list[str], filter_: str, order_by: list[str], view: str, page_size: int
     ) -> tuple[int, list[list[str]]]:
         body = {
@@ -68,7 +84,7 @@ class Side:
 def mlflow_side(tmp_path_factory):
     server = MlflowServer(tmp_path_factory.mktemp("mlflow")).start()
     try:
-        yield Side(server.url, seed(server.url))
+        yield Side(server.url, seed(server.url), answers={})
     finally:
         server.stop()
 
