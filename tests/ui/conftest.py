@@ -29,6 +29,12 @@ CHROMIUM_ARGS = [
 ]
 
 
+#: For a UI test file that runs on SQLite only. The pages read the same API endpoints on
+#: either backend, and the API tests run each of them on both; test_browser.py walks the UI
+#: on PostgreSQL too. Each page test on both backends cost CI 80 s more on a slow machine.
+ON_SQLITE_ONLY = pytest.mark.parametrize("store_uri", ["sqlite"], indirect=True)
+
+
 def _chromium() -> str | None:
     for name in ("chromium", "chromium-browser"):
         found = shutil.which(name)

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from tests.server.process import ServerProcess
+from tests.ui.conftest import ON_SQLITE_ONLY
 from tests.ui.seed import Seeded, seed, seed_rich
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), ON_SQLITE_ONLY]
 
 expect = pytest.importorskip("playwright.async_api").expect
 

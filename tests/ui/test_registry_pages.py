@@ -13,6 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.server.process import ServerProcess
+from tests.ui.conftest import ON_SQLITE_ONLY
 from tests.ui.seed_registry import (
     BULK,
     CHURN_TAGS,
@@ -22,7 +23,7 @@ from tests.ui.seed_registry import (
     seed_registry,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), ON_SQLITE_ONLY]
 
 expect = pytest.importorskip("playwright.async_api").expect
 

@@ -12,9 +12,10 @@ import pytest
 
 from tests.api.trace_helpers import API3, BASE_NS, otlp_body, rfc3339, span, trace_id
 from tests.server.process import ServerProcess
+from tests.ui.conftest import ON_SQLITE_ONLY
 from tests.ui.seed import API
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), ON_SQLITE_ONLY]
 
 expect = pytest.importorskip("playwright.async_api").expect
 
