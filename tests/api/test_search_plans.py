@@ -25,6 +25,8 @@ from trackledger.projections.search.groups import first_value_sql
 from trackledger.projections.search.request import RunSearch
 from trackledger.services.backends import Backend
 
+pytestmark = pytest.mark.slow
+
 FILTERS = [
     "",
     "params.p = 'v3'",
@@ -117,13 +119,24 @@ ORDERS: list[list[str]] = [
 ]
 
 
+def _orders(backend: Backend, i: int) -> list[list[str]]:
+    """The orders the ``i``-th filter is searched in: every one on SQLite; on PostgreSQL a
+    third of them, another third for the next filter (each order with about 30 filters,
+    each filter with 5 or 6 orders): every pair there took 70 s of CI on a slow machine,
+    the most of any test, for the same plans compiled to the other dialect."""
+    if backend.kind == "sqlite":
+        return ORDERS
+    return [order for j, order in enumerate(ORDERS) if (i + j) % 3 == 0]
+
+
 async def _every_search(backend: Backend, exp: int) -> dict[tuple[str, str], list[str]]:
-    """Every filter in every order, all pages; a filter's orders at once (read-only
-    searches on the backend's read connections)."""
+    """Every filter in its orders (``_orders``), all pages; a filter's orders at once
+    (read-only searches on the backend's read connections)."""
     found: dict[tuple[str, str], list[str]] = {}
-    for filter_ in FILTERS:
-        pages = await asyncio.gather(*(all_pages(backend, exp, filter_, o) for o in ORDERS))
-        for order_by, names in zip(ORDERS, pages, strict=True):
+    for i, filter_ in enumerate(FILTERS):
+        orders = _orders(backend, i)
+        pages = await asyncio.gather(*(all_pages(backend, exp, filter_, o) for o in orders))
+        for order_by, names in zip(orders, pages, strict=True):
             found[filter_, str(order_by)] = names
     return found
 
@@ -150,7 +163,8 @@ async def test_every_plan_gives_the_same_pages(backend: Backend, monkeypatch) ->
     assert planned == walked
     assert driven == walked
     assert windowed == walked
-    assert len(grouped) >= 15  # pages answered from a first group
+    # Pages answered from a first group (on PostgreSQL, of a third of the pairs).
+    assert len(grouped) >= (15 if backend.kind == "sqlite" else 5)
     # The data set is not degenerate: most queries find some runs, some find none.
     assert sum(1 for names in walked.values() if names) > len(walked) * 0.7
     assert any(not names for names in walked.values())

@@ -36,7 +36,7 @@ from tests.api.querygen_cases import (
     queries,
 )
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 API = "/api/2.0/mlflow"
 HERE = Path(__file__).parent
