@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import secrets
 import time
@@ -52,8 +53,14 @@ CSRF_HEADER = "x-csrf-token"
 UI_HEADER = "x-trackledger-ui"
 #: At most this many password checks run at once (each takes ~16 MB and a core for a while).
 CONCURRENT_CHECKS = 4
-#: A hash checked when the user does not exist, so the answer takes as long either way.
-_DUMMY_HASH = keys.hash_password(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash checked when the user does not exist, so the answer takes as long either way:
+    made at the first such check (one scrypt, 90 ms, that every process importing this
+    module paid at start-up, auth on or off)."""
+    return keys.hash_password(secrets.token_urlsafe(16))
 
 
 class Refusal(msgspec.Struct, frozen=True):
@@ -204,7 +211,9 @@ class Authenticator:
         found = await reads.credentials(username)
         async with self._checks:
             ok = await asyncio.to_thread(
-                keys.verify_password, password, found.password_hash if found else _DUMMY_HASH
+                lambda: keys.verify_password(
+                    password, found.password_hash if found else _dummy_hash()
+                )
             )
         if found is None or not ok:
             self.per_user.fail(f"user:{username}")
