@@ -57,8 +57,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The files of slow tests (real server processes, 10-100 s a file) first, each file's
-    tests in their order: the workers take files in this order (``--dist loadfile``), and
-    a slow file taken last kept one worker busy for a minute after the other had finished."""
+    tests in their order: the workers take files in this order (``--dist loadfile
+    --no-loadscope-reorder``, scripts/test), and a slow file taken last kept one worker
+    busy for a minute after the other had finished."""
     slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
     items.sort(key=lambda item: item.path not in slow)
 
