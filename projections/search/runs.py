@@ -419,8 +419,6 @@ def _driven(
     """The matches among a driving set's runs (or, without one, the scope's, or the part
     of it in ``part``), sorted."""
     b = q.b
-    q.driven = driver is not None
-    q.join_order_keys(q.keys)
 
     def scope(b: SqlBuilder, alias: str) -> str:
         return run_scope(b, q.experiment_ids, q.stages, alias)
@@ -433,25 +431,26 @@ def _driven(
         return f"r.run_id IN ({ids})" if b.dialect == "sqlite" else f"r.run_id = ANY(ARRAY({ids}))"
 
     extra = members if driver else partial(part.sql, b) if part else None
-    return (
-        f"SELECT r.run_id FROM runs r{q.where(extra, pinned=True)} "
-        f"ORDER BY {q.order(q.keys)} "
-        f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
-    )
+    return _sorted(q, extra, limit, offset, driven=driver is not None)
 
 
 def _among(q: _Query, ids: tuple[str, ...], limit: int, offset: int) -> str:
     """The runs of ``ids`` (the matches found by the parts of a split search) in the
     page's order: read by their ids, the filter not tested again."""
+    return _sorted(q, lambda: f"r.run_id IN {q.b.params_list(ids)}", limit, offset, driven=True)
+
+
+def _sorted(
+    q: _Query, extra: Callable[[], str] | None, limit: int, offset: int, *, driven: bool
+) -> str:
+    """The runs of the scope that pass ``extra()`` and the filter, sorted: every one is
+    read and tested (``driven``: read by id, not from the scope's index)."""
     b = q.b
-    q.driven = True
+    q.driven = driven
     q.join_order_keys(q.keys)
-
-    def members() -> str:
-        return f"r.run_id IN {b.params_list(ids)}"
-
     return (
-        f"SELECT r.run_id FROM runs r{q.where(members)} ORDER BY {q.order(q.keys)} "
+        f"SELECT r.run_id FROM runs r{q.where(extra, pinned=True)} "
+        f"ORDER BY {q.order(q.keys)} "
         f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
 
