@@ -227,25 +227,22 @@ class SQLiteEventStore:
     async def read_snapshot(self, page: int = 5000) -> AsyncGenerator[list[StoredEvent], None]:
         # One read transaction: in WAL mode it sees the log as of its first read, while
         # the writer goes on (the WAL cannot be reset behind it until it ends).
-        async with self.readers.connection() as conn:
-            await conn.execute("BEGIN")
+        async with self.readers.connection() as reader:
+            await reader.execute("BEGIN")
             try:
                 after = 0
                 while True:
-                    rows = [
-                        tuple(row)
-                        for row in await conn.execute_fetchall(
-                            f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? "
-                            "ORDER BY position LIMIT ?",
-                            (after, page),
-                        )
-                    ]
+                    rows = await reader.fetchall(
+                        f"SELECT {_EVENT_COLUMNS} FROM events WHERE position > ? "
+                        "ORDER BY position LIMIT ?",
+                        (after, page),
+                    )
                     if not rows:
                         return
                     yield [_stored(row) for row in rows]
                     after = rows[-1][0]
             finally:
-                await conn.execute("ROLLBACK")
+                await reader.execute("ROLLBACK")
 
     async def close(self) -> None:
         await self.writer.close()

@@ -6,7 +6,7 @@ file lock and fail with "database is locked". One writer never contends, and com
 whole queue of requests in one transaction pays one fsync for all of them
 (reference/event-sourcing-design.md section 3.2). The whole group runs as one synchronous
 function on the writer thread, so the cost of crossing threads does not grow with the
-number of statements (aiosqlite pays one hop per statement).
+number of statements (a thread hop per statement, as aiosqlite does, would).
 
 Each job runs inside its own SAVEPOINT: a job that raises is rolled back alone and its
 neighbours in the group still commit. Neighbouring jobs that carry the same ``together``

@@ -116,7 +116,7 @@ class SQLiteBackend:
     ) -> None:
         self.writer = writer
         self.store = store
-        self.reads = SqlReadModel(readers.fetchall, "sqlite")
+        self.reads = SqlReadModel(readers.fetchall, "sqlite", readers.fetch_many)
         self.browse = Browse(readers.fetchall)
         self.auth = AuthReads(readers.fetchall)
         self.traces = TraceReads(readers.fetchall, "sqlite")
