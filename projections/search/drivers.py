@@ -66,17 +66,29 @@ Scope = Callable[[SqlBuilder, str], str]
 
 class DriverLeaf(msgspec.Struct, frozen=True):
     """One comparison's set (of its NOT, if ``negated``): ``sql(b, scope)`` selects its
-    run ids (a column ``run_id``)."""
+    run ids (a column ``run_id``). With ``within``, the runs that pass a second range
+    comparison of the same number too (an AND's lower and upper bound of a metric or of a
+    number: one index range between both, ``merge_ranges``)."""
 
     comparison: Comparison
     negated: bool = False
     #: How many index ranges an ILIKE prefix reads at most (``spelling_budget``).
     spellings: int = MAX_SPELLINGS
+    within: Comparison | None = None
 
     def sql(self, b: SqlBuilder, scope: Scope) -> str:
         if self.negated:
             return _negated_sql(b, self.comparison, scope, self.spellings)
-        return _leaf_sql(b, self.comparison, scope, self.spellings)
+        sql = _leaf_sql(b, self.comparison, scope, self.spellings)
+        if self.within is not None:
+            w = self.within
+            sql += f" AND {compile_expr(b, _number_column(w), w.op, w.value)}"
+        return sql
+
+    @property
+    def comparisons(self) -> tuple[Comparison, ...]:
+        """The comparisons whose matches the set holds (all of them, for a run in it)."""
+        return (self.comparison,) if self.within is None else (self.comparison, self.within)
 
     @property
     def bounded(self) -> bool:
@@ -106,6 +118,10 @@ class DriverLeaf(msgspec.Struct, frozen=True):
         c = self.comparison
         if self.negated:
             return False
+        if self.within is not None:
+            # A range of a number is exact but for a metric's latest value that 0 passes
+            # (a NaN is stored as 0): either bound failing 0 leaves the NaNs out.
+            return DriverLeaf(c).exact(dialect) or DriverLeaf(self.within).exact(dialect)
         if is_text(c):
             if c.op == "IS NOT NULL" or (not c.quoted and c.op in _NUMERIC_OPS):
                 return True
@@ -215,10 +231,59 @@ def drivers_of(
             found = [p for p in parts if p is not None]
             if not found or (not conjunction and len(found) < len(parts)):
                 return None
+            if conjunction:
+                found = merge_ranges(found)
             if len(found) == 1:
                 return found[0]
             return DriverNode("and" if conjunction else "or", tuple(found))
     return None
+
+
+_LOWER = {">", ">="}
+_UPPER = {"<", "<="}
+
+
+def merge_ranges(parts: list[Driver]) -> list[Driver]:
+    """An AND's parts with a lower and an upper bound of the same number (a metric's
+    latest value, MIN() or MAX(); a param's or tag's number) as one leaf: the runs
+    between both bounds are one index range, where each bound alone may name half the
+    runs (``metrics.acc > 0.9 AND metrics.acc < 0.95``; bounds that cross name none,
+    and the search answers at once). The first such pair of each number is merged."""
+    lower: dict[tuple[str, str, str], int] = {}
+    upper: dict[tuple[str, str, str], int] = {}
+    for i, part in enumerate(parts):
+        if not isinstance(part, DriverLeaf) or part.negated or part.within is not None:
+            continue
+        c = part.comparison
+        if not isinstance(c.value, int | float) or not _numbered(c):
+            continue
+        column = (c.field.entity, c.field.key, c.field.aggregate)
+        bounds = lower if c.op in _LOWER else upper if c.op in _UPPER else None
+        if bounds is not None:
+            bounds.setdefault(column, i)
+    out, dropped = list(parts), set()
+    for column, i in lower.items():
+        j = upper.get(column)
+        if j is None:
+            continue
+        first, second = sorted((i, j))
+        leaf, other = out[first], out[second]
+        assert isinstance(leaf, DriverLeaf) and isinstance(other, DriverLeaf)
+        out[first] = msgspec.structs.replace(leaf, within=other.comparison)
+        dropped.add(second)
+    return [part for k, part in enumerate(out) if k not in dropped]
+
+
+def _numbered(c: Comparison) -> bool:
+    """Whether the comparison reads a column of numbers alone (``_number_column``)."""
+    return c.field.entity == "metric" or (is_text(c) and not c.quoted)
+
+
+def _number_column(c: Comparison) -> str:
+    """The column of numbers a metric's or a param's or tag's number comparison reads."""
+    if c.field.entity == "metric":
+        return "value" if c.field.aggregate == "latest" else f"{c.field.aggregate}_value"
+    return "num_value"
 
 
 def leaves_of(driver: Driver) -> list[DriverLeaf]:

@@ -270,7 +270,9 @@ def without_implied(expr: Expr | None, chosen: Chosen, dialect: str) -> Expr | N
     is the matches)."""
     driver = chosen.driver
     parts = driver.parts if isinstance(driver, DriverNode) and driver.op == "and" else (driver,)
-    implied = {p.comparison for p in parts if isinstance(p, DriverLeaf) and p.exact(dialect)}
+    implied = {
+        c for p in parts if isinstance(p, DriverLeaf) and p.exact(dialect) for c in p.comparisons
+    }
     if not implied:
         return expr
     if not isinstance(expr, And):

@@ -8,7 +8,14 @@ from typing import Any
 import msgspec
 import pytest
 
-from tests.api.search_helpers import driving_set, plan_search, plan_steps, seed_plans
+from tests.api.search_helpers import (
+    RUNS,
+    driving_set,
+    one_page,
+    plan_search,
+    plan_steps,
+    seed_plans,
+)
 from trackledger.projections import run_search
 from trackledger.projections.search import SqlBuilder, compile_run_search, plan
 from trackledger.projections.search.request import RunSearch
@@ -124,6 +131,31 @@ async def test_a_driven_search_does_not_test_what_its_set_decides(backend: Backe
         driven = msgspec.structs.replace(search, expr=expr)
         sql = compile_run_search(b, driven, driver=chosen.driver)
         assert sql.count("LEFT JOIN") == tested, (filter_, sql)
+
+
+async def test_two_bounds_of_one_number_are_one_range(backend: Backend) -> None:
+    """A lower and an upper bound of the same number in an AND are one driving set, the
+    runs between them (``drivers.merge_ranges``): each bound alone names most runs, and
+    bounds that cross name none, which answers the search without one."""
+    exp = await seed_plans(backend)
+    between = "metrics.m > 0.25 AND tags.rank != 'x' AND metrics.m < 0.45"
+    chosen = await driving_set(backend, between, exp, scans=False)
+    # m's latest value is (i % 7) / 10: 0.3 or 0.4 for 17 of the 60 runs (m > 0.25 alone:
+    # 34 runs, m < 0.45 alone: 43).
+    assert chosen is not None and chosen.estimate == 17
+    names, _ = await one_page(backend, exp, between, ["attributes.run_name"], 60)
+    assert names == [f"run-{i:02d}" for i in range(RUNS) if i % 7 in (3, 4)]
+    # The set holds exactly the matches of both bounds: neither is tested again.
+    search = plan_search(exp, between)
+    expr = plan.without_implied(search.expr, chosen, backend.kind)
+    assert expr is not None and "metrics" not in str(expr)
+    for crossed in (
+        "params.lr >= 0.03 AND metrics.m > 0 AND params.lr < 0.02",
+        "MIN(metrics.m) <= 0.1 AND MIN(metrics.m) > 0.7",
+    ):
+        nothing = await driving_set(backend, crossed, exp, scans=False)
+        assert nothing is not None and nothing.estimate == 0, crossed
+        assert await one_page(backend, exp, crossed, [], 10) == ([], None)
 
 
 def test_postgres_probes_compare_what_the_key_run_index_holds() -> None:
