@@ -209,6 +209,12 @@ class SQLiteEventStore:
         )
         return [_stored(row) for row in rows]
 
+    async def last_position(self) -> int | None:
+        """The position of the last event appended (None for an empty log): it grows with
+        every commit, in the order of the commits (one writer)."""
+        rows = await self.readers.fetchall("SELECT max(position) FROM events")
+        return None if rows[0][0] is None else int(rows[0][0])
+
     async def read_all(self, after: str | None = None, limit: int = 1000) -> list[StoredEvent]:
         # One writer commits in position order, so the position is a safe cursor.
         rows = await self.readers.fetchall(

@@ -9,7 +9,7 @@ the rows of a page's runs are fetched table by table with ``IN`` lists, the tabl
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -81,13 +81,18 @@ def _dataset(row: tuple[Any, ...]) -> DatasetInput:
 
 class SqlReadModel:
     def __init__(
-        self, fetchall: FetchAll, dialect: str, fetch_many: FetchMany | None = None
+        self,
+        fetchall: FetchAll,
+        dialect: str,
+        fetch_many: FetchMany | None = None,
+        log_end: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
-        """``fetch_many`` reads a page's tables; by default each through ``fetchall``, at once."""
+        """``fetch_many`` reads a page's tables; by default each through ``fetchall``, at
+        once. ``log_end``: see ``RunSearcher``."""
         self._fetchall = fetchall
         self._fetch_many = fetch_many or gathered(fetchall)
         self._dialect = dialect
-        self._runs = RunSearcher(fetchall, dialect)
+        self._runs = RunSearcher(fetchall, dialect, log_end)
 
     async def _fetch_grouped(
         self, sql: str, ids: Sequence[Any], build: Callable[[tuple[Any, ...]], T]

@@ -116,7 +116,9 @@ class SQLiteBackend:
     ) -> None:
         self.writer = writer
         self.store = store
-        self.reads = SqlReadModel(readers.fetchall, "sqlite", readers.fetch_many)
+        self.reads = SqlReadModel(
+            readers.fetchall, "sqlite", readers.fetch_many, log_end=store.last_position
+        )
         self.browse = Browse(readers.fetchall)
         self.auth = AuthReads(readers.fetchall)
         self.traces = TraceReads(readers.fetchall, "sqlite")

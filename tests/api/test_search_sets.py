@@ -16,6 +16,8 @@ from tests.api.search_helpers import (
     plan_steps,
     seed_plans,
 )
+from trackledger.eventlog import commands as c
+from trackledger.eventlog.results import CreatedRun
 from trackledger.projections import run_search
 from trackledger.projections.search import SqlBuilder, compile_run_search, plan
 from trackledger.projections.search.request import RunSearch
@@ -203,3 +205,33 @@ async def test_a_pattern_set_holds_every_match(backend: Backend, filter_: str) -
     driven = await searcher._page(search, None, chosen)
     walked = await searcher._page(search, None)
     assert driven == walked and walked
+
+
+@pytest.mark.parametrize("store_uri", ["sqlite"], indirect=True)
+async def test_a_keys_counts_are_kept_until_the_log_grows(backend: Backend, monkeypatch) -> None:
+    """The runs that lack a key are bounded by two counts (every run, the key's rows) that
+    read every row they count; on SQLite they are kept while the log's last position
+    stays, and counted again once any write appends."""
+    exp = await seed_plans(backend)
+    searcher = backend.reads._runs  # type: ignore[attr-defined]
+    sent: list[str] = []
+    fetchall = searcher._fetchall
+
+    async def spied(sql: str, params: Any) -> list[tuple[Any, ...]]:
+        sent.append(sql)
+        return await fetchall(sql, params)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(searcher, "_fetchall", spied)
+    key_counts = "SELECT count(*) FROM params k WHERE k.key = ?"
+    # Every run has p: no run lacks it, and the page is empty without a search.
+    assert await one_page(backend, exp, "params.p IS NULL", [], 10) == ([], None)
+    assert sent.count(key_counts) == 1
+    assert await one_page(backend, exp, "params.p IS NULL AND metrics.m > 0", [], 10) == (
+        [],
+        None,
+    )
+    assert sent.count(key_counts) == 1  # kept
+    made = await backend.store.execute(c.CreateRun(experiment_id=str(exp), run_name="no-p"))
+    assert isinstance(made, CreatedRun)
+    assert await one_page(backend, exp, "params.p IS NULL", [], 10) == (["no-p"], None)
+    assert sent.count(key_counts) == 2  # the log grew: counted again
