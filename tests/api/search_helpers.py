@@ -122,3 +122,17 @@ async def all_pages(backend: Backend, exp: int, filter_: str, order_by: list[str
         found, offset = await one_page(backend, exp, filter_, order_by, 11, offset)
         names.extend(found)
     return names
+
+
+def spy_statements(backend: Backend, patch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL of every statement the run searcher sends from now on."""
+    searcher = backend.reads._runs  # type: ignore[attr-defined]
+    sent: list[str] = []
+    fetchall = searcher._fetchall
+
+    async def spied(sql: str, params: Any) -> list[tuple[Any, ...]]:
+        sent.append(sql)
+        return await fetchall(sql, params)  # type: ignore[no-any-return]
+
+    patch.setattr(searcher, "_fetchall", spied)
+    return sent

@@ -15,6 +15,7 @@ from tests.api.search_helpers import (
     plan_search,
     plan_steps,
     seed_plans,
+    spy_statements,
 )
 from trackledger.eventlog import commands as c
 from trackledger.eventlog.results import CreatedRun
@@ -213,15 +214,7 @@ async def test_a_keys_counts_are_kept_until_the_log_grows(backend: Backend, monk
     read every row they count; on SQLite they are kept while the log's last position
     stays, and counted again once any write appends."""
     exp = await seed_plans(backend)
-    searcher = backend.reads._runs  # type: ignore[attr-defined]
-    sent: list[str] = []
-    fetchall = searcher._fetchall
-
-    async def spied(sql: str, params: Any) -> list[tuple[Any, ...]]:
-        sent.append(sql)
-        return await fetchall(sql, params)  # type: ignore[no-any-return]
-
-    monkeypatch.setattr(searcher, "_fetchall", spied)
+    sent = spy_statements(backend, monkeypatch)
     key_counts = "SELECT count(*) FROM params k WHERE k.key = ?"
     # Every run has p: no run lacks it, and the page is empty without a search.
     assert await one_page(backend, exp, "params.p IS NULL", [], 10) == ([], None)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.search_helpers import all_pages, one_page, seed_plans
+from tests.api.search_helpers import all_pages, one_page, seed_plans, spy_statements
 from tests.api.test_search_plans import FILTERS, ORDERS
 from trackledger.projections import run_search
 from trackledger.services.backends import Backend
@@ -25,20 +25,6 @@ _SHARE = "r.rowid *"
 _WALK = "ORDER BY r.start_time DESC, r.run_id ASC LIMIT ? OFFSET ?"
 
 
-def _spy_statements(backend: Backend, patch: pytest.MonkeyPatch) -> list[str]:
-    """The SQL of every statement the run searcher sends from now on."""
-    searcher = backend.reads._runs  # type: ignore[attr-defined]
-    sent: list[str] = []
-    fetchall = searcher._fetchall
-
-    async def spied(sql: str, params: Any) -> list[tuple[Any, ...]]:
-        sent.append(sql)
-        return await fetchall(sql, params)  # type: ignore[no-any-return]
-
-    patch.setattr(searcher, "_fetchall", spied)
-    return sent
-
-
 async def _scans(backend: Backend, exp: int, parts: int, patch: pytest.MonkeyPatch) -> Any:
     """Every filter in every order, all pages, with windows too small to hold a page and no
     driving sets: the scans (in a metric's, param's or tag's order) and walks (in the
@@ -47,7 +33,7 @@ async def _scans(backend: Backend, exp: int, parts: int, patch: pytest.MonkeyPat
         m.setattr(run_search, "WINDOW", 5)
         m.setattr(run_search, "choose", lambda *args: None)
         m.setattr(run_search, "SPLIT_PARTS", parts)
-        sent = _spy_statements(backend, m)
+        sent = spy_statements(backend, m)
         found = {
             (filter_, str(order)): await all_pages(backend, exp, filter_, order)
             for filter_ in FILTERS
@@ -86,7 +72,7 @@ async def test_a_page_past_the_split_bound_is_one_scan(
         m.setattr(run_search, "SPLIT_PARTS", 2)
         m.setattr(run_search, "WIDER_MAX", {True: 0, False: 0})
         m.setattr(run_search, "SPLIT_PAGE_MAX", bound)
-        sent = _spy_statements(backend, m)
+        sent = spy_statements(backend, m)
         names, _ = await one_page(backend, exp, "params.p = 'v3'", ["metrics.m DESC"], 3, 3)
     assert len(names) == 3
     # offset + max_results + 1 (the next page's marker) = 7 runs a share would read
