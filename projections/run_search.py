@@ -89,7 +89,7 @@ SPLIT_PAGE_MAX = 1000
 #: scopes' sizes are kept.
 SCOPE_SIZE_TTL = 60.0
 SCOPE_SIZES_KEPT = 256
-#: How many counts kept until the log grows (``RunSearcher._kept_count``) are kept.
+#: How many bounds kept until the log grows (``RunSearcher._kept_bound``) are kept.
 COUNTS_KEPT = 256
 #: Run columns an order may name whose value an ``=`` of the filter fixes (the run name is
 #: the runName tag's in a filter, the runs' own column in an order).
@@ -105,14 +105,14 @@ class RunSearcher:
         self, fetchall: FetchAll, dialect: str, log_end: Callable[[], Awaitable[Any]] | None = None
     ) -> None:
         """``log_end``: the log's last position, where it grows with every write in the
-        order they commit (SQLite's one writer): counts are kept while it stays
-        (``_kept_count``)."""
+        order they commit (SQLite's one writer): bounds are kept while it stays
+        (``_kept_bound``)."""
         self._fetchall = fetchall
         self._dialect = dialect
         self._log_end = log_end
         #: Scopes' sizes by (experiments, stages): (when counted, runs).
         self._scope_sizes: dict[tuple[tuple[int, ...], tuple[str, ...]], tuple[float, int]] = {}
-        #: Counts kept until the log grows (``_kept_count``), by statement, and the log's
+        #: Bounds kept until the log grows (``_kept_bound``), by statement, and the log's
         #: last position when they were counted.
         self._counts: dict[tuple[str, tuple[Any, ...]], int] = {}
         self._counts_at: Any = None
@@ -313,40 +313,44 @@ class RunSearcher:
     ) -> None:
         """Count the leaves' sets into ``sizes``, up to ``cap`` (``probe_sql``). Given the
         log's end, the bound of a set of the runs that lack a key (``DriverLeaf.bound``)
-        comes from counts kept until the log grows (``_kept_count``)."""
+        is kept until the log grows (``_kept_bound``)."""
         limit = PROBE_CAP if cap is None else cap
-        fresh = []
-        for leaf in leaves:
-            b = SqlBuilder(self._dialect)
-            key_rows = leaf.key_rows_sql(b)
-            if key_rows is None or self._log_end is None:
-                fresh.append(leaf)
-                continue
-            every = await self._kept_count("SELECT count(*) FROM runs", ())
-            bound = max(every - await self._kept_count(key_rows, tuple(b.params)), 0)
+        bounded = [leaf for leaf in leaves if leaf.bounded] if self._log_end else []
+        if bounded:
+            await self._forget_if_written()
+        for leaf in bounded:
+            bound = max(await self._kept_bound(leaf), 0)
             sizes[leaf] = bound if bound <= limit else limit + 1
+        fresh = [leaf for leaf in leaves if leaf not in bounded]
         if fresh:
             b = SqlBuilder(self._dialect)
             rows = await self._fetchall(probe_sql(b, fresh, scope, cap), b.params)
             counted(fresh, rows[0], sizes)
 
-    async def _kept_count(self, sql: str, params: tuple[Any, ...]) -> int:
-        """A count (of every run, of a key's rows), kept until the log grows: every write
-        appends to it, so while its last position is the same, so are the tables. Such a
-        count reads every row it counts (90 ms for a key of 1,000,000 runs), where a
-        search that reads what no run lacks answers at once. Not on PostgreSQL, whose
-        transactions may commit positions out of their order."""
-        assert self._log_end is not None, "counts are kept only where the log's end is known"
+    async def _forget_if_written(self) -> None:
+        """Drop the kept bounds if the log grew since they were counted: every write
+        appends to it, so while its last position is the same, so are the tables. Not on
+        PostgreSQL, whose transactions may commit positions out of their order."""
+        assert self._log_end is not None, "bounds are kept only where the log's end is known"
         end = await self._log_end()
         if end != self._counts_at:
             self._counts.clear()
             self._counts_at = end
-        key = (sql, params)
+
+    async def _kept_bound(self, leaf: DriverLeaf) -> int:
+        """A set's bound (every run's count less the key's rows, one statement, so one
+        snapshot), as counted since the log last grew: each count reads every row it
+        counts (90 ms for a key of 1,000,000 runs), where a search that reads what no run
+        lacks answers at once."""
+        b = SqlBuilder(self._dialect)
+        bound = leaf.bound(b)
+        assert bound is not None, "only a set of the runs that lack a key has a bound"
+        key = (bound, tuple(b.params))
         if key not in self._counts:
             if len(self._counts) >= COUNTS_KEPT:
                 self._counts.clear()
-            counted_rows = await self._fetchall(sql, params)
-            self._counts[key] = int(counted_rows[0][0])
+            rows = await self._fetchall(f"SELECT {bound}", b.params)
+            self._counts[key] = int(rows[0][0])
         return self._counts[key]
 
     async def _first_group(

@@ -101,16 +101,13 @@ class DriverLeaf(msgspec.Struct, frozen=True):
         upper bound on its size: every run of the store less the runs that have the key
         (two index counts; a count of the set itself tests every run of the scope).
         None for other sets."""
-        rows = self.key_rows_sql(b)
-        return None if rows is None else f"(SELECT count(*) FROM runs) - ({rows})"
-
-    def key_rows_sql(self, b: SqlBuilder) -> str | None:
-        """For a set of the runs that lack a key (``bounded``), a count of the rows that
-        have the key, which ``bound`` takes from every run's; None for other sets."""
         if not self.bounded:
             return None
         table, key, live = _key_table(b, self.comparison)
-        return f"SELECT count(*) FROM {table} k WHERE k.key = {b.param(key)}{live}"
+        return (
+            f"(SELECT count(*) FROM runs) - "
+            f"(SELECT count(*) FROM {table} k WHERE k.key = {b.param(key)}{live})"
+        )
 
     def exact(self, dialect: str) -> bool:
         """Whether the set holds exactly the runs that match the comparison (of every
