@@ -46,6 +46,7 @@ async def connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
             raise unavailable(exc) from None
         raise
 
+
 _MARK = re.compile(r"'(?:[^']|'')*'|\?")
 
 
@@ -74,3 +75,13 @@ class PgFetchAll:
         async with connection(self._pool) as conn:
             rows = await conn.fetch(numbered(sql), *params)
         return [tuple(row) for row in rows]
+
+    async def commit_mark(self) -> str:
+        """A mark of what the server has committed: its current snapshot (``xmin:xmax:xip``).
+        A transaction that writes takes an xid, and its end (commit or abort) moves xmax
+        (one past the latest xid ended) or takes its xid out of the in-progress list, which
+        gains no xid below xmax. Two equal marks: nothing was committed between them, so
+        any statement between them read the same tables. Conservative: a write to another
+        database of the server changes the mark too."""
+        async with connection(self._pool) as conn:
+            return str(await conn.fetchval("SELECT pg_current_snapshot()::text"))

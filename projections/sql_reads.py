@@ -85,14 +85,14 @@ class SqlReadModel:
         fetchall: FetchAll,
         dialect: str,
         fetch_many: FetchMany | None = None,
-        log_end: Callable[[], Awaitable[Any]] | None = None,
+        commit_mark: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         """``fetch_many`` reads a page's tables; by default each through ``fetchall``, at
-        once. ``log_end``: see ``RunSearcher``."""
+        once. ``commit_mark``: see ``RunSearcher``."""
         self._fetchall = fetchall
         self._fetch_many = fetch_many or gathered(fetchall)
         self._dialect = dialect
-        self._runs = RunSearcher(fetchall, dialect, log_end)
+        self._runs = RunSearcher(fetchall, dialect, commit_mark)
 
     async def _fetch_grouped(
         self, sql: str, ids: Sequence[Any], build: Callable[[tuple[Any, ...]], T]

@@ -117,7 +117,7 @@ class SQLiteBackend:
         self.writer = writer
         self.store = store
         self.reads = SqlReadModel(
-            readers.fetchall, "sqlite", readers.fetch_many, log_end=store.last_position
+            readers.fetchall, "sqlite", readers.fetch_many, commit_mark=store.last_position
         )
         self.browse = Browse(readers.fetchall)
         self.auth = AuthReads(readers.fetchall)
@@ -204,7 +204,8 @@ class PostgresBackend:
         self.pool = pool
         self.read_pool = read_pool
         self.store = store
-        self.reads = SqlReadModel(PgFetchAll(read_pool), "postgres")
+        reads = PgFetchAll(read_pool)
+        self.reads = SqlReadModel(reads, "postgres", commit_mark=reads.commit_mark)
         self.browse = Browse(PgFetchAll(read_pool))
         self.auth = AuthReads(PgFetchAll(read_pool))
         self.traces = TraceReads(PgFetchAll(read_pool), "postgres")

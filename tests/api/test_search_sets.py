@@ -21,6 +21,7 @@ from trackledger.eventlog import commands as c
 from trackledger.eventlog.results import CreatedRun
 from trackledger.projections import run_search
 from trackledger.projections.search import SqlBuilder, compile_run_search, plan
+from trackledger.projections.search.drivers import DriverLeaf
 from trackledger.projections.search.request import RunSearch
 from trackledger.services.backends import Backend
 
@@ -208,13 +209,28 @@ async def test_a_pattern_set_holds_every_match(backend: Backend, filter_: str) -
     assert driven == walked and walked
 
 
-@pytest.mark.parametrize("store_uri", ["sqlite"], indirect=True)
-async def test_a_keys_counts_are_kept_until_the_log_grows(backend: Backend, monkeypatch) -> None:
+def spy_marks(backend: Backend, patch: pytest.MonkeyPatch) -> list[Any]:
+    """The commit marks the run searcher reads from now on."""
+    searcher = backend.reads._runs  # type: ignore[attr-defined]
+    marks: list[Any] = []
+    read = searcher._commit_mark
+
+    async def spied() -> Any:
+        marks.append(await read())
+        return marks[-1]
+
+    patch.setattr(searcher, "_commit_mark", spied)
+    return marks
+
+
+async def test_a_keys_counts_are_kept_until_a_write_commits(backend: Backend, monkeypatch) -> None:
     """The runs that lack a key are bounded by two counts (every run, the key's rows) that
-    read every row they count; on SQLite they are kept while the log's last position
-    stays, and counted again once any write appends."""
+    read every row they count; they are kept while the commit mark stays (SQLite: the
+    log's last position; PostgreSQL: the server's snapshot, which other tests' writes on
+    the same server move too), and counted again once a write commits."""
     exp = await seed_plans(backend)
     sent = spy_statements(backend, monkeypatch)
+    marks = spy_marks(backend, monkeypatch)
     key_counts = (
         "SELECT (SELECT count(*) FROM runs) - (SELECT count(*) FROM params k WHERE k.key = ?)"
     )
@@ -225,8 +241,31 @@ async def test_a_keys_counts_are_kept_until_the_log_grows(backend: Backend, monk
         [],
         None,
     )
-    assert sent.count(key_counts) == 1  # kept
+    moved = marks[1] != marks[0]
+    if backend.kind == "sqlite":
+        assert not moved  # nothing else writes to this store
+    assert sent.count(key_counts) == 1 + moved  # kept unless a write committed
     made = await backend.store.execute(c.CreateRun(experiment_id=str(exp), run_name="no-p"))
     assert isinstance(made, CreatedRun)
     assert await one_page(backend, exp, "params.p IS NULL", [], 10) == (["no-p"], None)
-    assert sent.count(key_counts) == 2  # the log grew: counted again
+    assert marks[2] != marks[1]
+    assert sent.count(key_counts) == 2 + moved  # a write committed: counted again
+
+
+@pytest.mark.parametrize("store_uri", ["sqlite"], indirect=True)
+async def test_a_count_is_kept_only_under_the_mark_its_search_read(backend: Backend) -> None:
+    """Searches run alongside: one that read a mark before a write must not keep what it
+    counted under the later mark another search has read since (its count may predate
+    that write), nor read what was kept under another mark."""
+    exp = await seed_plans(backend)
+    searcher = backend.reads._runs  # type: ignore[attr-defined]
+    leaf = DriverLeaf(plan_search(exp, "params.p IS NULL").expr)  # type: ignore[arg-type]
+    now = await searcher._forget_if_written()
+    assert await searcher._kept_bound(leaf, "an earlier mark") == 0
+    assert searcher._counts == {}  # not kept: the search's mark is not the current one
+    assert await searcher._kept_bound(leaf, now) == 0
+    assert len(searcher._counts) == 1
+    (key,) = searcher._counts
+    searcher._counts[key] = 7  # what a stale count would be
+    assert await searcher._kept_bound(leaf, "an earlier mark") == 0  # counted, not read
+    assert await searcher._kept_bound(leaf, now) == 7
