@@ -14,7 +14,13 @@ from trackledger.projections.search.drivers import RUN_ORDER_COLUMNS
 from trackledger.projections.search.text_sets import PG_VALUE_PREFIX
 from trackledger.projections.trace_schema import TRACE_TABLES, trace_ddl
 
-__all__ = ["PROJECTION_TABLES", "VALUE_PREFIX_COLUMN", "projection_ddl"]
+__all__ = [
+    "PROBED_COLUMNS",
+    "PROBED_TEXT",
+    "PROJECTION_TABLES",
+    "VALUE_PREFIX_COLUMN",
+    "projection_ddl",
+]
 
 PROJECTION_TABLES = (
     "purged_runs",
@@ -45,6 +51,22 @@ _TYPES = {
     "postgres": {"int": "BIGINT", "real": "DOUBLE PRECISION", "blob": "BYTEA", "rowid": ""},
 }
 
+#: The text columns a run search probes by index, run after run: run ids, lifecycle stages
+#: and keys. PostgreSQL compares them bytewise (collation "C", as SQLite compares all
+#: text): under any other collation, even C.UTF-8, each comparison in an index descent
+#: goes through the C library's strcoll (a probe 2.05 -> 1.72 us; the query mix's searches
+#: on PostgreSQL 12% faster in all). Equality is the same under both; only orders change,
+#: to SQLite's. (Migration 12 changes them in stores made before.)
+PROBED_TEXT = {"sqlite": "TEXT", "postgres": 'TEXT COLLATE "C"'}
+
+#: The tables and columns of ``PROBED_TEXT``.
+PROBED_COLUMNS = {
+    "runs": ("run_id", "lifecycle_stage"),
+    "run_tags": ("run_id", "key"),
+    "params": ("run_id", "key"),
+    "latest_metrics": ("run_id", "key"),
+}
+
 
 def projection_ddl(dialect: str, suffix: str = "", generation: int = 0) -> list[str]:
     """DDL for every projection table.
@@ -61,7 +83,7 @@ def projection_ddl(dialect: str, suffix: str = "", generation: int = 0) -> list[
     # 8000 characters, so there the text indexes lead with (key, run) instead of the value.
     kv = "key, value" if dialect == "sqlite" else "key, run_id"
     return [
-        *_tracking_ddl(s, g, i, r, b, w, kv),
+        *_tracking_ddl(s, g, i, r, b, w, kv, PROBED_TEXT[dialect]),
         *_run_order_indexes(dialect, s, g),
         *registry_ddl(dialect, suffix, generation),
         *auth_ddl(dialect, suffix, generation),
@@ -113,7 +135,8 @@ def _run_order_indexes(dialect: str, s: str, g: str) -> list[str]:
     return out
 
 
-def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> list[str]:
+def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str, k: str) -> list[str]:
+    """``k``: the type of the columns a search probes (``PROBED_TEXT``)."""
     postgres = not kv.endswith("value")
     prefix = f"\n            {VALUE_PREFIX_COLUMN}," if postgres else ""
     # PostgreSQL: a search probes each run's keys by (key, run); the index entries carry
@@ -142,7 +165,7 @@ def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> li
             PRIMARY KEY (experiment_id, key)
         ){w}""",
         f"""CREATE TABLE IF NOT EXISTS runs{s} (
-            run_id TEXT PRIMARY KEY,
+            run_id {k} PRIMARY KEY,
             experiment_id {i},
             user_id TEXT,
             start_time {i},
@@ -153,7 +176,7 @@ def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> li
             status_pos {i} NOT NULL DEFAULT 0,
             end_time {i},
             end_time_pos {i} NOT NULL DEFAULT 0,
-            lifecycle_stage TEXT,
+            lifecycle_stage {k},
             deleted_time {i},
             deleted_cause TEXT,
             lifecycle_pos {i} NOT NULL DEFAULT 0
@@ -176,8 +199,8 @@ def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> li
         f"""CREATE INDEX IF NOT EXISTS runs_experiment{g}
             ON runs{s} (experiment_id, lifecycle_stage, start_time DESC, run_id)""",
         f"""CREATE TABLE IF NOT EXISTS run_tags{s} (
-            run_id TEXT NOT NULL,
-            key TEXT NOT NULL,
+            run_id {k} NOT NULL,
+            key {k} NOT NULL,
             value TEXT,
             num_value {r},
             pos {i} NOT NULL,{prefix}
@@ -191,8 +214,8 @@ def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> li
         f"CREATE INDEX IF NOT EXISTS run_tags_key_num{g} ON run_tags{s} (key, num_value) "
         "WHERE num_value IS NOT NULL",
         f"""CREATE TABLE IF NOT EXISTS params{s} (
-            run_id TEXT NOT NULL,
-            key TEXT NOT NULL,
+            run_id {k} NOT NULL,
+            key {k} NOT NULL,
             value TEXT NOT NULL,
             num_value {r},{prefix}
             PRIMARY KEY (run_id, key)
@@ -202,8 +225,8 @@ def _tracking_ddl(s: str, g: str, i: str, r: str, b: str, w: str, kv: str) -> li
         # `params.lr < 0.01` compares the value parsed as a number when it is one.
         f"CREATE INDEX IF NOT EXISTS params_key_num{g} ON params{s} (key, num_value)",
         f"""CREATE TABLE IF NOT EXISTS latest_metrics{s} (
-            run_id TEXT NOT NULL,
-            key TEXT NOT NULL,
+            run_id {k} NOT NULL,
+            key {k} NOT NULL,
             value {r} NOT NULL,
             timestamp {i} NOT NULL,
             step {i} NOT NULL,

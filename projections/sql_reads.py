@@ -309,7 +309,10 @@ class SqlReadModel:
             return None
         path = [row[0] for row in up]
         rows = await self._fetchall(
-            "WITH RECURSIVE down(run_id, parent_id) AS (SELECT ?, NULL UNION "
+            # The root from the runs table: its run_id has the recursive term's collation
+            # (PostgreSQL: "C", ``schema.PROBED_TEXT``), where a bare parameter has none.
+            "WITH RECURSIVE down(run_id, parent_id) AS (SELECT run_id, NULL FROM runs "
+            "WHERE run_id = ? UNION "
             "SELECT t.run_id, t.value FROM run_tags t JOIN down ON t.value = down.run_id "
             "AND t.key = 'mlflow.parentRunId') "
             "SELECT d.run_id, d.parent_id, r.name, r.status, r.lifecycle_stage, r.start_time "

@@ -34,7 +34,7 @@ import msgspec
 from trackledger.eventlog.postgres_schema import LOG_V1, LOG_V2, MIGRATION_LOCK
 from trackledger.eventlog.sqlite_schema import LOG_DDL
 from trackledger.projections import postgres_rebuild, sqlite_rebuild
-from trackledger.projections.schema import VALUE_PREFIX_COLUMN
+from trackledger.projections.schema import PROBED_COLUMNS, PROBED_TEXT, VALUE_PREFIX_COLUMN
 
 __all__ = [
     "MIGRATIONS",
@@ -152,6 +152,18 @@ MIGRATIONS: tuple[Migration, ...] = (
                 LOOP EXECUTE format('DROP INDEX %I', name); END LOOP;
             END $$""",
         ),
+    ),
+    Migration(
+        version=12,
+        summary="run search on PostgreSQL: run ids, lifecycle stages and the keys of params, "
+        'tags and latest metrics compare bytewise (collation "C"), so an index probe '
+        "does not call strcoll (the tables' indexes on them are rebuilt once)",
+        postgres=tuple(
+            f"ALTER TABLE IF EXISTS {table} "
+            + ", ".join(f"ALTER COLUMN {c} TYPE {PROBED_TEXT['postgres']}" for c in columns)
+            for table, columns in PROBED_COLUMNS.items()
+        ),
+        vacuum=tuple(PROBED_COLUMNS),
     ),
 )
 

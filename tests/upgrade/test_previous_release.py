@@ -23,6 +23,7 @@ from tests.upgrade.make_previous_release import SCHEMA, answers
 from trackledger.api.app import create_app
 from trackledger.eventlog import commands as c
 from trackledger.eventlog.results import CreatedRun, ExperimentId
+from trackledger.projections.schema import PROBED_COLUMNS
 from trackledger.services import migrations
 from trackledger.services.backends import Backend, open_backend
 from trackledger.services.migrations import LATEST, Migration, NewerStore
@@ -237,8 +238,7 @@ async def test_migration_10_indexes_a_column_of_the_values_first_characters(
             # (whether the vacuum could mark the pages all-visible depends on the other
             # transactions of the database at that moment: the other tests' too).
             visible = await conn.fetchval(
-                "SELECT vacuum_count FROM pg_stat_user_tables "
-                "WHERE relid = 'run_tags'::regclass"
+                "SELECT vacuum_count FROM pg_stat_user_tables WHERE relid = 'run_tags'::regclass"
             )
         assert not any("_key_prefix_" in name for name in indexes), indexes
         assert {"params_key_head_g0", "run_tags_key_head_g0"} <= indexes, indexes
@@ -276,16 +276,70 @@ async def test_migration_11_makes_the_key_run_indexes_cover_a_search_probe(
             definitions = {
                 row[0]: row[1]
                 for row in await conn.fetch(
-                    "SELECT indexname, indexdef FROM pg_indexes "
-                    "WHERE schemaname = current_schema()"
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
                 )
             }
         for table in ("params", "run_tags"):
             assert "INCLUDE (value_prefix, num_value)" in definitions[f"{table}_key_value_g0"]
-        assert "INCLUDE (value, is_nan, min_value, max_value)" in (
-            definitions["latest_metrics_probe_g0"]
+        assert (
+            "INCLUDE (value, is_nan, min_value, max_value)"
+            in (definitions["latest_metrics_probe_g0"])
         )
         assert await _value_searches(again, exp) == before
+        assert await again.verify() == {}
+    finally:
+        await again.close()
+
+
+async def _probed_collations(conn: Any) -> dict[str, str | None]:
+    rows = await conn.fetch(
+        "SELECT table_name || '.' || column_name, collation_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = ANY($1::text[])",
+        list(PROBED_COLUMNS),
+    )
+    found = {row[0]: row[1] for row in rows}
+    return {f"{t}.{c}": found[f"{t}.{c}"] for t, cs in PROBED_COLUMNS.items() for c in cs}
+
+
+async def test_migration_12_makes_the_probed_columns_compare_bytewise(
+    postgres_uri: str,
+) -> None:
+    """A PostgreSQL store at schema version 11 compared run ids, lifecycle stages and keys
+    under the database's collation (an index probe called strcoll); a new store and one
+    upgraded by migration 12 compare them bytewise. The searches and the run tree (a
+    recursive query over run ids) answer the same."""
+    backend = await open_backend(postgres_uri)
+    try:
+        exp = await _seed_values(backend)
+        before = await _value_searches(backend, exp)
+        async with backend.pool.acquire() as conn:  # type: ignore[attr-defined]
+            fresh = await _probed_collations(conn)
+            for table, columns in PROBED_COLUMNS.items():
+                back = (f'ALTER COLUMN {c} TYPE text COLLATE "default"' for c in columns)
+                altered = ", ".join(back)
+                await conn.execute(f"ALTER TABLE {table} {altered}")
+            old = await _probed_collations(conn)
+            await conn.execute("DELETE FROM schema_migrations WHERE version = 12")
+    finally:
+        await backend.close()
+    assert set(fresh.values()) == {"C"} and set(old.values()) == {None}, (fresh, old)
+    again = await open_backend(postgres_uri)
+    try:
+        assert [m.version for m in again.upgraded] == [12]
+        async with again.pool.acquire() as conn:  # type: ignore[attr-defined]
+            assert await _probed_collations(conn) == fresh
+        assert await _value_searches(again, exp) == before
+        page = await again.reads.search_runs(
+            experiment_ids=[int(exp)],
+            filter_text="attributes.run_name = 'run-0'",
+            order_by=[],
+            view_type="ACTIVE_ONLY",
+            max_results=1,
+            offset=0,
+        )
+        root = page.items[0].info.run_id  # type: ignore[attr-defined]
+        tree = await again.reads.run_tree(root)
+        assert tree is not None
         assert await again.verify() == {}
     finally:
         await again.close()
