@@ -85,7 +85,7 @@ def text_set(b: SqlBuilder, table: str, key: str, c: Comparison, spellings: int)
     if op == "ILIKE" and isinstance(value, str) and (prefixes := case_spellings(value, spellings)):
         # The spellings' ranges are disjoint (the prefixes are distinct and equally long).
         return " UNION ALL ".join(
-            f"{head()} AND {prefix_range(b, prefix)} AND {b.ilike('value', value)}"
+            f"{head()} AND {prefix_range(b, prefix)} AND {_pattern(b, op, value)}"
             for prefix in prefixes
         )
     if b.dialect == "sqlite":
@@ -95,7 +95,7 @@ def text_set(b: SqlBuilder, table: str, key: str, c: Comparison, spellings: int)
         sql = f"{head()} AND {prefix_range(b, literal_prefix(value))}"
         if prefix_pattern(c) is not None:
             return sql  # the range holds exactly the values with that prefix
-        return f"{sql} AND {b.like('value', value)}"
+        return f"{sql} AND {_pattern(b, op, value)}"
     if op in ("LIKE", "ILIKE") and isinstance(value, str):
         return f"{head()} AND {_pattern_on_prefix(b, op, value)}"
     values = value if isinstance(value, tuple) else (value,)
@@ -108,6 +108,17 @@ def text_set(b: SqlBuilder, table: str, key: str, c: Comparison, spellings: int)
         return sql if decided else f"{sql} AND {compile_expr(b, 'value', op, value)}"
     column = "value_prefix" if decided and op in ("!=", "NOT IN") else "value"
     return f"{head()} AND {compile_expr(b, column, op, value)}"
+
+
+def _pattern(b: SqlBuilder, op: str, pattern: str) -> str:
+    """A LIKE or ILIKE pattern tested within a range of the value index: on SQLite, whose
+    index holds the value, on it; on PostgreSQL on its first characters
+    (``_pattern_on_prefix``), which the index holds: tested on the value, each entry of
+    the range read its row from the table (a count of three ILIKE prefixes of 100,000
+    params: 70 ms)."""
+    if b.dialect == "sqlite":
+        return b.like("value", pattern) if op == "LIKE" else b.ilike("value", pattern)
+    return _pattern_on_prefix(b, op, pattern)
 
 
 def _pattern_on_prefix(b: SqlBuilder, op: str, pattern: str) -> str:

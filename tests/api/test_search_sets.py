@@ -209,6 +209,34 @@ async def test_a_pattern_set_holds_every_match(backend: Backend, filter_: str) -
     assert driven == walked and walked
 
 
+@pytest.mark.parametrize(
+    "filter_",
+    [
+        "params.long ILIKE 'V%1'",  # a range per spelling of V; the rest past 256 characters
+        "params.long LIKE 'v%2'",
+        "params.p ILIKE 'V_'",
+        "params.long ILIKE 'vV%'",  # values of 253-257 characters, and of 301
+    ],
+)
+async def test_a_prefix_pattern_set_reads_the_index_alone(backend: Backend, filter_: str) -> None:
+    """A LIKE or ILIKE with a literal prefix reads a range of the value index per
+    spelling of the prefix; the rest of the pattern is tested there too: on PostgreSQL on
+    the first characters the index holds (the value, in the table, is read by the search
+    alone), keeping every value longer than them. The set holds every match."""
+    exp = await seed_plans(backend)
+    search = msgspec.structs.replace(plan_search(exp, filter_), limit=1000)
+    searcher = backend.reads._runs  # type: ignore[attr-defined]
+    chosen = await searcher.driving_set(search, scans=True)
+    assert chosen is not None and not chosen.costly
+    b = SqlBuilder(searcher._dialect)
+    sql = plan.set_sql(b, chosen.driver, lambda b, alias: "1 = 1")
+    if b.dialect == "postgres":
+        assert "value_prefix" in sql and " value LIKE" not in sql and " value ILIKE" not in sql
+    driven = await searcher._page(search, None, chosen)
+    walked = await searcher._page(search, None)
+    assert driven == walked and walked
+
+
 def spy_marks(backend: Backend, patch: pytest.MonkeyPatch) -> list[Any]:
     """The commit marks the run searcher reads from now on."""
     searcher = backend.reads._runs  # type: ignore[attr-defined]
