@@ -363,6 +363,10 @@ def compile_run_search(
             f"SELECT r.run_id FROM runs r{q.where()} ORDER BY {q.order(keys)} "
             f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
         )
+    # A window of the runs' own index: each run of it probed (``Joins.probed``). A window of
+    # a key's values is left to PostgreSQL's planner: forced to probe, it lost as much on
+    # some searches as it won on others (``projections/search/run_fields.py``).
+    q.joins.probed = True
     ascending = time_ordered(search.keys)
     if ascending is None:
         return _attribute_window(q, edge, limit, offset)

@@ -297,3 +297,29 @@ async def test_a_count_is_kept_only_under_the_mark_its_search_read(backend: Back
     searcher._counts[key] = 7  # what a stale count would be
     assert await searcher._kept_bound(leaf, "an earlier mark") == 0  # counted, not read
     assert await searcher._kept_bound(leaf, now) == 7
+
+
+@pytest.mark.parametrize("order_by", [[], ["attributes.start_time ASC"], ["status", "params.q"]])
+async def test_a_window_of_runs_probes_each_of_its_runs(backend: Backend, order_by) -> None:
+    """On PostgreSQL a window of the runs' own index (start time, or an indexed attribute)
+    reads each filter key as a LATERAL subquery of the run, which its planner can only
+    probe run by run (``Joins.probed``); a window of a key's values joins as before. A
+    window wider than the scope holds every run: its page is the walk's."""
+    exp = await seed_plans(backend)
+    searcher = backend.reads._runs  # type: ignore[attr-defined]
+    filter_ = (
+        "params.p != 'v1' AND metrics.nan >= 0 AND tags.team IS NULL "
+        "AND attributes.run_name NOT LIKE '%7'"
+    )
+    search = msgspec.structs.replace(plan_search(exp, filter_, order_by), limit=50)
+    edge = await searcher._edge(search, RUNS + 1)
+    assert edge.value is None  # the window is every run
+    b = SqlBuilder(searcher._dialect)
+    sql = compile_run_search(b, search, edge=edge)
+    lateral = " LEFT JOIN LATERAL (SELECT * FROM params k WHERE k.run_id = r.run_id"
+    assert (lateral in sql) == (backend.kind == "postgres"), sql
+    windowed = await searcher._page(search, edge)
+    assert windowed == await searcher._page(search, None) and windowed
+    keyed = plan_search(exp, filter_, ["metrics.m"])
+    b = SqlBuilder(searcher._dialect)
+    assert "LATERAL" not in compile_run_search(b, keyed, edge=await searcher._edge(keyed, 5))
