@@ -55,8 +55,8 @@ _TYPES = {
 #: and keys. PostgreSQL compares them bytewise (collation "C", as SQLite compares all
 #: text): under any other collation, even C.UTF-8, each comparison in an index descent
 #: goes through the C library's strcoll (a probe 2.05 -> 1.72 us; the query mix's searches
-#: on PostgreSQL 12% faster in all). Equality is the same under both; only orders change,
-#: to SQLite's. (Migration 12 changes them in stores made before.)
+#: on PostgreSQL about 10% faster in all). Equality is the same under both; only orders
+#: change, to SQLite's. (Migration 12 changes them in stores made before.)
 PROBED_TEXT = {"sqlite": "TEXT", "postgres": 'TEXT COLLATE "C"'}
 
 #: The tables and columns of ``PROBED_TEXT``.
