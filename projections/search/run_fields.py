@@ -80,9 +80,10 @@ class Joins:
     an index of the runs and probes each; judging a filter's key by statistics of every
     key's values in one column, the planner could take it for selective and hash or walk
     its rows instead (``tags.priority >= -1 AND run_name NOT LIKE '%8' AND params.dropout
-    <= 1.5`` ordered by status: 95-109 ms that way, 15 probed). In a window of a key's values
-    (the walked key's rows first) forcing the probes won on some searches and lost as much
-    on others, so there the planner chooses."""
+    <= 1.5`` ordered by status: 95-109 ms that way, 15 probed). So are windows of a metric's
+    values; in one of a param's or tag's, which holds every run tied on its values (a
+    first group of 20,000), forcing the probes lost as much as it won (one search 36 ->
+    162 ms), so there the planner chooses."""
 
     def __init__(self, bound: tuple[str, str, str] | None = None) -> None:
         self.aliases: dict[tuple[str, str], str] = {}

@@ -210,6 +210,10 @@ def _segments(q: _Query, search: RunSearch, cap: int, edge: Edge | None = None) 
     b, first, rest = q.b, q.keys[0], q.keys[1:]
     field = first.field
     walked = _Query(b, search, on_first_key=True)
+    # A window of a metric's values is as wide as asked (they seldom tie): its runs are
+    # probed one by one (``Joins.probed``). One of a param's or tag's values holds every run
+    # that ties on them (a first group of thousands), which PostgreSQL may do better to hash.
+    walked.joins.probed = edge is not None and field.entity == "metric"
     walked.join_order_keys(rest)
     table, live, sort_key, ordered = key_order(b, first)
     if edge is not None:
@@ -363,9 +367,7 @@ def compile_run_search(
             f"SELECT r.run_id FROM runs r{q.where()} ORDER BY {q.order(keys)} "
             f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
         )
-    # A window of the runs' own index: each run of it probed (``Joins.probed``). A window of
-    # a key's values is left to PostgreSQL's planner: forced to probe, it lost as much on
-    # some searches as it won on others (``projections/search/run_fields.py``).
+    # A window of the runs' own index: each run of it probed (``Joins.probed``).
     q.joins.probed = True
     ascending = time_ordered(search.keys)
     if ascending is None:

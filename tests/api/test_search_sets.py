@@ -280,9 +280,10 @@ async def test_a_count_is_kept_only_under_the_mark_its_search_read(backend: Back
 @pytest.mark.parametrize("order_by", [[], ["attributes.start_time ASC"], ["status", "params.q"]])
 async def test_a_window_of_runs_probes_each_of_its_runs(backend: Backend, order_by) -> None:
     """On PostgreSQL a window of the runs' own index (start time, or an indexed attribute)
-    reads each filter key as a LATERAL subquery of the run, which its planner can only
-    probe run by run (``Joins.probed``); a window of a key's values joins as before. A
-    window wider than the scope holds every run: its page is the walk's."""
+    or of a metric's values reads each filter key as a LATERAL subquery of the run, which
+    its planner can only probe run by run (``Joins.probed``); a window of a param's or
+    tag's values joins as before. A window wider than the scope holds every run: its page
+    is the walk's."""
     exp = await seed_plans(backend)
     searcher = backend.reads._runs  # type: ignore[attr-defined]
     filter_ = (
@@ -298,6 +299,8 @@ async def test_a_window_of_runs_probes_each_of_its_runs(backend: Backend, order_
     assert (lateral in sql) == (backend.kind == "postgres"), sql
     windowed = await searcher._page(search, edge)
     assert windowed == await searcher._page(search, None) and windowed
-    keyed = plan_search(exp, filter_, ["metrics.m"])
-    b = SqlBuilder(searcher._dialect)
-    assert "LATERAL" not in compile_run_search(b, keyed, edge=await searcher._edge(keyed, 5))
+    for key, probed in (("metrics.m", backend.kind == "postgres"), ("params.q", False)):
+        keyed = plan_search(exp, filter_, [key])
+        b = SqlBuilder(searcher._dialect)
+        keyed_sql = compile_run_search(b, keyed, edge=await searcher._edge(keyed, 5))
+        assert ("LATERAL" in keyed_sql) == probed, keyed_sql
