@@ -334,7 +334,7 @@ def _leaf_sql(b: SqlBuilder, c: Comparison, scope: Scope, spellings: int) -> str
     if c.op == "IS NULL" and (field.entity == "metric" or is_text(c)):
         return _missing(b, c, scope)
     if field.entity == "metric":
-        column = "value" if field.aggregate == "latest" else f"{field.aggregate}_value"
+        column = _number_column(c)
         head = f"SELECT run_id FROM latest_metrics WHERE key = {b.param(field.key)}"
         if c.op in _NUMERIC_OPS:
             return f"{head} AND {compile_expr(b, column, c.op, c.value)}"

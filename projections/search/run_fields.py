@@ -104,25 +104,21 @@ class Joins:
 
     def sql(self, b: SqlBuilder) -> str:
         parts = []
+        lateral = self.probed and b.dialect == "postgres"
         for (entity, key), alias in self.aliases.items():
-            if entity == "metric":
-                table, extra = "latest_metrics", ""
-            elif entity == "parameter":
-                table, extra = "params", ""
-            else:
-                table, extra = "run_tags", f" AND {live_tag(b, '{a}.')}"
-            if self.probed and b.dialect == "postgres":
+            table = {"metric": "latest_metrics", "parameter": "params"}.get(entity, "run_tags")
+            row = "k" if lateral else alias
+            live = f" AND {live_tag(b, f'{row}.')}" if table == "run_tags" else ""
+            on = f"{row}.run_id = r.run_id AND {row}.key = {b.param(key)}{live}"
+            if lateral:
                 # Only the columns the query reads come out of the subquery: a probe of the
                 # (key, run) index reads no table row, as a join's does.
                 parts.append(
-                    f" LEFT JOIN LATERAL (SELECT * FROM {table} k WHERE k.run_id = r.run_id "
-                    f"AND k.key = {b.param(key)}{extra.format(a='k')} OFFSET 0) {alias} ON TRUE"
+                    f" LEFT JOIN LATERAL (SELECT * FROM {table} k WHERE {on} OFFSET 0) "
+                    f"{alias} ON TRUE"
                 )
-                continue
-            parts.append(
-                f" LEFT JOIN {table} {alias} ON {alias}.run_id = r.run_id "
-                f"AND {alias}.key = {b.param(key)}{extra.format(a=alias)}"
-            )
+            else:
+                parts.append(f" LEFT JOIN {table} {alias} ON {on}")
         return "".join(parts)
 
 
