@@ -112,9 +112,12 @@ class DriverLeaf(msgspec.Struct, frozen=True):
     def exact(self, dialect: str) -> bool:
         """Whether the set holds exactly the runs that match the comparison (of every
         experiment: a driven search tests the scope apart), so a search driven by it
-        need not test the comparison again: a param's or tag's presence, its quoted
-        ``=`` or ``IN`` where the index decides it, its numbers; a metric's range that a
-        NaN latest value (stored as 0) cannot fall in; run ids."""
+        need not test the comparison again: a param's or tag's presence, its numbers, its
+        quoted ``=``, ``IN``, ``LIKE`` or ``ILIKE`` where the index decides it (SQLite's
+        holds the value, and the set tests the comparison itself; PostgreSQL's holds its
+        first characters, which decide ``=`` and ``IN`` of shorter strings and ``LIKE
+        'prefix%'``); a metric's range that a NaN latest value (stored as 0) cannot fall
+        in; run ids."""
         c = self.comparison
         if self.negated:
             return False
@@ -125,7 +128,9 @@ class DriverLeaf(msgspec.Struct, frozen=True):
         if is_text(c):
             if c.op == "IS NOT NULL" or (not c.quoted and c.op in _NUMERIC_OPS):
                 return True
-            return c.quoted and c.op in ("=", "IN") and (dialect == "sqlite" or prefix_decides(c))
+            if not c.quoted or c.op not in ("=", "IN", "LIKE", "ILIKE"):
+                return False
+            return dialect == "sqlite" or (c.op != "ILIKE" and prefix_decides(c))
         if c.field.entity == "metric" and c.op in _NUMERIC_OPS:
             return c.field.aggregate != "latest" or not _zero_passes(c.op, c.value)
         return c.field.entity == "attribute" and c.field.key == "run_id" and c.op in ("=", "IN")
