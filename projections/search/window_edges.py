@@ -32,22 +32,21 @@ def window_edge_sql(b: SqlBuilder, search: RunSearch, window: int) -> str:
     estimates the window's size from its statistics)."""
     keys = search.keys
     if key_window(keys):
-        first = keys[0].field
         table, live, sort_key, ordered = key_order(b, keys[0])
         # A NaN latest value is stored as 0: counting it among the values only narrows
         # the window (still a prefix of the order), and spares the edge a look at every
         # row, as the (key, value) index does not hold is_nan.
         condition = "1 = 1" if ordered[0][0] == "{a}.is_nan = 0" else ordered[0][0]
         direction = "ASC" if keys[0].ascending else "DESC"
-        head = (
-            f"SELECT {sort_key} FROM {table} w WHERE w.key = {b.param(first.key)}{live} "
-            f"AND {condition}"
+        sorted_value = sort_key.format(a="w")
+        valued = (
+            f"SELECT {sorted_value} FROM {table} w WHERE w.key = {b.param(keys[0].field.key)}"
+            f"{live} AND {condition}"
         ).format(a="w")
-        # Counted among the entries within the filter's bounds of the sorted value
-        # (``sorted_bounds``), the window holds as many candidates as it is wide.
-        column = sort_key.format(a="w")
-        bounds = sorted_bounds(b, search, column)
-        return f"{head}{bounds} ORDER BY {column} {direction} " + _nth(b, window)
+        # Counted among the values within the filter's bounds of them, the window holds
+        # as many candidates as it is wide (``sorted_bounds``; parameters after the key's).
+        bounds = sorted_bounds(b, search, sorted_value)
+        return f"{valued}{bounds} ORDER BY {sorted_value} {direction} " + _nth(b, window)
     ascending = time_ordered(keys)
     if ascending is not None:
         return _scope_edge(b, search, "w.start_time", ascending, "", window)
