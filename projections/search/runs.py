@@ -36,6 +36,7 @@ from trackledger.projections.search.run_fields import (
     INDEXED_ORDER,
     ORDER_ATTRIBUTES,
     Joins,
+    attribute_column,
     comparison_sql,
     field_column,
     join_key,
@@ -375,12 +376,13 @@ def compile_run_search(
     q.joins.probed = True
     ascending = time_ordered(search.keys)
     if ascending is None:
-        return _attribute_window(q, edge, limit, offset)
+        return _attribute_window(q, search, edge)
 
     def newest() -> str:
         # Every run at or past the edge in start-time order is in the window (ties
         # included): a prefix of the order, whose runs scan in index order.
-        return "1 = 1" + _within(b, "r.start_time", ascending, edge)
+        within = _within(b, "r.start_time", ascending, edge)
+        return "1 = 1" + within + sorted_bounds(b, search, "r.start_time")
 
     return (
         f"SELECT r.run_id FROM runs r{q.where(newest, pinned=True)} "
@@ -389,30 +391,42 @@ def compile_run_search(
 
 
 def sorted_bounds(b: SqlBuilder, search: RunSearch, column: str) -> str:
-    """The filter's bounds of the metric value that the search's first order key sorts
-    (``metrics.loss > 2`` ordered by loss, with the same aggregate), from its top-level
-    AND, as conditions on ``column`` (each after an AND). Only entries within them can
-    be the page's: a window counted among them holds as many candidates as it is wide
-    (ordered by loss ascending, the first values all fail that filter), and its search
-    reads them as a range of the index it walks. A NaN latest value, stored as 0, is
-    counted as 0 again: the window's search leaves it out (it only narrows the window).
-    A bound of another value of the row (the latest of a key ordered by its maximum)
-    would cost a read of each entry's row, and is left to the filter."""
-    first = search.keys[0].field
-    if first.entity != "metric":
-        return ""
-    own, _ = split_on_key(search.expr, (first.entity, first.key))
-    return "".join(
-        f" AND {compile_expr(b, column, part.op, part.value)}"
-        for part in own
-        if isinstance(part, Comparison)
-        and part.field.entity == "metric"
-        and part.field.aggregate == first.aggregate
-        and part.op in _RANGE_OPS
-    )
+    """The filter's bounds of the value that the search's first order key sorts
+    (``_sorted_bounds``), as conditions on ``column`` (each after an AND). Only runs
+    within them can be the page's: a window counted among them holds as many candidates
+    as it is wide (``metrics.loss > 2`` ordered by loss ascending: the first values all
+    fail it), and its search reads them as a range of the index it walks. A NaN latest
+    value, stored as 0, is counted as 0 again: the window's search leaves it out (it
+    only narrows the window)."""
+    return "".join(f" AND {compile_expr(b, column, c.op, c.value)}" for c in _sorted_bounds(search))
 
 
-#: Comparisons that bound a range of a metric's sorted values.
+def _sorted_bounds(search: RunSearch) -> list[Comparison]:
+    """The range comparisons of the filter's top-level AND of the first order key's
+    sorted value: of a metric's (the same aggregate), or of start or end time. A bound
+    of another value of the key (the latest, ordered by the maximum) is not one: it
+    would cost a read of each entry's row."""
+    keys, expr = search.keys, search.expr
+    parts = expr.parts if isinstance(expr, And) else (expr,) if expr is not None else ()
+    ranges = [p for p in parts if isinstance(p, Comparison) and p.op in _RANGE_OPS]
+    first = keys[0].field if keys else None
+    if first is not None and first.entity == "metric":
+        return [
+            c
+            for c in ranges
+            if c.field.entity == "metric"
+            and (c.field.key, c.field.aggregate) == (first.key, first.aggregate)
+        ]
+    if time_ordered(keys) is not None:
+        column: str | None = "r.start_time"
+    else:
+        column = indexed_attribute(first) if first is not None else None
+    return [c for c in ranges if column in _TIMES and attribute_column(c.field) == column]
+
+
+#: The runs' times, whose order a window may read within the filter's bounds of them.
+_TIMES = ("r.start_time", "r.end_time")
+#: Comparisons that bound a range of sorted values.
 _RANGE_OPS = frozenset({"=", "<", "<=", ">", ">="})
 
 
@@ -427,7 +441,7 @@ def _within(b: SqlBuilder, column: str, ascending: bool, edge: Edge) -> str:
     return sql
 
 
-def _attribute_window(q: _Query, edge: Edge, limit: int, offset: int) -> str:
+def _attribute_window(q: _Query, search: RunSearch, edge: Edge) -> str:
     """A walk in the order of an indexed run attribute (``indexed_attribute``) that looks
     only at the runs whose value is up to the edge in that order (ties included), read
     from the attribute's index. Runs without a value sort last in either direction, so
@@ -440,14 +454,15 @@ def _attribute_window(q: _Query, edge: Edge, limit: int, offset: int) -> str:
     ordered = b.text_order(column) if column != "r.end_time" else column
 
     def within() -> str:
-        return f"{column} IS NOT NULL" + _within(b, ordered, first.ascending, edge)
+        window = _within(b, ordered, first.ascending, edge)
+        return f"{column} IS NOT NULL{window}" + sorted_bounds(b, search, column)
 
     where = q.where(within, pinned=True)
     # Every run of the window has a value: the order needs no missing-last flag.
     order = ", ".join(p for p in (f"{ordered} {direction}", q.order(q.keys[1:])) if p)
     return (
         f"SELECT r.run_id FROM runs r{where} ORDER BY {order} "
-        f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
+        f"LIMIT {b.param(search.limit)} OFFSET {b.param(search.offset)}"
     )
 
 

@@ -301,3 +301,37 @@ async def test_a_window_of_a_metric_starts_at_the_filters_bound_of_it(
     assert [name for page in got for name in page] == [f"r{i:02d}" for i in expected]
     if "MIN" not in filter_:
         assert answered[0] is not None  # the first page came from the window
+
+
+@pytest.mark.parametrize(
+    ("filter_", "order", "expected"),
+    [
+        ("attributes.start_time < 1010", [], range(9, -1, -1)),
+        ("attributes.created >= 1030 AND start_time < 1037", ["start_time ASC"], range(30, 37)),
+        ("attributes.end_time <= 5020", ["attributes.end_time DESC"], range(20, -1, -2)),
+    ],
+)
+async def test_a_window_of_runs_starts_at_the_filters_bound_of_their_time(
+    client, monkeypatch, filter_, order, expected
+):
+    """The same for a window in start or end time's order and the filter's bounds of that
+    time: ``start_time < x``, newest first, no longer looks at the newest runs first."""
+    monkeypatch.setattr(run_search, "WINDOW", 5)
+    monkeypatch.setattr(plan, "DRIVE_MAX", 2)  # the filter's set is not read at once
+    exp_id = await new_experiment(client, "timed")
+    for i in range(40):
+        run_id = await new_run(client, exp_id, run_name=f"r{i:02d}", start_time=1000 + i)
+        if i % 2 == 0:
+            body = {"run_id": run_id, "status": "FINISHED", "end_time": 5000 + i}
+            await ok(await post(client, "runs/update", body))
+    answered: list[list[str] | None] = []
+    windowed = run_search.RunSearcher._windows
+
+    async def spied(self: run_search.RunSearcher, search: Any) -> list[str] | None:
+        answered.append(await windowed(self, search))
+        return answered[-1]
+
+    monkeypatch.setattr(run_search.RunSearcher, "_windows", spied)
+    got = await pages(client, exp_id, filter_, order, 3)
+    assert [name for page in got for name in page] == [f"r{i:02d}" for i in expected]
+    assert answered[0] is not None  # the first page came from the window
