@@ -75,7 +75,8 @@ WINDOW = 2000
 #: (cheaper per run).
 WIDER_MAX = {True: 8_000, False: 20_000}
 #: Past ``WIDER_MAX``, a second window may still be as large as one in this many of the
-#: scope's runs: the alternative is testing every run of the scope, and a window's entry
+#: scope's runs (``RunSearcher._wider``; after a first window without a match, that
+#: large): the alternative is testing every run of the scope, and a window's entry
 #: costs about as much as that many runs of a scan (SQLite, 1,000,000 runs: a metric
 #: window's entry 11-12 us, a run of the window of the runs' index about 3; a scan 1.4 us
 #: a run, on both cores at once), with half again to spare for a miss.
@@ -226,13 +227,12 @@ class RunSearcher:
         window = max(WINDOW, 4 * need)
         edge = await self._edge(search, window)
         ids = await self._page(search, edge)
-        if len(ids) < full and ids and edge.value is not None:
-            # Some matches, not a page: a window as many times larger as the page needs
-            # (and half again) holds it at the same rate, if it is not too big. On the
-            # first page, the first window's matches are all in it: the wider one only
-            # searches past its edge, for the rest of the page.
-            wider = window * need * 3 // (2 * (search.offset + len(ids)))
-            if await self._wider_fits(search, wider):
+        if len(ids) < full and edge.value is not None:
+            # Not a page: a wider window (``_wider``). On the first page, the first
+            # window's matches are all in it: the wider one only searches past its edge,
+            # for the rest of the page.
+            wider = await self._wider(search, window, len(ids))
+            if wider is not None:
                 last, edge = edge, await self._edge(search, wider)
                 if search.offset == 0:
                     rest = msgspec.structs.replace(search, limit=full - len(ids))
@@ -245,14 +245,24 @@ class RunSearcher:
             return ids  # the window held every run of the scope
         return None
 
-    async def _wider_fits(self, search: RunSearch, wider: int) -> bool:
-        """Whether a second window of ``wider`` entries costs less than the plans after
-        it: within ``WIDER_MAX``, or a ``WIDER_SHARE``-th of a large scope (whose scan
-        the window would spare: on 1,000,000 runs, 0.7-1.5 s)."""
-        keyed = key_window(search.keys)
-        if wider <= WIDER_MAX[keyed]:
-            return True
-        return wider <= await self._scope_size(search) // WIDER_SHARE[keyed]
+    async def _wider(self, search: RunSearch, window: int, found: int) -> int | None:
+        """How many entries a second window reads, when the first (``window`` wide) held
+        ``found`` of the page's matches (and its offset's); None for none. Some matches:
+        a window as many times larger as the page needs, and half again, holds it at the
+        same rate, if it costs less than the plans after it: within ``WIDER_MAX``, or a
+        ``WIDER_SHARE``-th of a large scope, whose scan it would spare (on 1,000,000 runs,
+        0.7-1.5 s). No match: in a scope that large, the share's whole width, for an order
+        whose first entries the matches avoid (the lowest values of a metric, of runs
+        that crashed without their params; the newest runs, where the filter names older
+        ones); otherwise the matches are too rare for any window."""
+        keyed, need = key_window(search.keys), search.offset + search.limit
+        at_rate = window * need * 3 // (2 * (search.offset + found)) if found else None
+        if at_rate is not None and at_rate <= WIDER_MAX[keyed]:
+            return at_rate
+        share = await self._scope_size(search) // WIDER_SHARE[keyed]
+        if at_rate is not None:
+            return at_rate if at_rate <= share else None
+        return share if share > WIDER_MAX[keyed] and search.offset == 0 else None
 
     async def _large_set(self, search: RunSearch, sizes: Sizes) -> Chosen | None:
         """Once the windows missed in a key's order and no set is within ``PROBE_CAP``

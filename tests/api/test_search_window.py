@@ -338,12 +338,20 @@ async def test_a_window_of_runs_starts_at_the_filters_bound_of_their_time(
 
 
 @pytest.mark.parametrize("order", [["metrics.m ASC"], ["start_time DESC"]])
-async def test_a_large_scope_widens_a_window_past_its_usual_cap(client, monkeypatch, order):
+@pytest.mark.parametrize(
+    ("filter_", "expected"),
+    [("params.p = 'a'", range(0, 100, 10)), ("params.q = 'later'", range(20, 30))],
+)
+async def test_a_large_scope_widens_a_window_past_its_usual_cap(
+    client, monkeypatch, order, filter_, expected
+):
     """When a window holds some matches but not a page, a wider one at the same rate is
     searched if it is within ``WIDER_MAX``, or within a ``WIDER_SHARE``-th of the scope:
     on 1,000,000 runs that spares a scan of 0.7-1.5 s (36 such searches of the query
-    mix: 15.0 -> 5.3 s in all). Scaled down: caps of 2 and a scope of 100 runs, one in ten
-    a match: the first window (16 entries for a page of 3 and one more) holds 2."""
+    mix: 15.0 -> 5.3 s in all). When it holds none, in a scope that large, a window of
+    the share's whole width (52 searches: 27.0 -> 21.5 s). Scaled down: caps of 2 and a
+    scope of 100 runs; the first window (16 entries for a page of 3 and one more) holds 2
+    of the runs with p = 'a', and none of those with q = 'later'."""
     monkeypatch.setattr(run_search, "WINDOW", 5)
     monkeypatch.setattr(run_search, "WIDER_MAX", {True: 2, False: 2})
     monkeypatch.setattr(run_search, "WIDER_SHARE", {True: 2, False: 2})
@@ -354,7 +362,10 @@ async def test_a_large_scope_widens_a_window_past_its_usual_cap(client, monkeypa
         body = {
             "run_id": run_id,
             "metrics": [{"key": "m", "value": i, "timestamp": 1, "step": 0}],
-            "params": [{"key": "p", "value": "a" if i % 10 == 0 else "b"}],
+            "params": [
+                {"key": "p", "value": "a" if i % 10 == 0 else "b"},
+                {"key": "q", "value": "later" if 20 <= i < 30 else "sooner"},
+            ],
         }
         await ok(await post(client, "runs/log-batch", body))
     answered: list[list[str] | None] = []
@@ -365,6 +376,6 @@ async def test_a_large_scope_widens_a_window_past_its_usual_cap(client, monkeypa
         return answered[-1]
 
     monkeypatch.setattr(run_search.RunSearcher, "_windows", spied)
-    got = await pages(client, exp_id, "params.p = 'a'", order, 3)
-    assert [name for page in got for name in page] == [f"r{i:02d}" for i in range(0, 100, 10)]
+    got = await pages(client, exp_id, filter_, order, 3)
+    assert [name for page in got for name in page] == [f"r{i:02d}" for i in expected]
     assert answered[0] is not None  # the first page came from the windows
