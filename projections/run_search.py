@@ -50,7 +50,12 @@ from trackledger.projections.search.plan import (
     worth_driving,
 )
 from trackledger.projections.search.request import RunSearch
-from trackledger.projections.search.run_fields import ORDER_ATTRIBUTES, attribute_column, join_key
+from trackledger.projections.search.run_fields import (
+    NULLABLE_ORDER,
+    ORDER_ATTRIBUTES,
+    attribute_column,
+    join_key,
+)
 from trackledger.projections.search.runs import (
     Edge,
     compile_run_search,
@@ -203,14 +208,17 @@ class RunSearcher:
             # sets' sizes let on. Read a driving set where there is one, counting the
             # filtered scans too now that a full walk is the alternative. No set either:
             # in a key's order, a walk would read every value one probe at a time; testing
-            # the scope's runs and sorting the few matches costs less.
+            # the scope's runs and sorting the few matches costs less. So it does in the
+            # order of a user or an end time, whose walk sorts every match anyway (runs
+            # without one come last: an expression no index holds), and a scan is split.
             driver = await self.driving_set(search, scans=True, sizes=sizes)
             keyed = key_window(search.keys)
             if driver is None and keyed:
                 driver = await self._large_set(search, sizes)
             search = self._by_selectivity(search, sizes)
-            if driver or keyed:
-                return await self._page(search, None, driver, scan=keyed)
+            scan = keyed or _sorts_every_match(search.keys)
+            if driver or scan:
+                return await self._page(search, None, driver, scan=scan)
         elif not attempt:
             driver = await self.driving_set(search, scans=True, sizes=sizes)
             search = self._by_selectivity(search, sizes)
@@ -430,6 +438,17 @@ def _splits(search: RunSearch, dialect: str) -> bool:
         and SPLIT_PARTS > 1
         and search.expr is not None
         and search.offset + search.limit <= SPLIT_PAGE_MAX
+    )
+
+
+def _sorts_every_match(keys: tuple[OrderKey, ...]) -> bool:
+    """Whether a walk in this order sorts every match before its first page: its first
+    key is a run attribute that runs may lack (a user, an end time), which come last."""
+    first = keys[0].field if keys else None
+    return (
+        first is not None
+        and first.entity == "attribute"
+        and ORDER_ATTRIBUTES.get(first.key) in NULLABLE_ORDER
     )
 
 
