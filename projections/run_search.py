@@ -7,9 +7,11 @@ reads. In turn:
    set answers at once;
 2. for an order whose first key is a param or tag whose first value many runs share, the
    same search among those runs, ordered by the other keys (``search/groups.py``);
-3. a window of the first runs in the page's order, then a wider one;
+3. a window of the first runs in the page's order (within the filter's bounds of the
+   value it sorts), then a wider one (``RunSearcher._wider``);
 4. when the windows miss: a driving set counted in full (in a key's order and a large
-   scope, counted further: up to a twentieth of the scope), or a scan of the scope, or the
+   scope, counted further: up to a twentieth of the scope), or a scan of the scope (in a
+   key's order, or a user's or an end time's, whose walk would sort every match), or the
    walk of every run in the page's order.
 
 A driven plan tests each run of its set on the filter, less the comparisons the set holds
