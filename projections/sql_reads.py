@@ -22,7 +22,7 @@ from trackledger.projections.search import (
     SqlBuilder,
     compile_experiment_search,
 )
-from trackledger.projections.search.runs import run_search
+from trackledger.projections.search.request import run_search
 from trackledger.projections.sql_lookups import run_state
 from trackledger.projections.views import (
     ExperimentView,

@@ -14,7 +14,7 @@ from trackledger.projections.search.compile import (
 )
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.parser import parse_filter, parse_order_by
-from trackledger.projections.search.runs import check_order_by
+from trackledger.projections.search.request import check_order_by
 from trackledger.projections.search.sql import SqlBuilder
 
 __all__ = ["compile_experiment_search"]

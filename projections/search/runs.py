@@ -19,7 +19,6 @@ from typing import Any
 
 import msgspec
 
-from trackledger.eventlog.errors import InvalidInput
 from trackledger.projections.search.ast import And, Comparison, Expr, Field, OrderKey
 from trackledger.projections.search.compile import (
     MAX_KEYS,
@@ -28,8 +27,6 @@ from trackledger.projections.search.compile import (
     fields_of,
 )
 from trackledger.projections.search.drivers import Driver
-from trackledger.projections.search.errors import FilterError
-from trackledger.projections.search.parser import parse_filter, parse_order_by
 from trackledger.projections.search.plan import set_sql
 from trackledger.projections.search.request import RunSearch
 from trackledger.projections.search.run_fields import (
@@ -50,23 +47,17 @@ from trackledger.projections.search.text_sets import indexed_value, live_tag
 
 __all__ = [
     "MAX_KEYS",
-    "MAX_ORDER_BY",
     "Edge",
-    "check_order_by",
     "compile_run_search",
     "fits_driven",
     "indexed_attribute",
     "key_order",
     "key_window",
     "run_scope",
-    "run_search",
     "sorted_bounds",
     "time_ordered",
     "walk_window",
 ]
-
-#: order_by clauses one search may have: SQLite's planner hung on 32 and more.
-MAX_ORDER_BY = 20
 
 
 def run_scope(
@@ -305,30 +296,6 @@ def time_ordered(keys: tuple[OrderKey, ...]) -> bool | None:
     return None
 
 
-def run_search(
-    *,
-    filter_text: str | None,
-    order_by: list[str],
-    experiment_ids: list[int],
-    stages: tuple[str, ...],
-    limit: int,
-    offset: int,
-) -> RunSearch:
-    """A run search parsed, its order checked (a bad one raises ``FilterError`` or
-    ``InvalidInput``; the filter's fields are checked when it is compiled)."""
-    check_order_by(order_by)
-    keys = [parse_order_by(clause) for clause in order_by]
-    _reject_duplicate_keys(keys, order_by)
-    return RunSearch(
-        expr=parse_filter(filter_text),
-        keys=tuple(keys),
-        experiment_ids=tuple(experiment_ids),
-        stages=stages,
-        limit=limit,
-        offset=offset,
-    )
-
-
 def compile_run_search(
     b: SqlBuilder,
     search: RunSearch,
@@ -506,23 +473,3 @@ def _sorted(
         f"ORDER BY {q.order(q.keys)} "
         f"LIMIT {b.param(limit)} OFFSET {b.param(offset)}"
     )
-
-
-def check_order_by(order_by: list[str]) -> None:
-    if len(order_by) > MAX_ORDER_BY:
-        raise InvalidInput(
-            f"A search takes at most {MAX_ORDER_BY} order_by clauses, got {len(order_by)}."
-        )
-
-
-def _reject_duplicate_keys(keys: list[OrderKey], clauses: list[str]) -> None:
-    seen: set[tuple[str, str, str]] = set()
-    for key, clause in zip(keys, clauses, strict=True):
-        ident = (key.field.entity, key.field.key, key.field.aggregate)
-        if key.field.entity == "attribute":
-            ident = ("attribute", ORDER_ATTRIBUTES.get(key.field.key, key.field.key), "")
-        if ident in seen:
-            raise FilterError(
-                "the same key appears twice in order_by", 0, clause, what="order_by clause"
-            )
-        seen.add(ident)

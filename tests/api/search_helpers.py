@@ -11,7 +11,7 @@ import pytest
 from trackledger.eventlog import commands as c
 from trackledger.eventlog.results import CreatedRun, ExperimentId
 from trackledger.projections import run_search
-from trackledger.projections.search import SqlBuilder, runs
+from trackledger.projections.search import SqlBuilder, request
 from trackledger.projections.search.plan import Chosen
 from trackledger.projections.search.request import RunSearch
 from trackledger.services.backends import Backend
@@ -77,7 +77,7 @@ async def seed_plans(backend: Backend) -> int:
 
 
 def plan_search(exp: int, filter_: str, order_by: list[str] | None = None) -> RunSearch:
-    return runs.run_search(
+    return request.run_search(
         filter_text=filter_,
         order_by=order_by or [],
         experiment_ids=[exp],

@@ -10,7 +10,8 @@ import pytest
 from tests.api.helpers import error, new_experiment, new_run, ok, post
 from trackledger.api.calls import MAX_EXPERIMENT_IDS
 from trackledger.projections.search.parser import MAX_COMPARISONS, MAX_DEPTH, MAX_VALUES
-from trackledger.projections.search.runs import MAX_KEYS, MAX_ORDER_BY
+from trackledger.projections.search.request import MAX_ORDER_BY
+from trackledger.projections.search.runs import MAX_KEYS
 
 TL = "/api/2.0/trackledger"
 

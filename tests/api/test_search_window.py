@@ -11,7 +11,7 @@ import pytest
 from tests.api.helpers import new_experiment, new_run, ok, post
 from tests.api.search_helpers import spy_first_groups
 from trackledger.projections import run_search
-from trackledger.projections.search import plan, runs
+from trackledger.projections.search import plan, request
 from trackledger.projections.sql_reads import SqlReadModel
 
 
@@ -243,7 +243,7 @@ async def test_an_attempt_stops_at_a_large_first_group_that_misses(backend, clie
 
     monkeypatch.setattr(run_search.RunSearcher, "_windows", spied)
     # By p DESC the first value is 'b' (30 runs), none of which has q = '0'.
-    search = runs.run_search(
+    search = request.run_search(
         filter_text="params.q = '0'",
         order_by=["params.p DESC"],
         experiment_ids=[int(exp_id)],

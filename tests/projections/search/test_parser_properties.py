@@ -38,7 +38,7 @@ from trackledger.projections.search import (
 )
 from trackledger.projections.search.models import model_matches
 from trackledger.projections.search.parser import MAX_DEPTH
-from trackledger.projections.search.runs import run_search
+from trackledger.projections.search.request import run_search
 from trackledger.projections.views import LoggedModelView
 
 BOUNDED = settings(
