@@ -24,6 +24,34 @@ def every_run(b: SqlBuilder, alias: str) -> str:
     return "1 = 1"  # a param's or tag's first value is read over every run
 
 
+def spy_windows(patch: pytest.MonkeyPatch) -> list[list[str] | None]:
+    """The answers of ``RunSearcher._windows`` from now on (None where the windows did not
+    hold the page), as ``patch`` lasts."""
+    answered: list[list[str] | None] = []
+    windows = run_search.RunSearcher._windows
+
+    async def spied(self: run_search.RunSearcher, search: RunSearch) -> list[str] | None:
+        answered.append(await windows(self, search))
+        return answered[-1]
+
+    patch.setattr(run_search.RunSearcher, "_windows", spied)
+    return answered
+
+
+def spy_compiled(patch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The keyword arguments (``edge``, ``driver``, ``scan`` ...) of every plan the run
+    searcher compiles from now on, as ``patch`` lasts."""
+    compiled: list[dict[str, Any]] = []
+    real = run_search.compile_run_search
+
+    def spied(b: SqlBuilder, search: RunSearch, **kwargs: Any) -> str:
+        compiled.append(kwargs)
+        return real(b, search, **kwargs)
+
+    patch.setattr(run_search, "compile_run_search", spied)
+    return compiled
+
+
 def spy_first_groups(patch: pytest.MonkeyPatch) -> list[list[str]]:
     """The pages answered from a first group (``RunSearcher._first_group``) from now on,
     as ``patch`` (a MonkeyPatch or one of its contexts) lasts."""

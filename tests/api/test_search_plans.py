@@ -17,13 +17,13 @@ from tests.api.search_helpers import (
     plan_search,
     plan_steps,
     seed_plans,
+    spy_compiled,
     spy_first_groups,
     spy_statements,
 )
 from trackledger.projections import run_search
 from trackledger.projections.search import SqlBuilder, compile_run_search, plan, runs
 from trackledger.projections.search.groups import first_value_sql
-from trackledger.projections.search.request import RunSearch
 from trackledger.services.backends import Backend
 
 pytestmark = pytest.mark.slow
@@ -237,7 +237,7 @@ async def test_an_order_key_every_match_ties_on_does_not_order_the_page(
         ("params.lr = 0.01", ["params.lr DESC"]),  # '0.01' and '1e-2' are kept apart
         ("MIN(metrics.m) = 0.1", ["MAX(metrics.m)"]),  # another aggregate: kept
     ]
-    kept = [run_search._without_tied_keys(plan_search(exp, f, o)).keys for f, o in cases]
+    kept = [run_search.without_tied_keys(plan_search(exp, f, o)).keys for f, o in cases]
     assert [[k.field.key for k in keys] for keys in kept] == [
         ["m"],
         ["user_id"],
@@ -252,7 +252,7 @@ async def test_an_order_key_every_match_ties_on_does_not_order_the_page(
         ["m"],
     ]
     pages = {case[0]: await all_pages(backend, exp, case[0], case[1]) for case in cases}
-    monkeypatch.setattr(run_search, "_without_tied_keys", lambda search: search)
+    monkeypatch.setattr(run_search, "without_tied_keys", lambda search: search)
     for filter_, order_by in cases:
         names = pages[filter_]
         assert names and names == await all_pages(backend, exp, filter_, order_by), filter_
@@ -284,14 +284,7 @@ async def test_a_large_scope_reads_a_set_too_large_to_count_at_first(
         return (await one_page(backend, exp, filter_, order_by, 2))[0]
 
     answers = {case[0]: await page(*case[:2]) for case in cases}
-    compiled: list[dict[str, Any]] = []
-    real = run_search.compile_run_search
-
-    def spied(b: SqlBuilder, search: RunSearch, **kwargs: Any) -> str:
-        compiled.append(kwargs)
-        return real(b, search, **kwargs)
-
-    monkeypatch.setattr(run_search, "compile_run_search", spied)
+    compiled = spy_compiled(monkeypatch)
     monkeypatch.setattr(run_search, "WINDOW", 2)
     monkeypatch.setattr(run_search, "WIDER_MAX", {True: 2, False: 2})
     monkeypatch.setattr(plan, "PROBE_CAP", 3)
@@ -342,14 +335,7 @@ async def test_an_order_whose_walk_sorts_every_match_scans_once_the_windows_miss
     exp = await seed_plans(backend)
     filter_ = "tags.team = 'rare'"
     expected = (await one_page(backend, exp, filter_, order, 2))[0]
-    compiled: list[dict[str, Any]] = []
-    real = run_search.compile_run_search
-
-    def spied(b: SqlBuilder, search: RunSearch, **kwargs: Any) -> str:
-        compiled.append(kwargs)
-        return real(b, search, **kwargs)
-
-    monkeypatch.setattr(run_search, "compile_run_search", spied)
+    compiled = spy_compiled(monkeypatch)
     monkeypatch.setattr(run_search, "WINDOW", 2)
     monkeypatch.setattr(plan, "PROBE_CAP", 1)  # the filter's set is past the cap
     assert (await one_page(backend, exp, filter_, order, 2))[0] == expected

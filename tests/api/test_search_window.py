@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.api.helpers import new_experiment, new_run, ok, post
-from tests.api.search_helpers import spy_first_groups
+from tests.api.search_helpers import spy_first_groups, spy_windows
 from trackledger.projections import run_search
 from trackledger.projections.search import plan, request
 from trackledger.projections.sql_reads import SqlReadModel
@@ -234,14 +234,7 @@ async def test_an_attempt_stops_at_a_large_first_group_that_misses(backend, clie
         params = [{"key": "p", "value": "b" if i % 4 else "a"}, {"key": "q", "value": str(i % 4)}]
         await ok(await post(client, "runs/log-batch", {"run_id": run_id, "params": params}))
     searcher = backend.reads._runs
-    windows: list[object] = []
-    windowed = run_search.RunSearcher._windows
-
-    async def spied(self: run_search.RunSearcher, search: Any) -> list[str] | None:
-        windows.append(search)
-        return await windowed(self, search)
-
-    monkeypatch.setattr(run_search.RunSearcher, "_windows", spied)
+    windows = spy_windows(monkeypatch)
     # By p DESC the first value is 'b' (30 runs), none of which has q = '0'.
     search = request.run_search(
         filter_text="params.q = '0'",
@@ -289,14 +282,7 @@ async def test_a_window_of_a_metric_starts_at_the_filters_bound_of_it(
     nan_run = await new_run(client, exp_id, run_name="nan", start_time=2000)
     nan = [{"key": "m", "value": "NaN", "timestamp": 1, "step": 0}]
     await ok(await post(client, "runs/log-batch", {"run_id": nan_run, "metrics": nan}))
-    answered: list[list[str] | None] = []
-    windowed = run_search.RunSearcher._windows
-
-    async def spied(self: run_search.RunSearcher, search: Any) -> list[str] | None:
-        answered.append(await windowed(self, search))
-        return answered[-1]
-
-    monkeypatch.setattr(run_search.RunSearcher, "_windows", spied)
+    answered = spy_windows(monkeypatch)
     got = await pages(client, exp_id, filter_, [order], 3)
     assert [name for page in got for name in page] == [f"r{i:02d}" for i in expected]
     if "MIN" not in filter_:
@@ -324,14 +310,7 @@ async def test_a_window_of_runs_starts_at_the_filters_bound_of_their_time(
         if i % 2 == 0:
             body = {"run_id": run_id, "status": "FINISHED", "end_time": 5000 + i}
             await ok(await post(client, "runs/update", body))
-    answered: list[list[str] | None] = []
-    windowed = run_search.RunSearcher._windows
-
-    async def spied(self: run_search.RunSearcher, search: Any) -> list[str] | None:
-        answered.append(await windowed(self, search))
-        return answered[-1]
-
-    monkeypatch.setattr(run_search.RunSearcher, "_windows", spied)
+    answered = spy_windows(monkeypatch)
     got = await pages(client, exp_id, filter_, order, 3)
     assert [name for page in got for name in page] == [f"r{i:02d}" for i in expected]
     assert answered[0] is not None  # the first page came from the window
@@ -368,14 +347,7 @@ async def test_a_large_scope_widens_a_window_past_its_usual_cap(
             ],
         }
         await ok(await post(client, "runs/log-batch", body))
-    answered: list[list[str] | None] = []
-    windowed = run_search.RunSearcher._windows
-
-    async def spied(self: run_search.RunSearcher, search: Any) -> list[str] | None:
-        answered.append(await windowed(self, search))
-        return answered[-1]
-
-    monkeypatch.setattr(run_search.RunSearcher, "_windows", spied)
+    answered = spy_windows(monkeypatch)
     got = await pages(client, exp_id, filter_, order, 3)
     assert [name for page in got for name in page] == [f"r{i:02d}" for i in expected]
     assert answered[0] is not None  # the first page came from the windows
