@@ -46,6 +46,7 @@ from trackledger.projections.search.plan import (
     choose,
     count_sql,
     counted,
+    kept_count,
     large_cap,
     needs_count,
     past_cap,
@@ -53,6 +54,7 @@ from trackledger.projections.search.plan import (
     read_cost,
     scope_size_sql,
     to_count,
+    with_ids,
     without_implied,
     worth_driving,
 )
@@ -133,7 +135,7 @@ class RunSearcher:
         """The ids of the page's runs (up to ``search.limit``), in the page's order; a bad
         filter or order raises before any query runs."""
         compile_run_search(SqlBuilder(self._dialect), search)
-        ids = await self._search(without_tied_keys(search), 0, {}, attempt=False)
+        ids = await self._search(without_tied_keys(search), 0, Sizes(), attempt=False)
         assert ids is not None, "a search that is not an attempt always answers"
         return ids
 
@@ -286,7 +288,7 @@ class RunSearcher:
         chosen = choose(driver, sizes, self._dialect, cap)
         if chosen is None or chosen.costly or read_cost(chosen, sizes) > cap:
             return None
-        return chosen
+        return with_ids(chosen, sizes)
 
     async def _scope_size(self, search: RunSearch) -> int:
         """How many runs the search's scope holds (``scope_size_sql``), as counted in the
@@ -328,18 +330,20 @@ class RunSearcher:
         driver = drivers_of(search.expr)
         if driver is None:
             return None
-        sizes = {} if sizes is None else sizes
+        sizes = Sizes() if sizes is None else sizes
         scope = self._scope(search)
         leaves = to_count(driver, sizes, self._dialect, scans=scans)
         await self._count_sets(leaves, scope, sizes)
         chosen = choose(driver, sizes, self._dialect)
-        if chosen is not None and needs_count(chosen):
+        if chosen is None:
+            return None
+        if needs_count(chosen):
             if chosen.driver not in sizes:
                 b = SqlBuilder(self._dialect)
                 rows = await self._fetchall(count_sql(b, chosen, scope), b.params)
-                sizes[chosen.driver] = int(rows[0][0])
+                kept_count(chosen, rows[0], sizes)
             chosen = Chosen(chosen.driver, sizes[chosen.driver], chosen.costly)
-        return chosen
+        return with_ids(chosen, sizes)
 
     async def _count_sets(
         self, leaves: list[DriverLeaf], scope: Scope, sizes: Sizes, cap: int | None = None
@@ -357,7 +361,7 @@ class RunSearcher:
         if fresh:
             b = SqlBuilder(self._dialect)
             rows = await self._fetchall(probe_sql(b, fresh, scope, cap), b.params)
-            counted(fresh, rows[0], sizes)
+            counted(fresh, rows[0], sizes, self._dialect)
 
     async def _forget_if_written(self) -> Any:
         """The commit mark, read now; the kept bounds dropped if a write committed since

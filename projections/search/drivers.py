@@ -75,8 +75,12 @@ class DriverLeaf(msgspec.Struct, frozen=True):
     #: How many index ranges an ILIKE prefix reads at most (``spelling_budget``).
     spellings: int = MAX_SPELLINGS
     within: Comparison | None = None
+    #: The set's run ids, as its count read them (``plan.with_ids``): read by id.
+    ids: tuple[str, ...] | None = None
 
     def sql(self, b: SqlBuilder, scope: Scope) -> str:
+        if self.ids is not None:
+            return b.id_rows(self.ids)
         if self.negated:
             return _negated_sql(b, self.comparison, scope, self.spellings)
         sql = _leaf_sql(b, self.comparison, scope, self.spellings)
@@ -166,10 +170,12 @@ class DriverLeaf(msgspec.Struct, frozen=True):
 
 class DriverNode(msgspec.Struct, frozen=True):
     """``and``: every part's set holds the matches, so any of them (or their
-    intersection) does; ``or``: only the union of all parts' sets does."""
+    intersection) does; ``or``: only the union of all parts' sets does. ``ids``: the
+    set's run ids, as its count read them (``plan.with_ids``)."""
 
     op: str
     parts: tuple[Driver, ...]
+    ids: tuple[str, ...] | None = None
 
 
 Driver = DriverLeaf | DriverNode

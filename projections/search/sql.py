@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import orjson
+
 __all__ = ["SqlBuilder", "case_spellings", "literal_prefix", "next_prefix"]
 
 
@@ -117,6 +119,21 @@ class SqlBuilder:
 
     def params_list(self, values: tuple[Any, ...]) -> str:
         return "(" + ", ".join(self.value(v) for v in values) + ")"
+
+    def id_rows(self, ids: tuple[str, ...]) -> str:
+        """A SELECT of ``ids`` as rows of a column ``run_id``, bound as one value (a
+        list of thousands would crowd out the filter's own within the backends' 32,766
+        parameters)."""
+        if self.dialect == "sqlite":
+            listed = self.param(orjson.dumps(ids).decode())
+            return f"SELECT value AS run_id FROM json_each({listed})"
+        return f"SELECT unnest({self.param(list(ids))}::text[]) AS run_id"
+
+    def json_list(self, column: str) -> str:
+        """An aggregate of ``column``'s values as a JSON array (text)."""
+        if self.dialect == "sqlite":
+            return f"json_group_array({column})"
+        return f"json_agg({column})::text"
 
     def like(self, column: str, pattern: str) -> str:
         if self.dialect == "sqlite":

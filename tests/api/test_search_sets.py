@@ -206,8 +206,11 @@ async def test_a_pattern_set_holds_every_match(backend: Backend, filter_: str, s
     searcher = backend.reads._runs  # type: ignore[attr-defined]
     chosen = await searcher.driving_set(search, scans=True)
     assert chosen is not None and chosen.costly == scan
+    leaf = chosen.driver
+    # A scan's count kept its runs' ids (``KEEP_IDS``); its own set reads the values.
+    assert isinstance(leaf, DriverLeaf) and (leaf.ids is not None) == scan
     b = SqlBuilder(searcher._dialect)
-    sql = plan.set_sql(b, chosen.driver, lambda b, alias: "1 = 1")
+    sql = plan.set_sql(b, msgspec.structs.replace(leaf, ids=None), lambda b, alias: "1 = 1")
     if b.dialect == "postgres":
         assert "value_prefix" in sql and " value LIKE" not in sql and " value ILIKE" not in sql
     driven = await searcher._page(search, None, chosen)
@@ -304,3 +307,49 @@ async def test_a_window_of_runs_probes_each_of_its_runs(backend: Backend, order_
         b = SqlBuilder(searcher._dialect)
         keyed_sql = compile_run_search(b, keyed, edge=await searcher._edge(keyed, 5))
         assert ("LATERAL" in keyed_sql) == probed, keyed_sql
+
+
+async def _run_ids(backend: Backend, exp: int, names: list[str]) -> tuple[str, ...]:
+    listed = ", ".join(f"'{name}'" for name in names)
+    page = await backend.reads.search_runs(
+        experiment_ids=[exp],
+        filter_text=f"attributes.run_name IN ({listed})",
+        order_by=["attributes.run_name"],
+        view_type="ACTIVE_ONLY",
+        max_results=len(names),
+        offset=0,
+    )
+    return tuple(run.info.run_id for run in page.items)  # type: ignore[attr-defined]
+
+
+async def test_a_set_costly_to_read_again_is_read_by_the_ids_its_count_kept(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting an infix LIKE's set tests every value of its key, and counting an
+    intersection reads each part's range: a count that finds at most ``KEEP_IDS`` runs
+    keeps their ids, and a search driven by that set reads those runs by id, not the
+    key's values or the parts' ranges again."""
+    exp = await seed_plans(backend)
+    infix = await driving_set(backend, "attributes.run_name LIKE '%-07'", exp, scans=True)
+    assert infix is not None and isinstance(infix.driver, DriverLeaf)
+    assert infix.driver.ids == await _run_ids(backend, exp, ["run-07"])
+    # An intersection too large to read on its parts' sizes (10 runs each) is counted:
+    # the count keeps the two runs both hold.
+    monkeypatch.setattr(plan, "DRIVE_MAX", 5)
+    both = "params.p = 'v1' AND tags.rank = '4'"
+    chosen = await driving_set(backend, both, exp, scans=True)
+    assert chosen is not None and chosen.estimate == 2
+    assert set(chosen.driver.ids or ()) == set(await _run_ids(backend, exp, ["run-19", "run-49"]))
+    b = SqlBuilder(backend.kind)
+    members = plan.set_sql(b, chosen.driver, lambda _b, _alias: "1 = 1")
+    assert "params" not in members and "run_tags" not in members, members
+    searcher = backend.reads._runs  # type: ignore[attr-defined]
+    expected = list(reversed(await _run_ids(backend, exp, ["run-19", "run-49"])))
+    sent = spy_statements(backend, monkeypatch)
+    ids = await searcher._page(plan_search(exp, both, ["attributes.run_name DESC"]), None, chosen)
+    assert ids == expected
+    assert len(sent) == 1 and "params" not in sent[0].split("ORDER BY")[0], sent
+    # A count past KEEP_IDS keeps none: the set is read from its ranges.
+    monkeypatch.setattr(plan, "KEEP_IDS", 1)
+    chosen = await driving_set(backend, both, exp, scans=True)
+    assert chosen is not None and chosen.estimate == 2 and chosen.driver.ids is None

@@ -244,7 +244,7 @@ async def test_an_attempt_stops_at_a_large_first_group_that_misses(backend, clie
         limit=4,
         offset=0,
     )
-    assert await searcher._search(search, 1, {}, attempt=True) is None
+    assert await searcher._search(search, 1, plan.Sizes(), attempt=True) is None
     assert windows == []
     page = await pages(client, exp_id, "params.q = '0'", ["params.p DESC"], 4)
     assert [name for names in page for name in names] == [f"r{i:02d}" for i in range(36, -1, -4)]
