@@ -155,6 +155,9 @@ class Edge(msgspec.Struct, frozen=True):
 
     value: Any
     after: Any = None
+    #: PostgreSQL: probe each run of a param's or tag's window rather than leave the join
+    #: order to the planner (``RunSearcher._probes``).
+    probe: bool = False
 
 
 #: An order's segments: (condition, ORDER BY or None), on alias ``{a}``.
@@ -206,8 +209,9 @@ def _segments(q: _Query, search: RunSearch, cap: int, edge: Edge | None = None) 
     walked = _Query(b, search, on_first_key=True)
     # A window of a metric's values is as wide as asked (they seldom tie): its runs are
     # probed one by one (``Joins.probed``). One of a param's or tag's values holds every run
-    # that ties on them (a first group of thousands), which PostgreSQL may do better to hash.
-    walked.joins.probed = edge is not None and field.entity == "metric"
+    # that ties on them (a first group of thousands), which PostgreSQL may do better to
+    # hash: probed only when its edge says no such group fills it (``Edge.probe``).
+    walked.joins.probed = edge is not None and (field.entity == "metric" or edge.probe)
     walked.join_order_keys(rest)
     table, live, sort_key, ordered = key_order(b, first)
     if edge is not None:

@@ -285,8 +285,8 @@ async def test_a_window_of_runs_probes_each_of_its_runs(backend: Backend, order_
     """On PostgreSQL a window of the runs' own index (start time, or an indexed attribute)
     or of a metric's values reads each filter key as a LATERAL subquery of the run, which
     its planner can only probe run by run (``Joins.probed``); a window of a param's or
-    tag's values joins as before. A window wider than the scope holds every run: its page
-    is the walk's."""
+    tag's values joins as before unless its edge says to probe (``Edge.probe``). A window
+    wider than the scope holds every run: its page is the walk's."""
     exp = await seed_plans(backend)
     searcher = backend.reads._runs  # type: ignore[attr-defined]
     filter_ = (
@@ -307,6 +307,28 @@ async def test_a_window_of_runs_probes_each_of_its_runs(backend: Backend, order_
         b = SqlBuilder(searcher._dialect)
         keyed_sql = compile_run_search(b, keyed, edge=await searcher._edge(keyed, 5))
         assert ("LATERAL" in keyed_sql) == probed, keyed_sql
+
+
+async def test_a_param_window_probes_its_runs_unless_a_tie_may_fill_it(backend: Backend) -> None:
+    """On PostgreSQL a window of a param's or tag's values probes each of its runs when
+    the value at twice its width differs from its edge's (no group of runs tied on the
+    edge's value fills it) and the filter has no IS NULL or IS NOT NULL part; the page is
+    the same either way. SQLite's windows never probe that way."""
+    exp = await seed_plans(backend)
+    searcher = backend.reads._runs  # type: ignore[attr-defined]
+    postgres = backend.kind == "postgres"
+    # params.q: v1, v3, v5, v7 and v9, six runs each.
+    search = plan_search(exp, "params.p != 'v1' AND metrics.m >= 0", ["params.q"])
+    edge = await searcher._edge(search, 5)  # v1; the 10th value is v3
+    assert edge.value == "v1" and await searcher._probes(search, 5, edge) == postgres
+    probed = msgspec.structs.replace(edge, probe=True)
+    b = SqlBuilder(backend.kind)
+    assert ("LATERAL" in compile_run_search(b, search, edge=probed)) == postgres
+    assert await searcher._page(search, probed) == await searcher._page(search, edge)
+    # Two wide: the 4th value is v1 too, and v1's runs may be thousands.
+    assert not await searcher._probes(search, 2, await searcher._edge(search, 2))
+    with_null = plan_search(exp, "tags.team IS NULL AND metrics.m >= 0", ["params.q"])
+    assert not await searcher._probes(with_null, 5, await searcher._edge(with_null, 5))
 
 
 async def _run_ids(backend: Backend, exp: int, names: list[str]) -> tuple[str, ...]:
