@@ -117,6 +117,12 @@ class Sizes(dict[Driver, int]):
         super().__init__()
         self.ids: dict[Driver, tuple[str, ...]] = {}
 
+    def keep(self, driver: Driver, size: int, ids: list[str] | None) -> None:
+        """Keep a set's counted size, and its run ids if its count kept them."""
+        self[driver] = size
+        if ids is not None:
+            self.ids[driver] = tuple(ids)
+
 
 def to_count(
     driver: Driver, sizes: Sizes, dialect: str, *, scans: bool, cap: int | None = None
@@ -186,9 +192,7 @@ def counted(leaves: list[DriverLeaf], row: Sequence[Any], sizes: Sizes, dialect:
     for leaf, value in zip(leaves, row, strict=True):
         if _keeps_ids(leaf, dialect):
             size, ids = orjson.loads(value)
-            sizes[leaf] = int(size)
-            if ids is not None:
-                sizes.ids[leaf] = tuple(ids)
+            sizes.keep(leaf, int(size), ids)
         else:
             sizes[leaf] = int(value)
 
@@ -273,10 +277,7 @@ def count_sql(b: SqlBuilder, chosen: Chosen, scope: Scope) -> str:
 
 def kept_count(chosen: Chosen, row: Sequence[Any], sizes: Sizes) -> None:
     """Keep a count of the chosen set (``count_sql``) in ``sizes``, and its ids."""
-    sizes[chosen.driver] = int(row[0])
-    ids = orjson.loads(row[1])
-    if ids is not None:
-        sizes.ids[chosen.driver] = tuple(ids)
+    sizes.keep(chosen.driver, int(row[0]), orjson.loads(row[1]))
 
 
 def with_ids(chosen: Chosen, sizes: Sizes) -> Chosen:
