@@ -38,7 +38,11 @@ from trackledger.eventlog import commands as c
 from trackledger.eventlog.errors import NotFound
 from trackledger.eventlog.events import DatasetInput, Tag
 from trackledger.eventlog.results import CreatedRun, RunInfo
-from trackledger.projections.search import decode_page_token, encode_page_token
+from trackledger.projections.search import (
+    decode_page_token,
+    decode_run_page_token,
+    encode_page_token,
+)
 from trackledger.projections.views import MetricValue, RunView
 
 __all__ = ["routes"]
@@ -184,7 +188,7 @@ async def search(request: Request) -> Response:
     req = await read(request, SearchRunsRequest, lists=frozenset({"experiment_ids", "order_by"}))
     exp_ids = experiment_ids(req.experiment_ids)
     limit = page_size(req.max_results, default=1000)
-    offset = decode_page_token(req.page_token)
+    offset, resume = decode_run_page_token(req.page_token)
     stages = view_type(req.run_view_type, "run_view_type")
     if not exp_ids:
         return _EMPTY
@@ -195,13 +199,14 @@ async def search(request: Request) -> Response:
         view_type=stages,
         max_results=limit,
         offset=offset,
+        resume=resume,
     )
     body: dict[str, object] = {}
     runs = [render.run(r) for r in page.items if isinstance(r, RunView)]
     if runs:
         body["runs"] = runs
     if page.next_offset is not None:
-        body["next_page_token"] = encode_page_token(page.next_offset)
+        body["next_page_token"] = encode_page_token(page.next_offset, page.resume)
     return render.json_response(body)
 
 

@@ -22,7 +22,15 @@ from trackledger.projections.search import (
     SqlBuilder,
     compile_experiment_search,
 )
-from trackledger.projections.search.request import run_search
+from trackledger.projections.search.ast import Field
+from trackledger.projections.search.pages import Resume
+from trackledger.projections.search.request import RunSearch, run_search
+from trackledger.projections.search.resume import (
+    next_resume,
+    resumed,
+    resuming_field,
+    search_digest,
+)
 from trackledger.projections.sql_lookups import run_state
 from trackledger.projections.views import (
     ExperimentView,
@@ -257,6 +265,7 @@ class SqlReadModel:
         view_type: str,
         max_results: int,
         offset: int,
+        resume: Resume | None = None,
     ) -> Page:
         search = run_search(
             filter_text=filter_text,
@@ -266,10 +275,30 @@ class SqlReadModel:
             limit=max_results + 1,
             offset=offset,
         )
-        ids = await self._runs.run_ids(search)
+        field = resuming_field(search)
+        digest = search_digest(experiment_ids, filter_text, order_by, view_type)
+        if field is None or resume is None or resume.search != digest:
+            resume = None  # a token of another search, or of an offset: read at the offset
+            ids = await self._runs.run_ids(search)
+        else:
+            ids = await self._resumed_ids(search, field, resume)
         more = len(ids) > max_results
         runs = await self.runs_by_id(ids[:max_results])
-        return Page(list(runs), offset + max_results if more else None)
+        if not more:
+            return Page(list(runs), None)
+        after = next_resume(field, runs, offset, resume, digest) if field else None
+        return Page(list(runs), offset + max_results, after)
+
+    async def _resumed_ids(self, search: RunSearch, field: Field, resume: Resume) -> list[str]:
+        """The page's run ids from ``resume``'s value on; past the last run with a value,
+        the rest of the page at its offset."""
+        ids = await self._runs.run_ids(resumed(search, field, resume))
+        if len(ids) < search.limit:
+            rest = msgspec.structs.replace(
+                search, offset=search.offset + len(ids), limit=search.limit - len(ids)
+            )
+            ids += await self._runs.run_ids(rest)
+        return ids
 
     # -- metric history ----------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import msgspec
 
 from trackledger.eventlog.events import DatasetInput, ModelOutput, Param, Tag
 from trackledger.eventlog.lookups import RunState
+from trackledger.projections.search.pages import Resume
 
 __all__ = [
     "ExperimentView",
@@ -93,10 +94,12 @@ class RunTree(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Page(msgspec.Struct, frozen=True):
-    """One page of results; ``next_offset`` is None on the last page."""
+    """One page of results; ``next_offset`` is None on the last page. A run search's
+    ``resume`` says where its next page starts (``search/resume.py``), if it can."""
 
     items: list[msgspec.Struct]
     next_offset: int | None
+    resume: Resume | None = None
 
 
 class ReadModel(Protocol):
@@ -129,7 +132,10 @@ class ReadModel(Protocol):
         view_type: str,
         max_results: int,
         offset: int,
-    ) -> Page: ...
+        resume: Resume | None = None,
+    ) -> Page:
+        """``resume``: where a page token says the page starts (``search/resume.py``)."""
+        ...
 
     async def metric_history(
         self, run_id: str, key: str, *, offset: int, limit: int | None

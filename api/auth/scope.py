@@ -28,6 +28,7 @@ from trackledger.projections.browse import (
     RunKeys,
 )
 from trackledger.projections.registry_reads import RegistryReads
+from trackledger.projections.search.pages import Resume
 from trackledger.projections.sqlite_rebuild import CHUNK, Progress
 from trackledger.projections.trace_reads import TraceInfoView, TracePage, TraceReads
 from trackledger.projections.views import (
@@ -106,6 +107,7 @@ class ScopedReads(ReadModel):
         view_type: str,
         max_results: int,
         offset: int,
+        resume: Resume | None = None,
     ) -> Page:
         readable = await self._scoped.readable(experiment_ids)
         if experiment_ids and not readable:
@@ -126,6 +128,7 @@ class ScopedReads(ReadModel):
             view_type=view_type,
             max_results=max_results,
             offset=offset,
+            resume=resume,
         )
 
     async def metric_history(

@@ -3,7 +3,11 @@
 from trackledger.projections.search.compile import VIEW_STAGES
 from trackledger.projections.search.errors import FilterError
 from trackledger.projections.search.experiments import compile_experiment_search
-from trackledger.projections.search.pages import decode_page_token, encode_page_token
+from trackledger.projections.search.pages import (
+    decode_page_token,
+    decode_run_page_token,
+    encode_page_token,
+)
 from trackledger.projections.search.parser import parse_filter, parse_order_by
 from trackledger.projections.search.runs import compile_run_search
 from trackledger.projections.search.sql import SqlBuilder
@@ -15,6 +19,7 @@ __all__ = [
     "compile_experiment_search",
     "compile_run_search",
     "decode_page_token",
+    "decode_run_page_token",
     "encode_page_token",
     "parse_filter",
     "parse_order_by",

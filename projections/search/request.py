@@ -36,14 +36,18 @@ class RunSearch(msgspec.Struct, frozen=True, kw_only=True):
         value in the order, these runs come first in it, in this order among themselves."""
         first = self.keys[0].field
         group = Comparison(field=first, op="=", value=value, quoted=True, position=0)
+        return msgspec.structs.replace(self, expr=self.also(group), keys=self.keys[1:])
+
+    def also(self, part: Comparison) -> Expr:
+        """The filter and ``part`` (a part of its top-level AND, where plans look for
+        bounds)."""
         match self.expr:
             case None:
-                expr: Expr = group
+                return part
             case And(parts):
-                expr = And((*parts, group))
+                return And((*parts, part))
             case _:
-                expr = And((self.expr, group))
-        return msgspec.structs.replace(self, expr=expr, keys=self.keys[1:])
+                return And((self.expr, part))
 
 
 def run_search(

@@ -1,0 +1,109 @@
+"""A run search's page token says where the next page resumes in the order (its first
+key's value at the page's last run): the pages must be those of the order, and a run
+logged between pages that sorts before the resume point must not shift them."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from tests.api.helpers import ok, post
+from tests.api.search_helpers import RUNS, seed_plans
+from trackledger.eventlog import commands as c
+from trackledger.eventlog.results import CreatedRun
+
+#: Orders whose pages resume at a value, each with ties within and across pages, and
+#: runs without a value (NaN, no metric, no end time) after every run with one.
+ORDERS = [
+    [],
+    ["start_time ASC"],
+    ["attributes.end_time DESC"],
+    ["attributes.end_time ASC", "metrics.m DESC"],
+    ["metrics.m ASC"],
+    ["metrics.m DESC", "params.p ASC"],
+    ["metrics.nan DESC"],
+]
+
+
+def _token(page: dict[str, Any]) -> dict[str, Any]:
+    decoded: dict[str, Any] = json.loads(base64.b64decode(page["next_page_token"]))
+    return decoded
+
+
+async def _search(client, exp: int, filter_: str, order_by: list[str], size: int, token=None):
+    body: dict[str, Any] = {
+        "experiment_ids": [str(exp)],
+        "filter": filter_,
+        "order_by": order_by,
+        "max_results": size,
+    }
+    if token is not None:
+        body["page_token"] = token
+    return await ok(await post(client, "runs/search", body))
+
+
+def _ids(page: dict[str, Any]) -> list[str]:
+    return [run["info"]["run_id"] for run in page.get("runs", [])]
+
+
+async def _paged(client, exp: int, filter_: str, order_by: list[str], size: int):
+    """Every page's run ids, and how many tokens said where to resume."""
+    ids: list[str] = []
+    resumed, token = 0, None
+    while True:
+        page = await _search(client, exp, filter_, order_by, size, token)
+        ids += _ids(page)
+        if "next_page_token" not in page:
+            return ids, resumed
+        token = page["next_page_token"]
+        resumed += "resume" in _token(page)
+
+
+@pytest.mark.parametrize("order_by", ORDERS, ids=lambda o: ",".join(o) or "default")
+@pytest.mark.parametrize("filter_", ["", "params.p != 'v1'"])
+async def test_pages_that_resume_at_a_value_are_the_pages_of_the_order(
+    backend, client, order_by, filter_
+):
+    exp = await seed_plans(backend)
+    whole = _ids(await _search(client, exp, filter_, order_by, 1000))
+    assert len(whole) == (RUNS if not filter_ else RUNS - RUNS // 6)
+    for size in (3, 7):
+        ids, resumed = await _paged(client, exp, filter_, order_by, size)
+        assert ids == whole, size
+        assert resumed > 0  # the pages did resume, not only read at their offsets
+
+
+@pytest.mark.parametrize("order_by", [["metrics.m ASC"], []], ids=["metric", "default"])
+async def test_a_run_logged_between_pages_before_their_boundary_shifts_no_page(
+    backend, client, order_by
+):
+    exp = await seed_plans(backend)
+    whole = _ids(await _search(client, exp, "", order_by, 1000))
+    first = await _search(client, exp, "", order_by, 10)
+    assert _ids(first) == whole[:10]
+    # A run that sorts first (the lowest metric, the latest start): an offset would now
+    # give the first page's last run again.
+    run = await backend.store.execute(
+        c.CreateRun(experiment_id=str(exp), run_name="late", start_time=9_000_000)
+    )
+    assert isinstance(run, CreatedRun)
+    metric = c.MetricIn("m", -1.0, 1, 0)
+    await backend.store.execute(c.LogBatch(run_id=run.event.run_id, metrics=[metric]))
+    second = await _search(client, exp, "", order_by, 10, first["next_page_token"])
+    assert _ids(second) == whole[10:20]
+
+
+async def test_a_token_of_another_search_reads_at_its_offset(backend, client):
+    exp = await seed_plans(backend)
+    first = await _search(client, exp, "", ["metrics.m ASC"], 10)
+    assert "resume" in _token(first)
+    other = await _search(client, exp, "params.p != 'v1'", ["metrics.m ASC"], 10)
+    whole = _ids(await _search(client, exp, "params.p != 'v1'", ["metrics.m ASC"], 1000))
+    again = await _search(
+        client, exp, "params.p != 'v1'", ["metrics.m ASC"], 10, first["next_page_token"]
+    )
+    assert _ids(other) == whole[:10]
+    assert _ids(again) == whole[10:20]
