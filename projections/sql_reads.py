@@ -286,14 +286,14 @@ class SqlReadModel:
         runs = await self.runs_by_id(ids[:max_results])
         if not more:
             return Page(list(runs), None)
-        after = next_resume(field, runs, offset, resume, digest) if field else None
+        after = next_resume(search, field, runs, resume, digest) if field else None
         return Page(list(runs), offset + max_results, after)
 
     async def _resumed_ids(self, search: RunSearch, field: Field, resume: Resume) -> list[str]:
         """The page's run ids from ``resume``'s value on; past the last run with a value,
-        the rest of the page at its offset."""
+        the rest of the page at its offset (none past the tail, the order's end)."""
         ids = await self._runs.run_ids(resumed(search, field, resume))
-        if len(ids) < search.limit:
+        if len(ids) < search.limit and not resume.tail:
             rest = msgspec.structs.replace(
                 search, offset=search.offset + len(ids), limit=search.limit - len(ids)
             )

@@ -35,12 +35,15 @@ class Resume(msgspec.Struct, frozen=True):
     value: int | float
     before: int
     search: str
+    #: The value is a start time among the runs without the first key, which an order of
+    #: that key alone sorts last, newest first (``search/resume.py``).
+    tail: bool = False
 
 
 def encode_page_token(offset: int, resume: Resume | None = None) -> str:
     data: dict[str, Any] = {"offset": offset}
     if resume is not None:
-        data["resume"] = [resume.value, resume.before, resume.search]
+        data["resume"] = [resume.value, resume.before, resume.search, resume.tail]
     return base64.b64encode(json.dumps(data).encode()).decode()
 
 
@@ -76,12 +79,14 @@ def _whole(value: object, most: int) -> bool:
 
 
 def _resume(data: object, offset: int) -> Resume | None:
-    if not isinstance(data, list) or len(data) != 3:
+    if not isinstance(data, list) or len(data) not in (3, 4):
         return None
-    value, before, search = data
+    value, before, search, *tail = data
     number = isinstance(value, int | float) and not isinstance(value, bool)
     if not number or not math.isfinite(value) or (isinstance(value, int) and abs(value) >= 2**63):
         return None
     if not _whole(before, offset) or not isinstance(search, str) or len(search) > 64:
         return None
-    return Resume(value, before, search)
+    if tail and not isinstance(tail[0], bool):
+        return None
+    return Resume(value, before, search, bool(tail and tail[0]))

@@ -38,16 +38,17 @@ class RunSearch(msgspec.Struct, frozen=True, kw_only=True):
         group = Comparison(field=first, op="=", value=value, quoted=True, position=0)
         return msgspec.structs.replace(self, expr=self.also(group), keys=self.keys[1:])
 
-    def also(self, part: Comparison) -> Expr:
-        """The filter and ``part`` (a part of its top-level AND, where plans look for
-        bounds)."""
+    def also(self, *more: Comparison) -> Expr:
+        """The filter and the comparisons of ``more`` (parts of its top-level AND, where
+        plans look for bounds)."""
         match self.expr:
             case None:
-                return part
-            case And(parts):
-                return And((*parts, part))
+                parts: tuple[Expr, ...] = more
+            case And(own):
+                parts = (*own, *more)
             case _:
-                return And((self.expr, part))
+                parts = (self.expr, *more)
+        return parts[0] if len(parts) == 1 else And(parts)
 
 
 def run_search(

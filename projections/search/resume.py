@@ -8,7 +8,8 @@ sort before its first run with it; the next page is then the search from that va
 (a bound of the first key: the plans read it as a range of the index they walk), at the
 offset past them. Runs the bound leaves out sort either before that value or after every
 run that has one (NaN, no value): once the runs from the value on are read, the rest of
-the page is read at its offset.
+the page is read at its offset. In an order of that one key, the runs without it come
+last, newest first: a page that ends among them resumes at its last run's start time.
 """
 
 from __future__ import annotations
@@ -54,40 +55,61 @@ def search_digest(
 
 
 def resumed(search: RunSearch, field: Field, resume: Resume) -> RunSearch:
-    """The search from ``resume``'s value on, past the runs before it."""
+    """The search from ``resume``'s value on, past the runs before it. In the tail of an
+    order of one key, the runs without it are newest first: the search among them, in
+    that order, from the resume's start time on."""
+    offset = search.offset - resume.before
+    if resume.tail:
+        lacking = _compare(field, "IS NULL", None)
+        since = _compare(_START, "<=", resume.value)
+        return msgspec.structs.replace(
+            search, expr=search.also(lacking, since), keys=(), offset=offset
+        )
     ascending = search.keys[0].ascending if search.keys else False
-    bound = Comparison(
-        field=field, op=">=" if ascending else "<=", value=resume.value, quoted=False, position=0
-    )
-    return msgspec.structs.replace(
-        search, expr=search.also(bound), offset=search.offset - resume.before
-    )
+    bound = _compare(field, ">=" if ascending else "<=", resume.value)
+    return msgspec.structs.replace(search, expr=search.also(bound), offset=offset)
 
 
 def next_resume(
-    field: Field, runs: Sequence[RunView], offset: int, used: Resume | None, digest: str
+    search: RunSearch,
+    field: Field,
+    runs: Sequence[RunView],
+    used: Resume | None,
+    digest: str,
 ) -> Resume | None:
-    """Where the page after ``runs`` (the page at ``offset``) resumes; None when its last
-    run has no value to resume at, or every run of a later page ties on it and the page
-    before did not say where they began."""
-    values = [_value(field, run) for run in runs]
+    """Where the page after ``runs`` (the page of ``search``, at its offset) resumes; None
+    when its last run has no value to resume at, or every run of a later page ties on it
+    and the page before did not say where they began."""
+    tail = len(search.keys) == 1 and field is not _START
+    values = [_value(field, run, tail) for run in runs]
     if not values or values[-1] is None:
         return None
     last = values[-1]
     first = len(values) - 1
     while first > 0 and values[first - 1] == last:
         first -= 1
-    if first > 0 or offset == 0:
-        return Resume(last, offset + first, digest)
-    if used is not None and used.value == last:
-        return Resume(last, used.before, digest)
+    if first > 0 or search.offset == 0:
+        return Resume(last[1], search.offset + first, digest, last[0])
+    if used is not None and (used.tail, used.value) == last:
+        return Resume(last[1], used.before, digest, last[0])
     return None
 
 
-def _value(field: Field, run: RunView) -> int | float | None:
+def _compare(field: Field, op: str, value: int | float | None) -> Comparison:
+    return Comparison(field=field, op=op, value=value, quoted=False, position=0)
+
+
+def _value(field: Field, run: RunView, tail: bool) -> tuple[bool, int | float] | None:
+    """(in the tail, value) of a run in the order of ``field``; None for none to resume at
+    (NaN or an infinite value; the runs without the key unless ``tail``)."""
     if field.entity == "metric":
         value = next((m.value for m in run.metrics if m.key == field.key), None)
-        return value if value is not None and math.isfinite(value) else None
-    if ORDER_ATTRIBUTES.get(field.key) == "r.end_time":
-        return run.info.end_time
-    return run.info.start_time
+        if value is not None:
+            return (False, value) if math.isfinite(value) else None
+    elif field is _START:
+        return None if run.info.start_time is None else (False, run.info.start_time)
+    elif run.info.end_time is not None:
+        return False, run.info.end_time
+    if not tail or run.info.start_time is None:
+        return None
+    return True, run.info.start_time

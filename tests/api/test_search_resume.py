@@ -25,7 +25,10 @@ ORDERS = [
     ["metrics.m ASC"],
     ["metrics.m DESC", "params.p ASC"],
     ["metrics.nan DESC"],
+    ["metrics.nan ASC"],
 ]
+#: Orders of one key whose runs without it (last, newest first) fill pages of their own.
+TAILED = {"attributes.end_time DESC", "metrics.nan DESC", "metrics.nan ASC"}
 
 
 def _token(page: dict[str, Any]) -> dict[str, Any]:
@@ -50,16 +53,16 @@ def _ids(page: dict[str, Any]) -> list[str]:
 
 
 async def _paged(client, exp: int, filter_: str, order_by: list[str], size: int):
-    """Every page's run ids, and how many tokens said where to resume."""
+    """Every page's run ids, and the tokens' resume points (None for an offset alone)."""
     ids: list[str] = []
-    resumed, token = 0, None
+    resumes, token = [], None
     while True:
         page = await _search(client, exp, filter_, order_by, size, token)
         ids += _ids(page)
         if "next_page_token" not in page:
-            return ids, resumed
+            return ids, resumes
         token = page["next_page_token"]
-        resumed += "resume" in _token(page)
+        resumes.append(_token(page).get("resume"))
 
 
 @pytest.mark.parametrize("order_by", ORDERS, ids=lambda o: ",".join(o) or "default")
@@ -71,9 +74,13 @@ async def test_pages_that_resume_at_a_value_are_the_pages_of_the_order(
     whole = _ids(await _search(client, exp, filter_, order_by, 1000))
     assert len(whole) == (RUNS if not filter_ else RUNS - RUNS // 6)
     for size in (3, 7):
-        ids, resumed = await _paged(client, exp, filter_, order_by, size)
+        ids, resumes = await _paged(client, exp, filter_, order_by, size)
         assert ids == whole, size
-        assert resumed > 0  # the pages did resume, not only read at their offsets
+        # The pages did resume, not only read at their offsets; in the runs without the
+        # key too, where an order of it alone has them.
+        assert any(r is not None and not r[3] for r in resumes)
+        tails = [r for r in resumes if r is not None and r[3]]
+        assert bool(tails) == (",".join(order_by) in TAILED)
 
 
 @pytest.mark.parametrize("order_by", [["metrics.m ASC"], []], ids=["metric", "default"])

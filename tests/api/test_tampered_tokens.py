@@ -36,6 +36,8 @@ TOKENS = {
     "resume at 2**63": _token({"offset": 10, "resume": [2**63, 2, "d"]}),
     "resume past its offset": _token({"offset": 10, "resume": [1.5, 11, "d"]}),
     "resume of a number": _token({"offset": 10, "resume": [1.5, 2, 7]}),
+    "resume in a tail of 1": _token({"offset": 10, "resume": [1.5, 2, "d", 1]}),
+    "resume of five": _token({"offset": 10, "resume": [1.5, 2, "d", True, 0]}),
     "not base64": "garbage!!",
     "base64 of garbage": base64.b64encode(b"\xff\xfe not json").decode(),
     "deeply nested": base64.b64encode(b"[" * 5000 + b"]" * 5000).decode(),
