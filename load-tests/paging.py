@@ -29,6 +29,7 @@ ORDERS = {
     "newest first": [],
     "metric": ["metrics.val_loss ASC"],
     "metric, descending": ["metrics.acc DESC"],
+    "a metric's maximum": ["MAX(metrics.acc) DESC"],
     "param": ["params.lr ASC"],
 }
 

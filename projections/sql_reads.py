@@ -286,8 +286,27 @@ class SqlReadModel:
         runs = await self.runs_by_id(ids[:max_results])
         if not more:
             return Page(list(runs), None)
-        after = next_resume(search, field, runs, resume, digest) if field else None
+        after = None
+        if field is not None:
+            extremes = await self._extremes(field, runs) if field.aggregate != "latest" else {}
+            after = next_resume(search, field, runs, resume, digest, extremes)
         return Page(list(runs), offset + max_results, after)
+
+    async def _extremes(self, field: Field, runs: list[RunView]) -> dict[str, float | None]:
+        """The ``MIN()`` or ``MAX()`` of ``field``'s metric in each of these runs that has
+        one (the runs' views show only the latest value)."""
+        column = "min_value" if field.aggregate == "min" else "max_value"
+        ids = [run.info.run_id for run in runs]
+        found: dict[str, float | None] = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            rows = await self._fetchall(
+                f"SELECT run_id, {column} FROM latest_metrics "
+                f"WHERE key = ? AND run_id IN ({_marks(len(chunk))})",
+                (field.key, *chunk),
+            )
+            found.update((run_id, value) for run_id, value in rows)
+        return found
 
     async def _resumed_ids(self, search: RunSearch, field: Field, resume: Resume) -> list[str]:
         """The page's run ids from ``resume``'s value on; past the last run with a value,

@@ -2,14 +2,15 @@
 
 A page at offset N of an order reads every run before it again (50,000 runs by a metric:
 each page of a client paging through them reads them all). Where the order's first key is
-a value every run of the page shows (start or end time, a metric's latest value), the
-token of the page before says that value at its last run (``Resume``) and how many runs
-sort before its first run with it; the next page is then the search from that value on
-(a bound of the first key: the plans read it as a range of the index they walk), at the
-offset past them. Runs the bound leaves out sort either before that value or after every
-run that has one (NaN, no value): once the runs from the value on are read, the rest of
-the page is read at its offset. In an order of that one key, the runs without it come
-last, newest first: a page that ends among them resumes at its last run's start time.
+a number each run of the page has (start or end time, a metric's latest value, minimum or
+maximum), the token of the page before says that value at its last run (``Resume``) and
+how many runs sort before its first run with it; the next page is then the search from
+that value on (a bound of the first key: the plans read it as a range of the index they
+walk), at the offset past them. Runs the bound leaves out sort either before that value
+or after every run that has one (NaN, no value): once the runs from the value on are
+read, the rest of the page is read at its offset. In an order of a metric's latest value
+or end time alone, the runs without it come last, newest first: a page that ends among
+them resumes at its last run's start time.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import msgspec
 
@@ -35,11 +36,11 @@ _START = Field(entity="attribute", key="start_time")
 
 def resuming_field(search: RunSearch) -> Field | None:
     """The first order key when a page can resume at its value: start time (the default
-    order too), end time, or a metric's latest value."""
+    order too), end time, or a metric's latest value, minimum or maximum."""
     if time_ordered(search.keys) is not None:
         return _START
     first = search.keys[0].field
-    if first.entity == "metric" and first.aggregate == "latest":
+    if first.entity == "metric":
         return first
     if first.entity == "attribute" and ORDER_ATTRIBUTES.get(first.key) == "r.end_time":
         return first
@@ -76,12 +77,16 @@ def next_resume(
     runs: Sequence[RunView],
     used: Resume | None,
     digest: str,
+    extremes: Mapping[str, float | None],
 ) -> Resume | None:
     """Where the page after ``runs`` (the page of ``search``, at its offset) resumes; None
     when its last run has no value to resume at, or every run of a later page ties on it
-    and the page before did not say where they began."""
-    tail = len(search.keys) == 1 and field is not _START
-    values = [_value(field, run, tail) for run in runs]
+    and the page before did not say where they began. ``extremes``: each run's ``MIN()``
+    or ``MAX()`` of the metric, for an order by one (missing where it has none)."""
+    # The runs without a MIN() or MAX() (no metric, or only NaN values) are no set that
+    # the filter language names: they are read at their offset.
+    tail = len(search.keys) == 1 and field is not _START and field.aggregate == "latest"
+    values = [_value(field, run, tail, extremes) for run in runs]
     if not values or values[-1] is None:
         return None
     last = values[-1]
@@ -99,9 +104,14 @@ def _compare(field: Field, op: str, value: int | float | None) -> Comparison:
     return Comparison(field=field, op=op, value=value, quoted=False, position=0)
 
 
-def _value(field: Field, run: RunView, tail: bool) -> tuple[bool, int | float] | None:
+def _value(
+    field: Field, run: RunView, tail: bool, extremes: Mapping[str, float | None]
+) -> tuple[bool, int | float] | None:
     """(in the tail, value) of a run in the order of ``field``; None for none to resume at
     (NaN or an infinite value; the runs without the key unless ``tail``)."""
+    if field.entity == "metric" and field.aggregate != "latest":
+        extreme = extremes.get(run.info.run_id)
+        return None if extreme is None or not math.isfinite(extreme) else (False, extreme)
     if field.entity == "metric":
         value = next((m.value for m in run.metrics if m.key == field.key), None)
         if value is not None:

@@ -16,7 +16,8 @@ from trackledger.eventlog import commands as c
 from trackledger.eventlog.results import CreatedRun
 
 #: Orders whose pages resume at a value, each with ties within and across pages, and
-#: runs without a value (NaN, no metric, no end time) after every run with one.
+#: runs without a value (NaN, no metric, no end time, only NaN values) after every run
+#: with one.
 ORDERS = [
     [],
     ["start_time ASC"],
@@ -26,6 +27,9 @@ ORDERS = [
     ["metrics.m DESC", "params.p ASC"],
     ["metrics.nan DESC"],
     ["metrics.nan ASC"],
+    ["MIN(metrics.m) ASC"],
+    ["MAX(metrics.m) DESC", "start_time ASC"],
+    ["MAX(metrics.nan) DESC"],
 ]
 #: Orders of one key whose runs without it (last, newest first) fill pages of their own.
 TAILED = {"attributes.end_time DESC", "metrics.nan DESC", "metrics.nan ASC"}
