@@ -10,6 +10,7 @@ from typing import Any
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.entities import Metric
 
 
 def run() -> dict[str, Any]:
@@ -42,7 +43,11 @@ def run() -> dict[str, Any]:
     client.restore_experiment(experiment.experiment_id)
     stages.append(client.get_experiment(experiment.experiment_id).lifecycle_stage)
     stages.append(client.get_run(outer.info.run_id).info.lifecycle_stage)
+    paged, whole, tokens = _paging(client)
     return {
+        "paged": paged,
+        "whole": whole,
+        "tokens": tokens,
         "experiment_id": experiment.experiment_id,
         "again_id": again.experiment_id,
         "stages": stages,
@@ -59,6 +64,27 @@ def run() -> dict[str, Any]:
         .fillna("")
         .values.tolist(),
     }
+
+
+def _paging(client: MlflowClient) -> tuple[list[str], list[str], list[str]]:
+    """Runs by a metric with ties, paged through by the client's tokens and read whole;
+    and the tokens (the server says where each next page resumes in them)."""
+    experiment_id = client.create_experiment("client-paging")
+    for i in range(12):
+        run = client.create_run(experiment_id, start_time=1_000 + i % 5)
+        client.log_batch(run.info.run_id, metrics=[Metric("m", (i % 4) / 2, 0, 0)])
+    order = ["metrics.m ASC"]
+    whole = [r.info.run_id for r in client.search_runs([experiment_id], order_by=order)]
+    paged: list[str] = []
+    tokens: list[str] = []
+    token = None
+    while True:
+        page = client.search_runs([experiment_id], order_by=order, max_results=5, page_token=token)
+        paged += [r.info.run_id for r in page]
+        if not page.token:
+            return paged, whole, tokens
+        token = page.token
+        tokens.append(token)
 
 
 def main() -> None:

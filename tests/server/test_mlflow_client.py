@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -39,6 +40,10 @@ def test_basic_tracking_flow(tmp_path, store_uri):
     finally:
         server.stop()
     assert result["again_id"] == result["experiment_id"]
+    # The client pages by the server's tokens; each says where the next page resumes.
+    assert result["paged"] == result["whole"] and len(result["whole"]) == 12
+    assert len(result["tokens"]) == 2
+    assert all("resume" in json.loads(base64.b64decode(t)) for t in result["tokens"])
     assert result["stages"] == ["deleted", "active", "deleted", "deleted", "active", "active"]
     assert result["status"] == "FINISHED" and result["end_time"]
     assert result["params"] == {"lr": "0.01", "layers": "3", "optimizer": "adam"}
