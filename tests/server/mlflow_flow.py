@@ -43,11 +43,7 @@ def run() -> dict[str, Any]:
     client.restore_experiment(experiment.experiment_id)
     stages.append(client.get_experiment(experiment.experiment_id).lifecycle_stage)
     stages.append(client.get_run(outer.info.run_id).info.lifecycle_stage)
-    paged, whole, tokens = _paging(client)
     return {
-        "paged": paged,
-        "whole": whole,
-        "tokens": tokens,
         "experiment_id": experiment.experiment_id,
         "again_id": again.experiment_id,
         "stages": stages,
@@ -66,9 +62,10 @@ def run() -> dict[str, Any]:
     }
 
 
-def _paging(client: MlflowClient) -> tuple[list[str], list[str], list[str]]:
+def paging() -> dict[str, list[str]]:
     """Runs by a metric with ties, paged through by the client's tokens and read whole;
     and the tokens (the server says where each next page resumes in them)."""
+    client = MlflowClient()
     experiment_id = client.create_experiment("client-paging")
     for i in range(12):
         run = client.create_run(experiment_id, start_time=1_000 + i % 5)
@@ -82,13 +79,13 @@ def _paging(client: MlflowClient) -> tuple[list[str], list[str], list[str]]:
         page = client.search_runs([experiment_id], order_by=order, max_results=5, page_token=token)
         paged += [r.info.run_id for r in page]
         if not page.token:
-            return paged, whole, tokens
+            return {"paged": paged, "whole": whole, "tokens": tokens}
         token = page.token
         tokens.append(token)
 
 
 def main() -> None:
-    print(json.dumps(run()))
+    print(json.dumps({**run(), **paging()}))
 
 
 if __name__ == "__main__":
