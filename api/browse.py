@@ -20,6 +20,7 @@ from trackledger.api.requests import SearchRunsRequest
 from trackledger.api.wire import Int32, read
 from trackledger.eventlog.errors import NotFound
 from trackledger.projections.browse import Axis
+from trackledger.projections.search.pages import Resume
 from trackledger.projections.views import Page, RunView
 
 __all__ = ["routes"]
@@ -194,7 +195,7 @@ async def export_csv(request: Request) -> Response:
     stages = view_type(req.run_view_type, "run_view_type")
     reads = backend(request).reads
 
-    async def search(offset: int) -> Page:
+    async def search(offset: int, resume: Resume | None = None) -> Page:
         return await reads.search_runs(
             experiment_ids=exp_ids,
             filter_text=req.filter,
@@ -202,6 +203,7 @@ async def export_csv(request: Request) -> Response:
             view_type=stages,
             max_results=CSV_PAGE,
             offset=offset,
+            resume=resume,
         )
 
     first = await search(0)  # a malformed filter is a 400 here, before any CSV is sent
@@ -242,7 +244,9 @@ async def export_csv(request: Request) -> Response:
             yield "".join(row(r) for r in page.items if isinstance(r, RunView))
             if page.next_offset is None:
                 return
-            page = await search(page.next_offset)
+            # Each page resumes where the last ended, as a client's token says (a page at
+            # its offset would read every run before it again).
+            page = await search(page.next_offset, page.resume)
 
     return StreamingResponse(
         lines(),

@@ -388,3 +388,30 @@ async def test_csv_download_defuses_formulas_and_keeps_numbers(client) -> None:
     # On the wire: a defused cell is quoted; a number is bare.
     line = response.text.split("\n")[1]  # a cell holds a carriage return
     assert ',"\'@SUM(1+1)",' in line and ",-0.5," in line and line.endswith(",-0.5,-Infinity")
+
+
+async def test_csv_download_pages_resume_where_the_last_ended(client, monkeypatch) -> None:
+    from trackledger.api import browse as browse_api
+    from trackledger.projections.sql_reads import SqlReadModel
+
+    monkeypatch.setattr(browse_api, "CSV_PAGE", 3)
+    resumes = []
+    searched = SqlReadModel.search_runs
+
+    async def spied(self, **kwargs):
+        resumes.append(kwargs.get("resume"))
+        return await searched(self, **kwargs)
+
+    monkeypatch.setattr(SqlReadModel, "search_runs", spied)
+    exp = await new_experiment(client)
+    for i in range(10):
+        run_id = await new_run(client, exp, run_name=f"r{i}", start_time=1000 + i % 3)
+        metric = {"key": "acc", "value": (i % 4) / 2, "timestamp": 1, "step": 0}
+        await _log(client, run_id, metrics=[metric])
+    order = {"experiment_ids": [exp], "order_by": ["metrics.acc DESC"]}
+    whole = await ok(await post(client, "runs/search", order))
+    resumes.clear()
+    response = await client.get(f"{TL}/runs/export-csv", params=order)
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert [r[0] for r in rows[1:]] == [r["info"]["run_id"] for r in whole["runs"]]
+    assert len(resumes) == 4 and resumes[0] is None and all(resumes[1:])
