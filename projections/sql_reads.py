@@ -276,7 +276,7 @@ class SqlReadModel:
             offset=offset,
         )
         field = resuming_field(search)
-        digest = search_digest(experiment_ids, filter_text, order_by, view_type)
+        digest = search_digest(experiment_ids, filter_text, order_by, view_type) if field else ""
         if field is None or resume is None or resume.search != digest:
             resume = None  # a token of another search, or of an offset: read at the offset
             ids = await self._runs.run_ids(search)
