@@ -5,8 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import httpx
-
+from tests import loopback
 from tests.server.process import ServerProcess
 
 
@@ -86,7 +85,7 @@ def test_a_postgres_pool_of_one_connection_is_one_line():
 def test_server_logs_its_start_up_and_access_log_on_request(tmp_path):
     server = ServerProcess(tmp_path, None, "--access-log").start()
     try:
-        httpx.get(f"{server.url}/health")
+        loopback.get(f"{server.url}/health")
     finally:
         server.stop()
     log = server.log.read_text()
@@ -115,11 +114,11 @@ def test_rebuild_and_verify(tmp_path, store_uri):
     server = ServerProcess(tmp_path, store_uri).start()
     try:
         base = f"{server.url}/api/2.0/mlflow"
-        run = httpx.post(f"{base}/runs/create", json={"experiment_id": "0"}).json()
+        run = loopback.post(f"{base}/runs/create", json={"experiment_id": "0"}).json()
         run_id = run["run"]["info"]["run_id"]
         metrics = [{"key": "m", "value": i, "timestamp": i, "step": i} for i in range(50)]
         assert (
-            httpx.post(
+            loopback.post(
                 f"{base}/runs/log-batch", json={"run_id": run_id, "metrics": metrics}
             ).status_code
             == 200
@@ -128,7 +127,7 @@ def test_rebuild_and_verify(tmp_path, store_uri):
         done = trackledger("rebuild", "--backend-store-uri", store_uri)
         assert done.returncode == 0, done.stderr
         assert "events/s" in done.stderr and "rebuilt every projection" in done.stdout
-        got = httpx.get(f"{base}/runs/get", params={"run_id": run_id}).json()
+        got = loopback.get(f"{base}/runs/get", params={"run_id": run_id}).json()
         assert got["run"]["data"]["metrics"][0]["value"] == 49
         done = trackledger("verify", "--backend-store-uri", store_uri)
         assert done.returncode == 0 and "equal a replay" in done.stdout
@@ -140,7 +139,7 @@ def test_postgres_serves_with_several_workers(tmp_path, postgres_uri):
     server = ServerProcess(tmp_path, postgres_uri, "--workers", "2").start()
     try:
         for _ in range(8):  # requests land on both worker processes
-            response = httpx.post(
+            response = loopback.post(
                 f"{server.url}/api/2.0/mlflow/runs/create", json={"experiment_id": "0"}
             )
             assert response.status_code == 200

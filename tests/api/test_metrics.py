@@ -9,6 +9,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests import loopback
 from tests.api.helpers import API, new_run
 from tests.server.process import ServerProcess
 from trackledger.api.app import create_app
@@ -68,8 +69,8 @@ async def test_no_metrics_unless_asked(client):
 def test_a_server_with_expose_prometheus_serves_metrics(tmp_path):
     server = ServerProcess(tmp_path, None, "--expose-prometheus").start()
     try:
-        httpx.get(f"{server.url}/health")
-        samples = _samples(httpx.get(f"{server.url}/metrics").text)
+        loopback.get(f"{server.url}/health")
+        samples = _samples(loopback.get(f"{server.url}/metrics").text)
         assert samples[("trackledger_open_connections", ())] >= 1
         assert any(name == "trackledger_fsyncs_total" for name, _ in samples)
     finally:

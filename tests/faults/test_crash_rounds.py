@@ -16,6 +16,7 @@ import sys
 import httpx
 import pytest
 
+from tests import loopback
 from tests.server.process import ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -88,13 +89,13 @@ async def test_kill_rounds_lose_nothing_and_apply_retries_once(tmp_path, store_u
     server = ServerProcess(tmp_path, store_uri).start()
     rng = random.Random(ROUNDS)
     try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        async with loopback.async_client(base_url=server.url, timeout=10) as http:
             created = await http.post(f"{API}/runs/create", json={"experiment_id": "0"})
             run_id = created.json()["run"]["info"]["run_id"]
         ledger = Ledger()
         for round_ in range(ROUNDS):
             stop = asyncio.Event()
-            async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+            async with loopback.async_client(base_url=server.url, timeout=10) as http:
                 writers = [
                     asyncio.create_task(_writer(http, run_id, w, ledger, stop))
                     for w in range(WRITERS)
@@ -110,7 +111,7 @@ async def test_kill_rounds_lose_nothing_and_apply_retries_once(tmp_path, store_u
                 stop.set()
                 await asyncio.gather(*writers)
         print(f"{ROUNDS} rounds, {ledger.points:,} acknowledged points")
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        async with loopback.async_client(base_url=server.url, timeout=30) as http:
             for writer, batches in ledger.acked.items():
                 steps = await _steps(http, run_id, f"w{writer}")
                 expected = {b * 10 + i for b in batches for i in range(10)}

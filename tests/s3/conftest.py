@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import loopback
 from tests.server.process import free_port
 
 #: What the mlflow client, botocore and trackledger read to reach the server.
@@ -37,7 +38,7 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     deadline = time.monotonic() + 60
     while True:
         try:
-            httpx.get(url, timeout=1)
+            loopback.get(url, timeout=1)
             break
         except httpx.HTTPError:
             if process.poll() is not None or time.monotonic() > deadline:

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import boto3
-import httpx
 import pytest
 
+from tests import loopback
 from tests.server.process import ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -29,12 +29,12 @@ TL = "/api/2.0/trackledger"
 
 
 def _artifact_events(server: ServerProcess, run_id: str) -> list[dict]:
-    history = httpx.get(f"{server.url}{TL}/runs/history", params={"run_id": run_id}).json()
+    history = loopback.get(f"{server.url}{TL}/runs/history", params={"run_id": run_id}).json()
     return [e["data"] for e in history["events"] if e["type"] == "run.artifact_logged"]
 
 
 def _capabilities(server: ServerProcess) -> tuple[bool, bool]:
-    info = httpx.get(f"{server.url}/api/3.0/mlflow/server-info").json()
+    info = loopback.get(f"{server.url}/api/3.0/mlflow/server-info").json()
     return info["multipart_uploads_enabled"], info["multipart_downloads_enabled"]
 
 
@@ -104,28 +104,28 @@ def _abort_and_refusals(server: ServerProcess, client, bucket: str, run_root: st
     mpu = f"{server.url}/api/2.0/mlflow-artifacts/mpu"
     target = f"{run_root}/dropped"
     name = {"path": "/elsewhere/part.bin"}
-    created = httpx.post(f"{mpu}/create/{target}", json={**name, "num_parts": 2})
+    created = loopback.post(f"{mpu}/create/{target}", json={**name, "num_parts": 2})
     assert created.status_code == 200, created.text
     upload_id = created.json()["upload_id"]
     credentials = created.json()["credentials"]
     assert [c["part_number"] for c in credentials] == [1, 2]
-    sent = httpx.put(credentials[0]["url"], content=os.urandom(PART))
+    sent = loopback.put(credentials[0]["url"], content=os.urandom(PART))
     assert sent.status_code == 200, sent.text
     assert sent.headers["ETag"]
 
     # A part S3 never received: refused, and nothing is stored.
     wrong = {**name, "upload_id": upload_id, "parts": [{"part_number": 1, "etag": '"00"'}]}
-    refused = httpx.post(f"{mpu}/complete/{target}", json=wrong)
+    refused = loopback.post(f"{mpu}/complete/{target}", json=wrong)
     assert refused.status_code == 400, refused.text
     assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
 
-    aborted = httpx.post(f"{mpu}/abort/{target}", json={**name, "upload_id": upload_id})
+    aborted = loopback.post(f"{mpu}/abort/{target}", json={**name, "upload_id": upload_id})
     assert aborted.status_code == 200 and aborted.json() == {}, aborted.text
     pending = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
     assert [u for u in pending if u["UploadId"] == upload_id] == []
     # An upload S3 no longer knows. (Not tried with complete: moto answers that with a
     # 500 of its own, a KeyError, where S3 answers NoSuchUpload as for abort.)
-    again = httpx.post(f"{mpu}/abort/{target}", json={**name, "upload_id": upload_id})
+    again = loopback.post(f"{mpu}/abort/{target}", json={**name, "upload_id": upload_id})
     assert again.status_code == 404, again.text
     assert again.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     stored = client.list_objects_v2(Bucket=bucket, Prefix="a/").get("Contents", [])

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import boto3
-import httpx
 import pytest
 
+from tests import loopback
 from tests.server.process import ServerProcess
 from tests.server.test_artifacts_client import _peak_rss_mb
 from trackledger.services.s3_store import PART_BYTES, S3ArtifactStore
@@ -110,8 +110,8 @@ def test_the_mlflow_client_through_a_server_proxying_to_s3(tmp_path, store_uri, 
         assert any("/models/" in key and key.endswith("MLmodel") for key in stored)
         # Purge: the run's objects go with it.
         base = f"{server.url}/api/2.0/mlflow"
-        assert httpx.post(f"{base}/runs/delete", json={"run_id": run_id}).status_code == 200
-        gc = httpx.post(f"{server.url}/api/2.0/trackledger/admin/gc", json={"older_than": "0s"})
+        assert loopback.post(f"{base}/runs/delete", json={"run_id": run_id}).status_code == 200
+        gc = loopback.post(f"{server.url}/api/2.0/trackledger/admin/gc", json={"older_than": "0s"})
         assert gc.status_code == 200 and gc.json()["runs_purged"] >= 1
         assert not [key for key in _objects(bucket, "artifacts/") if f"/{run_id}/" in key]
     finally:
@@ -145,7 +145,7 @@ def test_no_serve_artifacts_clients_write_to_the_root_themselves(tmp_path, bucke
         assert uri.startswith(f"{root}/") and uri.endswith("/artifacts")
         assert listed == ["notes/a.txt"]
         assert any(key.endswith("/artifacts/notes/a.txt") for key in _objects(bucket, "direct/"))
-        proxied = httpx.get(f"{server.url}/api/2.0/mlflow-artifacts/artifacts/x")
+        proxied = loopback.get(f"{server.url}/api/2.0/mlflow-artifacts/artifacts/x")
         assert proxied.status_code == 404
         assert "--no-serve-artifacts" in proxied.json()["message"]
     finally:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests import loopback
 from tests.server.process import ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -27,7 +28,7 @@ def three(tmp_path, postgres_uri, bucket) -> Iterator[list[httpx.Client]]:
     for i, server in enumerate(servers):
         (tmp_path / f"host{i}").mkdir()
         server.start()
-    clients = [httpx.Client(base_url=s.url, timeout=30) for s in servers]
+    clients = [loopback.client(base_url=s.url, timeout=30) for s in servers]
     try:
         yield clients
     finally:

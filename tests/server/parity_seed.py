@@ -13,7 +13,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import httpx
+from tests import loopback
 
 API = "/api/2.0/mlflow"
 RUNS = 30
@@ -71,7 +71,7 @@ def plan() -> list[SeedRun]:
 def seed(base: str) -> dict[str, str]:
     """Log the plan into the server at ``base``; return run ids by run name."""
     ids: dict[str, str] = {}
-    with httpx.Client(base_url=f"{base}{API}", timeout=60) as http:
+    with loopback.client(base_url=f"{base}{API}", timeout=60) as http:
 
         def post(path: str, body: dict) -> dict:
             response = http.post(path, json=body)

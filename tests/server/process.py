@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests import loopback
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -76,7 +78,7 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited early:\n{self.log.read_text()}")
             try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                if loopback.get(f"{self.url}/health", timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests import loopback
 from tests.server.process import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -44,7 +44,7 @@ def test_artifacts_and_models_through_the_mlflow_client(tmp_path, store_uri):
     ).start()
     try:
         assert server.process is not None
-        httpx.get(f"{server.url}/health")
+        loopback.get(f"{server.url}/health")
         before = _peak_rss_mb(server.process.pid)
         env = {
             **os.environ,

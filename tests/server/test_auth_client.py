@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests import loopback
 from tests.server.process import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -42,7 +42,7 @@ def test_the_client_with_credentials_users_roles_and_grants(tmp_path, store_uri)
         )
         assert done.returncode == 0, done.stderr
         out = json.loads(done.stdout.strip().splitlines()[-1])
-        foreign = httpx.get(f"{server.url}/health", headers={"Host": "evil.example"})
+        foreign = loopback.get(f"{server.url}/health", headers={"Host": "evil.example"})
     finally:
         server.stop()
     assert out["anonymous"] == "UNAUTHENTICATED"
@@ -102,8 +102,8 @@ def test_auth_without_an_admin_refuses_to_start_in_one_line(tmp_path):
 def test_auth_from_the_environment(tmp_path):
     server = ServerProcess(tmp_path, None, env={**ADMIN, "TRACKLEDGER_AUTH": "true"}).start()
     try:
-        anonymous = httpx.post(f"{server.url}/api/2.0/mlflow/experiments/search", json={})
-        admin = httpx.post(
+        anonymous = loopback.post(f"{server.url}/api/2.0/mlflow/experiments/search", json={})
+        admin = loopback.post(
             f"{server.url}/api/2.0/mlflow/experiments/search",
             json={},
             auth=(ADMIN["TRACKLEDGER_ADMIN_USERNAME"], ADMIN["TRACKLEDGER_ADMIN_PASSWORD"]),

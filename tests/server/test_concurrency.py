@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 
+from tests import loopback
 from tests.server.process import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -18,7 +18,7 @@ POINTS = 50
 
 
 async def _client(url: str, worker: int, shared: list[str], own: str, errors: list[str]) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+    async with loopback.async_client(base_url=url, timeout=60) as http:
         for request in range(REQUESTS):
             # Alternate between a run shared with other clients and the client's own run.
             run_id = shared[worker % len(shared)] if request % 2 else own
@@ -41,7 +41,7 @@ async def _client(url: str, worker: int, shared: list[str], own: str, errors: li
 async def test_64_concurrent_clients_lose_nothing(tmp_path, store_uri):
     server = ServerProcess(tmp_path, store_uri).start()
     try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+        async with loopback.async_client(base_url=server.url, timeout=60) as http:
 
             async def new_run() -> str:
                 response = await http.post(f"{API}/runs/create", json={"experiment_id": "0"})

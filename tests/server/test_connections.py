@@ -6,9 +6,9 @@ from __future__ import annotations
 import socket
 import time
 
-import httpx
 import pytest
 
+from tests import loopback
 from tests.server.process import ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -37,7 +37,7 @@ def test_health_answers_while_more_silent_connections_than_files_are_open(tmp_pa
     try:
         time.sleep(1.0)  # let the server accept them
         started = time.monotonic()
-        response = httpx.get(f"{server.url}/health", timeout=10)
+        response = loopback.get(f"{server.url}/health", timeout=10)
         took = time.monotonic() - started
         assert response.status_code == 200 and response.text == "OK"
         print(f"/health with 1,100 silent connections open: {took * 1000:.0f} ms")
@@ -59,7 +59,7 @@ def test_a_request_head_that_never_finishes_is_closed(tmp_path):
         assert received.startswith(b"HTTP/1.1 408")
         assert b'"error_code": "BAD_REQUEST"' in received
         # Whole requests on keep-alive connections still work.
-        with httpx.Client(base_url=server.url) as client:
+        with loopback.client(base_url=server.url) as client:
             for _ in range(3):
                 assert client.get("/health").status_code == 200
     finally:

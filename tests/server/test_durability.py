@@ -10,6 +10,7 @@ import time
 import httpx
 import pytest
 
+from tests import loopback
 from tests.server.process import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -42,7 +43,7 @@ async def _writer(
 async def test_acknowledged_writes_survive_sigkill(tmp_path, store_uri, round_):
     server = ServerProcess(tmp_path, store_uri).start()
     try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        async with loopback.async_client(base_url=server.url, timeout=10) as http:
             created = await http.post(f"{API}/runs/create", json={"experiment_id": "0"})
             run_id = created.json()["run"]["info"]["run_id"]
             acked: list[tuple[int, int]] = []
@@ -58,7 +59,7 @@ async def test_acknowledged_writes_survive_sigkill(tmp_path, store_uri, round_):
             server.kill()
             await asyncio.gather(*writers)
         server.start()
-        async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+        async with loopback.async_client(base_url=server.url, timeout=60) as http:
             for worker in range(8):
                 params = {"run_id": run_id, "metric_key": f"w{worker}"}
                 history = (await http.get(f"{API}/metrics/get-history", params=params)).json()
@@ -76,7 +77,7 @@ async def test_sigterm_drains_and_exits_in_time_losing_nothing(tmp_path, store_u
     within 10 s; every acknowledged point is there after a restart."""
     server = ServerProcess(tmp_path, store_uri).start()
     try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        async with loopback.async_client(base_url=server.url, timeout=30) as http:
             created = await http.post(f"{API}/runs/create", json={"experiment_id": "0"})
             run_id = created.json()["run"]["info"]["run_id"]
             acked: list[tuple[int, int]] = []
@@ -97,7 +98,7 @@ async def test_sigterm_drains_and_exits_in_time_losing_nothing(tmp_path, store_u
         log = server.log.read_text()
         assert "Shutting down" in log and "Application shutdown complete" in log
         server.start()
-        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        async with loopback.async_client(base_url=server.url, timeout=10) as http:
             for worker in range(16):
                 params = {"run_id": run_id, "metric_key": f"w{worker}"}
                 history = (await http.get(f"{API}/metrics/get-history", params=params)).json()

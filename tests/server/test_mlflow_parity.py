@@ -9,9 +9,9 @@ import uuid
 from dataclasses import dataclass, field
 
 import asyncpg
-import httpx
 import pytest
 
+from tests import loopback
 from tests.server.mlflow_server import MlflowServer
 from tests.server.parity_seed import API, plan, seed
 from tests.server.process import ServerProcess
@@ -34,7 +34,7 @@ class Side:
     def experiment_ids(self, names: list[str]) -> list[str]:
         for name in names:
             if name not in self.experiments:
-                response = httpx.get(
+                response = loopback.get(
                     f"{self.url}{API}/experiments/get-by-name", params={"experiment_name": name}
                 )
                 self.experiments[name] = response.json()["experiment"]["experiment_id"]
@@ -67,7 +67,7 @@ class Side:
             "max_results": page_size,
         }
         pages: list[list[str]] = []
-        with httpx.Client(timeout=60) as http:
+        with loopback.client(timeout=60) as http:
             for _ in range(100):
                 response = http.post(f"{self.url}{API}/runs/search", json=body)
                 if response.status_code != 200:
@@ -247,7 +247,7 @@ def test_malformed_order_by_is_400_on_both(mlflow_side, trackledger_side, order_
 
 
 def _run(side: Side, name: str) -> dict:
-    response = httpx.get(f"{side.url}{API}/runs/get", params={"run_id": side.ids[name]})
+    response = loopback.get(f"{side.url}{API}/runs/get", params={"run_id": side.ids[name]})
     assert response.status_code == 200
     run = response.json()["run"]
     info = {
@@ -278,7 +278,7 @@ def test_metric_histories_match(mlflow_side, trackledger_side):
     for name in ("run-03", "run-04", "run-10"):
         for key in ("loss", "acc"):
             answers = [
-                httpx.get(
+                loopback.get(
                     f"{side.url}{API}/metrics/get-history",
                     params={"run_id": side.ids[name], "metric_key": key},
                 ).json()
@@ -304,7 +304,7 @@ def test_experiment_search_matches(mlflow_side, trackledger_side, filter_, order
         body = {"filter": filter_, "order_by": order_by, "view_type": view, "max_results": 2}
         names = []
         for _ in range(10):
-            data = httpx.post(f"{side.url}{API}/experiments/search", json=body).json()
+            data = loopback.post(f"{side.url}{API}/experiments/search", json=body).json()
             names.append([e["name"] for e in data.get("experiments", [])])
             if "next_page_token" not in data:
                 break

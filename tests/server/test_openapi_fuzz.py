@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+from tests import loopback
 from tests.server.process import ServerProcess
 from trackledger.api.app import create_app
 from trackledger.api.openapi import document, operations
@@ -36,10 +36,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     process = ServerProcess(workdir).start()
     # Something to find: an experiment and a run with data.
     base = f"{process.url}/api/2.0/mlflow"
-    run = httpx.post(f"{base}/runs/create", json={"experiment_id": "0"}).json()
+    run = loopback.post(f"{base}/runs/create", json={"experiment_id": "0"}).json()
     run_id = run["run"]["info"]["run_id"]
     point = {"key": "m", "value": 1, "timestamp": 1, "step": 1}
-    httpx.post(f"{base}/runs/log-batch", json={"run_id": run_id, "metrics": [point]})
+    loopback.post(f"{base}/runs/log-batch", json={"run_id": run_id, "metrics": [point]})
     yield process
     process.stop()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
 import pytest
 
+from tests import loopback
 from tests.conftest import count_events, stored_positions
 from tests.server.process import ServerProcess
 from trackledger.services.backends import open_backend
@@ -23,7 +23,7 @@ POINTS = 20
 async def _client(
     urls: list[str], worker: int, shared: list[str], own: str, errors: list[str]
 ) -> None:
-    async with httpx.AsyncClient(base_url=urls[worker % len(urls)], timeout=60) as http:
+    async with loopback.async_client(base_url=urls[worker % len(urls)], timeout=60) as http:
         for request in range(REQUESTS):
             run_id = shared[worker % len(shared)] if request % 2 else own
             body = {
@@ -83,7 +83,7 @@ async def test_three_servers_48_clients_and_a_tailing_reader(tmp_path, postgres_
     stop = asyncio.Event()
     tail = asyncio.create_task(_tail(postgres_uri, seen, stop))
     try:
-        async with httpx.AsyncClient(timeout=60) as http:
+        async with loopback.async_client(timeout=60) as http:
 
             async def new_run(server: ServerProcess) -> str:
                 created = await http.post(

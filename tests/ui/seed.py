@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from tests import loopback
+
 API = "/api/2.0/mlflow"
 #: A 1x1 PNG, to preview an image artifact.
 PNG = base64.b64decode(
@@ -32,7 +34,7 @@ def seed(base_url: str) -> Seeded:
     """A sweep (a parent with three trials), a baseline with a spike in its loss and
     artifacts, and a run started 40 days ago; params, metric histories and tags on each."""
     now = int(time.time() * 1000) - 3_600_000
-    with httpx.Client(base_url=base_url, timeout=30) as client:
+    with loopback.client(base_url=base_url, timeout=30) as client:
         exp = _post(client, "experiments/create", {"name": "ui-demo"})["experiment_id"]
         seeded = Seeded(exp)
 
@@ -128,7 +130,7 @@ def seed_rich(base_url: str) -> Seeded:
     input, a logged model and a child run; and three runs to compare, where the first
     metric and the first param by name are the same for all."""
     start = int(time.time() * 1000) - 7_200_000
-    with httpx.Client(base_url=base_url, timeout=30) as client:
+    with loopback.client(base_url=base_url, timeout=30) as client:
         exp = _post(client, "experiments/create", {"name": "ui-rich"})["experiment_id"]
         seeded = Seeded(exp)
 

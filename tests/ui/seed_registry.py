@@ -10,8 +10,7 @@ import base64
 import time
 from dataclasses import dataclass, field
 
-import httpx
-
+from tests import loopback
 from tests.ui.seed import API
 
 MODEL = "fraud detector"
@@ -41,7 +40,7 @@ def _auth(user: str) -> dict[str, str]:
 
 
 def seed_registry(base_url: str) -> RegistrySeeded:
-    with httpx.Client(base_url=base_url, timeout=30) as client:
+    with loopback.client(base_url=base_url, timeout=30) as client:
 
         def call(method: str, path: str, body: dict, user: str | None = "alice") -> dict:
             headers = _auth(user) if user else {}

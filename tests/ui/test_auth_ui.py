@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests import loopback
 from tests.server.process import ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -23,7 +23,7 @@ async def test_sign_in_menu_tokens_users_permissions_sign_out(tmp_path: Path, pa
     server = ServerProcess(tmp_path, None, "--auth", env=env).start()
     base = server.url
     try:
-        made = httpx.post(f"{base}{ML}/experiments/create", json={"name": "team"}, auth=ADMIN)
+        made = loopback.post(f"{base}{ML}/experiments/create", json={"name": "team"}, auth=ADMIN)
         experiment_id = made.json()["experiment_id"]
 
         # No session: the page asks to sign in, and a wrong password says so.
@@ -63,7 +63,7 @@ async def test_sign_in_menu_tokens_users_permissions_sign_out(tmp_path: Path, pa
         await page.locator("select[name=permission]").select_option("EDIT")
         await page.get_by_role("button", name="Grant").click()
         await expect(page.locator("table.grid tbody")).to_contain_text("EDIT")
-        got = httpx.get(
+        got = loopback.get(
             f"{base}/api/3.0/mlflow/users/permissions/get",
             params={
                 "username": "carol",
@@ -81,7 +81,7 @@ async def test_sign_in_menu_tokens_users_permissions_sign_out(tmp_path: Path, pa
         await page.get_by_role("button", name="Create token").click()
         token = (await page.locator("code.token").inner_text()).strip()
         await expect(page.locator("table.grid tbody")).to_contain_text("ci")
-        me = httpx.get(f"{base}{ML}/users/current", headers={"Authorization": f"Bearer {token}"})
+        me = loopback.get(f"{base}{ML}/users/current", headers={"Authorization": f"Bearer {token}"})
         assert me.json()["user"]["username"] == "root"
 
         # Signing out ends the session: the page asks again.

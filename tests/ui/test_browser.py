@@ -8,9 +8,9 @@ import csv
 import re
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests import loopback
 from tests.server.process import ServerProcess
 from tests.ui.seed import API, Seeded, seed
 
@@ -25,9 +25,9 @@ async def _names(page) -> list[str]:
 
 def _stages(base: str, seeded: Seeded, names: list[str]) -> list[str]:
     return [
-        httpx.get(f"{base}{API}/runs/get", params={"run_id": seeded.runs[n]}).json()["run"]["info"][
-            "lifecycle_stage"
-        ]
+        loopback.get(f"{base}{API}/runs/get", params={"run_id": seeded.runs[n]}).json()["run"][
+            "info"
+        ]["lifecycle_stage"]
         for n in names
     ]
 
@@ -77,7 +77,9 @@ async def _flow(base: str, seeded: Seeded, page, shots: Path) -> None:
 
     # A malformed one shows the server's own message under the box.
     bad = "metrics.loss >>> 1"
-    answer = httpx.post(f"{base}{API}/runs/search", json={"experiment_ids": [exp], "filter": bad})
+    answer = loopback.post(
+        f"{base}{API}/runs/search", json={"experiment_ids": [exp], "filter": bad}
+    )
     assert answer.status_code == 400
     await search.fill(bad)
     await page.get_by_role("button", name="Search").click()
@@ -146,7 +148,7 @@ async def _flow(base: str, seeded: Seeded, page, shots: Path) -> None:
     await page.get_by_label("Value of team").fill("nlp-2")
     await page.get_by_label("Value of team").press("Enter")
     await expect(page.locator('tr[data-tag="team"] td').nth(1)).to_have_text("nlp-2")
-    tags = httpx.get(f"{base}{API}/runs/get", params={"run_id": seeded.runs["baseline"]}).json()
+    tags = loopback.get(f"{base}{API}/runs/get", params={"run_id": seeded.runs["baseline"]}).json()
     assert {"key": "team", "value": "nlp-2"} in tags["run"]["data"]["tags"]
 
     # Compare two runs.
@@ -213,7 +215,7 @@ async def test_experiments_and_a_run_are_managed_in_the_browser(
         await expect(row).to_have_count(1)
         await row.get_by_role("button", name="Restore").click()
         await expect(page.locator(".message")).to_contain_text("Restored renamed-in-ui")
-        found = httpx.get(
+        found = loopback.get(
             f"{base}{API}/experiments/get-by-name", params={"experiment_name": "renamed-in-ui"}
         ).json()["experiment"]
         assert found["lifecycle_stage"] == "active"
@@ -233,7 +235,7 @@ async def test_experiments_and_a_run_are_managed_in_the_browser(
         await page.get_by_label("Description").fill("lr sweep, second trial")
         await page.get_by_role("button", name="Save description").click()
         await expect(page.locator(".note .markdown")).to_have_text("lr sweep, second trial")
-        run = httpx.get(f"{base}{API}/runs/get", params={"run_id": run_id}).json()["run"]
+        run = loopback.get(f"{base}{API}/runs/get", params={"run_id": run_id}).json()["run"]
         assert run["info"]["run_name"] == "trial-one"
         assert {"key": "mlflow.note.content", "value": "lr sweep, second trial"} in run["data"][
             "tags"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests import loopback
 from tests.api.trace_helpers import API3, BASE_NS, otlp_body, rfc3339, span, trace_id
 from tests.server.process import ServerProcess
 from tests.ui.conftest import ON_SQLITE_ONLY
@@ -22,7 +22,7 @@ expect = pytest.importorskip("playwright.async_api").expect
 
 def _seed(base: str) -> tuple[str, str]:
     """Three traces in a new experiment (one failed, one tagged prod, one under a run)."""
-    with httpx.Client(base_url=base, timeout=30) as client:
+    with loopback.client(base_url=base, timeout=30) as client:
         exp = client.post(f"{API}/experiments/create", json={"name": "agents"}).json()[
             "experiment_id"
         ]
