@@ -29,6 +29,7 @@ from trackledger.projections.search.resume import (
     next_resume,
     resumed,
     resuming_field,
+    runs_always_have,
     search_digest,
 )
 from trackledger.projections.sql_lookups import run_state
@@ -310,9 +311,11 @@ class SqlReadModel:
 
     async def _resumed_ids(self, search: RunSearch, field: Field, resume: Resume) -> list[str]:
         """The page's run ids from ``resume``'s value on; past the last run with a value,
-        the rest of the page at its offset (none past the tail, the order's end)."""
+        the rest of the page at its offset. None follow the tail, the order's end, nor the
+        runs from a start time on: every run has one, so they are the rest of the order
+        (its last page read every run before it again, 380-530 ms on 100,000 runs)."""
         ids = await self._runs.run_ids(resumed(search, field, resume))
-        if len(ids) < search.limit and not resume.tail:
+        if len(ids) < search.limit and not resume.tail and not runs_always_have(field):
             rest = msgspec.structs.replace(
                 search, offset=search.offset + len(ids), limit=search.limit - len(ids)
             )

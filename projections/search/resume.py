@@ -8,7 +8,8 @@ how many runs sort before its first run with it; the next page is then the searc
 that value on (a bound of the first key: the plans read it as a range of the index they
 walk), at the offset past them. Runs the bound leaves out sort either before that value
 or after every run that has one (NaN, no value): once the runs from the value on are
-read, the rest of the page is read at its offset. In an order of a metric's latest value
+read, the rest of the page is read at its offset (in an order by start time, which every
+run has, there is no rest). In an order of a metric's latest value
 or end time alone, the runs without it come last, newest first: a page that ends among
 them resumes at its last run's start time.
 """
@@ -29,7 +30,7 @@ from trackledger.projections.search.run_fields import ORDER_ATTRIBUTES
 from trackledger.projections.search.runs import time_ordered
 from trackledger.projections.views import RunView
 
-__all__ = ["next_resume", "resumed", "resuming_field", "search_digest"]
+__all__ = ["next_resume", "resumed", "resuming_field", "runs_always_have", "search_digest"]
 
 _START = Field(entity="attribute", key="start_time")
 
@@ -45,6 +46,12 @@ def resuming_field(search: RunSearch) -> Field | None:
     if first.entity == "attribute" and ORDER_ATTRIBUTES.get(first.key) == "r.end_time":
         return first
     return None
+
+
+def runs_always_have(field: Field) -> bool:
+    """Whether every run has a value of ``field`` to bound: a start time (a run's creation
+    sets one), where the bound's runs from a value on are all the rest of the order."""
+    return field is _START
 
 
 def search_digest(

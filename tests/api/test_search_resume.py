@@ -121,3 +121,34 @@ async def test_a_token_of_another_search_reads_at_its_offset(backend, client):
     )
     assert _ids(other) == whole[:10]
     assert _ids(again) == whole[10:20]
+
+
+@pytest.mark.parametrize("order_by", [[], ["start_time ASC", "metrics.m DESC"]])
+async def test_the_last_page_by_start_time_reads_no_rest_at_its_offset(
+    backend, client, monkeypatch, order_by
+):
+    """Every run has a start time: the runs from the resume point's time on are the rest of
+    the order, so a page that ends it (short) is one search, not also a read of every run
+    before it at its offset."""
+    exp = await seed_plans(backend)
+    searcher = backend.reads._runs
+    searched = []
+    real = searcher.run_ids
+
+    async def counted(search):
+        searched.append(search.offset)
+        return await real(search)
+
+    monkeypatch.setattr(searcher, "run_ids", counted)
+    whole = _ids(await _search(client, exp, "", order_by, 1000))
+    size = 7  # RUNS is not a multiple of it: the last page is short
+    assert len(whole) % size
+    page = await _search(client, exp, "", order_by, size)
+    ids = _ids(page)
+    while "next_page_token" in page:
+        assert _token(page).get("resume") is not None
+        searched.clear()
+        page = await _search(client, exp, "", order_by, size, page["next_page_token"])
+        ids += _ids(page)
+        assert len(searched) == 1, searched
+    assert ids == whole
