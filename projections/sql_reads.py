@@ -313,7 +313,7 @@ class SqlReadModel:
         """The page's run ids from ``resume``'s value on; past the last run with a value,
         the rest of the page at its offset. None follow the tail, the order's end, nor the
         runs from a start time on: every run has one, so they are the rest of the order
-        (its last page read every run before it again, 380-530 ms on 100,000 runs)."""
+        (its last page read every run before it again: 20 ms more on 100,000 runs)."""
         ids = await self._runs.run_ids(resumed(search, field, resume))
         if len(ids) < search.limit and not resume.tail and not runs_always_have(field):
             rest = msgspec.structs.replace(

@@ -9,9 +9,9 @@ that value on (a bound of the first key: the plans read it as a range of the ind
 walk), at the offset past them. Runs the bound leaves out sort either before that value
 or after every run that has one (NaN, no value): once the runs from the value on are
 read, the rest of the page is read at its offset (in an order by start time, which every
-run has, there is no rest). In an order of a metric's latest value
-or end time alone, the runs without it come last, newest first: a page that ends among
-them resumes at its last run's start time.
+run has, there is no rest). In an order of a metric's latest value or end time alone, the
+runs without it come last, newest first: a page that ends among them resumes at its last
+run's start time.
 """
 
 from __future__ import annotations
