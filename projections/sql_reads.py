@@ -27,9 +27,9 @@ from trackledger.projections.search.pages import Resume
 from trackledger.projections.search.request import RunSearch, run_search
 from trackledger.projections.search.resume import (
     next_resume,
+    past_the_values,
     resumed,
     resuming_field,
-    runs_always_have,
     search_digest,
 )
 from trackledger.projections.sql_lookups import run_state
@@ -310,16 +310,25 @@ class SqlReadModel:
         return found
 
     async def _resumed_ids(self, search: RunSearch, field: Field, resume: Resume) -> list[str]:
-        """The page's run ids from ``resume``'s value on; past the last run with a value,
-        the rest of the page at its offset. None follow the tail, the order's end, nor the
-        runs from a start time on: every run has one, so they are the rest of the order
-        (its last page read every run before it again: 20 ms more on 100,000 runs)."""
+        """The page's run ids from ``resume``'s value on. Where those end within the page,
+        its rest is the first runs after every value (``past_the_values``; none past the
+        tail, the order's end), or, where the filter cannot name them or the page held none
+        of the values (runs deleted since the page before), read at its offset: a read of
+        every run before it, 380-530 ms deep in an order on 100,000 runs."""
         ids = await self._runs.run_ids(resumed(search, field, resume))
-        if len(ids) < search.limit and not resume.tail and not runs_always_have(field):
+        if len(ids) >= search.limit or resume.tail:
+            return ids
+        after = past_the_values(search, field) if ids else None
+        if after is None:
             rest = msgspec.structs.replace(
                 search, offset=search.offset + len(ids), limit=search.limit - len(ids)
             )
-            ids += await self._runs.run_ids(rest)
+            return ids + await self._runs.run_ids(rest)
+        for part in after:
+            if len(ids) >= search.limit:
+                break
+            more = msgspec.structs.replace(part, limit=search.limit - len(ids))
+            ids += await self._runs.run_ids(more)
         return ids
 
     # -- metric history ----------------------------------------------------------------

@@ -38,7 +38,7 @@ class RunSearch(msgspec.Struct, frozen=True, kw_only=True):
         group = Comparison(field=first, op="=", value=value, quoted=True, position=0)
         return msgspec.structs.replace(self, expr=self.also(group), keys=self.keys[1:])
 
-    def also(self, *more: Comparison) -> Expr:
+    def also(self, *more: Expr) -> Expr:
         """The filter and the comparisons of ``more`` (parts of its top-level AND, where
         plans look for bounds)."""
         match self.expr:

@@ -8,8 +8,9 @@ how many runs sort before its first run with it; the next page is then the searc
 that value on (a bound of the first key: the plans read it as a range of the index they
 walk), at the offset past them. Runs the bound leaves out sort either before that value
 or after every run that has one (NaN, no value): once the runs from the value on are
-read, the rest of the page is read at its offset (in an order by start time, which every
-run has, there is no rest). In an order of a metric's latest value or end time alone, the
+read, the rest of the page is the first of those after them (``past_the_values``: none
+after start times, which every run has) or, where the filter cannot name them (``MIN``,
+``MAX``), read at its offset. In an order of a metric's latest value or end time alone, the
 runs without it come last, newest first: a page that ends among them resumes at its last
 run's start time.
 """
@@ -23,14 +24,14 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
-from trackledger.projections.search.ast import Comparison, Field
+from trackledger.projections.search.ast import And, Comparison, Expr, Field, Not
 from trackledger.projections.search.pages import Resume
 from trackledger.projections.search.request import RunSearch
 from trackledger.projections.search.run_fields import ORDER_ATTRIBUTES
 from trackledger.projections.search.runs import time_ordered
 from trackledger.projections.views import RunView
 
-__all__ = ["next_resume", "resumed", "resuming_field", "runs_always_have", "search_digest"]
+__all__ = ["next_resume", "past_the_values", "resumed", "resuming_field", "search_digest"]
 
 _START = Field(entity="attribute", key="start_time")
 
@@ -48,10 +49,23 @@ def resuming_field(search: RunSearch) -> Field | None:
     return None
 
 
-def runs_always_have(field: Field) -> bool:
-    """Whether every run has a value of ``field`` to bound: a start time (a run's creation
-    sets one), where the bound's runs from a value on are all the rest of the order."""
-    return field is _START
+def past_the_values(search: RunSearch, field: Field) -> list[RunSearch] | None:
+    """The searches, in the order's sequence, of the runs that sort after every run with a
+    value of ``field`` (each from its first run): none after start times, which every run
+    has; after end times the runs without one; after a metric's latest values its NaN
+    runs, then the runs without it. None where the filter cannot name them: a ``MIN`` or
+    ``MAX`` is missing from a run without the metric and from one whose values are all NaN
+    alike."""
+    if field is _START:
+        return []
+    if field.entity == "metric" and field.aggregate != "latest":
+        return None
+    parts: list[Expr] = [_compare(field, "IS NULL", None)]
+    if field.entity == "metric":
+        # A NaN value fails every comparison but != (and a run without it every one).
+        nan = And((Not(_compare(field, ">=", -math.inf)), _compare(field, "IS NOT NULL", None)))
+        parts.insert(0, nan)
+    return [msgspec.structs.replace(search, expr=search.also(part), offset=0) for part in parts]
 
 
 def search_digest(

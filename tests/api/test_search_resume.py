@@ -152,3 +152,45 @@ async def test_the_last_page_by_start_time_reads_no_rest_at_its_offset(
         ids += _ids(page)
         assert len(searched) == 1, searched
     assert ids == whole
+
+
+@pytest.mark.parametrize(
+    "order_by",
+    [
+        ["attributes.end_time DESC"],
+        ["attributes.end_time ASC", "metrics.m DESC"],
+        ["metrics.nan ASC"],
+        ["metrics.nan DESC", "start_time ASC"],
+    ],
+)
+async def test_the_page_where_the_values_end_reads_the_runs_after_them_from_the_first(
+    backend, client, monkeypatch, order_by
+):
+    """Past the runs with a value come the runs with NaN, then those without the key: the
+    page where the values end reads those from their first, not at its offset (every run
+    before it again)."""
+    exp = await seed_plans(backend)
+    searcher = backend.reads._runs
+    at_offsets: list[int] = []
+    real = searcher.run_ids
+
+    async def spied(search):
+        if search.expr is None and search.offset:
+            at_offsets.append(search.offset)  # the unfiltered order at an offset
+        return await real(search)
+
+    monkeypatch.setattr(searcher, "run_ids", spied)
+    whole = _ids(await _search(client, exp, "", order_by, 1000))
+    size = 6  # no page ends where the 20 runs with an end time, or the 7 with a nan value, end
+    page = await _search(client, exp, "", order_by, size)
+    ids, resumed = _ids(page), 0
+    while "next_page_token" in page:
+        resumes = _token(page).get("resume") is not None
+        at_offsets.clear()
+        page = await _search(client, exp, "", order_by, size, page["next_page_token"])
+        ids += _ids(page)
+        if resumes:
+            resumed += 1
+            assert at_offsets == [], (len(ids), at_offsets)
+    assert ids == whole
+    assert resumed  # the page where the values end among them
