@@ -39,7 +39,7 @@ class RunSearch(msgspec.Struct, frozen=True, kw_only=True):
         return msgspec.structs.replace(self, expr=self.also(group), keys=self.keys[1:])
 
     def also(self, *more: Expr) -> Expr:
-        """The filter and the comparisons of ``more`` (parts of its top-level AND, where
+        """The filter and the expressions of ``more`` (parts of its top-level AND, where
         plans look for bounds)."""
         match self.expr:
             case None:

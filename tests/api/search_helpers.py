@@ -38,6 +38,19 @@ def spy_windows(patch: pytest.MonkeyPatch) -> list[list[str] | None]:
     return answered
 
 
+def spy_searches(patch: pytest.MonkeyPatch) -> list[RunSearch]:
+    """Every search ``RunSearcher.run_ids`` is asked for from now on, as ``patch`` lasts."""
+    asked: list[RunSearch] = []
+    run_ids = run_search.RunSearcher.run_ids
+
+    async def spied(self: run_search.RunSearcher, search: RunSearch) -> list[str]:
+        asked.append(search)
+        return await run_ids(self, search)
+
+    patch.setattr(run_search.RunSearcher, "run_ids", spied)
+    return asked
+
+
 def spy_compiled(patch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """The keyword arguments (``edge``, ``driver``, ``scan`` ...) of every plan the run
     searcher compiles from now on, as ``patch`` lasts."""

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.api.helpers import ok, post
-from tests.api.search_helpers import RUNS, seed_plans
+from tests.api.search_helpers import RUNS, seed_plans, spy_searches
 from trackledger.eventlog import commands as c
 from trackledger.eventlog.results import CreatedRun
 
@@ -123,25 +123,11 @@ async def test_a_token_of_another_search_reads_at_its_offset(backend, client):
     assert _ids(again) == whole[10:20]
 
 
-def _spy(monkeypatch, backend) -> list[Any]:
-    """The searches the backend's run searcher makes from now on."""
-    searcher = backend.reads._runs
-    made: list[Any] = []
-    real = searcher.run_ids
-
-    async def spied(search):
-        made.append(search)
-        return await real(search)
-
-    monkeypatch.setattr(searcher, "run_ids", spied)
-    return made
-
-
 async def _paged_with(
     client, exp: int, order_by: list[str], size: int, searches: list[Any], check
 ) -> list[str]:
     """Every page's run ids; ``check(searches, ids so far)`` after each page whose token
-    carried a resume point, with the searches (``_spy``) that page made."""
+    carried a resume point, with the searches (``spy_searches``) that page made."""
     page = await _search(client, exp, "", order_by, size)
     ids = _ids(page)
     while "next_page_token" in page:
@@ -161,7 +147,7 @@ async def test_the_last_page_by_start_time_reads_no_rest_at_its_offset(
     the order, so a page that ends it (short) is one search, not also a read of every run
     before it at its offset. (Both orders on one seeded store: seeding costs more.)"""
     exp = await seed_plans(backend)
-    searches = _spy(monkeypatch, backend)
+    searches = spy_searches(monkeypatch)
 
     def one_search(made, ids):
         assert len(made) == 1, (len(ids), [m.offset for m in made])
@@ -180,7 +166,7 @@ async def test_the_page_where_the_values_end_reads_the_runs_after_them_from_the_
     page where the values end reads those from their first, not at its offset (every run
     before it again)."""
     exp = await seed_plans(backend)
-    searches = _spy(monkeypatch, backend)
+    searches = spy_searches(monkeypatch)
     resumed = []
 
     def no_order_at_an_offset(made, ids):
